@@ -1,0 +1,56 @@
+// Builds the CLI and library for Node and a bundle for browsers. Kernels (.wgsl) are inlined as
+// text. Run: node esbuild.config.mjs [--watch]
+import * as esbuild from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/** In the browser bundle, the Node-only adapter discovery (fs, Dawn) is replaced by a stub. */
+export const browserStubs = {
+  name: 'browser-stubs',
+  setup(build) {
+    build.onResolve({ filter: /gpu-node\.js$/ }, () => ({ path: 'gpu-node-stub', namespace: 'stub' }));
+    build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents: "export function selectNodeAdapter() { throw new Error('Node adapter discovery is not available in the browser'); }",
+      loader: 'js',
+    }));
+  },
+};
+
+export const common = {
+  bundle: true,
+  format: 'esm',
+  loader: { '.wgsl': 'text' },
+  sourcemap: true,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+export const builds = [
+  {
+    ...common,
+    entryPoints: { incept: 'src/cli/main.ts', index: 'src/index.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    target: 'node20',
+    // The native Dawn binding and the puppeteer driver stay as packages.
+    external: ['webgpu', 'puppeteer-core'],
+    banner: { js: "import { createRequire as __incept_cr } from 'node:module'; const require = __incept_cr(import.meta.url);" },
+  },
+  {
+    ...common,
+    entryPoints: { incept: 'src/index.ts' },
+    outdir: 'dist/browser',
+    platform: 'browser',
+    target: 'chrome120',
+    plugins: [browserStubs],
+  },
+];
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--watch')) {
+    for (const b of builds) await (await esbuild.context(b)).watch();
+  } else {
+    await Promise.all(builds.map((b) => esbuild.build(b)));
+  }
+}

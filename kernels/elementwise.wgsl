@@ -1,0 +1,57 @@
+// Elementwise ops over flat float32 buffers. `b`, `scale` and `shift` repeat with period
+// params.period, so a per-channel vector broadcasts over NHWC activations (channel innermost)
+// and a same-shape operand has period == n.
+
+struct ElementwiseParams {
+  n: u32,
+  period: u32,
+}
+
+override WORKGROUP_SIZE: u32 = 256;
+// scale_shift: apply max(0, ·) after the affine map (conv + folded BatchNorm + ReLU epilogues).
+override APPLY_RELU: bool = false;
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: ElementwiseParams;
+@group(0) @binding(4) var<storage, read> scale: array<f32>;
+@group(0) @binding(5) var<storage, read> shift: array<f32>;
+
+fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i < params.n) {
+    out[i] = a[i] + b[i % params.period];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i < params.n) {
+    out[i] = a[i] * b[i % params.period];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn scale_shift(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i < params.n) {
+    let c = i % params.period;
+    let y = fma(a[i], scale[c], shift[c]);
+    out[i] = select(y, max(y, 0.0), APPLY_RELU);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i < params.n) {
+    out[i] = max(a[i], 0.0);
+  }
+}

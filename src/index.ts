@@ -1,0 +1,13 @@
+/**
+ * incept-gpu: hand-written WebGPU kernels and the runtime that runs them, in Node and browsers.
+ */
+export { Engine, createEngine, type EngineOptions, type DispatchSpec, type UniformValues } from './runtime/engine.js';
+export { Tensor, type DType, type Shape, shapeSize } from './runtime/tensor.js';
+export { KernelFamily, type EntryInfo, type BindingInfo } from './runtime/kernel.js';
+export { requestGpuDevice, selectAdapter, isSoftwareAdapter, type DeviceOptions, type AdapterSelection } from './runtime/device.js';
+export { Profiler, type DispatchRecord, type KernelSummary } from './runtime/profiler.js';
+export type { MemoryStats } from './runtime/pool.js';
+export * from './runtime/errors.js';
+export { add, mul, scaleShift, relu } from './ops/elementwise.js';
+export { matmul, MATMUL_VARIANTS, type MatmulVariant } from './ops/matmul.js';
+export { measureMatmulPeak, type PeakResult } from './ops/matmul-peak.js';

@@ -1,0 +1,82 @@
+/**
+ * Elementwise ops: add, mul, scaleShift (+ optional fused ReLU) and relu. The second operand
+ * broadcasts when its shape is a suffix of the first's (a per-channel vector over NHWC data).
+ */
+import elementwiseWgsl from '../../kernels/elementwise.wgsl';
+import { InvalidArgumentError } from '../runtime/errors.js';
+import { KernelFamily } from '../runtime/kernel.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { describeShapes, engineOf, expectDType, isSuffixShape } from './util.js';
+
+export const elementwiseKernel = new KernelFamily('elementwise.wgsl', elementwiseWgsl);
+const WORKGROUP_SIZE = 256;
+
+function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+  const engine = engineOf(op, a, b);
+  expectDType(op, 'a', a, 'f32');
+  expectDType(op, 'b', b, 'f32');
+  if (!isSuffixShape(a.shape, b.shape) || (b.size === 0 && a.size !== 0)) {
+    throw new InvalidArgumentError(`${op}: shapes ${describeShapes(a, b)} do not broadcast (b's shape must equal a trailing part of a's)`);
+  }
+  const out = engine.empty(a.shape, 'f32', op);
+  engine.dispatch({
+    op,
+    kernel: elementwiseKernel,
+    entry: op,
+    bindings: { a, b, out, params: { n: a.size, period: Math.max(1, b.size) } },
+    workgroups: engine.grid1d(a.size, WORKGROUP_SIZE),
+    cost: { flops: a.size, bytes: 4 * (2 * a.size + b.size) },
+  });
+  return out;
+}
+
+/** a + b, b broadcast over a's leading dimensions. */
+export function add(a: Tensor, b: Tensor): Tensor {
+  return binary('add', a, b);
+}
+
+/** a · b elementwise, b broadcast over a's leading dimensions. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  return binary('mul', a, b);
+}
+
+/**
+ * x · scale[c] + shift[c] with c the innermost (channel) index, then max(·, 0) if `relu`.
+ * BatchNorm folded for inference is exactly this.
+ */
+export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } = {}): Tensor {
+  const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
+  const engine = engineOf(op, x, scale, shift);
+  for (const [name, t] of [['x', x], ['scale', scale], ['shift', shift]] as const) expectDType(op, name, t, 'f32');
+  const channels = x.shape[x.shape.length - 1] ?? 1;
+  if (scale.size !== channels || shift.size !== channels) {
+    throw new InvalidArgumentError(`${op}: scale and shift need ${channels} elements (x's last dimension), got ${describeShapes(scale, shift)}`);
+  }
+  const out = engine.empty(x.shape, 'f32', op);
+  engine.dispatch({
+    op,
+    kernel: elementwiseKernel,
+    entry: 'scale_shift',
+    overrides: { APPLY_RELU: options.relu ? 1 : 0 },
+    bindings: { a: x, scale, shift, out, params: { n: x.size, period: Math.max(1, channels) } },
+    workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
+    cost: { flops: (options.relu ? 3 : 2) * x.size, bytes: 4 * (2 * x.size + 2 * channels) },
+  });
+  return out;
+}
+
+/** max(x, 0). */
+export function relu(x: Tensor): Tensor {
+  const engine = engineOf('relu', x);
+  expectDType('relu', 'x', x, 'f32');
+  const out = engine.empty(x.shape, 'f32', 'relu');
+  engine.dispatch({
+    op: 'relu',
+    kernel: elementwiseKernel,
+    entry: 'relu',
+    bindings: { a: x, out, params: { n: x.size, period: 1 } },
+    workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
+    cost: { flops: x.size, bytes: 8 * x.size },
+  });
+  return out;
+}

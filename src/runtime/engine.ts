@@ -1,0 +1,678 @@
+/**
+ * The engine: one GPUDevice, its buffer pool, kernels and the batch being recorded.
+ *
+ * How a dispatch travels (all in this file): an op calls `engine.dispatch(spec)` →
+ * the spec's bindings are checked against the kernel's reflected WGSL (`bindDispatch`) →
+ * the pipeline is taken from the cache or created → uniforms are packed into the batch's
+ * uniform arena → a compute pass is recorded into the batch's command encoder, inside error
+ * scopes tagged with the op and kernel. Nothing is submitted until a readback or `flush()`,
+ * which submits the whole batch once and turns any WebGPU error into a thrown GpuError.
+ */
+import fillWgsl from '../../kernels/fill.wgsl';
+import randomWgsl from '../../kernels/random.wgsl';
+import { isSoftwareAdapter, requestGpuDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
+import { DeviceLostError, GpuError, InvalidArgumentError, KernelBindingError, type DispatchContext, type GpuErrorKind } from './errors.js';
+import { KernelFamily, packUniform, type BindingInfo, type EntryInfo } from './kernel.js';
+import { BufferPool, sizeClass, type MemoryStats, type PooledBuffer } from './pool.js';
+import { MAX_TIMED_DISPATCHES, Profiler, type DispatchRecord, type TimestampSlot } from './profiler.js';
+import { checkShape, formatShape, shapeSize, Tensor, typedArrayFor, type DType, type Shape, type TensorOwner } from './tensor.js';
+
+export type UniformValues = Record<string, number | readonly number[]>;
+export type BindingValue = Tensor | UniformValues;
+
+export interface DispatchSpec {
+  /** The op asking for the dispatch (shown in errors and profiles), e.g. 'add'. */
+  op: string;
+  kernel: KernelFamily;
+  entry: string;
+  /** Values for the WGSL `override` constants; part of the pipeline cache key. */
+  overrides?: Record<string, number>;
+  /** Every binding the entry point uses, by its WGSL variable name. */
+  bindings: Record<string, BindingValue>;
+  /** Workgroup counts; see `grid1d` for 1-D problems larger than one dimension allows. */
+  workgroups: readonly [number, number?, number?];
+  /** Declared cost, for GFLOP/s and GB/s in profiles. */
+  cost?: { flops?: number; bytes?: number };
+}
+
+export interface EngineOptions extends DeviceOptions {
+  /** Fill every op output with NaN (or 0xDEADBEEF for integers) before the op writes it, so a
+   * kernel that skips an element is caught. Tests turn this on. */
+  poisonOutputs?: boolean;
+  /** Record GPU time per dispatch from the start. */
+  profile?: boolean;
+  /** Check workgroup counts and buffer sizes against device limits in JavaScript before WebGPU
+   * sees them (clearer messages). Only tests turn this off, to prove WebGPU's own errors surface. */
+  precheck?: boolean;
+}
+
+/** Bits used to poison outputs: a quiet NaN for f32, an unlikely pattern for integers. */
+const POISON_F32 = 0x7fc00000;
+const POISON_INT = 0xdeadbeef;
+
+const UNIFORM_ARENA_BYTES = 64 * 1024;
+
+interface ErrorCheck {
+  context: DispatchContext;
+  scopes: Promise<GPUError | null>[];
+  kinds: GpuErrorKind[];
+}
+
+interface TimedDispatch extends Omit<DispatchRecord, 'ms' | 'timing'> {}
+
+/** Everything recorded since the last submission. */
+interface Batch {
+  id: number;
+  /** Command encoders in order; more than one only when timing without timestamp-query. */
+  segments: { encoder: GPUCommandEncoder; timed?: TimedDispatch }[];
+  arenas: { buffer: GPUBuffer; data: Uint8Array; used: number }[];
+  checks: ErrorCheck[];
+  /** Dispatch contexts by sequence number, to name the kernel in encoder-level errors. */
+  contexts: Map<number, DispatchContext>;
+  timestamps?: { slot: TimestampSlot; pending: TimedDispatch[] };
+  dispatches: number;
+}
+
+interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  module: GPUShaderModule;
+}
+
+let dispatchSeq = 0;
+
+export class Engine implements TensorOwner {
+  readonly device: GPUDevice;
+  readonly adapterInfo: GPUAdapterInfo;
+  /** Features enabled on the device (the subset of the adapter's that the kernels use). */
+  readonly features: ReadonlySet<string>;
+  /** Everything the adapter offers. */
+  readonly adapterFeatures: ReadonlySet<string>;
+  readonly adapterLimits: GPUSupportedLimits;
+  readonly limits: GPUSupportedLimits;
+  /** How the adapter was found: driver name and the reason, for `incept device`. */
+  readonly driver: string;
+  readonly driverReason: string;
+  readonly profiler: Profiler;
+  readonly pool: BufferPool;
+  poisonOutputs: boolean;
+  precheck: boolean;
+
+  private batch: Batch;
+  private nextBatchId = 1;
+  private lastSubmission: Promise<void> = Promise.resolve();
+  private freeArenas: GPUBuffer[] = [];
+  private readbackPool = new Map<number, GPUBuffer[]>();
+  private modules = new Map<KernelFamily, GPUShaderModule>();
+  private pipelines = new Map<string, CachedPipeline>();
+  private scopes: Set<Tensor>[] = [];
+  private live = new Set<Tensor>();
+  private uncaptured: GpuError[] = [];
+  private lost?: DeviceLostError;
+  /** Copies or clears recorded outside dispatches (uploads, zeros, readbacks) in the open batch. */
+  private pendingEncoderWork = false;
+  private readonly fill = new KernelFamily('fill.wgsl', fillWgsl);
+  private readonly random = new KernelFamily('random.wgsl', randomWgsl);
+
+  /** Finds an adapter (see device.ts), requests a device and builds an engine on it. */
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    return new Engine(await requestGpuDevice(options), options);
+  }
+
+  /** Held so it is not garbage-collected: Dawn's Node binding stops processing the device's
+   * events (popErrorScope, mapAsync, onSubmittedWorkDone) once its GPU object is collected. */
+  private readonly gpu: GPU;
+
+  constructor(acquired: AcquiredDevice, options: EngineOptions = {}) {
+    this.gpu = acquired.gpu;
+    this.device = acquired.device;
+    this.adapterInfo = acquired.info;
+    this.features = acquired.features;
+    this.adapterFeatures = new Set(acquired.adapter.features as unknown as Iterable<string>);
+    this.adapterLimits = acquired.adapter.limits;
+    this.limits = acquired.device.limits;
+    this.driver = acquired.driver;
+    this.driverReason = acquired.reason;
+    this.poisonOutputs = options.poisonOutputs ?? false;
+    this.precheck = options.precheck ?? true;
+    this.profiler = new Profiler(this.device, this.features.has('timestamp-query') ? 'timestamp' : 'cpu-wall');
+    this.profiler.enabled = options.profile ?? false;
+    this.pool = new BufferPool((size) => this.createStorageBuffer(size));
+    this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.uncaptured.push(new GpuError(errorKind(ev.error), undefined, ev.error.message));
+    };
+    void this.device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lost = new DeviceLostError(`the GPU device was lost (${info.reason}): ${info.message}`);
+    });
+    this.batch = this.newBatch();
+  }
+
+  /** True when the adapter is a CPU rasteriser; kernels pick register-tiled variants there. */
+  get isSoftwareAdapter(): boolean {
+    return isSoftwareAdapter(this.adapterInfo);
+  }
+
+  get adapterName(): string {
+    const i = this.adapterInfo;
+    return [i.vendor, i.architecture, i.description || i.device].filter(Boolean).join(' / ');
+  }
+
+  // ---------------------------------------------------------------- tensors and memory
+
+  /** A tensor from data. `dtype` defaults to the typed array's, else f32. */
+  tensor(data: ArrayLike<number> | Float32Array | Int32Array | Uint32Array, shape?: Shape, dtype?: DType): Tensor {
+    const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
+    const shp = shape ?? [data.length];
+    checkShape(shp, 'tensor');
+    if (shapeSize(shp) !== data.length) {
+      throw new InvalidArgumentError(`tensor: data has ${data.length} elements but shape ${formatShape(shp)} holds ${shapeSize(shp)}`);
+    }
+    const typed = data instanceof typedArrayFor(dt, 0).constructor ? (data as Float32Array) : typedArrayFor(dt, data.length);
+    if (typed !== data) (typed as Float32Array).set(data as ArrayLike<number>);
+    const t = this.allocate(shp, dt, 'tensor');
+    this.upload(t.pooled, typed);
+    return t;
+  }
+
+  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    const t = this.allocate(shape, dtype, 'zeros');
+    this.encoderFor(t.pooled).clearBuffer(t.buffer, 0, align4(t.byteLength));
+    return t;
+  }
+
+  /** Uniform random numbers in [low, high), from a counter-based generator: same seed, same numbers. */
+  randomUniform(shape: Shape, options: { seed: number; low?: number; high?: number; dtype?: 'f32' }): Tensor {
+    const t = this.allocate(shape, 'f32', 'randomUniform');
+    const { low = 0, high = 1 } = options;
+    this.dispatchRandom('uniform', t, options.seed, low, high - low);
+    return t;
+  }
+
+  /** Normal random numbers (Box–Muller on the counter-based generator), reproducible per seed. */
+  randomNormal(shape: Shape, options: { seed: number; mean?: number; std?: number }): Tensor {
+    const t = this.allocate(shape, 'f32', 'randomNormal');
+    const { mean = 0, std = 1 } = options;
+    this.dispatchRandom('normal', t, options.seed, mean, std);
+    return t;
+  }
+
+  private dispatchRandom(entry: 'uniform' | 'normal', out: Tensor, seed: number, a: number, b: number): void {
+    if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) {
+      throw new InvalidArgumentError(`random${entry === 'normal' ? 'Normal' : 'Uniform'}: seed must be a non-negative integer, got ${seed}`);
+    }
+    const n = out.size;
+    this.dispatch({
+      op: `random.${entry}`,
+      kernel: this.random,
+      entry: `random_${entry}`,
+      bindings: { out, params: { n, seedLo: seed >>> 0, seedHi: Math.floor(seed / 2 ** 32) >>> 0, a, b } },
+      workgroups: this.grid1d(entry === 'normal' ? Math.ceil(n / 2) : n, 64),
+      cost: { bytes: n * 4 },
+    });
+  }
+
+  /**
+   * An output tensor for an op. Its contents are undefined (pooled memory) unless the engine
+   * poisons outputs, in which case every element starts as NaN / 0xDEADBEEF.
+   */
+  empty(shape: Shape, dtype: DType = 'f32', label?: string): Tensor {
+    const t = this.allocate(shape, dtype, label ?? 'empty');
+    if (this.poisonOutputs && t.size > 0) this.fillBits(t, dtype === 'f32' ? POISON_F32 : POISON_INT);
+    return t;
+  }
+
+  /** Writes a 32-bit pattern into every element (used for poisoning and constant fills). */
+  fillBits(t: Tensor, bits: number): void {
+    const asBits = t.dtype === 'u32' ? t : t.bitcast('u32');
+    try {
+      this.dispatch({
+        op: 'fill',
+        kernel: this.fill,
+        entry: 'fill_u32',
+        bindings: { out: asBits, params: { n: t.size, value: bits >>> 0 } },
+        workgroups: this.grid1d(t.size, 256),
+        cost: { bytes: t.byteLength },
+      });
+    } finally {
+      if (asBits !== t) asBits.dispose();
+    }
+  }
+
+  private allocate(shape: Shape, dtype: DType, what: string): Tensor {
+    checkShape(shape, what);
+    const bytes = shapeSize(shape) * 4;
+    if (this.precheck && sizeClass(bytes) > this.limits.maxBufferSize) {
+      throw new InvalidArgumentError(
+        `${what}: a ${dtype}${formatShape(shape)} tensor needs ${bytes} bytes, more than this device's maxBufferSize (${this.limits.maxBufferSize} bytes)`,
+      );
+    }
+    return Tensor.create(this, this.pool.acquire(bytes), [...shape], dtype);
+  }
+
+  private createStorageBuffer(size: number): GPUBuffer {
+    const context = { op: 'allocate', kernel: `storage buffer of ${size} bytes` };
+    const buffer = this.withErrorScopes(context, ['validation', 'out-of-memory'], () =>
+      this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }),
+    );
+    return buffer;
+  }
+
+  /**
+   * Writes host data into a pooled buffer. queue.writeBuffer runs before the open batch is
+   * submitted, so a buffer that the open batch already uses is written through a staging copy
+   * recorded in order instead.
+   */
+  private upload(pb: PooledBuffer, data: Float32Array | Int32Array | Uint32Array): void {
+    if (data.byteLength === 0) return;
+    if (pb.lastBatch !== this.batch.id) {
+      this.device.queue.writeBuffer(pb.buffer, 0, data.buffer, data.byteOffset, align4(data.byteLength));
+      return;
+    }
+    const staging = this.device.createBuffer({ size: align4(data.byteLength), usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.encoderFor(pb).copyBufferToBuffer(staging, 0, pb.buffer, 0, align4(data.byteLength));
+    void this.lastSubmission.then(() => staging.destroy());
+  }
+
+  /** The open batch's encoder, marking the buffer as used by this batch. */
+  private encoderFor(pb: PooledBuffer): GPUCommandEncoder {
+    pb.lastBatch = this.batch.id;
+    this.pendingEncoderWork = true;
+    return this.batch.segments[this.batch.segments.length - 1]!.encoder;
+  }
+
+  /** @internal (TensorOwner) */
+  track(t: Tensor): void {
+    this.live.add(t);
+    this.scopes[this.scopes.length - 1]?.add(t);
+  }
+
+  /** @internal (TensorOwner) */
+  untrack(t: Tensor): void {
+    this.live.delete(t);
+    for (const s of this.scopes) s.delete(t);
+  }
+
+  /** @internal (TensorOwner) */
+  releaseStorage(pb: PooledBuffer): void {
+    // Safe to reuse at once: later work on this buffer is recorded after earlier work, in order.
+    this.pool.release(pb);
+  }
+
+  /** Tensors not yet disposed. */
+  get liveTensors(): number {
+    return this.live.size;
+  }
+
+  memory(): MemoryStats {
+    return this.pool.snapshot();
+  }
+
+  /**
+   * Runs `fn` and disposes every tensor it created except those it returns (a tensor, or
+   * tensors inside a returned array or object). Works with async functions too, as long as
+   * scopes are not interleaved across awaits.
+   */
+  scope<T>(fn: () => T): T {
+    const created = new Set<Tensor>();
+    this.scopes.push(created);
+    const finish = (result: T): T => {
+      this.scopes.splice(this.scopes.lastIndexOf(created), 1);
+      const keep = new Set<Tensor>();
+      collectTensors(result, keep, 0);
+      for (const t of created) if (!keep.has(t)) t.dispose();
+      const parent = this.scopes[this.scopes.length - 1];
+      if (parent) for (const t of keep) if (!t.isDisposed && created.has(t)) parent.add(t);
+      return result;
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      finish(undefined as T);
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.then(finish, (e: unknown) => {
+        finish(undefined as T);
+        throw e;
+      }) as T;
+    }
+    return finish(result);
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Workgroup counts for `n` invocations of a 1-D kernel, folded into y past the x limit.
+   * Kernels recover the flat index as gid.x + gid.y * num_workgroups.x * workgroupSize. */
+  grid1d(n: number, workgroupSize: number): [number, number, number] {
+    const groups = Math.ceil(n / workgroupSize);
+    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= maxX) return [groups, 1, 1];
+    const y = Math.ceil(groups / maxX);
+    return [Math.ceil(groups / y), y, 1];
+  }
+
+  /** Records one dispatch into the open batch. Throws at once for argument mistakes; WebGPU's
+   * own errors surface at the next flush() or readback, naming this op and kernel. */
+  dispatch(spec: DispatchSpec): void {
+    if (this.lost) throw this.lost;
+    const context: DispatchContext = { op: spec.op, kernel: `${spec.kernel.file}:${spec.entry}` };
+    const entry = spec.kernel.entry(spec.entry);
+    const workgroups = this.checkWorkgroups(spec, context);
+    if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return; // empty problem: nothing to run
+    const bound = this.bindDispatch(spec, entry, context);
+
+    if (this.profiler.enabled && this.profiler.timing === 'timestamp' && this.batch.dispatches >= MAX_TIMED_DISPATCHES) {
+      void this.flush();
+    }
+    const batch = this.batch;
+    const seq = ++dispatchSeq;
+    batch.contexts.set(seq, context);
+    batch.dispatches++;
+    const timed: TimedDispatch = { seq, op: spec.op, kernel: context.kernel, workgroups, flops: spec.cost?.flops ?? 0, bytes: spec.cost?.bytes ?? 0 };
+
+    this.withErrorScopes(context, ['validation', 'out-of-memory', 'internal'], () => {
+      const { pipeline } = this.pipelineFor(spec.kernel, spec.entry, spec.overrides ?? {});
+      const groups = new Map<number, GPUBindGroupEntry[]>();
+      for (const b of bound) {
+        const list = groups.get(b.group) ?? [];
+        list.push({ binding: b.binding, resource: b.resource });
+        groups.set(b.group, list);
+      }
+      const passDesc: GPUComputePassDescriptor = { label: `${spec.op} > ${context.kernel} #${seq}` };
+      if (this.profiler.enabled && this.profiler.timing === 'timestamp') {
+        batch.timestamps ??= { slot: this.profiler.acquireSlot(), pending: [] };
+        const i = batch.timestamps.pending.length;
+        batch.timestamps.pending.push(timed);
+        passDesc.timestampWrites = { querySet: batch.timestamps.slot.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+      } else if (this.profiler.enabled) {
+        // No timestamps: this dispatch gets its own command buffer, timed alone at flush.
+        batch.segments.push({ encoder: this.device.createCommandEncoder(), timed });
+      }
+      const encoder = batch.segments[batch.segments.length - 1]!.encoder;
+      const pass = encoder.beginComputePass(passDesc);
+      pass.setPipeline(pipeline);
+      for (const [group, entries] of groups) {
+        pass.setBindGroup(group, this.device.createBindGroup({ label: `${context.kernel} group ${group}`, layout: pipeline.getBindGroupLayout(group), entries }));
+      }
+      pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+      pass.end();
+      if (this.profiler.enabled && this.profiler.timing === 'cpu-wall') {
+        batch.segments.push({ encoder: this.device.createCommandEncoder() });
+      }
+    });
+  }
+
+  private checkWorkgroups(spec: DispatchSpec, context: DispatchContext): [number, number, number] {
+    const wg: [number, number, number] = [spec.workgroups[0], spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    for (const n of wg) {
+      if (!Number.isInteger(n) || n < 0) {
+        throw new KernelBindingError(context, `workgroup counts ${JSON.stringify(spec.workgroups)} must be non-negative integers`, spec.kernel.describeEntry(spec.entry));
+      }
+      if (this.precheck && n > max) {
+        throw new KernelBindingError(context, `workgroup count ${n} exceeds this device's maxComputeWorkgroupsPerDimension (${max}); fold the grid (engine.grid1d)`, `dispatch: ${JSON.stringify(spec.workgroups)}`);
+      }
+    }
+    return wg;
+  }
+
+  /** Checks each binding against the reflected WGSL and turns it into a bind group resource. */
+  private bindDispatch(spec: DispatchSpec, entry: EntryInfo, context: DispatchContext): { group: number; binding: number; resource: GPUBufferBinding }[] {
+    const expected = () => spec.kernel.describeEntry(spec.entry);
+    const fail = (problem: string): never => {
+      throw new KernelBindingError(context, problem, expected());
+    };
+    const given = Object.keys(spec.bindings);
+    const names = entry.bindings.map((b) => b.name);
+    const missing = names.filter((n) => !(n in spec.bindings));
+    const extra = given.filter((n) => !names.includes(n));
+    if (missing.length || extra.length) {
+      fail(`wrong bindings: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `not used by the kernel: ${extra.join(', ')}` : ''} (given: ${given.join(', ') || 'none'})`);
+    }
+    for (const name of Object.keys(spec.overrides ?? {})) {
+      if (!spec.kernel.overrides.some((o) => o.name === name)) fail(`override '${name}' is not declared in the kernel`);
+    }
+
+    const out: { group: number; binding: number; resource: GPUBufferBinding }[] = [];
+    const writers = new Map<GPUBuffer, string>();
+    const readers = new Map<GPUBuffer, string>();
+    for (const b of entry.bindings) {
+      const value = spec.bindings[b.name]!;
+      if (b.kind === 'uniform') {
+        out.push({ group: b.group, binding: b.binding, resource: this.uniformResource(b, value, fail) });
+        continue;
+      }
+      if (!(value instanceof Tensor)) fail(`binding '${b.name}' is a storage buffer (${b.typeText}) and needs a tensor, got ${describeValue(value)}`);
+      const t = value as Tensor;
+      if (t.isDisposed) fail(`binding '${b.name}': ${t.describe()} was disposed`);
+      if (b.scalar && t.dtype !== b.scalar) fail(`binding '${b.name}' holds ${b.typeText} but ${t.describe()} is ${t.dtype}`);
+      const elemBytes = 4 * (b.components ?? 1);
+      const size = Math.max(elemBytes, Math.ceil(t.byteLength / elemBytes) * elemBytes);
+      if (size > t.pooled.capacity) fail(`binding '${b.name}' (${b.typeText}) needs ${size} bytes; ${t.describe()} has ${t.pooled.capacity}`);
+      if (b.minBytes > t.byteLength) fail(`binding '${b.name}' is ${b.typeText} (${b.minBytes} bytes) but ${t.describe()} has only ${t.byteLength} bytes`);
+      if (this.precheck && size > this.limits.maxStorageBufferBindingSize) {
+        fail(`binding '${b.name}': ${size} bytes exceed maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})`);
+      }
+      const buf = t.buffer;
+      const clash = b.access === 'read_write' ? (writers.get(buf) ?? readers.get(buf)) : writers.get(buf);
+      if (clash) fail(`bindings '${clash}' and '${b.name}' are the same buffer and one is written: WebGPU forbids that aliasing`);
+      (b.access === 'read_write' ? writers : readers).set(buf, b.name);
+      t.pooled.lastBatch = this.batch.id;
+      out.push({ group: b.group, binding: b.binding, resource: { buffer: buf, offset: 0, size } });
+    }
+    return out;
+  }
+
+  private uniformResource(b: BindingInfo, value: BindingValue, fail: (p: string) => never): GPUBufferBinding {
+    if (value instanceof Tensor || typeof value !== 'object' || value === null) {
+      fail(`binding '${b.name}' is a uniform ${b.typeText}; pass an object of numbers, got ${describeValue(value)}`);
+    }
+    const values = value as UniformValues;
+    const members = b.uniform!.members;
+    const missing = members.filter((m) => !(m.name in values)).map((m) => m.name);
+    const extra = Object.keys(values).filter((k) => !members.some((m) => m.name === k));
+    if (missing.length || extra.length) {
+      fail(`uniform '${b.name}' (${b.typeText}): ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unknown ${extra.join(', ')}` : ''}`);
+    }
+    for (const m of members) {
+      const v = values[m.name]!;
+      const n = typeof v === 'number' ? 1 : v.length;
+      if (n !== m.components * m.count || (typeof v !== 'number' && Array.from(v).some((x) => typeof x !== 'number'))) {
+        fail(`uniform '${b.name}.${m.name}' needs ${m.components * m.count} number(s), got ${JSON.stringify(v)}`);
+      }
+    }
+    const bytes = new Uint8Array(packUniform(b.uniform!, values));
+    return this.arenaSlot(bytes);
+  }
+
+  /** Uniform data lives in 64 KiB arenas written once at submission. */
+  private arenaSlot(bytes: Uint8Array): GPUBufferBinding {
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    let arena = this.batch.arenas[this.batch.arenas.length - 1];
+    if (!arena || arena.used + bytes.byteLength > UNIFORM_ARENA_BYTES) {
+      const buffer = this.freeArenas.pop() ?? this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'incept uniform arena' });
+      arena = { buffer, data: new Uint8Array(UNIFORM_ARENA_BYTES), used: 0 };
+      this.batch.arenas.push(arena);
+    }
+    const offset = arena.used;
+    arena.data.set(bytes, offset);
+    arena.used = Math.ceil((offset + bytes.byteLength) / align) * align;
+    return { buffer: arena.buffer, offset, size: bytes.byteLength };
+  }
+
+  private pipelineFor(kernel: KernelFamily, entry: string, overrides: Record<string, number>): CachedPipeline {
+    const key = `${kernel.file}:${entry}:${Object.entries(overrides).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    let cached = this.pipelines.get(key);
+    if (!cached) {
+      let module = this.modules.get(kernel);
+      if (!module) {
+        module = this.device.createShaderModule({ code: kernel.code, label: `kernels/${kernel.file}` });
+        this.modules.set(kernel, module);
+      }
+      const pipeline = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: entry, constants: overrides } });
+      cached = { pipeline, module };
+      this.pipelines.set(key, cached);
+    }
+    return cached;
+  }
+
+  /** Runs `fn` inside error scopes; their outcome is checked at the next flush. */
+  private withErrorScopes<T>(context: DispatchContext, kinds: GpuErrorKind[], fn: () => T): T {
+    for (const k of kinds) this.device.pushErrorScope(k);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      const scopes = kinds.map(() => this.device.popErrorScope());
+      // Scopes pop in reverse order of pushing.
+      this.batch.checks.push({ context, scopes, kinds: [...kinds].reverse() });
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- submission and readback
+
+  private newBatch(): Batch {
+    return { id: this.nextBatchId++, segments: [{ encoder: this.device.createCommandEncoder() }], arenas: [], checks: [], contexts: new Map(), dispatches: 0 };
+  }
+
+  /** Submits everything recorded so far as one submission. Resolves when WebGPU has reported
+   * on it; rejects with a GpuError naming the kernel if anything in it failed. */
+  flush(): Promise<void> {
+    if (this.lost) return Promise.reject(this.lost);
+    const batch = this.batch;
+    const empty = batch.checks.length === 0 && batch.dispatches === 0 && batch.segments.length === 1 && !batch.timestamps;
+    if (empty && !this.pendingEncoderWork) return this.lastSubmission;
+    this.pendingEncoderWork = false;
+    this.batch = this.newBatch();
+
+    const finishContext: DispatchContext = { op: 'submit', kernel: `batch of ${batch.dispatches} dispatch(es)` };
+    if (batch.timestamps) {
+      const { slot, pending } = batch.timestamps;
+      const last = batch.segments[batch.segments.length - 1]!.encoder;
+      last.resolveQuerySet(slot.querySet, 0, 2 * pending.length, slot.resolve, 0);
+      last.copyBufferToBuffer(slot.resolve, 0, slot.readback, 0, 16 * pending.length);
+    }
+    let commandBuffers: GPUCommandBuffer[] = [];
+    this.device.pushErrorScope('validation');
+    commandBuffers = batch.segments.map((s) => s.encoder.finish());
+    const finishError = this.device.popErrorScope();
+    for (const a of batch.arenas) this.device.queue.writeBuffer(a.buffer, 0, a.data.buffer, 0, a.used);
+
+    const submitted = (async () => {
+      const finishErr = await finishError;
+      if (!finishErr) {
+        if (batch.segments.some((s) => s.timed)) {
+          for (let i = 0; i < batch.segments.length; i++) {
+            const t0 = performance.now();
+            this.device.queue.submit([commandBuffers[i]!]);
+            await this.device.queue.onSubmittedWorkDone();
+            const timed = batch.segments[i]!.timed;
+            if (timed) this.profiler.addWallRecord(timed, performance.now() - t0);
+          }
+        } else {
+          this.device.queue.submit(commandBuffers);
+        }
+      }
+      for (const a of batch.arenas) this.freeArenas.push(a.buffer);
+      const errors: GpuError[] = [];
+      if (finishErr) errors.push(new GpuError(errorKind(finishErr), contextFromMessage(finishErr.message, batch) ?? finishContext, finishErr.message));
+      for (const check of batch.checks) {
+        const results = await Promise.all(check.scopes);
+        results.forEach((err, i) => {
+          if (err) errors.push(new GpuError(check.kinds[i]!, check.context, err.message));
+        });
+      }
+      errors.push(...this.uncaptured.splice(0));
+      if (errors.length) {
+        const first = errors[0]!;
+        if (errors.length > 1) first.message += `\n(and ${errors.length - 1} more error(s) in the same batch: ${errors.slice(1).map((e) => e.context?.kernel ?? 'engine').join(', ')})`;
+        throw first;
+      }
+      if (batch.timestamps) await this.profiler.collect(batch.timestamps.slot, batch.timestamps.pending);
+    })();
+    // Later flushes wait for earlier ones so profiles and errors come in order.
+    const chained = this.lastSubmission.catch(() => undefined).then(() => submitted);
+    this.lastSubmission = chained;
+    return chained;
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** @internal (TensorOwner) Copies a tensor to a mappable buffer, submits, maps, copies out. */
+  async readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    const out = typedArrayFor(t.dtype, t.size);
+    if (t.size === 0) return out;
+    const bytes = align4(t.byteLength);
+    const size = sizeClass(bytes);
+    const staging = this.readbackPool.get(size)?.pop() ?? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'incept readback' });
+    this.encoderFor(t.pooled).copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    try {
+      await this.flush();
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      staging.destroy();
+      throw e;
+    }
+    new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes), 0, t.byteLength));
+    staging.unmap();
+    const list = this.readbackPool.get(size) ?? [];
+    list.push(staging);
+    this.readbackPool.set(size, list);
+    return out;
+  }
+
+  /** Frees the device and everything on it. */
+  destroy(): void {
+    this.pool.trim();
+    this.device.destroy();
+  }
+}
+
+function align4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+function errorKind(e: GPUError): GpuErrorKind {
+  const name = e.constructor?.name ?? '';
+  if (name.includes('OutOfMemory')) return 'out-of-memory';
+  if (name.includes('Internal')) return 'internal';
+  return 'validation';
+}
+
+/** Encoder errors name the pass by its label, which carries the dispatch's sequence number. */
+function contextFromMessage(message: string, batch: Batch): DispatchContext | undefined {
+  const m = /#(\d+)/.exec(message);
+  return m ? batch.contexts.get(Number(m[1])) : undefined;
+}
+
+function describeValue(v: unknown): string {
+  if (v instanceof Tensor) return v.describe();
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+function collectTensors(v: unknown, into: Set<Tensor>, depth: number): void {
+  if (depth > 4 || v === null || typeof v !== 'object') return;
+  if (v instanceof Tensor) {
+    into.add(v);
+    return;
+  }
+  if (v instanceof Map) {
+    for (const x of v.values()) collectTensors(x, into, depth + 1);
+    return;
+  }
+  for (const x of Array.isArray(v) ? v : Object.values(v)) collectTensors(x, into, depth + 1);
+}
+
+/** Convenience: the engine in one call, e.g. `const engine = await createEngine()`. */
+export function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  return Engine.create(options);
+}

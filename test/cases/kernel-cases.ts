@@ -1,0 +1,123 @@
+/**
+ * Data-driven kernel checks shared by the Node tests and the browser page: each case makes
+ * random inputs, runs the kernel (outputs poisoned first by the engine), reads back and compares
+ * with the float64 reference. A case throws on mismatch and returns the comparison otherwise.
+ */
+import type { Engine } from '../../src/runtime/engine.js';
+import { add, mul, relu, scaleShift } from '../../src/ops/elementwise.js';
+import { matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from '../../src/ops/matmul.js';
+import { addRef, mulRef, reluRef, scaleShiftRef } from '../reference/elementwise.js';
+import { matmulRef } from '../reference/matmul.js';
+import { assertClose, type Comparison } from '../support/compare.js';
+import { randomArray, type Rng } from '../support/random.js';
+
+export interface KernelCase {
+  family: 'elementwise' | 'matmul';
+  name: string;
+  tolerance: number;
+  run(engine: Engine, rng: Rng): Promise<Comparison>;
+}
+
+/** float32 elementwise results differ from float64 only by rounding of one or two operations. */
+export const ELEMENTWISE_TOLERANCE = 1e-6;
+/** Matmul accumulates K products in float32: norm-wise error grows like sqrt(K)·2^-24. */
+export const MATMUL_TOLERANCE = 1e-5;
+
+const shp = (s: readonly number[]) => `[${s.join('×')}]`;
+const size = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
+
+/** Sizes around the workgroup size (256) and not multiples of 4, plus rank-4 NHWC-like shapes. */
+const ELEMENTWISE_SHAPES: number[][] = [[1], [7], [255], [256], [257], [1001], [3, 5, 7], [2, 17, 17, 3], [1, 35, 35, 9]];
+
+function elementwiseCases(): KernelCase[] {
+  const cases: KernelCase[] = [];
+  for (const shape of ELEMENTWISE_SHAPES) {
+    for (const op of ['add', 'mul'] as const) {
+      const bShapes = [shape, shape.slice(-1)];
+      for (const bShape of bShapes) {
+        cases.push({
+          family: 'elementwise',
+          name: `${op} ${shp(shape)} with ${shp(bShape)}`,
+          tolerance: ELEMENTWISE_TOLERANCE,
+          run: async (engine, rng) =>
+            engine.scope(async () => {
+              const a = randomArray(rng, size(shape), -10, 10);
+              const b = randomArray(rng, size(bShape), -10, 10);
+              const out = (op === 'add' ? add : mul)(engine.tensor(a, shape), engine.tensor(b, bShape));
+              const ref = (op === 'add' ? addRef : mulRef)(a, b);
+              return assertClose(await out.read(), ref, ELEMENTWISE_TOLERANCE, `${op} ${shp(shape)}`);
+            }),
+        });
+      }
+    }
+    for (const withRelu of [false, true]) {
+      cases.push({
+        family: 'elementwise',
+        name: `scaleShift${withRelu ? '+relu' : ''} ${shp(shape)}`,
+        tolerance: ELEMENTWISE_TOLERANCE,
+        run: async (engine, rng) =>
+          engine.scope(async () => {
+            const channels = shape[shape.length - 1]!;
+            const x = randomArray(rng, size(shape), -5, 5);
+            const scale = randomArray(rng, channels, -2, 2);
+            const shift = randomArray(rng, channels, -1, 1);
+            const out = scaleShift(engine.tensor(x, shape), engine.tensor(scale), engine.tensor(shift), { relu: withRelu });
+            return assertClose(await out.read(), scaleShiftRef(x, scale, shift, withRelu), ELEMENTWISE_TOLERANCE, `scaleShift ${shp(shape)}`);
+          }),
+      });
+    }
+    cases.push({
+      family: 'elementwise',
+      name: `relu ${shp(shape)}`,
+      tolerance: ELEMENTWISE_TOLERANCE,
+      run: async (engine, rng) =>
+        engine.scope(async () => {
+          const x = randomArray(rng, size(shape), -3, 3);
+          const out = relu(engine.tensor(x, shape));
+          return assertClose(await out.read(), reluRef(x), ELEMENTWISE_TOLERANCE, `relu ${shp(shape)}`);
+        }),
+    });
+  }
+  return cases;
+}
+
+/** [batch, M, K, N]: tiny, odd (not multiples of 4 or of the tile), tile-sized and batched. */
+const MATMUL_SHAPES: [number, number, number, number][] = [
+  [1, 1, 1, 1],
+  [1, 3, 5, 7],
+  [1, 17, 33, 9],
+  [1, 64, 64, 64],
+  [1, 65, 31, 129],
+  [1, 100, 36, 44],
+  [1, 5, 300, 8],
+  [3, 13, 19, 23],
+  [2, 33, 16, 68],
+];
+
+function matmulCases(): KernelCase[] {
+  const cases: KernelCase[] = [];
+  for (const [batch, m, k, n] of MATMUL_SHAPES) {
+    for (const variant of MATMUL_VARIANTS) {
+      if (!matmulVariantApplies(variant as MatmulVariant, m, n, k)) continue;
+      cases.push({
+        family: 'matmul',
+        name: `matmul ${variant} ${batch}×[${m}×${k}]·[${k}×${n}]`,
+        tolerance: MATMUL_TOLERANCE,
+        run: async (engine, rng) =>
+          engine.scope(async () => {
+            const aShape = batch > 1 ? [batch, m, k] : [m, k];
+            const bShape = batch > 1 ? [batch, k, n] : [k, n];
+            const a = randomArray(rng, batch * m * k);
+            const b = randomArray(rng, batch * k * n);
+            const out = matmul(engine.tensor(a, aShape), engine.tensor(b, bShape), { variant });
+            return assertClose(await out.read(), matmulRef(a, b, batch, m, k, n), MATMUL_TOLERANCE, `matmul ${variant}`);
+          }),
+      });
+    }
+  }
+  return cases;
+}
+
+export function kernelCases(): KernelCase[] {
+  return [...elementwiseCases(), ...matmulCases()];
+}

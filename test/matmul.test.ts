@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../src/runtime/engine.js';
+import { defaultMatmulVariant, matmul } from '../src/ops/matmul.js';
+import { kernelCases } from './cases/kernel-cases.js';
+import { testEngine } from './support/engine.js';
+import { freshSeed, makeRng } from './support/random.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+afterAll(() => engine?.destroy());
+
+describe('matmul variants against the float64 reference', () => {
+  const seed = freshSeed();
+  for (const c of kernelCases().filter((k) => k.family === 'matmul')) {
+    it(`${c.name} (seed ${seed})`, async () => {
+      const result = await c.run(engine, makeRng(seed));
+      expect(result.relErr).toBeLessThanOrEqual(c.tolerance);
+    });
+  }
+});
+
+describe('matmul dispatch', () => {
+  it('picks a register-tiled variant on a software adapter and a vec4 one only when aligned', () => {
+    const v = defaultMatmulVariant(engine, 64, 64, 64);
+    if (engine.isSoftwareAdapter) {
+      expect(v).toBe('tile4x4_vec4');
+      expect(defaultMatmulVariant(engine, 64, 63, 64)).toBe('tile4x4');
+    } else {
+      expect(v).toBe('shared64');
+    }
+  });
+  it('rejects mismatched inner dimensions and a vec4 variant on unaligned shapes', () => {
+    engine.scope(() => {
+      expect(() => matmul(engine.zeros([2, 3]), engine.zeros([4, 5]))).toThrow(/inner dimensions differ \(3 vs 4\)/);
+      expect(() => matmul(engine.zeros([2, 3]), engine.zeros([3, 5]), { variant: 'tile4x4_vec4' })).toThrow(/divisible by 4/);
+    });
+  });
+});
