@@ -66,6 +66,8 @@ interface Batch {
   /** Command encoders in order; more than one only when timing without timestamp-query. */
   segments: { encoder: GPUCommandEncoder; timed?: TimedDispatch }[];
   arenas: { buffer: GPUBuffer; data: Uint8Array; used: number }[];
+  /** Upload staging buffers, destroyed once the batch is submitted (WebGPU frees them after use). */
+  staging: GPUBuffer[];
   checks: ErrorCheck[];
   /** Dispatch contexts by sequence number, to name the kernel in encoder-level errors. */
   contexts: Map<number, DispatchContext>;
@@ -251,7 +253,7 @@ export class Engine implements TensorOwner {
   private createStorageBuffer(size: number): GPUBuffer {
     const context = { op: 'allocate', kernel: `storage buffer of ${size} bytes` };
     const buffer = this.withErrorScopes(context, ['validation', 'out-of-memory'], () =>
-      this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }),
+      this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: `incept storage ${size}B` }),
     );
     return buffer;
   }
@@ -271,7 +273,7 @@ export class Engine implements TensorOwner {
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
     this.encoderFor(pb).copyBufferToBuffer(staging, 0, pb.buffer, 0, align4(data.byteLength));
-    void this.lastSubmission.then(() => staging.destroy());
+    this.batch.staging.push(staging);
   }
 
   /** The open batch's encoder, marking the buffer as used by this batch. */
@@ -535,7 +537,7 @@ export class Engine implements TensorOwner {
   // ---------------------------------------------------------------- submission and readback
 
   private newBatch(): Batch {
-    return { id: this.nextBatchId++, segments: [{ encoder: this.device.createCommandEncoder() }], arenas: [], checks: [], contexts: new Map(), dispatches: 0 };
+    return { id: this.nextBatchId++, segments: [{ encoder: this.device.createCommandEncoder() }], arenas: [], staging: [], checks: [], contexts: new Map(), dispatches: 0 };
   }
 
   /** Submits everything recorded so far as one submission. Resolves when WebGPU has reported
@@ -562,6 +564,7 @@ export class Engine implements TensorOwner {
     for (const a of batch.arenas) this.device.queue.writeBuffer(a.buffer, 0, a.data.buffer, 0, a.used);
 
     const submitted = (async () => {
+      let submitError: Promise<GPUError | null> = Promise.resolve(null);
       const finishErr = await finishError;
       if (!finishErr) {
         if (batch.segments.some((s) => s.timed)) {
@@ -573,18 +576,25 @@ export class Engine implements TensorOwner {
             if (timed) this.profiler.addWallRecord(timed, performance.now() - t0);
           }
         } else {
+          this.device.pushErrorScope('validation');
           this.device.queue.submit(commandBuffers);
+          submitError = this.device.popErrorScope();
         }
       }
       for (const a of batch.arenas) this.freeArenas.push(a.buffer);
+      for (const b of batch.staging) b.destroy();
+      // Errors of allocations and dispatches come first: an encoder error is often only their
+      // consequence ("invalid due to a previous error").
       const errors: GpuError[] = [];
-      if (finishErr) errors.push(new GpuError(errorKind(finishErr), contextFromMessage(finishErr.message, batch) ?? finishContext, finishErr.message));
       for (const check of batch.checks) {
         const results = await Promise.all(check.scopes);
         results.forEach((err, i) => {
           if (err) errors.push(new GpuError(check.kinds[i]!, check.context, err.message));
         });
       }
+      if (finishErr) errors.push(new GpuError(errorKind(finishErr), contextFromMessage(finishErr.message, batch) ?? finishContext, finishErr.message));
+      const submitErr = await submitError;
+      if (submitErr) errors.push(new GpuError(errorKind(submitErr), contextFromMessage(submitErr.message, batch) ?? finishContext, submitErr.message));
       errors.push(...this.uncaptured.splice(0));
       if (errors.length) {
         const first = errors[0]!;
