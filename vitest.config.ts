@@ -11,6 +11,7 @@ export default defineConfig({
     },
   ],
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     include: ['test/**/*.test.ts'],
     // One GPU device per file; software drivers are slow, so files run one at a time.
     fileParallelism: false,

@@ -202,7 +202,7 @@ export class KernelFamily {
         const fields = b.uniform!.members.map((m) => `${m.name}: ${m.components > 1 ? `vec${m.components}<${m.scalar}>` : m.scalar}${m.count > 1 ? `[${m.count}]` : ''}`);
         return `  ${where} ${b.name}: uniform ${b.typeText} { ${fields.join(', ')} }  (pass an object of numbers)`;
       }
-      return `  ${where} ${b.name}: storage, ${b.access}, ${b.typeText}  (pass a ${b.scalar ?? '?'} tensor)`;
+      return `  ${where} ${b.name}: storage, ${b.access}, ${b.typeText}  (pass a tensor of ${b.scalar ?? "any dtype"})`;
     });
     const ov = this.overrides.length ? `\n  overrides: ${this.overrides.map((o) => `${o.name}: ${o.type}`).join(', ')}` : '';
     return `kernels/${this.file} entry '${entry}' expects:\n${lines.join('\n')}${ov}`;

@@ -1,0 +1,96 @@
+/**
+ * The kernel cases of test/cases/kernel-cases.ts, run again inside headless Chromium on its
+ * WebGPU adapter (SwiftShader here), plus checks that runtime errors are not silent in the
+ * browser. The page runs once (beforeAll); each case gets its own `it` so a failure names it.
+ * Without Chromium these tests fail, telling how to install it; they are never skipped.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { kernelCases } from '../cases/kernel-cases.js';
+import { freshSeed } from '../support/random.js';
+import { DEFAULT_PAGE_TIMEOUT_MS, runBrowserPage, type HarnessOutcome } from './harness.js';
+import type { ErrorCheckName, PageResult, PageResults } from './page.js';
+
+/** Computed in Node at collection time: the page must report every one of these by name. */
+const ALL_CASE_NAMES = kernelCases().map((c) => c.name);
+/** One `it` per distinct name: kernelCases() may list the same case twice (for 1-D shapes the
+ * full-shape and last-axis operands coincide), and the page then reports it twice. */
+const CASE_NAMES = [...new Set(ALL_CASE_NAMES)];
+
+/** tsc checks these against the names page.ts uses. */
+const ERROR_CHECKS: ErrorCheckName[] = [
+  'error check: workgroup count over the device limit throws KernelBindingError',
+  'error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it',
+];
+
+const seed = freshSeed();
+const replay = `(seed ${seed}; replay with TEST_SEED=${seed})`;
+
+let outcome: HarnessOutcome | undefined;
+let harnessError: unknown;
+
+beforeAll(async () => {
+  try {
+    outcome = await runBrowserPage({ seed });
+    const r = outcome.results;
+    const secs = (ms: number) => (ms / 1000).toFixed(1);
+    console.info(
+      `browser test: ${outcome.browserVersion}, adapter '${r?.adapter ?? '?'}', ${r?.results.length ?? 0} results ${replay}; ` +
+        `bundle ${secs(outcome.timings.bundleMs)} s, launch ${secs(outcome.timings.launchMs)} s, page ${secs(outcome.timings.pageMs)} s`,
+    );
+  } catch (e) {
+    // Reported by every test below (a failing beforeAll alone would leave them reported as skipped).
+    harnessError = e;
+  }
+}, DEFAULT_PAGE_TIMEOUT_MS + 120_000);
+
+/** The page's results; throws the harness's own failure (no Chromium, no page) if there was one. */
+function pageResults(): PageResults {
+  if (harnessError) throw harnessError;
+  const results = outcome?.results;
+  if (!results) throw new Error('the page never set window.__inceptResults (the bundle did not run?)');
+  return results;
+}
+
+/** The page's results under `name`: as many as the cases listed under that name, all of them. */
+function resultsFor(name: string, expectedCount: number): PageResult[] {
+  const found = pageResults().results.filter((r) => r.name === name);
+  expect(found, `the page reported ${found.length} result(s) for '${name}', expected ${expectedCount} ${replay}`).toHaveLength(expectedCount);
+  return found;
+}
+
+describe('browser (Chromium WebGPU)', () => {
+  it('the page ran to completion on a WebGPU adapter, with no errors outside the cases', () => {
+    const results = pageResults();
+    const o = outcome!;
+    const diagnostics = `\nconsole:\n${o.consoleLog.join('\n') || '(empty)'}`;
+    expect(o.timedOut, `the page did not finish within ${DEFAULT_PAGE_TIMEOUT_MS / 1000} s ${replay}${diagnostics}`).toBe(false);
+    expect(results.fatal, `the page failed before finishing ${replay}`).toBeUndefined();
+    expect(results.done).toBe(true);
+    expect(results.adapter, 'the engine reported no adapter name').not.toBe('');
+    expect(o.pageErrors, 'uncaught errors in the page').toEqual([]);
+    expect(o.consoleErrors, 'console errors in the page').toEqual([]);
+    expect(o.failedRequests, 'failed requests').toEqual([]);
+  });
+
+  it('the page reported every kernel case and error check, and nothing else', () => {
+    const reported = pageResults().results.map((r) => r.name);
+    const expected = [...ALL_CASE_NAMES, ...ERROR_CHECKS];
+    expect([...reported].sort()).toEqual([...expected].sort());
+  });
+
+  describe('kernel cases', () => {
+    it.each(CASE_NAMES)('%s', (name) => {
+      for (const r of resultsFor(name, ALL_CASE_NAMES.filter((n) => n === name).length)) {
+        expect(r.ok, `${r.error} ${replay}`).toBe(true);
+        expect(r.relErr).toBeTypeOf('number');
+      }
+    });
+  });
+
+  describe('errors are not silent in the browser', () => {
+    it.each(ERROR_CHECKS)('%s', (name) => {
+      const [r] = resultsFor(name, 1);
+      expect(r!.ok, r!.error).toBe(true);
+    });
+  });
+});
