@@ -43,7 +43,9 @@ describe('profiler', () => {
     expect(mm.ms).toBeGreaterThan(0);
     const summary = engine.profiler.summary();
     expect(summary.find((s) => s.op === 'matmul')!.gflops).toBeCloseTo(mm.flops / mm.ms / 1e6, 6);
-    expect(engine.profiler.format()).toMatch(/matmul\.wgsl:.*\n.*elementwise\.wgsl:add/s);
+    const table = engine.profiler.format();
+    expect(table).toMatch(/^matmul\s+matmul\.wgsl:\w+\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+    expect(table).toMatch(/^add\s+elementwise\.wgsl:add\s+1\s/m);
   });
 
   it('without timestamp-query, times each dispatch on the CPU and marks the records cpu-wall', async () => {

@@ -1,5 +1,6 @@
 /** The `incept` command line. Each command lives in its own module under src/cli/. */
 import { Command, Option } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
@@ -14,6 +15,7 @@ function driverOption(): Option {
 export function buildProgram(): Command {
   const program = new Command('incept')
     .description('Hand-written WebGPU kernels: runtime, convolutions and Inception-v3.')
+    .version(pkg.version)
     .showHelpAfterError();
 
   program

@@ -11,7 +11,7 @@ import { describeShapes, engineOf, expectDType, isSuffixShape } from './util.js'
 export const elementwiseKernel = new KernelFamily('elementwise.wgsl', elementwiseWgsl);
 const WORKGROUP_SIZE = 256;
 
-function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor<'f32'> {
   const engine = engineOf(op, a, b);
   expectDType(op, 'a', a, 'f32');
   expectDType(op, 'b', b, 'f32');
@@ -31,12 +31,12 @@ function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
 }
 
 /** a + b, b broadcast over a's leading dimensions. */
-export function add(a: Tensor, b: Tensor): Tensor {
+export function add(a: Tensor, b: Tensor): Tensor<'f32'> {
   return binary('add', a, b);
 }
 
 /** a · b elementwise, b broadcast over a's leading dimensions. */
-export function mul(a: Tensor, b: Tensor): Tensor {
+export function mul(a: Tensor, b: Tensor): Tensor<'f32'> {
   return binary('mul', a, b);
 }
 
@@ -44,7 +44,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
  * x · scale[c] + shift[c] with c the innermost (channel) index, then max(·, 0) if `relu`.
  * BatchNorm folded for inference is exactly this.
  */
-export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } = {}): Tensor {
+export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } = {}): Tensor<'f32'> {
   const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
   const engine = engineOf(op, x, scale, shift);
   for (const [name, t] of [['x', x], ['scale', scale], ['shift', shift]] as const) expectDType(op, name, t, 'f32');
@@ -66,7 +66,7 @@ export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { r
 }
 
 /** max(x, 0). */
-export function relu(x: Tensor): Tensor {
+export function relu(x: Tensor): Tensor<'f32'> {
   const engine = engineOf('relu', x);
   expectDType('relu', 'x', x, 'f32');
   const out = engine.empty(x.shape, 'f32', 'relu');

@@ -109,6 +109,8 @@ export class Engine implements TensorOwner {
   private scopes: Set<Tensor>[] = [];
   private live = new Set<Tensor>();
   private uncaptured: GpuError[] = [];
+  /** Errors of batches that were flushed internally; reported by the next flush. */
+  private deferredErrors: GpuError[] = [];
   private lost?: DeviceLostError;
   /** Copies or clears recorded outside dispatches (uploads, zeros, readbacks) in the open batch. */
   private pendingEncoderWork = false;
@@ -168,21 +170,21 @@ export class Engine implements TensorOwner {
     if (shapeSize(shp) !== data.length) {
       throw new InvalidArgumentError(`tensor: data has ${data.length} elements but shape ${formatShape(shp)} holds ${shapeSize(shp)}`);
     }
-    const typed = data instanceof typedArrayFor(dt, 0).constructor ? (data as Float32Array) : typedArrayFor(dt, data.length);
-    if (typed !== data) (typed as Float32Array).set(data as ArrayLike<number>);
+    const Ctor = dt === 'f32' ? Float32Array : dt === 'i32' ? Int32Array : Uint32Array;
+    const typed = data instanceof Ctor ? data : Ctor.from(data as ArrayLike<number>);
     const t = this.allocate(shp, dt, 'tensor');
     this.upload(t.pooled, typed);
     return t;
   }
 
-  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+  zeros<D extends DType = 'f32'>(shape: Shape, dtype: D = 'f32' as D): Tensor<D> {
     const t = this.allocate(shape, dtype, 'zeros');
     this.encoderFor(t.pooled).clearBuffer(t.buffer, 0, align4(t.byteLength));
     return t;
   }
 
   /** Uniform random numbers in [low, high), from a counter-based generator: same seed, same numbers. */
-  randomUniform(shape: Shape, options: { seed: number; low?: number; high?: number; dtype?: 'f32' }): Tensor {
+  randomUniform(shape: Shape, options: { seed: number; low?: number; high?: number }): Tensor<'f32'> {
     const t = this.allocate(shape, 'f32', 'randomUniform');
     const { low = 0, high = 1 } = options;
     this.dispatchRandom('uniform', t, options.seed, low, high - low);
@@ -190,7 +192,7 @@ export class Engine implements TensorOwner {
   }
 
   /** Normal random numbers (Box–Muller on the counter-based generator), reproducible per seed. */
-  randomNormal(shape: Shape, options: { seed: number; mean?: number; std?: number }): Tensor {
+  randomNormal(shape: Shape, options: { seed: number; mean?: number; std?: number }): Tensor<'f32'> {
     const t = this.allocate(shape, 'f32', 'randomNormal');
     const { mean = 0, std = 1 } = options;
     this.dispatchRandom('normal', t, options.seed, mean, std);
@@ -216,7 +218,7 @@ export class Engine implements TensorOwner {
    * An output tensor for an op. Its contents are undefined (pooled memory) unless the engine
    * poisons outputs, in which case every element starts as NaN / 0xDEADBEEF.
    */
-  empty(shape: Shape, dtype: DType = 'f32', label?: string): Tensor {
+  empty<D extends DType = 'f32'>(shape: Shape, dtype: D = 'f32' as D, label?: string): Tensor<D> {
     const t = this.allocate(shape, dtype, label ?? 'empty');
     if (this.poisonOutputs && t.size > 0) this.fillBits(t, dtype === 'f32' ? POISON_F32 : POISON_INT);
     return t;
@@ -239,7 +241,7 @@ export class Engine implements TensorOwner {
     }
   }
 
-  private allocate(shape: Shape, dtype: DType, what: string): Tensor {
+  private allocate<D extends DType>(shape: Shape, dtype: D, what: string): Tensor<D> {
     checkShape(shape, what);
     const bytes = shapeSize(shape) * 4;
     if (this.precheck && sizeClass(bytes) > this.limits.maxBufferSize) {
@@ -366,7 +368,8 @@ export class Engine implements TensorOwner {
     const bound = this.bindDispatch(spec, entry, context);
 
     if (this.profiler.enabled && this.profiler.timing === 'timestamp' && this.batch.dispatches >= MAX_TIMED_DISPATCHES) {
-      void this.flush();
+      // The query set is full. Nobody awaits this flush, so its errors wait for the next one.
+      this.flush().catch((e: unknown) => this.deferredErrors.push(e as GpuError));
     }
     const batch = this.batch;
     const seq = ++dispatchSeq;
@@ -595,7 +598,7 @@ export class Engine implements TensorOwner {
       if (finishErr) errors.push(new GpuError(errorKind(finishErr), contextFromMessage(finishErr.message, batch) ?? finishContext, finishErr.message));
       const submitErr = await submitError;
       if (submitErr) errors.push(new GpuError(errorKind(submitErr), contextFromMessage(submitErr.message, batch) ?? finishContext, submitErr.message));
-      errors.push(...this.uncaptured.splice(0));
+      errors.push(...this.deferredErrors.splice(0), ...this.uncaptured.splice(0));
       if (errors.length) {
         const first = errors[0]!;
         if (errors.length > 1) first.message += `\n(and ${errors.length - 1} more error(s) in the same batch: ${errors.slice(1).map((e) => e.context?.kernel ?? 'engine').join(', ')})`;

@@ -12,8 +12,6 @@ import type { ErrorCheckName, PageResult, PageResults } from './page.js';
 
 /** Computed in Node at collection time: the page must report every one of these by name. */
 const ALL_CASE_NAMES = kernelCases().map((c) => c.name);
-/** One `it` per distinct name: kernelCases() may list the same case twice (for 1-D shapes the
- * full-shape and last-axis operands coincide), and the page then reports it twice. */
 const CASE_NAMES = [...new Set(ALL_CASE_NAMES)];
 
 /** tsc checks these against the names page.ts uses. */
@@ -70,6 +68,10 @@ describe('browser (Chromium WebGPU)', () => {
     expect(o.pageErrors, 'uncaught errors in the page').toEqual([]);
     expect(o.consoleErrors, 'console errors in the page').toEqual([]);
     expect(o.failedRequests, 'failed requests').toEqual([]);
+  });
+
+  it('case names are unique, so each result maps to one case', () => {
+    expect(CASE_NAMES.length).toBe(ALL_CASE_NAMES.length);
   });
 
   it('the page reported every kernel case and error check, and nothing else', () => {

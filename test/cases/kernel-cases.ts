@@ -33,7 +33,8 @@ function elementwiseCases(): KernelCase[] {
   const cases: KernelCase[] = [];
   for (const shape of ELEMENTWISE_SHAPES) {
     for (const op of ['add', 'mul'] as const) {
-      const bShapes = [shape, shape.slice(-1)];
+      // Same shape, and a per-channel vector broadcast over the rest (the same thing for 1-D).
+      const bShapes = shape.length > 1 ? [shape, shape.slice(-1)] : [shape];
       for (const bShape of bShapes) {
         cases.push({
           family: 'elementwise',
