@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { add, scaleShift } from '../src/ops/elementwise.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
-import { kernelCases } from './cases/kernel-cases.js';
 import { testEngine } from './support/engine.js';
-import { freshSeed, makeRng } from './support/random.js';
+import { describeKernelCases } from './support/kernel-suite.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -12,15 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.destroy());
 
-describe('elementwise kernels against the float64 reference', () => {
-  const seed = freshSeed();
-  for (const c of kernelCases().filter((k) => k.family === 'elementwise')) {
-    it(`${c.name} (seed ${seed})`, async () => {
-      const result = await c.run(engine, makeRng(seed));
-      expect(result.relErr).toBeLessThanOrEqual(c.tolerance);
-    });
-  }
-});
+describeKernelCases('elementwise', () => engine);
 
 describe('elementwise argument checks', () => {
   it('rejects shapes that do not broadcast, naming both', () => {

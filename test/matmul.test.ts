@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { defaultMatmulVariant, matmul } from '../src/ops/matmul.js';
-import { kernelCases } from './cases/kernel-cases.js';
 import { testEngine } from './support/engine.js';
-import { freshSeed, makeRng } from './support/random.js';
+import { describeKernelCases } from './support/kernel-suite.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -11,15 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.destroy());
 
-describe('matmul variants against the float64 reference', () => {
-  const seed = freshSeed();
-  for (const c of kernelCases().filter((k) => k.family === 'matmul')) {
-    it(`${c.name} (seed ${seed})`, async () => {
-      const result = await c.run(engine, makeRng(seed));
-      expect(result.relErr).toBeLessThanOrEqual(c.tolerance);
-    });
-  }
-});
+describeKernelCases('matmul', () => engine);
 
 describe('matmul dispatch', () => {
   it('picks a register-tiled variant on a software adapter and a vec4 one only when aligned', () => {
