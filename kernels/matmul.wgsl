@@ -1,13 +1,55 @@
 // Batched matrix product C[b] = A[b] · B[b], row-major: A is M×K, B is K×N, C is M×N.
-// Three variants of one contract, chosen per adapter (src/ops/matmul.ts):
-//   tile4x4_vec4  one invocation owns a 4×4 block of C in registers, loads A and B as vec4,
-//                 no workgroup memory. Needs K % 4 == 0 and N % 4 == 0. Fastest on CPU drivers
-//                 (SwiftShader, lavapipe), where barriers and workgroup memory are expensive.
+// Five variants of one contract; src/ops/matmul.ts picks one per adapter and shape.
+//   subgroup16x8  16 rows × 8 columns of C per invocation. The lanes of a subgroup own
+//                 neighbouring columns and the same rows, so each lane fetches the 16 rows of A
+//                 for one k and subgroupShuffle hands them round; B is read as vec4. Needs
+//                 N % 4 == 0 and the `subgroups` feature. Default on lavapipe.
+//   subgroup32x8  32 rows × 8 columns; lanes 0..3 fetch A for a block of four k, constant-lane
+//                 subgroupBroadcast shares it, and each block is one 4×4 matrix product per
+//                 accumulator. Same needs. Default where subgroups have 4 lanes (SwiftShader).
+//   tile4x4_vec4  4×4 per invocation, A and B as vec4, no subgroups or workgroup memory. Needs
+//                 K % 4 == 0 and N % 4 == 0. CPU-rasteriser default when subgroups are missing.
 //   tile4x4       the same blocking with scalar loads, for any M, N, K.
 //   shared64      64×64 tiles of C per workgroup, A and B staged through workgroup memory in
-//                 16-deep slices; each of 256 invocations owns 4×4. The classic GPU kernel.
-// Out-of-range rows and columns are clamped on load (so no branch in the inner loop) and
-// masked on store.
+//                 16-deep slices as vec4s; each of 256 invocations owns 4×4. The classic GPU
+//                 kernel and the GPU default (not measured on a GPU here; last on both CPUs).
+// Out-of-range rows and columns are clamped or zeroed on load (no branch in the inner loops)
+// and masked on store.
+//
+// Why the CPU drivers want these shapes (Node + Dawn, 2 Zen 5 cores):
+// - lavapipe (llvmpipe, 8-lane SIMD) runs every storage-buffer load whose address is not a
+//   compile-time uniform as a loop over lanes with a bounds check: tens of cycles per lane,
+//   even when all lanes read the same A element. Loads, not arithmetic, set the speed: with
+//   B's loads replaced by constants subgroup16x8 ran 1.7× faster. The 4×4 tiles issue 8 vec4
+//   loads per 64 multiply-adds; subgroup16x8 issues 2 vec4 and 2 scalar loads per 128, since
+//   shuffles cost next to nothing and sharing A over the subgroup cuts its loads 8×. Loads
+//   also get dearer the more of them share a loop body: unrolling the inner loop by the
+//   subgroup size (8-16 loads per body) made it 2-3× slower, hence a rolled loop with two.
+//   16 rows balance B loads against accumulator spills (24 and 32 rows were slower).
+// - SwiftShader (4-lane SIMD) is slow at arithmetic itself (~4.5 GFLOP/s with no loads at
+//   all) and at subgroupShuffle in a rolled loop (subgroup16x8 here runs at tile4x4_vec4's
+//   speed), while constant broadcasts are cheap: the unrolled four-k block with 32 rows wins
+//   (16 rows, or 12 and 16 columns, were slower; 48 rows no faster).
+// - Workgroup memory and barriers are expensive on both.
+//
+// GFLOP/s from bench/matmul-variants.ts, two runs (run 1 / run 2), each cell the median of 5
+// with the variants interleaved. The machine was shared with other jobs (load average 1-3 on
+// 2 cores), so numbers move up to 2× between runs; the default for each driver (subgroup16x8
+// on lavapipe, subgroup32x8 on SwiftShader) led every row of every run.
+//
+//   lavapipe (Mesa 25.0.7)  subgroup16x8  subgroup32x8  tile4x4_vec4  tile4x4    shared64
+//   256³                     5.6 / 5.8     4.8 / 4.5     2.0 / 2.0     1.8 / 1.9  1.6 / 1.5
+//   512³                     6.9 / 6.1     4.2 / 5.5     2.2 / 2.0     2.7 / 2.7  1.6 / 1.7
+//   1024³                    6.5 / 8.6     5.2 / 6.3     2.4 / 3.1     2.8 / 3.0  2.0 / 2.2
+//   1225×64×288 (M×N×K)     11.1 / 5.2     7.1 / 4.2     3.6 / 2.0     1.9 / 1.7  2.1 / 1.5
+//   289×192×768              5.1 / 6.8     3.6 / 4.2     2.1 / 4.0     2.5 / 2.3  1.6 / 1.3
+//
+//   SwiftShader 5.0.0       subgroup16x8  subgroup32x8  tile4x4_vec4  tile4x4    shared64
+//   256³                     1.0 / 0.7     1.6 / 1.9     0.8 / 1.0     0.6 / 0.8  0.3 / 0.3
+//   512³                     0.8 / 0.9     2.6 / 1.7     1.0 / 0.9     0.7 / 0.7  0.4 / 0.4
+//   1024³                    1.0 / 0.9     2.1 / 2.2     1.0 / 0.9     0.7 / 0.7  0.5 / 0.5
+//   1225×64×288              1.2 / 0.8     2.6 / 1.8     1.1 / 0.8     0.8 / 0.6  0.3 / 0.3
+//   289×192×768              0.7 / 0.9     1.9 / 1.1     1.1 / 0.9     0.8 / 0.7  0.5 / 0.4
 
 struct MatmulParams {
   M: u32,
@@ -132,8 +174,21 @@ fn tile4x4_vec4(@builtin(global_invocation_id) gid: vec3u) {
 const TILE = 64u;
 const DEPTH = 16u;
 
-var<workgroup> tileA: array<array<f32, 64>, 16>; // [k][row]
-var<workgroup> tileB: array<array<f32, 64>, 16>; // [k][col]
+// Four rows (tileA) or four columns (tileB) per vec4, so the inner loop reads two vec4s from
+// workgroup memory per k instead of eight scalars.
+var<workgroup> tileA: array<array<vec4f, 16>, 16>; // [k][row / 4]
+var<workgroup> tileB: array<array<vec4f, 16>, 16>; // [k][col / 4]
+
+// A[row][k] and B[k][col], or 0 outside the matrix.
+fn a_or_zero(base: u32, row: u32, k: u32) -> f32 {
+  let inside = row < params.M && k < params.K;
+  return select(0.0, a[base + min(row, params.M - 1u) * params.K + min(k, params.K - 1u)], inside);
+}
+
+fn b_or_zero(base: u32, k: u32, col: u32) -> f32 {
+  let inside = k < params.K && col < params.N;
+  return select(0.0, b[base + min(k, params.K - 1u) * params.N + min(col, params.N - 1u)], inside);
+}
 
 @compute @workgroup_size(16, 16)
 fn shared64(
@@ -148,36 +203,219 @@ fn shared64(
   let colBase = wid.x * TILE;
   let aBase = wid.z * M * K;
   let bBase = wid.z * K * N;
-  var acc: array<vec4f, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    acc[i] = vec4f(0.0);
-  }
+  // Staging: invocation li fetches rows 4·(li/16).. of A at k li%16 (neighbours read
+  // neighbouring k, so the loads coalesce), and columns 4·(li%16).. of B at k li/16.
+  let ak = li % DEPTH;
+  let ar = rowBase + (li / DEPTH) * 4u;
+  let bk = li / DEPTH;
+  let bc = colBase + (li % DEPTH) * 4u;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   for (var k0 = 0u; k0 < K; k0 += DEPTH) {
-    // 256 invocations load 64×16 of A and 16×64 of B, four elements each; zeros past the edge.
-    for (var j = 0u; j < 4u; j++) {
-      let e = li + j * 256u;
-      let ar = e / DEPTH;
-      let ak = e % DEPTH;
-      let row = rowBase + ar;
-      let ka = k0 + ak;
-      tileA[ak][ar] = select(0.0, a[aBase + min(row, M - 1u) * K + min(ka, K - 1u)], row < M && ka < K);
-      let bk = e / TILE;
-      let bc = e % TILE;
-      let col = colBase + bc;
-      let kb = k0 + bk;
-      tileB[bk][bc] = select(0.0, b[bBase + min(kb, K - 1u) * N + min(col, N - 1u)], col < N && kb < K);
-    }
+    let ka = k0 + ak;
+    tileA[ak][li / DEPTH] = vec4f(
+      a_or_zero(aBase, ar, ka),
+      a_or_zero(aBase, ar + 1u, ka),
+      a_or_zero(aBase, ar + 2u, ka),
+      a_or_zero(aBase, ar + 3u, ka),
+    );
+    let kb = k0 + bk;
+    tileB[bk][li % DEPTH] = vec4f(
+      b_or_zero(bBase, kb, bc),
+      b_or_zero(bBase, kb, bc + 1u),
+      b_or_zero(bBase, kb, bc + 2u),
+      b_or_zero(bBase, kb, bc + 3u),
+    );
     workgroupBarrier();
     for (var k = 0u; k < DEPTH; k++) {
-      let bv = vec4f(tileB[k][lid.x * 4u], tileB[k][lid.x * 4u + 1u], tileB[k][lid.x * 4u + 2u], tileB[k][lid.x * 4u + 3u]);
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] = fma(vec4f(tileA[k][lid.y * 4u + i]), bv, acc[i]);
-      }
+      let av = tileA[k][lid.y];
+      let bv = tileB[k][lid.x];
+      acc0 = fma(vec4f(av.x), bv, acc0);
+      acc1 = fma(vec4f(av.y), bv, acc1);
+      acc2 = fma(vec4f(av.z), bv, acc2);
+      acc3 = fma(vec4f(av.w), bv, acc3);
     }
     workgroupBarrier();
   }
   let cBase = wid.z * M * N;
-  for (var i = 0u; i < 4u; i++) {
-    store_row(cBase, rowBase + lid.y * 4u + i, colBase + lid.x * 4u, acc[i]);
+  let row = rowBase + lid.y * 4u;
+  let col = colBase + lid.x * 4u;
+  store_row(cBase, row, col, acc0);
+  store_row(cBase, row + 1u, col, acc1);
+  store_row(cBase, row + 2u, col, acc2);
+  store_row(cBase, row + 3u, col, acc3);
+}
+
+// ================================================================ subgroup variants
+// WGSL rejects subgroup builtins without `enable subgroups;`, and that directive on devices
+// without the feature, so matmul.ts compiles the text above this marker for every device and
+// the whole file, with the directive in front, only where the feature is present.
+// @subgroups-only
+
+// C[rows 4g..4g+3][4 columns] as a matrix whose column i is row i: the tile updates become
+// matrix products, which keeps the source short while the compiler sees plain registers.
+fn outer4(bRow: vec4f, aCol: vec4f) -> mat4x4f {
+  return mat4x4f(bRow * aCol.x, bRow * aCol.y, bRow * aCol.z, bRow * aCol.w);
+}
+
+// A[row..row+3][k] with rows clamped to the matrix (rows past M compute values never stored).
+fn load_a_rows4(aBase: u32, row: u32, k: u32) -> vec4f {
+  let last = params.M - 1u;
+  let K = params.K;
+  return vec4f(
+    a[aBase + min(row, last) * K + k],
+    a[aBase + min(row + 1u, last) * K + k],
+    a[aBase + min(row + 2u, last) * K + k],
+    a[aBase + min(row + 3u, last) * K + k],
+  );
+}
+
+fn store_rows4(cBase: u32, row: u32, col4: u32, acc: mat4x4f) {
+  let N4 = params.N / 4u;
+  if (col4 >= N4) {
+    return;
   }
+  for (var i = 0u; i < 4u; i++) {
+    if (row + i < params.M) {
+      c4[cBase + (row + i) * N4 + col4] = acc[i];
+    }
+  }
+}
+
+// A multiple of the subgroup size (matmul.ts picks it), so subgroups are full; rows come from
+// workgroup_id, so all lanes of a subgroup share them and one lane's fetch of A serves all.
+override SUBGROUP_WG_X: u32 = 32;
+
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup16x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) subgroupSize: u32,
+) {
+  let M = params.M;
+  let N4 = params.N / 4u;
+  let K = params.K;
+  let row0 = wid.y * 16u;
+  let col0 = gid.x * 2u;
+  // Lanes past N read a valid column and never store.
+  let c0 = min(col0, N4 - 1u);
+  let c1 = min(col0 + 1u, N4 - 1u);
+  let aBase = gid.z * M * K;
+  let bBase = gid.z * K * N4;
+  let lanes = min(subgroupSize, SUBGROUP_WG_X);
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc20 = mat4x4f(); var acc21 = mat4x4f();
+  var acc30 = mat4x4f(); var acc31 = mat4x4f();
+  for (var k0 = 0u; k0 < K; k0 += lanes) {
+    // Each lane fetches one k of the 16 rows; the inner loop hands them round by shuffles.
+    let ka = min(k0 + lane, K - 1u);
+    let a0 = load_a_rows4(aBase, row0, ka);
+    let a1 = load_a_rows4(aBase, row0 + 4u, ka);
+    let a2 = load_a_rows4(aBase, row0 + 8u, ka);
+    let a3 = load_a_rows4(aBase, row0 + 12u, ka);
+    let kn = min(lanes, K - k0);
+    // A rolled loop with two loads in its body: lavapipe's per-lane load sequences get much
+    // slower when many sit in one block (unrolled by the subgroup size this ran 2-3× slower).
+    for (var kk = 0u; kk < kn; kk++) {
+      let bk = bBase + (k0 + kk) * N4;
+      let b0 = b4[bk + c0];
+      let b1 = b4[bk + c1];
+      let s0 = subgroupShuffle(a0, kk);
+      let s1 = subgroupShuffle(a1, kk);
+      let s2 = subgroupShuffle(a2, kk);
+      let s3 = subgroupShuffle(a3, kk);
+      acc00 += outer4(b0, s0); acc01 += outer4(b1, s0);
+      acc10 += outer4(b0, s1); acc11 += outer4(b1, s1);
+      acc20 += outer4(b0, s2); acc21 += outer4(b1, s2);
+      acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
+    }
+  }
+  let cBase = gid.z * M * N4;
+  store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
+  store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
+  store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);
+  store_rows4(cBase, row0 + 12u, col0, acc30); store_rows4(cBase, row0 + 12u, col0 + 1u, acc31);
+}
+
+// A[rows row..row+3][k0 + lane], zero where k0 + lane is past K.
+fn load_a_block(aBase: u32, row: u32, k0: u32, lane: u32) -> vec4f {
+  let k = k0 + lane;
+  return select(vec4f(0.0), load_a_rows4(aBase, row, min(k, params.K - 1u)), k < params.K);
+}
+
+// Rows 4g..4g+3 over k0..k0+3 as a matrix whose column i is row i (lanes 0..3 hold k0..k0+3).
+fn a_panel(v: vec4f) -> mat4x4f {
+  return transpose(mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)));
+}
+
+// B[k0..k0+3][col4] as a matrix whose column s is row k0+s (rows past K clamped; A is zero there).
+fn b_panel(bBase: u32, k0: u32, col4: u32) -> mat4x4f {
+  let N4 = params.N / 4u;
+  let last = params.K - 1u;
+  return mat4x4f(
+    b4[bBase + min(k0, last) * N4 + col4],
+    b4[bBase + min(k0 + 1u, last) * N4 + col4],
+    b4[bBase + min(k0 + 2u, last) * N4 + col4],
+    b4[bBase + min(k0 + 3u, last) * N4 + col4],
+  );
+}
+
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup32x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+) {
+  let M = params.M;
+  let N4 = params.N / 4u;
+  let K = params.K;
+  let row0 = wid.y * 32u;
+  let col0 = gid.x * 2u;
+  let c0 = min(col0, N4 - 1u);
+  let c1 = min(col0 + 1u, N4 - 1u);
+  let aBase = gid.z * M * K;
+  let bBase = gid.z * K * N4;
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc20 = mat4x4f(); var acc21 = mat4x4f();
+  var acc30 = mat4x4f(); var acc31 = mat4x4f();
+  var acc40 = mat4x4f(); var acc41 = mat4x4f();
+  var acc50 = mat4x4f(); var acc51 = mat4x4f();
+  var acc60 = mat4x4f(); var acc61 = mat4x4f();
+  var acc70 = mat4x4f(); var acc71 = mat4x4f();
+  // Blocks of four k: lanes 0..3 fetch them (every subgroup has at least four lanes), constant
+  // broadcasts share them, and one 4×4 product per accumulator does the block.
+  for (var k0 = 0u; k0 < K; k0 += 4u) {
+    let p0 = a_panel(load_a_block(aBase, row0, k0, lane));
+    let p1 = a_panel(load_a_block(aBase, row0 + 4u, k0, lane));
+    let p2 = a_panel(load_a_block(aBase, row0 + 8u, k0, lane));
+    let p3 = a_panel(load_a_block(aBase, row0 + 12u, k0, lane));
+    let p4 = a_panel(load_a_block(aBase, row0 + 16u, k0, lane));
+    let p5 = a_panel(load_a_block(aBase, row0 + 20u, k0, lane));
+    let p6 = a_panel(load_a_block(aBase, row0 + 24u, k0, lane));
+    let p7 = a_panel(load_a_block(aBase, row0 + 28u, k0, lane));
+    let q0 = b_panel(bBase, k0, c0);
+    let q1 = b_panel(bBase, k0, c1);
+    acc00 += q0 * p0; acc01 += q1 * p0;
+    acc10 += q0 * p1; acc11 += q1 * p1;
+    acc20 += q0 * p2; acc21 += q1 * p2;
+    acc30 += q0 * p3; acc31 += q1 * p3;
+    acc40 += q0 * p4; acc41 += q1 * p4;
+    acc50 += q0 * p5; acc51 += q1 * p5;
+    acc60 += q0 * p6; acc61 += q1 * p6;
+    acc70 += q0 * p7; acc71 += q1 * p7;
+  }
+  let cBase = gid.z * M * N4;
+  store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
+  store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
+  store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);
+  store_rows4(cBase, row0 + 12u, col0, acc30); store_rows4(cBase, row0 + 12u, col0 + 1u, acc31);
+  store_rows4(cBase, row0 + 16u, col0, acc40); store_rows4(cBase, row0 + 16u, col0 + 1u, acc41);
+  store_rows4(cBase, row0 + 20u, col0, acc50); store_rows4(cBase, row0 + 20u, col0 + 1u, acc51);
+  store_rows4(cBase, row0 + 24u, col0, acc60); store_rows4(cBase, row0 + 24u, col0 + 1u, acc61);
+  store_rows4(cBase, row0 + 28u, col0, acc70); store_rows4(cBase, row0 + 28u, col0 + 1u, acc71);
 }

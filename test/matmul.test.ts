@@ -13,13 +13,17 @@ afterAll(() => engine?.destroy());
 describeKernelCases('matmul', () => engine);
 
 describe('matmul dispatch', () => {
-  it('picks a register-tiled variant on a software adapter and a vec4 one only when aligned', () => {
+  it('picks the measured default for this adapter: subgroup tiles on CPU drivers, workgroup tiles on GPUs', () => {
     const v = defaultMatmulVariant(engine, 64, 64, 64);
-    if (engine.isSoftwareAdapter) {
-      expect(v).toBe('tile4x4_vec4');
+    if (!engine.isSoftwareAdapter) {
+      expect(v).toBe('shared64');
+    } else if (engine.features.has('subgroups')) {
+      expect(v).toBe((engine.adapterInfo.subgroupMaxSize ?? 0) <= 4 ? 'subgroup32x8' : 'subgroup16x8');
+      // N not divisible by 4 rules out every vec4 kernel.
       expect(defaultMatmulVariant(engine, 64, 63, 64)).toBe('tile4x4');
     } else {
-      expect(v).toBe('shared64');
+      expect(v).toBe('tile4x4_vec4');
+      expect(defaultMatmulVariant(engine, 64, 63, 64)).toBe('tile4x4');
     }
   });
   it('rejects mismatched inner dimensions and a vec4 variant on unaligned shapes', () => {

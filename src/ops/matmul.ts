@@ -1,7 +1,7 @@
 /**
  * Matrix product, batched: [M,K]·[K,N] → [M,N], or [B,M,K]·[B,K,N] → [B,M,N].
- * Three kernels share one contract (kernels/matmul.wgsl); the default is chosen per adapter:
- * register-tiled on CPU rasterisers, workgroup-memory tiles on GPUs. `variant` forces one.
+ * Several kernels share one contract (kernels/matmul.wgsl, whose top comment has the measured
+ * numbers); the default is chosen per adapter and `variant` forces one.
  */
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import type { BindingValue, Engine } from '../runtime/engine.js';
@@ -10,24 +10,66 @@ import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { describeShapes, engineOf, expectDType } from './util.js';
 
-export const matmulKernel = new KernelFamily('matmul.wgsl', matmulWgsl);
+/** Kernels after this line of matmul.wgsl use subgroup builtins, which WGSL only accepts after
+ * `enable subgroups;`, and that directive fails on devices without the feature. */
+const SUBGROUP_MARKER = '// @subgroups-only';
+const markerAt = matmulWgsl.indexOf(SUBGROUP_MARKER);
+if (markerAt < 0) throw new Error(`kernels/matmul.wgsl: the line '${SUBGROUP_MARKER}' is missing`);
 
-export const MATMUL_VARIANTS = ['tile4x4_vec4', 'tile4x4', 'shared64'] as const;
+/** The kernels every device can compile. */
+export const matmulKernel = new KernelFamily('matmul.wgsl', matmulWgsl.slice(0, markerAt));
+/** The whole file, for devices with the `subgroups` feature. Same file name, so profiles and
+ * errors say matmul.wgsl:<entry>; only its subgroup entries are dispatched from it, and the
+ * others would be the same code as matmulKernel's anyway (the pipeline cache keys on file:entry). */
+export const matmulSubgroupKernel = new KernelFamily('matmul.wgsl', `enable subgroups;\n${matmulWgsl}`);
+
+export const MATMUL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile4x4_vec4', 'tile4x4', 'shared64'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+/** Rows of C per invocation of each subgroup variant (each also owns 8 columns). */
+const SUBGROUP_ROWS: Partial<Record<MatmulVariant, number>> = { subgroup16x8: 16, subgroup32x8: 32 };
+
+/** Widest workgroup for the subgroup variants; 16, 32 and 64 measured alike on both CPU
+ * drivers, and narrower groups waste fewer lanes when N is small. */
+const SUBGROUP_MAX_WORKGROUP_X = 32;
 
 export interface MatmulOptions {
   variant?: MatmulVariant;
 }
 
-/** Whether a variant can run this problem (the vec4 kernel needs K and N divisible by 4). */
-export function matmulVariantApplies(variant: MatmulVariant, _m: number, n: number, k: number): boolean {
-  return variant !== 'tile4x4_vec4' || (n % 4 === 0 && k % 4 === 0);
+function isSubgroupVariant(variant: MatmulVariant): boolean {
+  return variant in SUBGROUP_ROWS;
 }
 
-/** The default variant for this adapter and shape (the measured ranking in webgpu-here.md). */
+/**
+ * Whether a variant can run this problem: tile4x4_vec4 needs N and K divisible by 4, the
+ * subgroup variants N divisible by 4 and (given an engine) a device with `subgroups`.
+ */
+export function matmulVariantApplies(variant: MatmulVariant, _m: number, n: number, k: number, engine?: Engine): boolean {
+  if (variant === 'tile4x4_vec4') return n % 4 === 0 && k % 4 === 0;
+  if (isSubgroupVariant(variant)) return n % 4 === 0 && (!engine || engine.features.has('subgroups'));
+  return true;
+}
+
+/**
+ * The default variant for this adapter and shape, from the measurements in matmul.wgsl:
+ * on CPU rasterisers a subgroup variant (subgroup16x8 where subgroups have 8 or more lanes, as
+ * on lavapipe; subgroup32x8 with 4-lane subgroups, as on SwiftShader), else the register tiles;
+ * on GPUs the workgroup-memory kernel.
+ */
 export function defaultMatmulVariant(engine: Engine, m: number, n: number, k: number): MatmulVariant {
   if (!engine.isSoftwareAdapter) return 'shared64';
+  const subgroup: MatmulVariant = (engine.adapterInfo.subgroupMaxSize ?? 0) <= 4 ? 'subgroup32x8' : 'subgroup16x8';
+  if (matmulVariantApplies(subgroup, m, n, k, engine)) return subgroup;
   return matmulVariantApplies('tile4x4_vec4', m, n, k) ? 'tile4x4_vec4' : 'tile4x4';
+}
+
+/** Invocations along x for a subgroup variant: enough for the columns, whole subgroups only. */
+function subgroupWorkgroupX(engine: Engine, lanesNeeded: number): number {
+  // Unknown subgroup size: 64 is a multiple of every size in use.
+  const sg = engine.adapterInfo.subgroupMaxSize ?? 64;
+  const cap = Math.max(sg, Math.floor(SUBGROUP_MAX_WORKGROUP_X / sg) * sg);
+  return Math.min(cap, Math.ceil(lanesNeeded / sg) * sg);
 }
 
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
@@ -47,7 +89,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new InvalidArgumentError(`matmul: unknown variant '${variant}'; choose one of ${MATMUL_VARIANTS.join(', ')}`);
   }
   if (!matmulVariantApplies(variant, m, n, k)) {
-    throw new InvalidArgumentError(`matmul: variant ${variant} needs N and K divisible by 4, got N=${n}, K=${k}`);
+    const needs = variant === 'tile4x4_vec4' ? 'N and K divisible by 4' : 'N divisible by 4';
+    throw new InvalidArgumentError(`matmul: variant ${variant} needs ${needs}, got N=${n}, K=${k}`);
+  }
+  if (!matmulVariantApplies(variant, m, n, k, engine)) {
+    throw new InvalidArgumentError(`matmul: variant ${variant} needs the 'subgroups' feature, which this device (${engine.adapterName}) lacks`);
   }
   const out = engine.empty(batched ? [batch, m, n] : [m, n], 'f32', 'matmul');
   if (k === 0) {
@@ -56,7 +102,21 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const params = { M: m, N: n, K: k, batch };
   const cost = { flops: 2 * batch * m * n * k, bytes: 4 * batch * (m * k + k * n + m * n) };
-  if (variant === 'shared64') {
+  const rows = SUBGROUP_ROWS[variant];
+  if (rows) {
+    // One invocation owns `rows` rows and two vec4 columns of C.
+    const lanes = Math.ceil(n / 8);
+    const wgX = subgroupWorkgroupX(engine, lanes);
+    engine.dispatch({
+      op: 'matmul',
+      kernel: matmulSubgroupKernel,
+      entry: variant,
+      overrides: { SUBGROUP_WG_X: wgX },
+      bindings: { a, b4: b, c4: out, params },
+      workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows), batch],
+      cost,
+    });
+  } else if (variant === 'shared64') {
     engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', bindings: { a, b, c: out, params }, workgroups: [Math.ceil(n / 64), Math.ceil(m / 64), batch], cost });
   } else {
     const wg = 8;

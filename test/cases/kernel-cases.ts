@@ -15,7 +15,24 @@ export interface KernelCase {
   family: 'elementwise' | 'matmul';
   name: string;
   tolerance: number;
-  run(engine: Engine, rng: Rng): Promise<Comparison>;
+  /** A device feature the kernel needs; on a device without it the case checks the op's refusal. */
+  requires?: GPUFeatureName;
+  run(engine: Engine, rng: Rng): Promise<CaseOutcome>;
+}
+
+/** A comparison with the reference, or, on a device lacking `requires`, the error the op threw. */
+export type CaseOutcome = Comparison | { refused: string };
+
+/** Runs `op` expecting the clear refusal an op gives on a device without `feature`. */
+function expectRefusal(op: () => unknown, feature: GPUFeatureName): CaseOutcome {
+  try {
+    op();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!msg.includes(`'${feature}'`)) throw new Error(`expected a refusal naming the '${feature}' feature, got: ${msg}`);
+    return { refused: msg };
+  }
+  throw new Error(`the device lacks '${feature}' but the op ran anyway`);
 }
 
 /** float32 elementwise results differ from float64 only by rounding of one or two operations. */
@@ -99,15 +116,21 @@ function matmulCases(): KernelCase[] {
   const cases: KernelCase[] = [];
   for (const [batch, m, k, n] of MATMUL_SHAPES) {
     for (const variant of MATMUL_VARIANTS) {
+      // Shape constraints only here; the device's features are checked when the case runs.
       if (!matmulVariantApplies(variant as MatmulVariant, m, n, k)) continue;
+      const requires: GPUFeatureName | undefined = variant.startsWith('subgroup') ? 'subgroups' : undefined;
       cases.push({
         family: 'matmul',
         name: `matmul ${variant} ${batch}×[${m}×${k}]·[${k}×${n}]`,
         tolerance: MATMUL_TOLERANCE,
+        ...(requires ? { requires } : {}),
         run: async (engine, rng) =>
           engine.scope(async () => {
             const aShape = batch > 1 ? [batch, m, k] : [m, k];
             const bShape = batch > 1 ? [batch, k, n] : [k, n];
+            if (requires && !engine.features.has(requires)) {
+              return expectRefusal(() => matmul(engine.zeros(aShape), engine.zeros(bShape), { variant }), requires);
+            }
             const a = randomArray(rng, batch * m * k);
             const b = randomArray(rng, batch * k * n);
             const out = matmul(engine.tensor(a, aShape), engine.tensor(b, bShape), { variant });
