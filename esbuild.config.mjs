@@ -5,13 +5,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
-/** In the browser bundle, the Node-only adapter discovery (fs, Dawn) is replaced by a stub. */
+/** In the browser bundle, the Node-only modules (adapter discovery with fs and Dawn; the tuning
+ * file) are replaced by stubs. */
 export const browserStubs = {
   name: 'browser-stubs',
   setup(build) {
     build.onResolve({ filter: /gpu-node\.js$/ }, () => ({ path: 'gpu-node-stub', namespace: 'stub' }));
-    build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+    build.onResolve({ filter: /tuning-file\.js$/ }, () => ({ path: 'tuning-file-stub', namespace: 'stub' }));
+    build.onLoad({ filter: /^gpu-node-stub$/, namespace: 'stub' }, () => ({
       contents: "export function selectNodeAdapter() { throw new Error('Node adapter discovery is not available in the browser'); }",
+      loader: 'js',
+    }));
+    build.onLoad({ filter: /^tuning-file-stub$/, namespace: 'stub' }, () => ({
+      contents: "export class FileTuningStore { constructor() { throw new Error('tuning files are Node-only; browsers use localStorage'); } }",
       loader: 'js',
     }));
   },

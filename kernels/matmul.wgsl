@@ -61,6 +61,22 @@ struct MatmulParams {
 @group(0) @binding(3) var<uniform> params: MatmulParams;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 
+// Optional epilogue per output column j (a linear layer's bias, a 1×1 conv's folded
+// BatchNorm): C = relu(C·scale[j] + shift[j]). Overrides, so a plain product pays nothing.
+override HAS_SCALE: bool = false;
+override HAS_SHIFT: bool = false;
+override RELU: bool = false;
+@group(0) @binding(4) var<storage, read> scale: array<f32>;
+@group(0) @binding(5) var<storage, read> shift: array<f32>;
+
+fn epilogue1(v: f32, j: u32) -> f32 {
+  var r = v;
+  if (HAS_SCALE) { r = r * scale[j]; }
+  if (HAS_SHIFT) { r = r + shift[j]; }
+  if (RELU) { r = max(r, 0.0); }
+  return r;
+}
+
 // ---------------------------------------------------------------- tile4x4 (scalar loads)
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -75,10 +91,10 @@ fn store_row(base: u32, row: u32, col0: u32, v: vec4f) {
   }
   let at = base + row * params.N + col0;
   let cols = params.N - min(col0, params.N);
-  if (cols > 0u) { c[at] = v.x; }
-  if (cols > 1u) { c[at + 1u] = v.y; }
-  if (cols > 2u) { c[at + 2u] = v.z; }
-  if (cols > 3u) { c[at + 3u] = v.w; }
+  if (cols > 0u) { c[at] = epilogue1(v.x, col0); }
+  if (cols > 1u) { c[at + 1u] = epilogue1(v.y, col0 + 1u); }
+  if (cols > 2u) { c[at + 2u] = epilogue1(v.z, col0 + 2u); }
+  if (cols > 3u) { c[at + 3u] = epilogue1(v.w, col0 + 3u); }
 }
 
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
@@ -126,6 +142,16 @@ fn tile4x4(@builtin(global_invocation_id) gid: vec3u) {
 @group(0) @binding(0) var<storage, read> a4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> b4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> c4: array<vec4f>;
+@group(0) @binding(4) var<storage, read> scale4: array<vec4f>;
+@group(0) @binding(5) var<storage, read> shift4: array<vec4f>;
+
+fn epilogue4(v: vec4f, j4: u32) -> vec4f {
+  var r = v;
+  if (HAS_SCALE) { r = r * scale4[j4]; }
+  if (HAS_SHIFT) { r = r + shift4[j4]; }
+  if (RELU) { r = max(r, vec4f(0.0)); }
+  return r;
+}
 
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
 fn tile4x4_vec4(@builtin(global_invocation_id) gid: vec3u) {
@@ -163,10 +189,10 @@ fn tile4x4_vec4(@builtin(global_invocation_id) gid: vec3u) {
     acc3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, acc3))));
   }
   let cBase = gid.z * M * N4 + col;
-  c4[cBase + row0 * N4] = acc0;
-  if (row0 + 1u < M) { c4[cBase + (row0 + 1u) * N4] = acc1; }
-  if (row0 + 2u < M) { c4[cBase + (row0 + 2u) * N4] = acc2; }
-  if (row0 + 3u < M) { c4[cBase + (row0 + 3u) * N4] = acc3; }
+  c4[cBase + row0 * N4] = epilogue4(acc0, col);
+  if (row0 + 1u < M) { c4[cBase + (row0 + 1u) * N4] = epilogue4(acc1, col); }
+  if (row0 + 2u < M) { c4[cBase + (row0 + 2u) * N4] = epilogue4(acc2, col); }
+  if (row0 + 3u < M) { c4[cBase + (row0 + 3u) * N4] = epilogue4(acc3, col); }
 }
 
 // ---------------------------------------------------------------- shared64
@@ -279,7 +305,7 @@ fn store_rows4(cBase: u32, row: u32, col4: u32, acc: mat4x4f) {
   }
   for (var i = 0u; i < 4u; i++) {
     if (row + i < params.M) {
-      c4[cBase + (row + i) * N4 + col4] = acc[i];
+      c4[cBase + (row + i) * N4 + col4] = epilogue4(acc[i], col4);
     }
   }
 }

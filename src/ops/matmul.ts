@@ -8,6 +8,7 @@ import type { BindingValue, Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { describeShapes, engineOf, expectDType } from './util.js';
 
 /** Kernels after this line of matmul.wgsl use subgroup builtins, which WGSL only accepts after
@@ -35,6 +36,8 @@ const SUBGROUP_MAX_WORKGROUP_X = 32;
 
 export interface MatmulOptions {
   variant?: MatmulVariant;
+  /** Applied per output column as C is written (bias, folded BatchNorm, ReLU). */
+  epilogue?: Epilogue;
 }
 
 function isSubgroupVariant(variant: MatmulVariant): boolean {
@@ -95,13 +98,16 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (!matmulVariantApplies(variant, m, n, k, engine)) {
     throw new InvalidArgumentError(`matmul: variant ${variant} needs the 'subgroups' feature, which this device (${engine.adapterName}) lacks`);
   }
+  const vec4 = variant !== 'tile4x4' && variant !== 'shared64';
+  const epi = epilogueBindings('matmul', options.epilogue, n, vec4, b);
   const out = engine.empty(batched ? [batch, m, n] : [m, n], 'f32', 'matmul');
   if (k === 0) {
+    if (options.epilogue) throw new InvalidArgumentError('matmul: an epilogue needs K ≥ 1');
     engine.fillBits(out, 0);
     return out;
   }
   const params = { M: m, N: n, K: k, batch };
-  const cost = { flops: 2 * batch * m * n * k, bytes: 4 * batch * (m * k + k * n + m * n) };
+  const cost = { flops: (2 * k + epilogueFlops(options.epilogue)) * batch * m * n, bytes: 4 * batch * (m * k + k * n + m * n) };
   const rows = SUBGROUP_ROWS[variant];
   if (rows) {
     // One invocation owns `rows` rows and two vec4 columns of C.
@@ -111,17 +117,17 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       op: 'matmul',
       kernel: matmulSubgroupKernel,
       entry: variant,
-      overrides: { SUBGROUP_WG_X: wgX },
-      bindings: { a, b4: b, c4: out, params },
+      overrides: { SUBGROUP_WG_X: wgX, ...epi.overrides },
+      bindings: { a, b4: b, c4: out, params, ...epi.bindings },
       workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows), batch],
       cost,
     });
   } else if (variant === 'shared64') {
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', bindings: { a, b, c: out, params }, workgroups: [Math.ceil(n / 64), Math.ceil(m / 64), batch], cost });
+    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', overrides: epi.overrides, bindings: { a, b, c: out, params, ...epi.bindings }, workgroups: [Math.ceil(n / 64), Math.ceil(m / 64), batch], cost });
   } else {
     const wg = 8;
-    const bindings: Record<string, BindingValue> = variant === 'tile4x4_vec4' ? { a4: a, b4: b, c4: out, params } : { a, b, c: out, params };
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, bindings, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg), batch], cost });
+    const bindings: Record<string, BindingValue> = variant === 'tile4x4_vec4' ? { a4: a, b4: b, c4: out, params, ...epi.bindings } : { a, b, c: out, params, ...epi.bindings };
+    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: epi.overrides, bindings, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg), batch], cost });
   }
   return out;
 }

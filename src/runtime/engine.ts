@@ -10,10 +10,11 @@
  */
 import fillWgsl from '../../kernels/fill.wgsl';
 import randomWgsl from '../../kernels/random.wgsl';
-import { isSoftwareAdapter, requestGpuDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
+import { isBrowser, isSoftwareAdapter, requestGpuDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { DeviceLostError, GpuError, InvalidArgumentError, KernelBindingError, type DispatchContext, type GpuErrorKind } from './errors.js';
 import { KernelFamily, packUniform, type BindingInfo, type EntryInfo } from './kernel.js';
 import { BufferPool, sizeClass, type MemoryStats, type PooledBuffer } from './pool.js';
+import { LocalStorageTuningStore, MemoryTuningStore, Tuner, type TuningMode, type TuningStore } from './tuner.js';
 import { MAX_TIMED_DISPATCHES, Profiler, type DispatchRecord, type TimestampSlot } from './profiler.js';
 import { checkShape, formatShape, shapeSize, Tensor, typedArrayFor, type DType, type Shape, type TensorOwner } from './tensor.js';
 
@@ -44,6 +45,12 @@ export interface EngineOptions extends DeviceOptions {
   /** Check workgroup counts and buffer sizes against device limits in JavaScript before WebGPU
    * sees them (clearer messages). Only tests turn this off, to prove WebGPU's own errors surface. */
   precheck?: boolean;
+  /** Kernel-variant tuning: 'auto' (default; env INCEPT_TUNING overrides), 'cached' or 'off'. */
+  tuning?: TuningMode;
+  /** Where tuning results persist; default a JSON file in Node, localStorage in browsers. */
+  tuningStore?: TuningStore;
+  /** Wall-time budget of one `tuner.tune()` call, ms (default 60 s). */
+  tuningBudgetMs?: number;
 }
 
 /** Bits used to poison outputs: a quiet NaN for f32, an unlikely pattern for integers. */
@@ -95,6 +102,8 @@ export class Engine implements TensorOwner {
   readonly driver: string;
   readonly driverReason: string;
   readonly profiler: Profiler;
+  /** Measured kernel-variant choices for this adapter (see tuner.ts). */
+  readonly tuner: Tuner;
   readonly pool: BufferPool;
   poisonOutputs: boolean;
   precheck: boolean;
@@ -119,7 +128,9 @@ export class Engine implements TensorOwner {
 
   /** Finds an adapter (see device.ts), requests a device and builds an engine on it. */
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    return new Engine(await requestGpuDevice(options), options);
+    const acquired = await requestGpuDevice(options);
+    const store = options.tuningStore ?? (await defaultTuningStore());
+    return new Engine(acquired, { ...options, tuningStore: store });
   }
 
   /** Held so it is not garbage-collected: Dawn's Node binding stops processing the device's
@@ -148,6 +159,10 @@ export class Engine implements TensorOwner {
       if (info.reason !== 'destroyed') this.lost = new DeviceLostError(`the GPU device was lost (${info.reason}): ${info.message}`);
     });
     this.batch = this.newBatch();
+    this.tuner = new Tuner(this, adapterKey(acquired), options.tuningStore ?? new MemoryTuningStore(), {
+      mode: options.tuning ?? tuningModeFromEnv() ?? 'auto',
+      budgetMs: options.tuningBudgetMs,
+    });
   }
 
   /** True when the adapter is a CPU rasteriser; kernels pick register-tiled variants there. */
@@ -683,6 +698,26 @@ function collectTensors(v: unknown, into: Set<Tensor>, depth: number): void {
     return;
   }
   for (const x of Array.isArray(v) ? v : Object.values(v)) collectTensors(x, into, depth + 1);
+}
+
+/** Identifies an adapter (and the features that change which variants exist) in tuning records. */
+function adapterKey(a: AcquiredDevice): string {
+  const i = a.info;
+  const parts = [i.vendor, i.architecture, i.device, i.description, a.driver].filter(Boolean);
+  return `${parts.join('/')}${a.features.has('subgroups') ? '+subgroups' : ''}`;
+}
+
+function tuningModeFromEnv(): TuningMode | undefined {
+  const v = typeof process !== 'undefined' ? process.env?.INCEPT_TUNING : undefined;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'auto' || v === 'cached' || v === 'off') return v;
+  throw new InvalidArgumentError(`INCEPT_TUNING must be auto, cached or off, got '${v}'`);
+}
+
+async function defaultTuningStore(): Promise<TuningStore> {
+  if (isBrowser()) return new LocalStorageTuningStore();
+  const { FileTuningStore } = await import('./tuning-file.js');
+  return new FileTuningStore();
 }
 
 /** Convenience: the engine in one call, e.g. `const engine = await createEngine()`. */

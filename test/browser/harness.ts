@@ -50,7 +50,7 @@ export interface HarnessOutcome {
 
 /** The flags Chromium needs here: WebGPU on (it is off on Linux by default), no sandbox (root in
  * a container), no background traffic to hosts that cannot be reached anyway. */
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
   '--disable-background-networking',
@@ -77,7 +77,7 @@ export function chromiumPath(): string {
 }
 
 /** Fails (never skips) when Chromium is absent, saying how to install it. */
-async function assertChromium(path: string): Promise<void> {
+export async function assertChromium(path: string): Promise<void> {
   try {
     await access(path, constants.X_OK);
   } catch {
@@ -86,6 +86,37 @@ async function assertChromium(path: string): Promise<void> {
         '(as root it runs `apt-get install -y chromium`). The browser tests need it; they are not skipped without it.',
     );
   }
+}
+
+export interface LaunchedChromium {
+  browser: Browser;
+  /** Closes the browser and removes its profile directory; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Launches headless Chromium the way runBrowserPage does (same check, flags and throwaway
+ * profile), for tests that open their own pages. Fails (never skips) when Chromium is absent. */
+export async function launchChromium(executablePath: string = chromiumPath()): Promise<LaunchedChromium> {
+  await assertChromium(executablePath);
+  const userDataDir = await mkdtemp(join(tmpdir(), 'incept-chromium-'));
+  let browser: Browser;
+  try {
+    browser = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`],
+    });
+  } catch (e) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    browser,
+    async close() {
+      await browser.close().catch(() => undefined);
+      await rm(userDataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Bundles page.ts in memory: file name → contents (the script and its source map). */

@@ -1,0 +1,373 @@
+// General 2-D convolution, forward, as an implicit matrix product.
+//   x: NHWC activations [N, H, W, Cin]; w: HWIO weights [KH, KW, Cin, Cout]; y: NHWC [N, OH, OW, Cout].
+// Seen as a matrix product, y is the M×Cout matrix (M = N·OH·OW output pixels), w is the
+// K×Cout matrix (K = KH·KW·Cin, rows in (kh, kw, ci) order), and row m of the virtual left
+// matrix is output pixel m's receptive field, gathered on the fly (zero outside the image).
+// HWIO is chosen because it *is* that K×Cout matrix: a row of weights is Cout contiguous
+// values, read as vec4s by neighbouring lanes, and a 1×1 conv is a plain matmul on it.
+//
+// Variants (src/ops/conv2d.ts picks one per adapter and shape; the tuner can measure them):
+//   tile8x8       8 pixels × 8 channels per invocation, no workgroup memory or subgroups; the
+//                 receptive-field offsets of its 8 pixels are computed once per (kh, kw), so the
+//                 inner loop over input channels is plain loads. Needs Cout % 4 == 0.
+//   shared64      64 pixels × 64 channels per workgroup, both operands staged through workgroup
+//                 memory in 16-deep slices (the classic GPU kernel). Any Cout.
+//   subgroup16x8  the matmul kernel of the same name with a gathering left operand (lanes of a
+//                 subgroup share pixels and fetch one k each, shuffles hand the values round).
+//                 Needs Cout % 4 == 0 and `subgroups`.
+//   subgroup32x8  likewise, blocks of four k shared by constant-lane broadcasts (suits 4-lane
+//                 subgroups, as on SwiftShader). Same needs.
+// Epilogue, chosen by overrides so a plain conv pays nothing for it: y = relu(acc·scale + shift)
+// per output channel; a bias is a shift, and BatchNorm folded for inference is scale and shift.
+
+struct ConvParams {
+  N: u32,
+  H: u32,
+  W: u32,
+  Cin: u32,
+  OH: u32,
+  OW: u32,
+  Cout: u32,
+  KH: u32,
+  KW: u32,
+  strideH: u32,
+  strideW: u32,
+  padTop: u32,
+  padLeft: u32,
+  M: u32,
+  K: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<uniform> params: ConvParams;
+
+override HAS_SCALE: bool = false;
+override HAS_SHIFT: bool = false;
+override RELU: bool = false;
+
+// Where output pixel m's receptive field starts: (offset of its image in x, top row, left
+// column, 1 if m is a real pixel). Rows and columns may be negative (padding).
+fn pixel_origin(m: u32) -> vec4i {
+  let perImage = params.OH * params.OW;
+  let mc = min(m, params.M - 1u);
+  let n = mc / perImage;
+  let r = mc % perImage;
+  let oh = r / params.OW;
+  let ow = r % params.OW;
+  return vec4i(
+    i32(n * params.H * params.W * params.Cin),
+    i32(oh * params.strideH) - i32(params.padTop),
+    i32(ow * params.strideW) - i32(params.padLeft),
+    select(0, 1, m < params.M),
+  );
+}
+
+// Row k of w as (kh, kw, ci); k past K gets a row far below the image, so it reads zero.
+fn tap_of(k: u32) -> vec3i {
+  let ci = k % params.Cin;
+  let t = k / params.Cin;
+  let kh = select(i32(t / params.KW), 1 << 20, k >= params.K);
+  return vec3i(kh, i32(t % params.KW), i32(ci));
+}
+
+// x at the receptive-field element `tap` of the pixel whose origin is o, or 0 in the padding.
+fn gather(o: vec4i, tap: vec3i) -> f32 {
+  let ih = o.y + tap.x;
+  let iw = o.z + tap.y;
+  let inside = o.w == 1 && ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W);
+  if (!inside) {
+    return 0.0;
+  }
+  return x[u32(o.x) + (u32(ih) * params.W + u32(iw)) * params.Cin + u32(tap.z)];
+}
+
+// ---------------------------------------------------------------- epilogue and stores
+
+@group(0) @binding(4) var<storage, read> scale: array<f32>;
+@group(0) @binding(5) var<storage, read> shift: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+fn epilogue1(v: f32, c: u32) -> f32 {
+  var r = v;
+  if (HAS_SCALE) { r = r * scale[c]; }
+  if (HAS_SHIFT) { r = r + shift[c]; }
+  if (RELU) { r = max(r, 0.0); }
+  return r;
+}
+
+// Pixel m, channels c0..c0+3 (those below Cout).
+fn store_pixel(m: u32, c0: u32, v: vec4f) {
+  if (m >= params.M) {
+    return;
+  }
+  let at = m * params.Cout + c0;
+  let cols = params.Cout - min(c0, params.Cout);
+  if (cols > 0u) { y[at] = epilogue1(v.x, c0); }
+  if (cols > 1u) { y[at + 1u] = epilogue1(v.y, c0 + 1u); }
+  if (cols > 2u) { y[at + 2u] = epilogue1(v.z, c0 + 2u); }
+  if (cols > 3u) { y[at + 3u] = epilogue1(v.w, c0 + 3u); }
+}
+
+// ---------------------------------------------------------------- shared64
+
+const TILE = 64u;
+const DEPTH = 16u;
+
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+
+var<workgroup> tileA: array<array<vec4f, 16>, 16>; // [k][pixel / 4]
+var<workgroup> tileB: array<array<vec4f, 16>, 16>; // [k][channel / 4]
+
+fn w_or_zero(k: u32, c: u32) -> f32 {
+  let inside = k < params.K && c < params.Cout;
+  return select(0.0, w[min(k, params.K - 1u) * params.Cout + min(c, params.Cout - 1u)], inside);
+}
+
+@compute @workgroup_size(16, 16)
+fn shared64(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let pixelBase = wid.y * TILE;
+  let colBase = wid.x * TILE;
+  // Staging: invocation li gathers pixels 4·(li/16).. at k li%16, and fetches channels
+  // 4·(li%16).. of weight row li/16.
+  let ak = li % DEPTH;
+  let ap = pixelBase + (li / DEPTH) * 4u;
+  let o0 = pixel_origin(ap);
+  let o1 = pixel_origin(ap + 1u);
+  let o2 = pixel_origin(ap + 2u);
+  let o3 = pixel_origin(ap + 3u);
+  let bk = li / DEPTH;
+  let bc = colBase + (li % DEPTH) * 4u;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var k0 = 0u; k0 < params.K; k0 += DEPTH) {
+    let tap = tap_of(k0 + ak);
+    tileA[ak][li / DEPTH] = vec4f(gather(o0, tap), gather(o1, tap), gather(o2, tap), gather(o3, tap));
+    let kb = k0 + bk;
+    tileB[bk][li % DEPTH] = vec4f(w_or_zero(kb, bc), w_or_zero(kb, bc + 1u), w_or_zero(kb, bc + 2u), w_or_zero(kb, bc + 3u));
+    workgroupBarrier();
+    for (var k = 0u; k < DEPTH; k++) {
+      let av = tileA[k][lid.y];
+      let bv = tileB[k][lid.x];
+      acc0 = fma(vec4f(av.x), bv, acc0);
+      acc1 = fma(vec4f(av.y), bv, acc1);
+      acc2 = fma(vec4f(av.z), bv, acc2);
+      acc3 = fma(vec4f(av.w), bv, acc3);
+    }
+    workgroupBarrier();
+  }
+  let m = pixelBase + lid.y * 4u;
+  let c = colBase + lid.x * 4u;
+  store_pixel(m, c, acc0);
+  store_pixel(m + 1u, c, acc1);
+  store_pixel(m + 2u, c, acc2);
+  store_pixel(m + 3u, c, acc3);
+}
+
+// ---------------------------------------------------------------- vec4 channel kernels
+
+@group(0) @binding(1) var<storage, read> w4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(4) var<storage, read> scale4: array<vec4f>;
+@group(0) @binding(5) var<storage, read> shift4: array<vec4f>;
+
+fn epilogue4(v: vec4f, c4: u32) -> vec4f {
+  var r = v;
+  if (HAS_SCALE) { r = r * scale4[c4]; }
+  if (HAS_SHIFT) { r = r + shift4[c4]; }
+  if (RELU) { r = max(r, vec4f(0.0)); }
+  return r;
+}
+
+// Pixels m..m+3, channel group c4, from a tile whose column i is pixel m+i.
+fn store_pixels4(m: u32, c4: u32, acc: mat4x4f) {
+  let C4 = params.Cout / 4u;
+  if (c4 >= C4) {
+    return;
+  }
+  for (var i = 0u; i < 4u; i++) {
+    if (m + i < params.M) {
+      y4[(m + i) * C4 + c4] = epilogue4(acc[i], c4);
+    }
+  }
+}
+
+override TILE_WG_X: u32 = 8;
+override TILE_WG_Y: u32 = 8;
+
+// Offset of tap (kh, kw)'s channel 0 for the pixel with origin o, and 1 where it is inside.
+fn tap_base(o: vec4i, kh: u32, kw: u32) -> vec2u {
+  let ih = o.y + i32(kh);
+  let iw = o.z + i32(kw);
+  let inside = o.w == 1 && ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W);
+  let at = u32(o.x) + (u32(max(ih, 0)) * params.W + u32(max(iw, 0))) * params.Cin;
+  return vec2u(select(0u, at, inside), select(0u, 1u, inside));
+}
+
+@compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
+fn tile8x8(@builtin(global_invocation_id) gid: vec3u) {
+  let C4 = params.Cout / 4u;
+  let col0 = gid.x * 2u;
+  let m0 = gid.y * 8u;
+  if (col0 >= C4 || m0 >= params.M) {
+    return;
+  }
+  let c0 = col0;
+  let c1 = min(col0 + 1u, C4 - 1u);
+  var org: array<vec4i, 8>;
+  for (var i = 0u; i < 8u; i++) {
+    org[i] = pixel_origin(m0 + i);
+  }
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  let Cin = params.Cin;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      // Outside the image a pixel reads x[0] and multiplies it by 0.
+      var base: array<u32, 8>;
+      var live0 = vec4f(0.0);
+      var live1 = vec4f(0.0);
+      for (var i = 0u; i < 8u; i++) {
+        let t = tap_base(org[i], kh, kw);
+        base[i] = t.x;
+        if (i < 4u) { live0[i] = f32(t.y); } else { live1[i - 4u] = f32(t.y); }
+      }
+      let wRow = (kh * params.KW + kw) * Cin;
+      for (var ci = 0u; ci < Cin; ci++) {
+        let wk = (wRow + ci) * C4;
+        let b0 = w4[wk + c0];
+        let b1 = w4[wk + c1];
+        let a0 = live0 * vec4f(x[base[0] + ci], x[base[1] + ci], x[base[2] + ci], x[base[3] + ci]);
+        let a1 = live1 * vec4f(x[base[4] + ci], x[base[5] + ci], x[base[6] + ci], x[base[7] + ci]);
+        acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
+        acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
+      }
+    }
+  }
+  store_pixels4(m0, col0, acc00); store_pixels4(m0, col0 + 1u, acc01);
+  store_pixels4(m0 + 4u, col0, acc10); store_pixels4(m0 + 4u, col0 + 1u, acc11);
+}
+
+// Column i of the result is pixel i's four channels: b (channels) times a.i (pixel i's input).
+fn outer4(b: vec4f, a: vec4f) -> mat4x4f {
+  return mat4x4f(b * a.x, b * a.y, b * a.z, b * a.w);
+}
+
+// ================================================================ subgroup variants
+// Compiled only on devices with `subgroups` (src/ops/conv2d.ts adds `enable subgroups;`).
+// @subgroups-only
+
+// Pixels m..m+3 at tap, as a vector (component i is pixel m+i).
+fn gather4(o: array<vec4i, 4>, tap: vec3i) -> vec4f {
+  return vec4f(gather(o[0], tap), gather(o[1], tap), gather(o[2], tap), gather(o[3], tap));
+}
+
+fn origins4(m: u32) -> array<vec4i, 4> {
+  return array<vec4i, 4>(pixel_origin(m), pixel_origin(m + 1u), pixel_origin(m + 2u), pixel_origin(m + 3u));
+}
+
+override SUBGROUP_WG_X: u32 = 32;
+
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup16x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) subgroupSize: u32,
+) {
+  let C4 = params.Cout / 4u;
+  let K = params.K;
+  let m0 = wid.y * 16u;
+  let col0 = gid.x * 2u;
+  let c0 = min(col0, C4 - 1u);
+  let c1 = min(col0 + 1u, C4 - 1u);
+  let o0 = origins4(m0);
+  let o1 = origins4(m0 + 4u);
+  let o2 = origins4(m0 + 8u);
+  let o3 = origins4(m0 + 12u);
+  let lanes = min(subgroupSize, SUBGROUP_WG_X);
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc20 = mat4x4f(); var acc21 = mat4x4f();
+  var acc30 = mat4x4f(); var acc31 = mat4x4f();
+  for (var k0 = 0u; k0 < K; k0 += lanes) {
+    // Each lane gathers one k of the 16 pixels; the inner loop hands them round by shuffles.
+    let tap = tap_of(k0 + lane);
+    let a0 = gather4(o0, tap);
+    let a1 = gather4(o1, tap);
+    let a2 = gather4(o2, tap);
+    let a3 = gather4(o3, tap);
+    let kn = min(lanes, K - k0);
+    for (var kk = 0u; kk < kn; kk++) {
+      let bk = (k0 + kk) * C4;
+      let b0 = w4[bk + c0];
+      let b1 = w4[bk + c1];
+      let s0 = subgroupShuffle(a0, kk);
+      let s1 = subgroupShuffle(a1, kk);
+      let s2 = subgroupShuffle(a2, kk);
+      let s3 = subgroupShuffle(a3, kk);
+      acc00 += outer4(b0, s0); acc01 += outer4(b1, s0);
+      acc10 += outer4(b0, s1); acc11 += outer4(b1, s1);
+      acc20 += outer4(b0, s2); acc21 += outer4(b1, s2);
+      acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
+    }
+  }
+  store_pixels4(m0, col0, acc00); store_pixels4(m0, col0 + 1u, acc01);
+  store_pixels4(m0 + 4u, col0, acc10); store_pixels4(m0 + 4u, col0 + 1u, acc11);
+  store_pixels4(m0 + 8u, col0, acc20); store_pixels4(m0 + 8u, col0 + 1u, acc21);
+  store_pixels4(m0 + 12u, col0, acc30); store_pixels4(m0 + 12u, col0 + 1u, acc31);
+}
+
+// Pixels m..m+3 over k0..k0+3 as a matrix whose column i is pixel m+i (lanes 0..3 gathered
+// k0..k0+3; the others' values are not used).
+fn pixel_panel(v: vec4f) -> mat4x4f {
+  return transpose(mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)));
+}
+
+// Weight rows k0..k0+3 at channel group c4, as a matrix whose column s is row k0+s (rows
+// past K clamped; the gathered side is zero there).
+fn weight_panel(k0: u32, c4: u32) -> mat4x4f {
+  let C4 = params.Cout / 4u;
+  let last = params.K - 1u;
+  return mat4x4f(w4[min(k0, last) * C4 + c4], w4[min(k0 + 1u, last) * C4 + c4], w4[min(k0 + 2u, last) * C4 + c4], w4[min(k0 + 3u, last) * C4 + c4]);
+}
+
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup32x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+) {
+  let C4 = params.Cout / 4u;
+  let K = params.K;
+  let m0 = wid.y * 32u;
+  let col0 = gid.x * 2u;
+  let c0 = min(col0, C4 - 1u);
+  let c1 = min(col0 + 1u, C4 - 1u);
+  var org: array<array<vec4i, 4>, 8>;
+  for (var g = 0u; g < 8u; g++) {
+    org[g] = origins4(m0 + 4u * g);
+  }
+  var acc0: array<mat4x4f, 8>;
+  var acc1: array<mat4x4f, 8>;
+  for (var k0 = 0u; k0 < K; k0 += 4u) {
+    // Lanes 0..3 gather k0..k0+3 (every subgroup has at least four lanes).
+    let tap = tap_of(k0 + min(lane, 3u));
+    let q0 = weight_panel(k0, c0);
+    let q1 = weight_panel(k0, c1);
+    for (var g = 0u; g < 8u; g++) {
+      let p = pixel_panel(gather4(org[g], tap));
+      acc0[g] += q0 * p;
+      acc1[g] += q1 * p;
+    }
+  }
+  for (var g = 0u; g < 8u; g++) {
+    store_pixels4(m0 + 4u * g, col0, acc0[g]);
+    store_pixels4(m0 + 4u * g, col0 + 1u, acc1[g]);
+  }
+}

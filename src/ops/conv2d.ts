@@ -1,0 +1,230 @@
+/**
+ * 2-D convolution, forward. NHWC activations, HWIO weights ([KH, KW, Cin, Cout]; why HWIO: see
+ * kernels/conv2d.wgsl). Three kernel families serve it and the dispatcher picks among them:
+ *   - pointwise: a 1×1 conv with stride 1 and no padding is a matrix product [N·H·W, Cin]·[Cin, Cout]
+ *     (matmul.ts and its variants);
+ *   - asymmetric 1×n / n×1 (n ≤ 7, stride 1, padding only along the kernel's axis):
+ *     kernels/conv2d_asym.wgsl, which reuses each input value across the taps;
+ *   - general: kernels/conv2d.wgsl, an implicit matrix product for every other case.
+ * The optional epilogue (bias, folded BatchNorm, ReLU) is applied in the write-out of each.
+ * `variant` forces a kernel; otherwise the engine's tuner picks by measurement when it has
+ * measured this problem, and a per-adapter heuristic when it has not.
+ */
+import conv2dWgsl from '../../kernels/conv2d.wgsl';
+import conv2dAsymWgsl from '../../kernels/conv2d_asym.wgsl';
+import type { Engine } from '../runtime/engine.js';
+import { InvalidArgumentError } from '../runtime/errors.js';
+import { KernelFamily } from '../runtime/kernel.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
+import { defaultMatmulVariant, matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from './matmul.js';
+import { engineOf, expectDType } from './util.js';
+
+/** Splits a kernel file at its `// @subgroups-only` line: the part every device compiles, and
+ * the whole file behind `enable subgroups;` for devices with the feature. */
+function familiesOf(file: string, source: string): { plain: KernelFamily; subgroups: KernelFamily } {
+  const marker = '// @subgroups-only';
+  const at = source.indexOf(marker);
+  if (at < 0) throw new Error(`kernels/${file}: the line '${marker}' is missing`);
+  return { plain: new KernelFamily(file, source.slice(0, at)), subgroups: new KernelFamily(file, `enable subgroups;\n${source}`) };
+}
+
+export const conv2dKernels = familiesOf('conv2d.wgsl', conv2dWgsl);
+export const conv2dAsymKernels = familiesOf('conv2d_asym.wgsl', conv2dAsymWgsl);
+
+export const CONV2D_GENERAL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile8x8', 'shared64'] as const;
+export const CONV2D_ASYM_VARIANTS = ['subgroup_window8x8', 'window8x8'] as const;
+/** The 1×1 path: a matmul, with matmul's own variant named after the prefix. */
+export const CONV2D_POINTWISE_VARIANTS = MATMUL_VARIANTS.map((v) => `pointwise:${v}` as const);
+export const CONV2D_VARIANTS = [...CONV2D_GENERAL_VARIANTS, ...CONV2D_ASYM_VARIANTS, ...CONV2D_POINTWISE_VARIANTS] as const;
+export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
+
+export interface Conv2dOptions {
+  /** Stride per axis, or one for both (default 1). */
+  stride?: number | readonly [number, number];
+  /** Default 'valid'. */
+  padding?: Padding;
+  /** Per-output-channel bias, [Cout]. Shorthand for `epilogue.shift` (give one or the other). */
+  bias?: Tensor;
+  /** Scale, shift and ReLU applied per output channel as the result is written. */
+  epilogue?: Epilogue;
+  /** Force a kernel (for tests and research); it must apply to this problem. */
+  variant?: Conv2dVariant;
+}
+
+const SUBGROUP_VARIANTS = new Set<string>(['subgroup16x8', 'subgroup32x8', 'subgroup_window8x8']);
+
+/** The longest asymmetric kernel the window kernels hold (their window is 8 + n − 1 ≤ 14). */
+export const MAX_ASYM_TAPS = 7;
+
+/** Whether the geometry is a 1×n or n×1 conv the asymmetric kernels handle; 'w' slides along W. */
+export function asymmetricAxis(g: ConvGeometry): 'w' | 'h' | undefined {
+  if (g.strideH !== 1 || g.strideW !== 1 || g.cout % 4 !== 0) return undefined;
+  if (g.kh === 1 && g.kw > 1 && g.kw <= MAX_ASYM_TAPS && g.padTop === 0 && g.padBottom === 0) return 'w';
+  if (g.kw === 1 && g.kh > 1 && g.kh <= MAX_ASYM_TAPS && g.padLeft === 0 && g.padRight === 0) return 'h';
+  return undefined;
+}
+
+export function isPointwise(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+}
+
+function pointwiseVariantOf(v: Conv2dVariant): MatmulVariant | undefined {
+  return v.startsWith('pointwise:') ? (v.slice('pointwise:'.length) as MatmulVariant) : undefined;
+}
+
+/** Why `variant` cannot run this problem on this engine, or undefined if it can. */
+export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, engine: Engine): string | undefined {
+  if (!(CONV2D_VARIANTS as readonly string[]).includes(variant)) return `unknown variant '${variant}'; choose one of ${CONV2D_VARIANTS.join(', ')}`;
+  const mm = pointwiseVariantOf(variant);
+  if (mm) {
+    if (!isPointwise(g)) return `${variant} needs a 1×1 kernel with stride 1 and no padding`;
+    const m = g.n * g.h * g.w;
+    if (!matmulVariantApplies(mm, m, g.cout, g.cin)) return `${variant} needs ${mm === 'tile4x4_vec4' ? 'Cin and Cout' : 'Cout'} divisible by 4`;
+  } else if ((CONV2D_ASYM_VARIANTS as readonly string[]).includes(variant)) {
+    if (!asymmetricAxis(g)) return `${variant} needs a 1×n or n×1 kernel (n = 2…${MAX_ASYM_TAPS}), stride 1, padding only along the kernel's axis, and Cout divisible by 4`;
+  } else if (variant !== 'shared64' && g.cout % 4 !== 0) {
+    return `${variant} needs Cout divisible by 4 (got ${g.cout}); shared64 takes any Cout`;
+  }
+  if ((SUBGROUP_VARIANTS.has(variant) || (mm && mm.startsWith('subgroup'))) && !engine.features.has('subgroups')) {
+    return `${variant} needs the 'subgroups' feature, which this device (${engine.adapterName}) lacks`;
+  }
+  return undefined;
+}
+
+/** Every variant that can run this problem on this engine. */
+export function conv2dCandidates(g: ConvGeometry, engine: Engine): Conv2dVariant[] {
+  return CONV2D_VARIANTS.filter((v) => conv2dVariantRefusal(v, g, engine) === undefined);
+}
+
+/**
+ * The heuristic choice, used until the tuner has measured a problem: the pointwise or
+ * asymmetric path where it applies, then the subgroup or register-tiled kernel on CPU
+ * rasterisers and the workgroup-memory kernel on GPUs (see the measurements in the kernels).
+ */
+export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVariant {
+  const subgroups = engine.features.has('subgroups');
+  if (isPointwise(g)) return `pointwise:${defaultMatmulVariant(engine, g.n * g.h * g.w, g.cout, g.cin)}`;
+  if (asymmetricAxis(g)) return subgroups ? 'subgroup_window8x8' : 'window8x8';
+  if (g.cout % 4 !== 0 || !engine.isSoftwareAdapter) return 'shared64';
+  if (!subgroups) return 'tile8x8';
+  return (engine.adapterInfo.subgroupMaxSize ?? 0) <= 4 ? 'subgroup32x8' : 'subgroup16x8';
+}
+
+/** The tuner's key for a problem: everything that decides which kernel is fastest. */
+export function conv2dShapeClass(g: ConvGeometry, epi: Epilogue | undefined): string {
+  const pad = [g.padTop, g.padBottom, g.padLeft, g.padRight].join(',');
+  return `n${g.n} ${g.h}x${g.w}x${g.cin} k${g.kh}x${g.kw} s${g.strideH}x${g.strideW} p${pad} cout${g.cout}${epi?.scale || epi?.shift || epi?.relu ? ' +epilogue' : ''}`;
+}
+
+/** Invocations along x for a subgroup kernel: enough for the lanes needed, whole subgroups. */
+function subgroupWorkgroupX(engine: Engine, lanesNeeded: number): number {
+  const sg = engine.adapterInfo.subgroupMaxSize ?? 64;
+  const cap = Math.max(sg, Math.floor(32 / sg) * sg);
+  return Math.min(cap, Math.ceil(lanesNeeded / sg) * sg);
+}
+
+/** y = conv2d(x, w) with the optional epilogue; x NHWC [N,H,W,Cin], w HWIO [KH,KW,Cin,Cout]. */
+export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const engine = engineOf(op, x, w);
+  expectDType(op, 'x', x, 'f32');
+  expectDType(op, 'weights', w, 'f32');
+  const g = convGeometry(op, x.shape, w.shape, options.stride, options.padding ?? 'valid');
+  if (options.bias && options.epilogue?.shift) throw new InvalidArgumentError(`${op}: give the bias as 'bias' or as 'epilogue.shift', not both`);
+  const epi: Epilogue | undefined = options.bias ? { ...options.epilogue, shift: options.bias } : options.epilogue;
+  let variant: string | undefined = options.variant;
+  if (variant !== undefined) {
+    const why = conv2dVariantRefusal(variant as Conv2dVariant, g, engine);
+    if (why) throw new InvalidArgumentError(`${op}: ${why}`);
+  } else {
+    const candidates = conv2dCandidates(g, engine);
+    variant = engine.tuner.choose(op, conv2dShapeClass(g, epi), candidates, defaultConv2dVariant(g, engine), (v) =>
+      recordConv2d(engine, x, w, g, epi, v as Conv2dVariant),
+    );
+  }
+  return recordConv2d(engine, x, w, g, epi, variant as Conv2dVariant);
+}
+
+function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant): Tensor {
+  const mm = pointwiseVariantOf(variant);
+  if (mm) {
+    // Views share storage (refcounted), so the temporary ones are disposed at once.
+    const rows = g.n * g.h * g.w;
+    const x2 = x.reshape([rows, g.cin]);
+    const w2 = w.reshape([g.cin, g.cout]);
+    const y2 = matmul(x2, w2, { variant: mm, ...(epi ? { epilogue: epi } : {}) });
+    x2.dispose();
+    w2.dispose();
+    const y = y2.reshape([g.n, g.oh, g.ow, g.cout]);
+    y2.dispose();
+    return y;
+  }
+  const cost = { flops: 2 * convMacs(g) + epilogueFlops(epi) * g.n * g.oh * g.ow * g.cout, bytes: 4 * (x.size + w.size + g.n * g.oh * g.ow * g.cout) };
+  const y = engine.empty([g.n, g.oh, g.ow, g.cout], 'f32', 'conv2d');
+  const vec4 = variant !== 'shared64';
+  const ep = epilogueBindings('conv2d', epi, g.cout, vec4, w);
+  const subgroups = SUBGROUP_VARIANTS.has(variant);
+  const axis = asymmetricAxis(g);
+  if ((CONV2D_ASYM_VARIANTS as readonly string[]).includes(variant) && axis) {
+    const taps = axis === 'w' ? g.kw : g.kh;
+    const outLenB = axis === 'w' ? g.ow : g.oh;
+    const blocksB = Math.ceil(outLenB / 8);
+    const params = {
+      N: g.n,
+      lenA: axis === 'w' ? g.h : g.w,
+      lenB: axis === 'w' ? g.w : g.h,
+      Cin: g.cin,
+      Cout: g.cout,
+      padBefore: axis === 'w' ? g.padLeft : g.padTop,
+      outLenB,
+      blocksB,
+      inStrideA: axis === 'w' ? g.w : 1,
+      inStrideB: axis === 'w' ? 1 : g.w,
+      outStrideA: axis === 'w' ? g.ow : 1,
+      outStrideB: axis === 'w' ? 1 : g.ow,
+      inPerImage: g.h * g.w,
+      outPerImage: g.oh * g.ow,
+    };
+    const rowsA = params.lenA * blocksB;
+    const lanes = Math.ceil(g.cout / 8);
+    const bindings = { x, w4: w, y4: y, params, ...ep.bindings };
+    if (subgroups) {
+      const wgX = subgroupWorkgroupX(engine, lanes);
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), rowsA, g.n], cost });
+    } else {
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / 8), Math.ceil(rowsA / 8), g.n], cost });
+    }
+    return y;
+  }
+  const m = g.n * g.oh * g.ow;
+  const params = {
+    N: g.n,
+    H: g.h,
+    W: g.w,
+    Cin: g.cin,
+    OH: g.oh,
+    OW: g.ow,
+    Cout: g.cout,
+    KH: g.kh,
+    KW: g.kw,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padTop: g.padTop,
+    padLeft: g.padLeft,
+    M: m,
+    K: g.kh * g.kw * g.cin,
+  };
+  if (variant === 'shared64') {
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 64), Math.ceil(m / 64)], cost });
+  } else if (variant === 'tile8x8') {
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost });
+  } else {
+    const rows = variant === 'subgroup16x8' ? 16 : 32;
+    const lanes = Math.ceil(g.cout / 8);
+    const wgX = subgroupWorkgroupX(engine, lanes);
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows)], cost });
+  }
+  return y;
+}

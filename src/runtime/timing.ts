@@ -1,0 +1,68 @@
+/**
+ * GPU time of a piece of recorded work, as benchmarks and the tuner need it: the work is
+ * recorded `warmup + repeats` times, each run alone in its own batch, and a run's time is the
+ * sum of its dispatches' profiler times (timestamp queries, or the marked CPU-wall fallback).
+ */
+import type { Engine } from './engine.js';
+import { InceptError } from './errors.js';
+import type { TimingSource } from './profiler.js';
+
+export interface GpuTimeStats {
+  /** Median over the timed runs, milliseconds. */
+  ms: number;
+  msMin: number;
+  msMax: number;
+  runs: number;
+  /** Dispatches in one run. */
+  dispatches: number;
+  timing: TimingSource;
+}
+
+export interface GpuTimeOptions {
+  warmup?: number;
+  repeats?: number;
+  /** Stop repeating (after at least `minRepeats`) once this much wall time has passed. */
+  budgetMs?: number;
+  minRepeats?: number;
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Times `record` (which records dispatches and may return tensors; whatever it creates is
+ * disposed after each run). Throws if a run recorded no dispatch, so a no-op cannot look fast.
+ */
+export async function measureGpuTime(engine: Engine, label: string, record: () => unknown, options: GpuTimeOptions = {}): Promise<GpuTimeStats> {
+  const warmup = options.warmup ?? 1;
+  const repeats = options.repeats ?? 10;
+  const minRepeats = Math.min(options.minRepeats ?? 3, repeats);
+  const budgetMs = options.budgetMs ?? Infinity;
+  const times: number[] = [];
+  let dispatches = 0;
+  const wasEnabled = engine.profiler.enabled;
+  await engine.sync();
+  const started = performance.now();
+  try {
+    for (let run = 0; run < warmup + repeats; run++) {
+      const before = engine.profiler.records.length;
+      engine.profiler.enabled = true;
+      engine.scope(() => {
+        record();
+      });
+      await engine.sync();
+      engine.profiler.enabled = wasEnabled;
+      const recs = engine.profiler.records.splice(before);
+      if (recs.length === 0) throw new InceptError(`${label}: the timed work recorded no dispatch`);
+      dispatches = recs.length;
+      if (run >= warmup) times.push(recs.reduce((s, r) => s + r.ms, 0));
+      if (run >= warmup + minRepeats - 1 && performance.now() - started > budgetMs) break;
+    }
+  } finally {
+    engine.profiler.enabled = wasEnabled;
+  }
+  return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches, timing: engine.profiler.timing };
+}

@@ -1,0 +1,178 @@
+/**
+ * Measured choice of kernel variants, per adapter and shape class, cached and persisted.
+ *
+ * Ops are synchronous (they only record dispatches), so they cannot measure when called. An op
+ * asks `choose()`: a pinned variant wins, then a measured one from the cache; otherwise it
+ * gets the op's heuristic default and the tuner notes the problem as pending, with a closure
+ * that records one run of any candidate. `await engine.tuner.tune()` then times the candidates
+ * of every pending problem (bounded by a time budget, reported) and stores the winners, which
+ * later calls use. Records persist in a JSON file in Node and in localStorage in a browser,
+ * keyed by the adapter, so a second process starts tuned.
+ *
+ * Modes: 'auto' (cache + measure on tune()), 'cached' (use stored choices, never measure),
+ * 'off' (heuristics only: reproducible runs). `pin(op, variant)` forces a variant.
+ */
+import type { Engine } from './engine.js';
+import { measureGpuTime } from './timing.js';
+
+export type TuningMode = 'auto' | 'cached' | 'off';
+
+export interface TuningRecord {
+  op: string;
+  shapeClass: string;
+  variant: string;
+  /** Median ms of each candidate measured. */
+  ms: Record<string, number>;
+  measuredAt: string;
+}
+
+/** Where records live between processes. */
+export interface TuningStore {
+  readonly description: string;
+  load(): Record<string, TuningRecord>;
+  save(records: Record<string, TuningRecord>): void;
+}
+
+export interface TuningReport {
+  tuned: TuningRecord[];
+  /** Problems left pending because the budget ran out. */
+  skipped: number;
+  ms: number;
+  budgetMs: number;
+}
+
+interface Pending {
+  op: string;
+  shapeClass: string;
+  candidates: readonly string[];
+  run: (variant: string) => unknown;
+}
+
+export class MemoryTuningStore implements TuningStore {
+  readonly description = 'memory (not persisted)';
+  private records: Record<string, TuningRecord> = {};
+  load(): Record<string, TuningRecord> {
+    return { ...this.records };
+  }
+  save(records: Record<string, TuningRecord>): void {
+    this.records = { ...records };
+  }
+}
+
+/** localStorage under one key; used in browsers. */
+export class LocalStorageTuningStore implements TuningStore {
+  constructor(readonly key = 'incept-gpu:tuning') {}
+  get description(): string {
+    return `localStorage['${this.key}']`;
+  }
+  load(): Record<string, TuningRecord> {
+    try {
+      const text = globalThis.localStorage?.getItem(this.key);
+      return text ? (JSON.parse(text) as Record<string, TuningRecord>) : {};
+    } catch {
+      return {};
+    }
+  }
+  save(records: Record<string, TuningRecord>): void {
+    globalThis.localStorage?.setItem(this.key, JSON.stringify(records));
+  }
+}
+
+export class Tuner {
+  mode: TuningMode;
+  /** Wall-time budget of one tune() call, milliseconds. */
+  budgetMs: number;
+  private readonly pins = new Map<string, string>();
+  private records: Record<string, TuningRecord>;
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly engine: Engine,
+    readonly adapterKey: string,
+    readonly store: TuningStore,
+    options: { mode?: TuningMode; budgetMs?: number } = {},
+  ) {
+    this.mode = options.mode ?? 'auto';
+    this.budgetMs = options.budgetMs ?? 60_000;
+    this.records = this.mode === 'off' ? {} : store.load();
+  }
+
+  private key(op: string, shapeClass: string): string {
+    return `${this.adapterKey}|${op}|${shapeClass}`;
+  }
+
+  /** Forces `variant` for every later call of `op` (undefined unpins). */
+  pin(op: string, variant: string | undefined): void {
+    if (variant === undefined) this.pins.delete(op);
+    else this.pins.set(op, variant);
+  }
+
+  pinned(op: string): string | undefined {
+    return this.pins.get(op);
+  }
+
+  /** The stored record for a problem, if any. */
+  record(op: string, shapeClass: string): TuningRecord | undefined {
+    return this.records[this.key(op, shapeClass)];
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * The variant to run: pinned, else measured, else `fallback` (and, in 'auto' mode, the
+   * problem is queued for tune() when there is a choice to make).
+   */
+  choose(op: string, shapeClass: string, candidates: readonly string[], fallback: string, run: (variant: string) => unknown): string {
+    const pin = this.pins.get(op);
+    if (pin !== undefined && candidates.includes(pin)) return pin;
+    if (this.mode === 'off' || candidates.length < 2) return fallback;
+    const key = this.key(op, shapeClass);
+    const rec = this.records[key];
+    if (rec && candidates.includes(rec.variant)) return rec.variant;
+    if (this.mode === 'auto' && !this.pending.has(key)) this.pending.set(key, { op, shapeClass, candidates, run });
+    return fallback;
+  }
+
+  /** Measures every pending problem's candidates within the budget and stores the winners. */
+  async tune(options: { budgetMs?: number; repeats?: number; onProgress?: (message: string) => void } = {}): Promise<TuningReport> {
+    const budgetMs = options.budgetMs ?? this.budgetMs;
+    const started = performance.now();
+    const tuned: TuningRecord[] = [];
+    for (const [key, p] of [...this.pending]) {
+      if (performance.now() - started > budgetMs) break;
+      const ms: Record<string, number> = {};
+      for (const variant of p.candidates) {
+        const left = budgetMs - (performance.now() - started);
+        const stats = await measureGpuTime(this.engine, `tuning ${p.op} ${variant}`, () => p.run(variant), {
+          warmup: 1,
+          repeats: options.repeats ?? 5,
+          minRepeats: 1,
+          budgetMs: Math.max(0, left / p.candidates.length),
+        });
+        ms[variant] = stats.ms;
+      }
+      const variant = Object.entries(ms).reduce((best, e) => (e[1] < best[1] ? e : best))[0];
+      const rec: TuningRecord = { op: p.op, shapeClass: p.shapeClass, variant, ms, measuredAt: new Date().toISOString() };
+      this.records[key] = rec;
+      this.pending.delete(key);
+      tuned.push(rec);
+      options.onProgress?.(`${p.op} ${p.shapeClass}: ${variant} (${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')})`);
+    }
+    if (tuned.length > 0) this.persist();
+    return { tuned, skipped: this.pending.size, ms: performance.now() - started, budgetMs };
+  }
+
+  /** Forgets every stored choice for this adapter (and in the store). */
+  clear(): void {
+    this.records = {};
+    this.pending.clear();
+    this.store.save({});
+  }
+
+  private persist(): void {
+    // Merge with what other processes stored meanwhile.
+    this.store.save({ ...this.store.load(), ...this.records });
+  }
+}
