@@ -16,6 +16,8 @@ import {
   factorizationChartCount,
   formatFactorizationTable,
   formatRatio,
+  formatTarget,
+  meetsTarget,
   renderFactorizationHtml,
 } from '../bench/factorization/report.js';
 import {
@@ -64,7 +66,15 @@ function fusedOf(s: SideResult, factor: number): FusedResult {
   return { ms, msMin: ms * 0.95, msMax: ms * 1.06, gflops: gflopsOf(s.macs, ms), variant: `${s.variant} (fused)`, maxRelErr: 3.1e-7, runs: 9 };
 }
 
-const CASES: { name: string; group: string; hw: number; size: string; full: ConvSpec[]; fact: ConvSpec[]; fused: boolean }[] = [
+/** 80% of the predicted saving, as the project's speed targets are set. */
+function target80(predicted: number): number {
+  return 1 - 0.8 * (1 - predicted);
+}
+
+// With full at 4.2 and factorized at 3.5 GFLOP/s, measured = 1.2 · predicted: the 7×7 row
+// (predicted 0.24, target 0.39, measured 0.29) meets its target, the others do not; the 2×2
+// row has no target.
+const CASES: { name: string; group: string; hw: number; size: string; full: ConvSpec[]; fact: ConvSpec[]; fused: boolean; target: boolean }[] = [
   {
     name: 'Mixed_5b 5×5',
     group: '5×5 → 3×3+3×3',
@@ -73,6 +83,7 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     full: [{ kh: 5, kw: 5, cin: 48, cout: 64 }],
     fact: [{ kh: 3, kw: 3, cin: 48, cout: 64 }, { kh: 3, kw: 3, cin: 64, cout: 64 }],
     fused: true,
+    target: true,
   },
   {
     name: 'Mixed_6b 7×7',
@@ -82,6 +93,7 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     full: [{ kh: 7, kw: 7, cin: 128, cout: 192 }],
     fact: [{ kh: 1, kw: 7, cin: 128, cout: 128 }, { kh: 7, kw: 1, cin: 128, cout: 192 }],
     fused: true,
+    target: true,
   },
   {
     name: HOSTILE_NAME,
@@ -91,6 +103,7 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     full: [{ kh: 3, kw: 3, cin: 448, cout: 384 }],
     fact: [{ kh: 1, kw: 3, cin: 448, cout: 384 }, { kh: 3, kw: 1, cin: 384, cout: 384 }],
     fused: false,
+    target: true,
   },
   {
     name: 'Mixed_5b 3×3 (2×2)',
@@ -100,6 +113,7 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     full: [{ kh: 3, kw: 3, cin: 64, cout: 96 }],
     fact: [{ kh: 2, kw: 2, cin: 64, cout: 96 }, { kh: 2, kw: 2, cin: 96, cout: 96 }],
     fused: false,
+    target: false,
   },
 ];
 
@@ -112,17 +126,16 @@ function syntheticResult(): FactorizationResult {
       const full = side(c.hw, batch, c.full, (2 * fullMacs) / 4.2e9 * 1e3, i % 2 ? 'subgroup16x8' : 'tile4x4_vec4', i);
       const factMacs = batch * c.hw * c.fact.reduce((s, k) => s + k.kh * k.kw * k.cin * k.cout, 0);
       const factorized = side(c.hw, batch, c.fact, (2 * factMacs) / 3.5e9 * 1e3, 'subgroup16x8 + subgroup16x8', i + 1);
-      rows.push(
-        withRatios({
-          name: c.name,
-          group: c.group,
-          shape: c.size,
-          batch,
-          full,
-          factorized,
-          ...(c.fused ? { fused: fusedOf(factorized, 0.85) } : {}),
-        }),
-      );
+      const row = withRatios({
+        name: c.name,
+        group: c.group,
+        shape: c.size,
+        batch,
+        full,
+        factorized,
+        ...(c.fused ? { fused: fusedOf(factorized, 0.85) } : {}),
+      });
+      rows.push(c.target ? { ...row, targetRatio: target80(row.predictedRatio) } : row);
     });
   }
   return {
@@ -165,11 +178,23 @@ describe('factorization result: JSON contract', () => {
     for (const key of ['date', 'timing', 'quick', 'driver', 'engineVersion']) expect(back).toHaveProperty(key);
   });
 
-  it('ratios are full / factorized and GFLOP/s counts 2 FLOPs per MAC', () => {
+  it('ratios are factorized / full (< 1: factorized is cheaper) and GFLOP/s counts 2 FLOPs per MAC', () => {
     const row = RESULT.rows[0]!;
-    // 5×5 48→64 vs 3×3 48→64 → 3×3 64→64: 25·48·64 / (9·(48·64 + 64·64)).
-    expect(row.predictedRatio).toBeCloseTo((25 * 48 * 64) / (9 * (48 * 64 + 64 * 64)), 12);
-    expect(row.measuredRatio).toBeCloseTo(row.full.ms / row.factorized.ms, 12);
+    // 5×5 48→64 vs 3×3 48→64 → 3×3 64→64: 9·(48·64 + 64·64) / (25·48·64) = 0.84.
+    expect(row.predictedRatio).toBeCloseTo((9 * (48 * 64 + 64 * 64)) / (25 * 48 * 64), 12);
+    expect(row.predictedRatio).toBeCloseTo(0.84, 12);
+    expect(row.measuredRatio).toBeCloseTo(row.factorized.ms / row.full.ms, 12);
+    for (const r of RESULT.rows) {
+      expect(r.predictedRatio).toBeCloseTo(r.factorized.macs / r.full.macs, 12);
+      expect(r.measuredRatio).toBeCloseTo(r.factorized.ms / r.full.ms, 12);
+    }
+    // The paper's 7×7 → 1×7+7×1 at equal widths: 2/7, below 1.
+    const sq = side(17 * 17, 1, [{ kh: 7, kw: 7, cin: 64, cout: 64 }], 2, 'v', 0);
+    const pair = side(17 * 17, 1, [{ kh: 1, kw: 7, cin: 64, cout: 64 }, { kh: 7, kw: 1, cin: 64, cout: 64 }], 1, 'v', 0);
+    const w = withRatios({ name: 'x', group: 'g', shape: 's', batch: 1, full: sq, factorized: pair });
+    expect(w.predictedRatio).toBeCloseTo(2 / 7, 12);
+    expect(w.measuredRatio).toBeCloseTo(0.5, 12);
+    expect(w).not.toHaveProperty('targetRatio');
     expect(gflopsOf(1e9, 1000)).toBeCloseTo(2, 12);
   });
 });
@@ -201,8 +226,54 @@ describe('formatFactorizationTable', () => {
       expect([...line!].slice(0, measEnd).join('').endsWith(meas), line).toBe(true);
       expect(line).toContain(row.full.variant);
     }
-    expect(text).toContain('1.19×'); // Mixed_5b 5×5: 76 800 / 64 512 MACs per pixel
+    expect(text).toContain('0.84×'); // Mixed_5b 5×5: 64 512 / 76 800 MACs per pixel
     expect(text).toMatch(/ms fused \(min–max\)/); // some rows have the fused variant
+    expect(text).toContain('factorized / full');
+    // meas. fused is fused / full.
+    const fusedRow = RESULT.rows.find((r) => r.fused)!;
+    const fusedLine = lines.find((l) => l.startsWith(`${fusedRow.name} `))!;
+    expect(fusedLine).toContain(formatRatio(fusedRow.fused!.ms / fusedRow.full.ms));
+  });
+
+  it('has a target column that marks whether the measured ratio reaches the target', () => {
+    const head = lines.find((l) => l.startsWith('conv '))!;
+    expect(head).toMatch(/ measured +target /);
+    const targetEnd = head.indexOf('target') + 'target'.length;
+    let met = 0;
+    let unmet = 0;
+    for (const row of RESULT.rows) {
+      const line = lines.find((l) => l.startsWith(`${row.name} `) && l.slice(row.name.length).trimStart().startsWith(`${row.batch} `))!;
+      const cell = formatTarget(row);
+      if (row.targetRatio === undefined) {
+        expect(cell).toBe('—');
+      } else if (row.measuredRatio <= row.targetRatio) {
+        expect(cell).toBe(`${formatRatio(row.targetRatio)} ✓`);
+        met++;
+      } else {
+        expect(cell).toBe(`${formatRatio(row.targetRatio)} ✗`);
+        unmet++;
+      }
+      expect([...line].slice(0, targetEnd).join('').endsWith(cell), line).toBe(true);
+    }
+    expect(met).toBeGreaterThan(0);
+    expect(unmet).toBeGreaterThan(0);
+    // Mixed_6b 7×7: predicted 0.24, target 0.39, measured 0.29 → met; Mixed_5b 5×5: target 0.87, measured 1.01 → not.
+    expect(lines.find((l) => l.startsWith('Mixed_6b 7×7 '))).toContain('0.39× ✓');
+    expect(lines.find((l) => l.startsWith('Mixed_5b 5×5 '))).toContain('0.87× ✗');
+    expect(meetsTarget({ measuredRatio: 0.43, targetRatio: 0.43 })).toBe(true);
+    expect(meetsTarget({ measuredRatio: 0.44, targetRatio: 0.43 })).toBe(false);
+    expect(meetsTarget({ measuredRatio: Number.NaN, targetRatio: 0.43 })).toBeUndefined();
+    expect(meetsTarget({ measuredRatio: 0.5 })).toBeUndefined();
+    expect(formatTarget({ measuredRatio: Number.NaN, targetRatio: 0.43 })).toBe('0.43× ?');
+  });
+
+  it('has no target column when no row has a target', () => {
+    const r = structuredClone(RESULT);
+    for (const row of r.rows) delete row.targetRatio;
+    const t = formatFactorizationTable(r);
+    const head = t.split('\n').find((l) => l.startsWith('conv '))!;
+    expect(head).not.toMatch(/target/);
+    expect(t).not.toMatch(/[✓✗]/);
   });
 
   it('shows unmeasured numbers (NaN, or null from JSON) as —', () => {
@@ -326,7 +397,7 @@ describe('renderFactorizationHtml in headless Chromium', () => {
     const canvases = await p.evaluate(() => {
       const near = (d: Uint8ClampedArray, i: number, rgb: number[]) =>
         d[i + 3]! > 100 && Math.abs(d[i]! - rgb[0]!) + Math.abs(d[i + 1]! - rgb[1]!) + Math.abs(d[i + 2]! - rgb[2]!) < 30;
-      const colours: Record<string, number[]> = { full: [0x4e, 0x79, 0xa7], fact: [0xf2, 0x8e, 0x2b], fused: [0x59, 0xa1, 0x4f], predicted: [0xa0, 0xa0, 0xa0], ref: [0xc0, 0x39, 0x2b], whisker: [0x22, 0x22, 0x22] };
+      const colours: Record<string, number[]> = { full: [0x4e, 0x79, 0xa7], fact: [0xf2, 0x8e, 0x2b], fused: [0x59, 0xa1, 0x4f], predicted: [0xa0, 0xa0, 0xa0], target: [0x8e, 0x44, 0xad], ref: [0xc0, 0x39, 0x2b], whisker: [0x22, 0x22, 0x22] };
       return Array.from(document.querySelectorAll('canvas')).map((c) => {
         const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
         let painted = 0;
@@ -356,6 +427,8 @@ describe('renderFactorizationHtml in headless Chromium', () => {
     }
     expect(byId['chart-ratio']!.predicted, 'predicted ratio bars').toBeGreaterThan(100);
     expect(byId['chart-ratio']!.fact, 'measured ratio bars').toBeGreaterThan(100);
+    expect(byId['chart-ratio']!.fused, 'fused ratio bars').toBeGreaterThan(100);
+    expect(byId['chart-ratio']!.target, 'target ticks').toBeGreaterThan(100);
     expect(byId['chart-ratio']!.ref, 'the line at 1×').toBeGreaterThan(20);
     expect(byId['chart-gflops']!.full, 'GFLOP/s bars').toBeGreaterThan(100);
     expect(byId['chart-gflops']!.ref, 'the matmul peak line').toBeGreaterThan(20);
@@ -370,6 +443,9 @@ describe('renderFactorizationHtml in headless Chromium', () => {
     for (const name of ROW_NAMES) expect(table.text, `table is missing '${name}'`).toContain(name);
     expect(table.bodyRows).toBe(RESULT.rows.reduce((n, r) => n + (r.fused ? 3 : 2), 0));
     expect(table.text).toContain(formatRatio(RESULT.rows[0]!.predictedRatio));
+    expect(table.text).toContain(formatTarget(RESULT.rows[0]!));
+    expect(table.text).toContain('Time ratio');
+    expect(table.text).not.toMatch(/speed-?up/i);
   });
 
   it('escapes text from the result: the hostile adapter and row names show as text and never run', async () => {

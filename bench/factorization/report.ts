@@ -51,9 +51,29 @@ export function formatMs(v: Num): string {
   return finite(v) ? sig3(v) : DASH;
 }
 
-/** 1.3889 → '1.39×'. */
+/** A factorized / full ratio: 0.72 → '0.72×' (of the full conv's cost or time). */
 export function formatRatio(v: Num): string {
   return finite(v) ? `${v.toFixed(2)}×` : DASH;
+}
+
+/** Whether a row's measured ratio reaches its target (at most the target); undefined when
+ * there is no target or the measured ratio is unknown. */
+export function meetsTarget(row: Pick<FactorizationRow, 'measuredRatio' | 'targetRatio'>): boolean | undefined {
+  if (!finite(row.targetRatio) || !finite(row.measuredRatio)) return undefined;
+  return row.measuredRatio <= row.targetRatio;
+}
+
+/** The target cell: '0.43× ✓' (measured reaches it), '0.43× ✗' (it does not), '0.43× ?'
+ * (measured unknown), or '—' (no target). */
+export function formatTarget(row: Pick<FactorizationRow, 'measuredRatio' | 'targetRatio'>): string {
+  if (!finite(row.targetRatio)) return DASH;
+  const met = meetsTarget(row);
+  return `${formatRatio(row.targetRatio)} ${met === undefined ? '?' : met ? '✓' : '✗'}`;
+}
+
+/** fused.ms / full.ms, or NaN without a fused variant. */
+function fusedRatio(row: FactorizationRow): number {
+  return row.fused && finite(row.fused.ms) && finite(row.full.ms) && row.full.ms > 0 ? row.fused.ms / row.full.ms : Number.NaN;
 }
 
 export function formatGflops(v: Num): string {
@@ -80,6 +100,10 @@ function timingText(t: TimingSource): string {
 
 function hasFused(r: FactorizationResult): boolean {
   return r.rows.some((row) => row.fused !== undefined && row.fused !== null);
+}
+
+function hasTarget(r: FactorizationResult): boolean {
+  return r.rows.some((row) => finite(row.targetRatio));
 }
 
 /** Batch sizes in order of first appearance. */
@@ -109,11 +133,14 @@ function msCell(s: { ms: Num; msMin: Num; msMax: Num }): string {
 
 /**
  * An aligned plain-text table, one line per row (conv × batch), under a header line with the
- * adapter, its matmul peak and the timing source. Ratios are full / factorized (> 1: the
- * factorized version is cheaper or faster); ms is the median with min–max in parentheses.
+ * adapter, its matmul peak and the timing source. Ratios are factorized / full (< 1: the
+ * factorized version is cheaper or faster; 'meas. fused' is fused / full); ms is the median
+ * with min–max in parentheses. When some row has a target ratio, a 'target' column shows it
+ * with ✓ if the measured ratio is at most the target and ✗ if not.
  */
 export function formatFactorizationTable(r: FactorizationResult): string {
   const fused = hasFused(r);
+  const target = hasTarget(r);
   type Col = { head: string; right: boolean; cell: (row: FactorizationRow) => string };
   const cols: Col[] = [
     { head: 'conv', right: false, cell: (row) => row.name },
@@ -124,9 +151,8 @@ export function formatFactorizationTable(r: FactorizationResult): string {
     { head: 'params fact', right: true, cell: (row) => formatCount(row.factorized.params) },
     { head: 'predicted', right: true, cell: (row) => formatRatio(row.predictedRatio) },
     { head: 'measured', right: true, cell: (row) => formatRatio(row.measuredRatio) },
-    ...(fused
-      ? [{ head: 'meas. fused', right: true, cell: (row: FactorizationRow) => (row.fused ? formatRatio(row.full.ms / row.fused.ms) : DASH) }]
-      : []),
+    ...(target ? [{ head: 'target', right: true, cell: (row: FactorizationRow) => formatTarget(row) }] : []),
+    ...(fused ? [{ head: 'meas. fused', right: true, cell: (row: FactorizationRow) => formatRatio(fusedRatio(row)) }] : []),
     { head: 'ms full (min–max)', right: true, cell: (row) => msCell(row.full) },
     { head: 'ms fact (min–max)', right: true, cell: (row) => msCell(row.factorized) },
     ...(fused ? [{ head: 'ms fused (min–max)', right: true, cell: (row: FactorizationRow) => (row.fused ? msCell(row.fused) : DASH) }] : []),
@@ -165,7 +191,7 @@ export function formatFactorizationTable(r: FactorizationResult): string {
   ].join(' · ');
   const out = [
     header,
-    `ratios are full / factorized (> 1: factorized is cheaper or faster); ms: median of runs (min–max); ${r.date}, incept-gpu ${r.engineVersion}`,
+    `ratios are factorized / full (< 1: factorized is cheaper or faster${target ? '; target: ✓ when measured is at most it' : ''}); ms: median of runs (min–max); ${r.date}, incept-gpu ${r.engineVersion}`,
     '',
     line(cols.map((c) => c.head)),
     line(widths.map((w) => '-'.repeat(w))),
@@ -241,17 +267,19 @@ function percentOfPeak(gflops: Num, peak: Num): string {
 }
 
 function tableHtml(r: FactorizationResult): string {
+  const target = hasTarget(r);
   const head = [
     'Conv',
     'Batch',
     'Predicted',
+    ...(target ? ['Target'] : []),
     'Side',
     'Convs',
     'MACs',
     'Params',
     'ms (median)',
     'ms min–max',
-    'Speed-up vs full',
+    'Time ratio (side / full)',
     'GFLOP/s',
     '% of peak',
     'Variant',
@@ -260,9 +288,9 @@ function tableHtml(r: FactorizationResult): string {
   ];
   const body: string[] = [];
   r.rows.forEach((row, i) => {
-    type Side = { label: string; cls: string; side: SideResult | FusedResult; convs: string; macs: Num; params: Num; speedup: string };
+    type Side = { label: string; cls: string; side: SideResult | FusedResult; convs: string; macs: Num; params: Num; timeRatio: string };
     const sides: Side[] = [
-      { label: 'full', cls: 'full', side: row.full, convs: row.full.convs, macs: row.full.macs, params: row.full.params, speedup: DASH },
+      { label: 'full', cls: 'full', side: row.full, convs: row.full.convs, macs: row.full.macs, params: row.full.params, timeRatio: DASH },
       {
         label: 'factorized',
         cls: 'fact',
@@ -270,7 +298,7 @@ function tableHtml(r: FactorizationResult): string {
         convs: row.factorized.convs,
         macs: row.factorized.macs,
         params: row.factorized.params,
-        speedup: formatRatio(row.measuredRatio),
+        timeRatio: formatRatio(row.measuredRatio),
       },
     ];
     if (row.fused) {
@@ -281,7 +309,7 @@ function tableHtml(r: FactorizationResult): string {
         convs: row.factorized.convs,
         macs: row.factorized.macs,
         params: row.factorized.params,
-        speedup: formatRatio(row.full.ms / row.fused.ms),
+        timeRatio: formatRatio(fusedRatio(row)),
       });
     }
     sides.forEach((s, j) => {
@@ -293,6 +321,7 @@ function tableHtml(r: FactorizationResult): string {
             `<span class="sub">${escapeHtml(row.group ?? '')}</span><span class="sub">${escapeHtml(row.shape ?? '')}</span></th>`,
           `<td ${span} class="num">${escapeHtml(row.batch)}</td>`,
           `<td ${span} class="num">${escapeHtml(formatRatio(row.predictedRatio))}</td>`,
+          ...(target ? [`<td ${span} class="num">${escapeHtml(formatTarget(row))}</td>`] : []),
         );
       }
       cells.push(
@@ -302,7 +331,7 @@ function tableHtml(r: FactorizationResult): string {
         `<td class="num">${escapeHtml(formatCount(s.params))}</td>`,
         `<td class="num">${escapeHtml(formatMs(s.side.ms))}</td>`,
         `<td class="num">${escapeHtml(formatMsRange(s.side.msMin, s.side.msMax))}</td>`,
-        `<td class="num">${escapeHtml(s.speedup)}</td>`,
+        `<td class="num">${escapeHtml(s.timeRatio)}</td>`,
         `<td class="num">${escapeHtml(formatGflops(s.side.gflops))}</td>`,
         `<td class="num">${escapeHtml(percentOfPeak(s.side.gflops, r.peakGflops))}</td>`,
         `<td>${escapeHtml(s.side.variant ?? DASH)}</td>`,
@@ -357,7 +386,7 @@ const STYLE = `
 const PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
-  var COLORS = { full: '#4e79a7', fact: '#f28e2b', fused: '#59a14f', predicted: '#a0a0a0', ref: '#c0392b' };
+  var COLORS = { full: '#4e79a7', fact: '#f28e2b', fused: '#59a14f', predicted: '#a0a0a0', target: '#8e44ad', ref: '#c0392b' };
   var body = document.body;
   function fail(e) {
     var msg = e && e.message ? String(e.message) : String(e);
@@ -523,23 +552,40 @@ const PAGE_SCRIPT = String.raw`
       });
     });
 
-    // (b) predicted vs measured speed-up.
+    // (b) predicted vs measured ratio, factorized / full (below the line at 1: a saving), with
+    // each row's target, if any, as a horizontal tick across the row.
     var ratioSets = [
-      barDataset('predicted (MACs full / factorized)', COLORS.predicted, rows.map(function (r) { return num(r.predictedRatio); })),
-      barDataset('measured (ms full / factorized)', COLORS.fact, rows.map(function (r) { return num(r.measuredRatio); })),
+      barDataset('predicted (MACs factorized / full)', COLORS.predicted, rows.map(function (r) { return num(r.predictedRatio); })),
+      barDataset('measured (ms factorized / full)', COLORS.fact, rows.map(function (r) { return num(r.measuredRatio); })),
     ];
     if (anyFused) {
-      ratioSets.push(barDataset('measured, fused (ms full / fused)', COLORS.fused, rows.map(function (r) {
-        return r.fused ? ratio(r.full.ms, r.fused.ms) : null;
+      ratioSets.push(barDataset('meas. fused (ms fused / full)', COLORS.fused, rows.map(function (r) {
+        return r.fused ? ratio(r.fused.ms, r.full.ms) : null;
       })));
+    }
+    if (rows.some(function (r) { return finite(r.targetRatio); })) {
+      ratioSets.push({
+        type: 'line',
+        label: 'target (measured should be at most)',
+        data: rows.map(function (r) { return num(r.targetRatio); }),
+        showLine: false,
+        pointStyle: 'line',
+        pointRadius: 16,
+        pointHoverRadius: 18,
+        pointBorderWidth: 3,
+        pointHoverBorderWidth: 4,
+        borderColor: COLORS.target,
+        backgroundColor: COLORS.target,
+        order: -1,
+      });
     }
     make('chart-ratio', {
       type: 'bar',
       data: { labels: rows.map(rowLabel), datasets: ratioSets },
       options: {
-        scales: { y: { beginAtZero: true, suggestedMax: 1.2, title: { display: true, text: 'full / factorized (> 1: factorized wins)' } } },
+        scales: { y: { beginAtZero: true, suggestedMax: 1.2, title: { display: true, text: 'factorized / full (< 1: factorized wins)' } } },
         plugins: {
-          refLine: { value: 1, label: '1× (no change)', color: COLORS.ref },
+          refLine: { value: 1, label: '1× (no change; below: saving)', color: COLORS.ref },
           tooltip: { callbacks: { label: function (item) { return item.dataset.label + ': ' + (finite(item.raw) ? item.raw.toFixed(2) + '×' : '—'); } } },
         },
       },
@@ -575,7 +621,8 @@ const PAGE_SCRIPT = String.raw`
 
 /**
  * One self-contained HTML report: header (adapter, driver, peak, timing, date), charts of time
- * per conv (one per batch size, min–max whiskers), predicted vs measured ratio (line at 1×) and
+ * per conv (one per batch size, min–max whiskers), predicted vs measured ratio factorized / full
+ * (line at 1×, below it a saving; each row's target ratio, if any, as a tick) and
  * achieved GFLOP/s (line at the adapter's matmul peak), and the full table. Chart.js is inlined;
  * throws a clear error if the chart.js package is not installed.
  */
@@ -619,7 +666,7 @@ export function renderFactorizationHtml(r: FactorizationResult): string {
 ${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd${k === 'Adapter' ? ' id="adapter"' : ''}>${escapeHtml(v)}</dd>`).join('\n')}
 </dl>
 ${r.quick ? '<p class="warn">Quick run: fewer repeats, so times are rough.</p>' : ''}
-<p class="note">Ratios are full / factorized: above 1 the factorized version is cheaper (predicted, from multiply-accumulates) or faster (measured, from median times). Times are per forward run of all convs of a side.</p>
+<p class="note">Ratios are factorized / full: below 1 the factorized version is cheaper (predicted, from multiply-accumulates) or faster (measured, from median times); the fused ratio is fused / full. Times are per forward run of all convs of a side.</p>
 <p id="chart-error" hidden></p>
 
 <h2>Time per conv</h2>
@@ -628,7 +675,8 @@ ${r.quick ? '<p class="warn">Quick run: fewer repeats, so times are rough.</p>' 
 ${timeFigures}
 </div>
 
-<h2>Predicted vs measured speed-up</h2>
+<h2>Predicted vs measured ratio</h2>
+<p class="note">Factorized / full, so below the line at 1× the factorized version saves.${hasTarget(r) ? ' A tick marks each row&#39;s target: the measured ratio should be at or below it.' : ''}</p>
 <figure><div class="chart-box"><canvas id="chart-ratio" role="img" aria-label="Predicted and measured ratios"></canvas></div></figure>
 
 <h2>Achieved GFLOP/s</h2>

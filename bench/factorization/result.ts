@@ -11,8 +11,10 @@
  * Conventions:
  * - Times are milliseconds of one forward run of the side (all its convs), median of `runs`.
  * - GFLOP/s counts 2 FLOPs per multiply-accumulate: `gflops = 2 · macs / (ms · 1e6)`.
- * - Ratios are full / factorized, so > 1 means the factorized version is cheaper (predicted,
- *   from MACs) or faster (measured, from median times).
+ * - Ratios are factorized / full, so < 1 means the factorized version is cheaper (predicted,
+ *   from MACs) or faster (measured, from median times), e.g. the paper's 18/25 = 0.72 for
+ *   5×5 → two 3×3, 6/9 for 3×3 → 1×3+3×1, 2/7 for 7×7 → 1×7+7×1 and 8/9 for two 2×2. A speed
+ *   target reads "measured ratio at most 0.43". The fused variant's ratio is fused.ms / full.ms.
  * - A number that could not be measured is NaN in memory and null in JSON (JSON.stringify
  *   writes NaN as null); the renderers show both as '—'.
  */
@@ -67,10 +69,15 @@ export interface FactorizationRow {
   factorized: SideResult;
   /** Present when the fused variant was measured. */
   fused?: FusedResult;
-  /** full.macs / factorized.macs. */
+  /** factorized.macs / full.macs (< 1: the factorized version is cheaper). */
   predictedRatio: number;
-  /** full.ms / factorized.ms (medians). */
+  /** factorized.ms / full.ms, of the medians (< 1: the factorized version is faster). */
   measuredRatio: number;
+  /**
+   * Optional: the ratio the measured one should reach (met when measuredRatio <= targetRatio),
+   * e.g. 80% of the predicted saving: 1 − 0.8 · (1 − predictedRatio).
+   */
+  targetRatio?: number;
 }
 
 export interface FactorizationResult {
@@ -96,11 +103,11 @@ export function gflopsOf(macs: number, ms: number): number {
   return ms > 0 ? (2 * macs) / (ms * 1e6) : Number.NaN;
 }
 
-/** Fills in a row's two ratios from its sides. */
+/** Fills in a row's two ratios from its sides: factorized / full (< 1: factorized is cheaper). */
 export function withRatios(row: Omit<FactorizationRow, 'predictedRatio' | 'measuredRatio'>): FactorizationRow {
   return {
     ...row,
-    predictedRatio: row.full.macs / row.factorized.macs,
-    measuredRatio: row.full.ms / row.factorized.ms,
+    predictedRatio: row.factorized.macs / row.full.macs,
+    measuredRatio: row.factorized.ms / row.full.ms,
   };
 }

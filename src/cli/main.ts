@@ -6,6 +6,7 @@ import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
 import { measureMatmulPeak } from '../ops/matmul-peak.js';
 import { buildDeviceReport, formatDeviceReport } from './device-report.js';
+import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
 
 function driverOption(): Option {
@@ -44,6 +45,21 @@ export function buildProgram(): Command {
         engine.destroy();
       }
     });
+
+  const bench = program.command('bench').description('Benchmarks');
+  bench
+    .command('factorization')
+    .description("Inception-v3's full convolutions against their factorized replacements (5×5 vs two 3×3, n×n vs 1×n + n×1, 3×3 vs two 2×2)")
+    .addOption(driverOption())
+    .option('--quick', 'batch 1 only and a small tuning budget (a few minutes on a 2-core CPU)')
+    .option('--json <file>', 'also write the results as JSON')
+    .option('--html <file>', 'where to write the HTML report (default reports/factorization[-quick].html)')
+    .option('--batches <list>', 'batch sizes, e.g. 1,8 (default 1,8; quick: 1)')
+    .option('--repeats <n>', 'timed runs per side after warm-up (default 10)')
+    .option('--filter <text>', 'only the rows whose name contains this text')
+    .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants (default 240; quick: 30)')
+    .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
+    .action(async (opts: BenchFactorizationOptions) => benchFactorization(opts));
 
   return program;
 }

@@ -106,7 +106,7 @@ export function conv2dCandidates(g: ConvGeometry, engine: Engine): Conv2dVariant
 export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVariant {
   const subgroups = engine.features.has('subgroups');
   if (isPointwise(g)) return `pointwise:${defaultMatmulVariant(engine, g.n * g.h * g.w, g.cout, g.cin)}`;
-  if (asymmetricAxis(g)) return subgroups ? 'subgroup_window8x8' : 'window8x8';
+  if (asymmetricAxis(g) && !subgroups) return 'window8x8';
   if (g.cout % 4 !== 0 || !engine.isSoftwareAdapter) return 'shared64';
   if (!subgroups) return 'tile8x8';
   return (engine.adapterInfo.subgroupMaxSize ?? 0) <= 4 ? 'subgroup32x8' : 'subgroup16x8';
@@ -140,11 +140,20 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     if (why) throw new InvalidArgumentError(`${op}: ${why}`);
   } else {
     const candidates = conv2dCandidates(g, engine);
-    variant = engine.tuner.choose(op, conv2dShapeClass(g, epi), candidates, defaultConv2dVariant(g, engine), (v) =>
-      recordConv2d(engine, x, w, g, epi, v as Conv2dVariant),
-    );
+    variant = engine.tuner.choose(op, conv2dShapeClass(g, epi), candidates, defaultConv2dVariant(g, engine), () => tuningSetup(engine, g, epi));
   }
   return recordConv2d(engine, x, w, g, epi, variant as Conv2dVariant);
+}
+
+/** Fresh inputs of the problem's shapes for the tuner (seeded: variants see the same data). */
+function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined): (variant: string) => unknown {
+  const x = engine.randomNormal([g.n, g.h, g.w, g.cin], { seed: 1 });
+  const w = engine.randomNormal([g.kh, g.kw, g.cin, g.cout], { seed: 2, std: Math.sqrt(1 / (g.kh * g.kw * g.cin)) });
+  const perChannel = (t: Tensor | undefined, seed: number) => (t ? engine.randomUniform([g.cout], { seed, low: 0.5, high: 1.5 }) : undefined);
+  const scale = perChannel(epi?.scale, 3);
+  const shift = perChannel(epi?.shift, 4);
+  const e: Epilogue | undefined = epi ? { ...(scale ? { scale } : {}), ...(shift ? { shift } : {}), relu: epi.relu ?? false } : undefined;
+  return (variant) => recordConv2d(engine, x, w, g, e, variant as Conv2dVariant);
 }
 
 function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant): Tensor {

@@ -15,6 +15,8 @@ export interface GpuTimeStats {
   runs: number;
   /** Dispatches in one run. */
   dispatches: number;
+  /** The kernels of one run's dispatches, in order (file:entry). */
+  kernels: string[];
   timing: TimingSource;
 }
 
@@ -42,7 +44,7 @@ export async function measureGpuTime(engine: Engine, label: string, record: () =
   const minRepeats = Math.min(options.minRepeats ?? 3, repeats);
   const budgetMs = options.budgetMs ?? Infinity;
   const times: number[] = [];
-  let dispatches = 0;
+  let kernels: string[] = [];
   const wasEnabled = engine.profiler.enabled;
   await engine.sync();
   const started = performance.now();
@@ -57,12 +59,12 @@ export async function measureGpuTime(engine: Engine, label: string, record: () =
       engine.profiler.enabled = wasEnabled;
       const recs = engine.profiler.records.splice(before);
       if (recs.length === 0) throw new InceptError(`${label}: the timed work recorded no dispatch`);
-      dispatches = recs.length;
+      kernels = recs.map((r) => r.kernel);
       if (run >= warmup) times.push(recs.reduce((s, r) => s + r.ms, 0));
       if (run >= warmup + minRepeats - 1 && performance.now() - started > budgetMs) break;
     }
   } finally {
     engine.profiler.enabled = wasEnabled;
   }
-  return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches, timing: engine.profiler.timing };
+  return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches: kernels.length, kernels, timing: engine.profiler.timing };
 }

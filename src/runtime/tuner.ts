@@ -3,8 +3,8 @@
  *
  * Ops are synchronous (they only record dispatches), so they cannot measure when called. An op
  * asks `choose()`: a pinned variant wins, then a measured one from the cache; otherwise it
- * gets the op's heuristic default and the tuner notes the problem as pending, with a closure
- * that records one run of any candidate. `await engine.tuner.tune()` then times the candidates
+ * gets the op's heuristic default and the tuner notes the problem as pending, with a setup
+ * that makes inputs of the problem's shape and records one run of any candidate. `await engine.tuner.tune()` then times the candidates
  * of every pending problem (bounded by a time budget, reported) and stores the winners, which
  * later calls use. Records persist in a JSON file in Node and in localStorage in a browser,
  * keyed by the adapter, so a second process starts tuned.
@@ -13,7 +13,7 @@
  * 'off' (heuristics only: reproducible runs). `pin(op, variant)` forces a variant.
  */
 import type { Engine } from './engine.js';
-import { measureGpuTime } from './timing.js';
+import { measureGpuTime, median } from './timing.js';
 
 export type TuningMode = 'auto' | 'cached' | 'off';
 
@@ -41,11 +41,15 @@ export interface TuningReport {
   budgetMs: number;
 }
 
+/** Makes the inputs of one problem (its own, so the caller's tensors may be gone by tune())
+ * and returns a function that records one run of a variant on them. */
+export type TuningSetup = () => (variant: string) => unknown;
+
 interface Pending {
   op: string;
   shapeClass: string;
   candidates: readonly string[];
-  run: (variant: string) => unknown;
+  setup: TuningSetup;
 }
 
 export class MemoryTuningStore implements TuningStore {
@@ -124,14 +128,14 @@ export class Tuner {
    * The variant to run: pinned, else measured, else `fallback` (and, in 'auto' mode, the
    * problem is queued for tune() when there is a choice to make).
    */
-  choose(op: string, shapeClass: string, candidates: readonly string[], fallback: string, run: (variant: string) => unknown): string {
+  choose(op: string, shapeClass: string, candidates: readonly string[], fallback: string, setup: TuningSetup): string {
     const pin = this.pins.get(op);
     if (pin !== undefined && candidates.includes(pin)) return pin;
     if (this.mode === 'off' || candidates.length < 2) return fallback;
     const key = this.key(op, shapeClass);
     const rec = this.records[key];
     if (rec && candidates.includes(rec.variant)) return rec.variant;
-    if (this.mode === 'auto' && !this.pending.has(key)) this.pending.set(key, { op, shapeClass, candidates, run });
+    if (this.mode === 'auto' && !this.pending.has(key)) this.pending.set(key, { op, shapeClass, candidates, setup });
     return fallback;
   }
 
@@ -143,16 +147,22 @@ export class Tuner {
     for (const [key, p] of [...this.pending]) {
       if (performance.now() - started > budgetMs) break;
       const ms: Record<string, number> = {};
-      for (const variant of p.candidates) {
-        const left = budgetMs - (performance.now() - started);
-        const stats = await measureGpuTime(this.engine, `tuning ${p.op} ${variant}`, () => p.run(variant), {
-          warmup: 1,
-          repeats: options.repeats ?? 5,
-          minRepeats: 1,
-          budgetMs: Math.max(0, left / p.candidates.length),
-        });
-        ms[variant] = stats.ms;
-      }
+      await this.engine.scope(async () => {
+        const run = p.setup();
+        // Round-robin: one run of each candidate per round, so load from other processes
+        // (noisy machines) falls on all of them alike. The first round warms up (pipelines).
+        const times = new Map<string, number[]>(p.candidates.map((v) => [v, []]));
+        const rounds = (options.repeats ?? 5) + 1;
+        for (let round = 0; round < rounds; round++) {
+          for (const variant of p.candidates) {
+            const stats = await measureGpuTime(this.engine, `tuning ${p.op} ${variant}`, () => run(variant), { warmup: 0, repeats: 1 });
+            if (round > 0) times.get(variant)!.push(stats.ms);
+          }
+          // At least one timed round; then stop when this problem's share of the budget is spent.
+          if (round >= 1 && performance.now() - started > budgetMs) break;
+        }
+        for (const [variant, t] of times) ms[variant] = median(t);
+      });
       const variant = Object.entries(ms).reduce((best, e) => (e[1] < best[1] ? e : best))[0];
       const rec: TuningRecord = { op: p.op, shapeClass: p.shapeClass, variant, ms, measuredAt: new Date().toISOString() };
       this.records[key] = rec;
@@ -164,11 +174,13 @@ export class Tuner {
     return { tuned, skipped: this.pending.size, ms: performance.now() - started, budgetMs };
   }
 
-  /** Forgets every stored choice for this adapter (and in the store). */
+  /** Forgets every stored choice for this adapter, here and in the store (other adapters' stay). */
   clear(): void {
+    const prefix = `${this.adapterKey}|`;
+    const keep = Object.fromEntries(Object.entries(this.store.load()).filter(([k]) => !k.startsWith(prefix)));
     this.records = {};
     this.pending.clear();
-    this.store.save({});
+    this.store.save(keep);
   }
 
   private persist(): void {
