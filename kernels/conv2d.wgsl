@@ -17,6 +17,15 @@
 //                 Needs Cout % 4 == 0 and `subgroups`.
 //   subgroup32x8  likewise, blocks of four k shared by constant-lane broadcasts (suits 4-lane
 //                 subgroups, as on SwiftShader). Same needs.
+// Measured (GFLOP/s, batch 1, GPU timestamps, scratch runs on a loaded 2-core Zen 5 machine,
+// so ±50% between runs; the tuner measures on the machine at hand instead of trusting these):
+//                                    subgroup16x8  subgroup32x8  tile8x8  shared64
+//   lavapipe  73²×80 3×3→192              6.5–6.9       5.0–5.5   4.7–9.0   2.2–2.3
+//   lavapipe  35²×288 3×3/2→384           4.7–4.8       2.8–3.7   3.6–6.6   1.6–1.8
+//   lavapipe  17²×128 1×7→128             5.4–10        3.1–5.2   3.4–6.8   1.4–2.3
+//   SwiftShader 17²×128 1×7→128           0.74          0.52      0.90      —
+// Workgroup memory with barriers is slow on both CPU drivers; on a GPU it is the classic win.
+//
 // Epilogue, chosen by overrides so a plain conv pays nothing for it: y = relu(acc·scale + shift)
 // per output channel; a bias is a shift, and BatchNorm folded for inference is scale and shift.
 
@@ -75,10 +84,10 @@ fn gather(o: vec4i, tap: vec3i) -> f32 {
   let ih = o.y + tap.x;
   let iw = o.z + tap.y;
   let inside = o.w == 1 && ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W);
-  if (!inside) {
-    return 0.0;
-  }
-  return x[u32(o.x) + (u32(ih) * params.W + u32(iw)) * params.Cin + u32(tap.z)];
+  // Branch-free: outside the image read x[0] and discard it. (An early return here made
+  // SwiftShader hang in subgroup16x8, whose shuffles follow the gathers.)
+  let at = select(0u, u32(o.x) + (u32(ih) * params.W + u32(iw)) * params.Cin + u32(tap.z), inside);
+  return select(0.0, x[at], inside);
 }
 
 // ---------------------------------------------------------------- epilogue and stores
@@ -262,13 +271,18 @@ fn outer4(b: vec4f, a: vec4f) -> mat4x4f {
 // Compiled only on devices with `subgroups` (src/ops/conv2d.ts adds `enable subgroups;`).
 // @subgroups-only
 
-// Pixels m..m+3 at tap, as a vector (component i is pixel m+i).
-fn gather4(o: array<vec4i, 4>, tap: vec3i) -> vec4f {
-  return vec4f(gather(o[0], tap), gather(o[1], tap), gather(o[2], tap), gather(o[3], tap));
+// The origins of pixels m..m+3.
+struct Origins4 {
+  p0: vec4i, p1: vec4i, p2: vec4i, p3: vec4i,
 }
 
-fn origins4(m: u32) -> array<vec4i, 4> {
-  return array<vec4i, 4>(pixel_origin(m), pixel_origin(m + 1u), pixel_origin(m + 2u), pixel_origin(m + 3u));
+// Pixels m..m+3 at tap, as a vector (component i is pixel m+i).
+fn gather4(o: Origins4, tap: vec3i) -> vec4f {
+  return vec4f(gather(o.p0, tap), gather(o.p1, tap), gather(o.p2, tap), gather(o.p3, tap));
+}
+
+fn origins4(m: u32) -> Origins4 {
+  return Origins4(pixel_origin(m), pixel_origin(m + 1u), pixel_origin(m + 2u), pixel_origin(m + 3u));
 }
 
 override SUBGROUP_WG_X: u32 = 32;
@@ -286,10 +300,10 @@ fn subgroup16x8(
   let col0 = gid.x * 2u;
   let c0 = min(col0, C4 - 1u);
   let c1 = min(col0 + 1u, C4 - 1u);
-  let o0 = origins4(m0);
-  let o1 = origins4(m0 + 4u);
-  let o2 = origins4(m0 + 8u);
-  let o3 = origins4(m0 + 12u);
+  var org: array<Origins4, 4>;
+  for (var g = 0u; g < 4u; g++) {
+    org[g] = origins4(m0 + 4u * g);
+  }
   let lanes = min(subgroupSize, SUBGROUP_WG_X);
   var acc00 = mat4x4f(); var acc01 = mat4x4f();
   var acc10 = mat4x4f(); var acc11 = mat4x4f();
@@ -298,10 +312,16 @@ fn subgroup16x8(
   for (var k0 = 0u; k0 < K; k0 += lanes) {
     // Each lane gathers one k of the 16 pixels; the inner loop hands them round by shuffles.
     let tap = tap_of(k0 + lane);
-    let a0 = gather4(o0, tap);
-    let a1 = gather4(o1, tap);
-    let a2 = gather4(o2, tap);
-    let a3 = gather4(o3, tap);
+    // A rolled loop: with the sixteen gathers written out in a row SwiftShader never finished
+    // (compiling or running) even a 5×5 problem.
+    var gathered: array<vec4f, 4>;
+    for (var g = 0u; g < 4u; g++) {
+      gathered[g] = gather4(org[g], tap);
+    }
+    let a0 = gathered[0];
+    let a1 = gathered[1];
+    let a2 = gathered[2];
+    let a3 = gathered[3];
     let kn = min(lanes, K - k0);
     for (var kk = 0u; kk < kn; kk++) {
       let bk = (k0 + kk) * C4;
@@ -349,7 +369,7 @@ fn subgroup32x8(
   let col0 = gid.x * 2u;
   let c0 = min(col0, C4 - 1u);
   let c1 = min(col0 + 1u, C4 - 1u);
-  var org: array<array<vec4i, 4>, 8>;
+  var org: array<Origins4, 8>;
   for (var g = 0u; g < 8u; g++) {
     org[g] = origins4(m0 + 4u * g);
   }

@@ -13,6 +13,17 @@
 //                       window of input channel k0 + j and shuffles hand it round, so each
 //                       window is loaded once per subgroup instead of once per lane. Needs
 //                       `subgroups`.
+//   subgroup_line16x8   16 outputs × 8 channels per lane along rows laid end to end (see its
+//                       section below). Needs `subgroups` and 'same' padding along the axis.
+// Measured, GFLOP/s at batch 1 (same caveats as conv2d.wgsl's table):
+//                                 general best        window8x8  subgroup_window8x8  line16x8
+//   SwiftShader 17²×128 1×7→128   0.90 (tile8x8)      1.26       1.00                1.36
+//   SwiftShader 17²×128 7×1→192   0.86 (tile8x8)      1.67       1.18                1.08
+//   SwiftShader 8²×384 1×3→384    0.99 (tile8x8)      1.25       0.86                1.30
+//   lavapipe    17²×128 1×7→128   5.4–10 (subgroup16x8) 1.7–2.8  2.1–2.5             1.7–2.6
+// So on SwiftShader the window kernels win by 1.3–1.9×, and on lavapipe the general subgroup
+// kernel wins by 2–3×: lavapipe pays per load instruction in a loop body (see matmul.wgsl), and
+// written-out taps put 14 of them in one body; the general kernel's rolled loop has two.
 // The epilogue (scale, shift, ReLU per output channel) is the one of conv2d.wgsl.
 
 struct AsymParams {
@@ -30,6 +41,8 @@ struct AsymParams {
   outStrideB: u32,
   inPerImage: u32,  // H·W of x
   outPerImage: u32, // OH·OW of y
+  period: u32,      // subgroup_line16x8: lenB + n − 1, one row plus its zero gap on the line
+  lineBlocks: u32,  // subgroup_line16x8: ceil(lenA · period / 16)
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -218,3 +231,157 @@ fn subgroup_window8x8(
   store_outputs(n, a, b0, col0, acc.a00, acc.a10);
   store_outputs(n, a, b0, col0 + 1u, acc.a01, acc.a11);
 }
+
+// ---------------------------------------------------------------- subgroup_line16x8
+// The rows along the sliding axis laid end to end on one line, each followed by n − 1 zeros:
+// with 'same' padding every output's receptive field is then a contiguous stretch of the line
+// (it runs into the zeros at a row's ends), so 16 consecutive outputs of the line share one
+// window of 16 + n − 1 inputs whatever rows they belong to, and outputs landing in a gap are
+// computed but not stored (n − 1 of every lenB + n − 1). 16 outputs × 8 channels per lane, as
+// in the general subgroup16x8, so each weight load feeds 128 multiply-adds; the window (not 16
+// separate receptive fields) is what each lane gathers and the subgroup shares by shuffles.
+// Needs outputs as long as inputs along the axis ('same'); src/ops/conv2d.ts checks.
+
+struct Line {
+  v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f, v4: vec4f, v5: vec4f,
+}
+
+struct LineWindow {
+  base: array<vec4u, 6>,
+  live: array<vec4f, 6>,
+}
+
+// Window element at line position p (may be negative or past the end: zero).
+fn line_pixel(n: u32, p: i32) -> vec2u {
+  let P = i32(params.period);
+  let a = p / P;
+  let b = p % P;
+  let inside = p >= 0 && b < i32(params.lenB) && a < i32(params.lenA);
+  let at = (n * params.inPerImage + u32(max(a, 0)) * params.inStrideA + u32(max(b, 0)) * params.inStrideB) * params.Cin;
+  return vec2u(select(0u, at, inside), select(0u, 1u, inside));
+}
+
+fn line_window(n: u32, p0: i32) -> LineWindow {
+  var win: LineWindow;
+  for (var q = 0; q < 6; q++) {
+    let e0 = line_pixel(n, p0 + 4 * q);
+    let e1 = line_pixel(n, p0 + 4 * q + 1);
+    let e2 = line_pixel(n, p0 + 4 * q + 2);
+    let e3 = line_pixel(n, p0 + 4 * q + 3);
+    win.base[q] = vec4u(e0.x, e1.x, e2.x, e3.x);
+    win.live[q] = vec4f(f32(e0.y), f32(e1.y), f32(e2.y), f32(e3.y));
+  }
+  return win;
+}
+
+// The window at channel ci; quads past 16 + n − 1 values are not loaded.
+fn line_values(win: LineWindow, ci: u32) -> Line {
+  var v4 = vec4f(0.0);
+  var v5 = vec4f(0.0);
+  if (TAPS > 1u) { v4 = load4(win.base[4], win.live[4], ci); }
+  if (TAPS > 5u) { v5 = load4(win.base[5], win.live[5], ci); }
+  return Line(load4(win.base[0], win.live[0], ci), load4(win.base[1], win.live[1], ci), load4(win.base[2], win.live[2], ci), load4(win.base[3], win.live[3], ci), v4, v5);
+}
+
+// Weights of tap t, input channel ci, channel group c (the row (t, ci) of w).
+fn tap_weights(t: u32, ci: u32, c: u32) -> vec4f {
+  return w4[(t * params.Cin + ci) * (params.Cout / 4u) + c];
+}
+
+// Line outputs p0 + 4g .. p0 + 4g + 3 (those in a row, not a gap), channel group c4.
+fn store_line4(n: u32, p0: u32, c4: u32, acc: mat4x4f) {
+  let C4 = params.Cout / 4u;
+  if (c4 >= C4) {
+    return;
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let p = p0 + i;
+    let a = p / params.period;
+    let b = p % params.period;
+    if (b < params.outLenB && a < params.lenA) {
+      y4[(n * params.outPerImage + a * params.outStrideA + b * params.outStrideB) * C4 + c4] = epilogue4(acc[i], c4);
+    }
+  }
+}
+
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup_line16x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) subgroupSize: u32,
+) {
+  let C4 = params.Cout / 4u;
+  let col0 = gid.x * 2u;
+  let c0 = min(col0, C4 - 1u);
+  let c1 = min(col0 + 1u, C4 - 1u);
+  let n = wid.z;
+  let p0 = wid.y * 16u;
+  let win = line_window(n, i32(p0) - i32(params.padBefore));
+  let lanes = min(subgroupSize, SUBGROUP_WG_X);
+  let Cin = params.Cin;
+  // Accumulators as plain variables updated in place (a struct of matrices passed through
+  // functions was 3× slower on lavapipe): quad g of the 16 outputs × channel groups c0 (a), c1 (b).
+  var a0 = mat4x4f(); var b0 = mat4x4f(); var a1 = mat4x4f(); var b1 = mat4x4f();
+  var a2 = mat4x4f(); var b2 = mat4x4f(); var a3 = mat4x4f(); var b3 = mat4x4f();
+  for (var k0 = 0u; k0 < Cin; k0 += lanes) {
+    let mine = line_values(win, min(k0 + lane, Cin - 1u));
+    let kn = min(lanes, Cin - k0);
+    for (var kk = 0u; kk < kn; kk++) {
+      let ci = k0 + kk;
+      let v0 = subgroupShuffle(mine.v0, kk);
+      let v1 = subgroupShuffle(mine.v1, kk);
+      let v2 = subgroupShuffle(mine.v2, kk);
+      let v3 = subgroupShuffle(mine.v3, kk);
+      let v4 = subgroupShuffle(mine.v4, kk);
+      var v5 = vec4f(0.0);
+      if (TAPS > 5u) { v5 = subgroupShuffle(mine.v5, kk); }
+      // Tap t: output quad g sees window values 4g + t .. 4g + t + 3, a constant swizzle.
+      {
+        let q0 = tap_weights(0u, ci, c0); let q1 = tap_weights(0u, ci, c1);
+        a0 += outer4(q0, v0); b0 += outer4(q1, v0); a1 += outer4(q0, v1); b1 += outer4(q1, v1);
+        a2 += outer4(q0, v2); b2 += outer4(q1, v2); a3 += outer4(q0, v3); b3 += outer4(q1, v3);
+      }
+      if (TAPS > 1u) {
+        let q0 = tap_weights(1u, ci, c0); let q1 = tap_weights(1u, ci, c1);
+        let s0 = shift1(v0, v1); let s1 = shift1(v1, v2); let s2 = shift1(v2, v3); let s3 = shift1(v3, v4);
+        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
+        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
+      }
+      if (TAPS > 2u) {
+        let q0 = tap_weights(2u, ci, c0); let q1 = tap_weights(2u, ci, c1);
+        let s0 = shift2(v0, v1); let s1 = shift2(v1, v2); let s2 = shift2(v2, v3); let s3 = shift2(v3, v4);
+        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
+        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
+      }
+      if (TAPS > 3u) {
+        let q0 = tap_weights(3u, ci, c0); let q1 = tap_weights(3u, ci, c1);
+        let s0 = shift3(v0, v1); let s1 = shift3(v1, v2); let s2 = shift3(v2, v3); let s3 = shift3(v3, v4);
+        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
+        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
+      }
+      if (TAPS > 4u) {
+        let q0 = tap_weights(4u, ci, c0); let q1 = tap_weights(4u, ci, c1);
+        a0 += outer4(q0, v1); b0 += outer4(q1, v1); a1 += outer4(q0, v2); b1 += outer4(q1, v2);
+        a2 += outer4(q0, v3); b2 += outer4(q1, v3); a3 += outer4(q0, v4); b3 += outer4(q1, v4);
+      }
+      if (TAPS > 5u) {
+        let q0 = tap_weights(5u, ci, c0); let q1 = tap_weights(5u, ci, c1);
+        let s0 = shift1(v1, v2); let s1 = shift1(v2, v3); let s2 = shift1(v3, v4); let s3 = shift1(v4, v5);
+        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
+        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
+      }
+      if (TAPS > 6u) {
+        let q0 = tap_weights(6u, ci, c0); let q1 = tap_weights(6u, ci, c1);
+        let s0 = shift2(v1, v2); let s1 = shift2(v2, v3); let s2 = shift2(v3, v4); let s3 = shift2(v4, v5);
+        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
+        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
+      }
+    }
+  }
+  store_line4(n, p0, col0, a0); store_line4(n, p0, col0 + 1u, b0);
+  store_line4(n, p0 + 4u, col0, a1); store_line4(n, p0 + 4u, col0 + 1u, b1);
+  store_line4(n, p0 + 8u, col0, a2); store_line4(n, p0 + 8u, col0 + 1u, b2);
+  store_line4(n, p0 + 12u, col0, a3); store_line4(n, p0 + 12u, col0 + 1u, b3);
+}
+

@@ -434,6 +434,27 @@ describe('renderFactorizationHtml in headless Chromium', () => {
     expect(byId['chart-gflops']!.ref, 'the matmul peak line').toBeGreaterThan(20);
   });
 
+  it('the ratio chart is factorized / full, with the fused ratio and a target marker per row', async () => {
+    const { page: p } = loaded();
+    const sets = await p.evaluate(() => {
+      const C = (window as unknown as { Chart: { getChart(id: string): { data: { datasets: { label: string; type?: string; data: (number | null)[] }[] } } | undefined } }).Chart;
+      return C.getChart('chart-ratio')!.data.datasets.map((d) => ({ label: d.label, type: d.type, data: d.data }));
+    });
+    expect(sets.map((d) => d.label)).toEqual([
+      'predicted (MACs factorized / full)',
+      'measured (ms factorized / full)',
+      'meas. fused (ms fused / full)',
+      'target (measured should be at most)',
+    ]);
+    const close = (got: (number | null)[], want: (number | null)[]) =>
+      got.forEach((v, i) => (want[i] === null ? expect(v).toBeNull() : expect(v).toBeCloseTo(want[i]!, 12)));
+    close(sets[0]!.data, RESULT.rows.map((r) => r.factorized.macs / r.full.macs));
+    close(sets[1]!.data, RESULT.rows.map((r) => r.factorized.ms / r.full.ms));
+    close(sets[2]!.data, RESULT.rows.map((r) => (r.fused ? r.fused.ms / r.full.ms : null)));
+    expect(sets[3]!.type).toBe('line');
+    close(sets[3]!.data, RESULT.rows.map((r) => r.targetRatio ?? null));
+  });
+
   it('the table lists every row', async () => {
     const { page: p } = loaded();
     const table = await p.evaluate(() => {

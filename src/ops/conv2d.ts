@@ -34,7 +34,7 @@ export const conv2dKernels = familiesOf('conv2d.wgsl', conv2dWgsl);
 export const conv2dAsymKernels = familiesOf('conv2d_asym.wgsl', conv2dAsymWgsl);
 
 export const CONV2D_GENERAL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile8x8', 'shared64'] as const;
-export const CONV2D_ASYM_VARIANTS = ['subgroup_window8x8', 'window8x8'] as const;
+export const CONV2D_ASYM_VARIANTS = ['subgroup_line16x8', 'subgroup_window8x8', 'window8x8'] as const;
 /** The 1×1 path: a matmul, with matmul's own variant named after the prefix. */
 export const CONV2D_POINTWISE_VARIANTS = MATMUL_VARIANTS.map((v) => `pointwise:${v}` as const);
 export const CONV2D_VARIANTS = [...CONV2D_GENERAL_VARIANTS, ...CONV2D_ASYM_VARIANTS, ...CONV2D_POINTWISE_VARIANTS] as const;
@@ -53,7 +53,7 @@ export interface Conv2dOptions {
   variant?: Conv2dVariant;
 }
 
-const SUBGROUP_VARIANTS = new Set<string>(['subgroup16x8', 'subgroup32x8', 'subgroup_window8x8']);
+const SUBGROUP_VARIANTS = new Set<string>(['subgroup16x8', 'subgroup32x8', 'subgroup_window8x8', 'subgroup_line16x8']);
 
 /** The longest asymmetric kernel the window kernels hold (their window is 8 + n − 1 ≤ 14). */
 export const MAX_ASYM_TAPS = 7;
@@ -83,7 +83,9 @@ export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, en
     const m = g.n * g.h * g.w;
     if (!matmulVariantApplies(mm, m, g.cout, g.cin)) return `${variant} needs ${mm === 'tile4x4_vec4' ? 'Cin and Cout' : 'Cout'} divisible by 4`;
   } else if ((CONV2D_ASYM_VARIANTS as readonly string[]).includes(variant)) {
-    if (!asymmetricAxis(g)) return `${variant} needs a 1×n or n×1 kernel (n = 2…${MAX_ASYM_TAPS}), stride 1, padding only along the kernel's axis, and Cout divisible by 4`;
+    const axis = asymmetricAxis(g);
+    if (!axis) return `${variant} needs a 1×n or n×1 kernel (n = 2…${MAX_ASYM_TAPS}), stride 1, padding only along the kernel's axis, and Cout divisible by 4`;
+    if (variant === 'subgroup_line16x8' && (axis === 'w' ? g.ow !== g.w : g.oh !== g.h)) return `${variant} needs 'same' padding along the kernel's axis (as many outputs as inputs)`;
   } else if (variant !== 'shared64' && g.cout % 4 !== 0) {
     return `${variant} needs Cout divisible by 4 (got ${g.cout}); shared64 takes any Cout`;
   }
@@ -99,17 +101,20 @@ export function conv2dCandidates(g: ConvGeometry, engine: Engine): Conv2dVariant
 }
 
 /**
- * The heuristic choice, used until the tuner has measured a problem: the pointwise or
- * asymmetric path where it applies, then the subgroup or register-tiled kernel on CPU
- * rasterisers and the workgroup-memory kernel on GPUs (see the measurements in the kernels).
+ * The heuristic choice, used until the tuner has measured a problem (numbers in the kernels'
+ * headers): the pointwise path for 1×1; on lavapipe (8-lane subgroups) the general subgroup
+ * kernel, which beat the window kernels even on 1×n / n×1; on SwiftShader (4-lane subgroups)
+ * and without subgroups the window kernel for 1×n / n×1 and the register tiles otherwise; on
+ * GPUs the window kernel or the workgroup-memory kernel (not measured on a GPU yet).
  */
 export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVariant {
-  const subgroups = engine.features.has('subgroups');
   if (isPointwise(g)) return `pointwise:${defaultMatmulVariant(engine, g.n * g.h * g.w, g.cout, g.cin)}`;
-  if (asymmetricAxis(g) && !subgroups) return 'window8x8';
-  if (g.cout % 4 !== 0 || !engine.isSoftwareAdapter) return 'shared64';
-  if (!subgroups) return 'tile8x8';
-  return (engine.adapterInfo.subgroupMaxSize ?? 0) <= 4 ? 'subgroup32x8' : 'subgroup16x8';
+  const asym = asymmetricAxis(g) !== undefined;
+  if (!engine.isSoftwareAdapter) return asym ? 'window8x8' : 'shared64';
+  const wideSubgroups = engine.features.has('subgroups') && (engine.adapterInfo.subgroupMaxSize ?? 0) >= 8;
+  if (asym && !wideSubgroups) return 'window8x8';
+  if (g.cout % 4 !== 0) return 'shared64';
+  return wideSubgroups ? 'subgroup16x8' : 'tile8x8';
 }
 
 /** The tuner's key for a problem: everything that decides which kernel is fastest. */
@@ -195,13 +200,17 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
       outStrideB: axis === 'w' ? 1 : g.ow,
       inPerImage: g.h * g.w,
       outPerImage: g.oh * g.ow,
+      period: (axis === 'w' ? g.w : g.h) + taps - 1,
+      lineBlocks: 0,
     };
+    params.lineBlocks = Math.ceil((params.lenA * params.period) / 16);
     const rowsA = params.lenA * blocksB;
     const lanes = Math.ceil(g.cout / 8);
     const bindings = { x, w4: w, y4: y, params, ...ep.bindings };
     if (subgroups) {
       const wgX = subgroupWorkgroupX(engine, lanes);
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), rowsA, g.n], cost });
+      const blocks = variant === 'subgroup_line16x8' ? params.lineBlocks : rowsA;
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), blocks, g.n], cost });
     } else {
       engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / 8), Math.ceil(rowsA / 8), g.n], cost });
     }
