@@ -16,6 +16,7 @@ import { reluRef } from './reference/elementwise.js';
 import { INCEPTION_CONV_SHAPES } from './cases/inception-conv-shapes.js';
 import { assertClose } from './support/compare.js';
 import { testEngine } from './support/engine.js';
+import { describeKernelCases } from './support/kernel-suite.js';
 import { freshSeed, makeRng, randomArray, type Rng } from './support/random.js';
 
 /** Sums of up to 7·7·768 float32 products; the error bound grows like √K·2⁻²⁴, far below this. */
@@ -26,6 +27,8 @@ beforeAll(async () => {
   engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
+
+describeKernelCases('conv2d', () => engine);
 
 interface Problem {
   xShape: [number, number, number, number];

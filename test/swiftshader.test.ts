@@ -15,3 +15,4 @@ afterAll(() => engine?.destroy());
 
 describeKernelCases('elementwise', () => engine, 'SwiftShader');
 describeKernelCases('matmul', () => engine, 'SwiftShader');
+describeKernelCases('conv2d', () => engine, 'SwiftShader');

@@ -214,7 +214,7 @@ describe(`tuner (seed ${seed})`, () => {
     expect(store.load()[keyOf(P9)]).toEqual(rec);
     // choose() answers the measured variant whatever the fallback, and queues nothing.
     const sentinel = 'not-a-variant';
-    expect(engine.tuner.choose('conv2d', shapeClass(P9), candidatesOf(P9), sentinel, () => () => undefined)).toBe(rec.variant);
+    expect(engine.tuner.choose('conv2d', shapeClass(P9), candidatesOf(P9), sentinel, () => ({ inputs: [], run: () => undefined }))).toBe(rec.variant);
     // A later conv2d of the problem dispatches the chosen kernel and is still correct.
     expect(await runConv(engine, P9)).toBe(kernelOf(rec.variant));
     expect(engine.tuner.pendingCount).toBe(0);

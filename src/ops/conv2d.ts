@@ -74,14 +74,19 @@ function pointwiseVariantOf(v: Conv2dVariant): MatmulVariant | undefined {
   return v.startsWith('pointwise:') ? (v.slice('pointwise:'.length) as MatmulVariant) : undefined;
 }
 
-/** Why `variant` cannot run this problem on this engine, or undefined if it can. */
-export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, engine: Engine): string | undefined {
+/** Whether a variant needs the `subgroups` feature. */
+export function conv2dVariantNeedsSubgroups(variant: Conv2dVariant): boolean {
+  const mm = pointwiseVariantOf(variant);
+  return SUBGROUP_VARIANTS.has(variant) || (mm !== undefined && mm.startsWith('subgroup'));
+}
+
+/** Why `variant` cannot run this problem's shape (on any device), or undefined if it can. */
+export function conv2dShapeRefusal(variant: Conv2dVariant, g: ConvGeometry): string | undefined {
   if (!(CONV2D_VARIANTS as readonly string[]).includes(variant)) return `unknown variant '${variant}'; choose one of ${CONV2D_VARIANTS.join(', ')}`;
   const mm = pointwiseVariantOf(variant);
   if (mm) {
     if (!isPointwise(g)) return `${variant} needs a 1×1 kernel with stride 1 and no padding`;
-    const m = g.n * g.h * g.w;
-    if (!matmulVariantApplies(mm, m, g.cout, g.cin)) return `${variant} needs ${mm === 'tile4x4_vec4' ? 'Cin and Cout' : 'Cout'} divisible by 4`;
+    if (!matmulVariantApplies(mm, g.n * g.h * g.w, g.cout, g.cin)) return `${variant} needs ${mm === 'tile4x4_vec4' ? 'Cin and Cout' : 'Cout'} divisible by 4`;
   } else if ((CONV2D_ASYM_VARIANTS as readonly string[]).includes(variant)) {
     const axis = asymmetricAxis(g);
     if (!axis) return `${variant} needs a 1×n or n×1 kernel (n = 2…${MAX_ASYM_TAPS}), stride 1, padding only along the kernel's axis, and Cout divisible by 4`;
@@ -89,7 +94,14 @@ export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, en
   } else if (variant !== 'shared64' && g.cout % 4 !== 0) {
     return `${variant} needs Cout divisible by 4 (got ${g.cout}); shared64 takes any Cout`;
   }
-  if ((SUBGROUP_VARIANTS.has(variant) || (mm && mm.startsWith('subgroup'))) && !engine.features.has('subgroups')) {
+  return undefined;
+}
+
+/** Why `variant` cannot run this problem on this engine, or undefined if it can. */
+export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, engine: Engine): string | undefined {
+  const why = conv2dShapeRefusal(variant, g);
+  if (why) return why;
+  if (conv2dVariantNeedsSubgroups(variant) && !engine.features.has('subgroups')) {
     return `${variant} needs the 'subgroups' feature, which this device (${engine.adapterName}) lacks`;
   }
   return undefined;
@@ -151,14 +163,14 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
 }
 
 /** Fresh inputs of the problem's shapes for the tuner (seeded: variants see the same data). */
-function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined): (variant: string) => unknown {
+function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined): { inputs: Tensor[]; run: (variant: string) => unknown } {
   const x = engine.randomNormal([g.n, g.h, g.w, g.cin], { seed: 1 });
   const w = engine.randomNormal([g.kh, g.kw, g.cin, g.cout], { seed: 2, std: Math.sqrt(1 / (g.kh * g.kw * g.cin)) });
-  const perChannel = (t: Tensor | undefined, seed: number) => (t ? engine.randomUniform([g.cout], { seed, low: 0.5, high: 1.5 }) : undefined);
-  const scale = perChannel(epi?.scale, 3);
-  const shift = perChannel(epi?.shift, 4);
+  const scale = epi?.scale ? engine.randomUniform([g.cout], { seed: 3, low: 0.5, high: 1.5 }) : undefined;
+  const shift = epi?.shift ? engine.randomUniform([g.cout], { seed: 4, low: -0.5, high: 0.5 }) : undefined;
   const e: Epilogue | undefined = epi ? { ...(scale ? { scale } : {}), ...(shift ? { shift } : {}), relu: epi.relu ?? false } : undefined;
-  return (variant) => recordConv2d(engine, x, w, g, e, variant as Conv2dVariant);
+  const inputs = [x, w, ...(scale ? [scale] : []), ...(shift ? [shift] : [])];
+  return { inputs, run: (variant) => recordConv2d(engine, x, w, g, e, variant as Conv2dVariant) };
 }
 
 function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant): Tensor {

@@ -128,9 +128,11 @@ export class Engine implements TensorOwner {
 
   /** Finds an adapter (see device.ts), requests a device and builds an engine on it. */
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const acquired = await requestGpuDevice(options);
+    // Checked before a device exists, so a bad INCEPT_TUNING leaks nothing.
+    const tuning = options.tuning ?? tuningModeFromEnv() ?? 'auto';
     const store = options.tuningStore ?? (await defaultTuningStore());
-    return new Engine(acquired, { ...options, tuningStore: store });
+    const acquired = await requestGpuDevice(options);
+    return new Engine(acquired, { ...options, tuning, tuningStore: store });
   }
 
   /** Held so it is not garbage-collected: Dawn's Node binding stops processing the device's

@@ -13,6 +13,7 @@
  * 'off' (heuristics only: reproducible runs). `pin(op, variant)` forces a variant.
  */
 import type { Engine } from './engine.js';
+import type { Tensor } from './tensor.js';
 import { measureGpuTime, median } from './timing.js';
 
 export type TuningMode = 'auto' | 'cached' | 'off';
@@ -41,15 +42,33 @@ export interface TuningReport {
   budgetMs: number;
 }
 
-/** Makes the inputs of one problem (its own, so the caller's tensors may be gone by tune())
- * and returns a function that records one run of a variant on them. */
-export type TuningSetup = () => (variant: string) => unknown;
+/** Makes the inputs of one problem (its own, so the caller's tensors may be gone by tune()):
+ * the tensors, which the tuner disposes when done, and a function that records one run of a
+ * variant on them. */
+export type TuningSetup = () => { inputs: Tensor[]; run: (variant: string) => unknown };
 
 interface Pending {
   op: string;
   shapeClass: string;
   candidates: readonly string[];
   setup: TuningSetup;
+}
+
+/** The records of a parsed store, dropping anything that is not one (a hand-edited or damaged
+ * file must cost a re-measurement, not a crash). */
+export function validTuningRecords(parsed: unknown, where: string): Record<string, TuningRecord> {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    if (parsed !== undefined) console.warn(`incept: ignoring tuning records in ${where}: not a JSON object`);
+    return {};
+  }
+  const out: Record<string, TuningRecord> = {};
+  for (const [key, r] of Object.entries(parsed as Record<string, unknown>)) {
+    const rec = r as Partial<TuningRecord> | null;
+    if (rec && typeof rec === 'object' && typeof rec.op === 'string' && typeof rec.shapeClass === 'string' && typeof rec.variant === 'string') {
+      out[key] = { op: rec.op, shapeClass: rec.shapeClass, variant: rec.variant, ms: typeof rec.ms === 'object' && rec.ms ? rec.ms : {}, measuredAt: String(rec.measuredAt ?? '') };
+    }
+  }
+  return out;
 }
 
 export class MemoryTuningStore implements TuningStore {
@@ -72,13 +91,18 @@ export class LocalStorageTuningStore implements TuningStore {
   load(): Record<string, TuningRecord> {
     try {
       const text = globalThis.localStorage?.getItem(this.key);
-      return text ? (JSON.parse(text) as Record<string, TuningRecord>) : {};
+      return text ? validTuningRecords(JSON.parse(text), this.description) : {};
     } catch {
       return {};
     }
   }
   save(records: Record<string, TuningRecord>): void {
-    globalThis.localStorage?.setItem(this.key, JSON.stringify(records));
+    try {
+      globalThis.localStorage?.setItem(this.key, JSON.stringify(records));
+    } catch (e) {
+      // Quota or privacy settings: tuning still helps this page, it just is not kept.
+      console.warn(`incept: could not save tuning results to ${this.description}: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -89,6 +113,9 @@ export class Tuner {
   private readonly pins = new Map<string, string>();
   private records: Record<string, TuningRecord>;
   private readonly pending = new Map<string, Pending>();
+  /** What this tuner measured; only these are written back, so records another process
+   * measured meanwhile are not overwritten by stale copies loaded at start. */
+  private measured: Record<string, TuningRecord> = {};
 
   constructor(
     private readonly engine: Engine,
@@ -144,11 +171,14 @@ export class Tuner {
     const budgetMs = options.budgetMs ?? this.budgetMs;
     const started = performance.now();
     const tuned: TuningRecord[] = [];
+    // A budget ≤ 0 measures nothing; otherwise a problem is started while budget is left.
     for (const [key, p] of [...this.pending]) {
-      if (performance.now() - started > budgetMs) break;
+      if (performance.now() - started >= budgetMs) break;
       const ms: Record<string, number> = {};
-      await this.engine.scope(async () => {
-        const run = p.setup();
+      // A synchronous scope hands the inputs out; they are disposed explicitly below (an async
+      // scope would also capture tensors the caller creates while tune() is awaited).
+      const { inputs, run } = this.engine.scope(() => p.setup());
+      try {
         // Round-robin: one run of each candidate per round, so load from other processes
         // (noisy machines) falls on all of them alike. The first round warms up (pipelines).
         const times = new Map<string, number[]>(p.candidates.map((v) => [v, []]));
@@ -158,14 +188,17 @@ export class Tuner {
             const stats = await measureGpuTime(this.engine, `tuning ${p.op} ${variant}`, () => run(variant), { warmup: 0, repeats: 1 });
             if (round > 0) times.get(variant)!.push(stats.ms);
           }
-          // At least one timed round; then stop when this problem's share of the budget is spent.
-          if (round >= 1 && performance.now() - started > budgetMs) break;
+          // At least one timed round; then stop once the budget is spent.
+          if (round >= 1 && performance.now() - started >= budgetMs) break;
         }
         for (const [variant, t] of times) ms[variant] = median(t);
-      });
+      } finally {
+        for (const t of inputs) t.dispose();
+      }
       const variant = Object.entries(ms).reduce((best, e) => (e[1] < best[1] ? e : best))[0];
       const rec: TuningRecord = { op: p.op, shapeClass: p.shapeClass, variant, ms, measuredAt: new Date().toISOString() };
       this.records[key] = rec;
+      this.measured[key] = rec;
       this.pending.delete(key);
       tuned.push(rec);
       options.onProgress?.(`${p.op} ${p.shapeClass}: ${variant} (${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')})`);
@@ -179,12 +212,12 @@ export class Tuner {
     const prefix = `${this.adapterKey}|`;
     const keep = Object.fromEntries(Object.entries(this.store.load()).filter(([k]) => !k.startsWith(prefix)));
     this.records = {};
+    this.measured = {};
     this.pending.clear();
     this.store.save(keep);
   }
 
   private persist(): void {
-    // Merge with what other processes stored meanwhile.
-    this.store.save({ ...this.store.load(), ...this.records });
+    this.store.save({ ...this.store.load(), ...this.measured });
   }
 }

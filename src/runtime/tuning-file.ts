@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { TuningRecord, TuningStore } from './tuner.js';
+import { validTuningRecords, type TuningRecord, type TuningStore } from './tuner.js';
 
 export function defaultTuningFile(): string {
   if (process.env.INCEPT_TUNING_FILE) return process.env.INCEPT_TUNING_FILE;
@@ -29,7 +29,7 @@ export class FileTuningStore implements TuningStore {
       return {};
     }
     try {
-      return JSON.parse(text) as Record<string, TuningRecord>;
+      return validTuningRecords(JSON.parse(text), this.path);
     } catch {
       // A damaged cache only costs a re-measurement; say so rather than fail the run.
       console.warn(`incept: ignoring unreadable tuning file ${this.path}`);

@@ -8,11 +8,15 @@ import { add, mul, relu, scaleShift } from '../../src/ops/elementwise.js';
 import { matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from '../../src/ops/matmul.js';
 import { addRef, mulRef, reluRef, scaleShiftRef } from '../reference/elementwise.js';
 import { matmulRef } from '../reference/matmul.js';
+import { batchNormRef, conv2dRef } from '../reference/conv2d.js';
+import { conv2d, conv2dShapeRefusal, conv2dVariantNeedsSubgroups, CONV2D_VARIANTS } from '../../src/ops/conv2d.js';
+import { convGeometry, type Padding } from '../../src/ops/conv2d-geometry.js';
+import { foldBatchNorm, type Epilogue } from '../../src/ops/epilogue.js';
 import { assertClose, type Comparison } from '../support/compare.js';
 import { randomArray, type Rng } from '../support/random.js';
 
 export interface KernelCase {
-  family: 'elementwise' | 'matmul';
+  family: 'elementwise' | 'matmul' | 'conv2d';
   name: string;
   tolerance: number;
   /** A device feature the kernel needs; on a device without it the case checks the op's refusal. */
@@ -39,6 +43,10 @@ function expectRefusal(op: () => unknown, feature: GPUFeatureName): CaseOutcome 
 export const ELEMENTWISE_TOLERANCE = 1e-6;
 /** Matmul accumulates K products in float32: norm-wise error grows like sqrt(K)·2^-24. */
 export const MATMUL_TOLERANCE = 1e-5;
+/** The project's bound for convolutions (sums of up to 7·7·Cin products, then the epilogue). */
+export const CONV_TOLERANCE = 1e-4;
+
+type Shape4 = [number, number, number, number];
 
 const shp = (s: readonly number[]) => `[${s.join('×')}]`;
 const size = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
@@ -142,6 +150,59 @@ function matmulCases(): KernelCase[] {
   return cases;
 }
 
+/** Small convolutions that reach every conv2d variant (test/conv2d.test.ts has the large and
+ * random ones); shared with the browser page and the SwiftShader run. */
+const CONV_PROBLEMS: { x: number[]; w: number[]; stride: number; padding: Padding; epilogue: 'none' | 'bias' | 'bn-relu' }[] = [
+  { x: [1, 7, 6, 5], w: [3, 3, 5, 8], stride: 1, padding: 'same', epilogue: 'bias' },
+  { x: [2, 9, 9, 3], w: [3, 3, 3, 6], stride: 2, padding: 'valid', epilogue: 'none' },
+  { x: [1, 8, 11, 8], w: [1, 5, 8, 8], stride: 1, padding: 'same', epilogue: 'none' },
+  { x: [1, 9, 7, 4], w: [5, 1, 4, 12], stride: 1, padding: 'same', epilogue: 'bn-relu' },
+  { x: [1, 5, 5, 8], w: [1, 1, 8, 12], stride: 1, padding: 'valid', epilogue: 'bn-relu' },
+];
+
+function conv2dCases(): KernelCase[] {
+  const cases: KernelCase[] = [];
+  for (const p of CONV_PROBLEMS) {
+    const g = convGeometry('conv2d case', p.x, p.w, p.stride, p.padding);
+    for (const variant of CONV2D_VARIANTS) {
+      if (conv2dShapeRefusal(variant, g)) continue;
+      const requires: GPUFeatureName | undefined = conv2dVariantNeedsSubgroups(variant) ? 'subgroups' : undefined;
+      cases.push({
+        family: 'conv2d',
+        name: `conv2d ${variant} x${shp(p.x)} w${shp(p.w)} stride ${p.stride} ${JSON.stringify(p.padding)} ${p.epilogue}`,
+        tolerance: CONV_TOLERANCE,
+        ...(requires ? { requires } : {}),
+        run: async (engine, rng) =>
+          engine.scope(async () => {
+            if (requires && !engine.features.has(requires)) {
+              return expectRefusal(() => conv2d(engine.zeros(p.x), engine.zeros(p.w), { stride: p.stride, padding: p.padding, variant }), requires);
+            }
+            const x = randomArray(rng, size(p.x));
+            const w = randomArray(rng, size(p.w));
+            const bias = p.epilogue === 'bias' ? randomArray(rng, g.cout) : undefined;
+            let ref: Float64Array = conv2dRef(x, p.x as Shape4, w, p.w as Shape4, g, bias).out;
+            let epilogue: Epilogue | undefined;
+            if (p.epilogue === 'bn-relu') {
+              const bn = { gamma: randomArray(rng, g.cout, 0.5, 1.5), beta: randomArray(rng, g.cout), mean: randomArray(rng, g.cout, -0.5, 0.5), variance: randomArray(rng, g.cout, 0.2, 2), eps: 1e-3 };
+              ref = reluRef(batchNormRef(ref, g.cout, bn.gamma, bn.beta, bn.mean, bn.variance, bn.eps));
+              const folded = foldBatchNorm(bn);
+              epilogue = { scale: engine.tensor(folded.scale), shift: engine.tensor(folded.shift), relu: true };
+            }
+            const y = conv2d(engine.tensor(x, p.x), engine.tensor(w, p.w), {
+              stride: p.stride,
+              padding: p.padding,
+              variant,
+              ...(bias ? { bias: engine.tensor(bias) } : {}),
+              ...(epilogue ? { epilogue } : {}),
+            });
+            return assertClose(await y.read(), ref, CONV_TOLERANCE, `conv2d ${variant}`);
+          }),
+      });
+    }
+  }
+  return cases;
+}
+
 export function kernelCases(): KernelCase[] {
-  return [...elementwiseCases(), ...matmulCases()];
+  return [...elementwiseCases(), ...matmulCases(), ...conv2dCases()];
 }
