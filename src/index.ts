@@ -11,3 +11,8 @@ export * from './runtime/errors.js';
 export { add, mul, scaleShift, relu } from './ops/elementwise.js';
 export { matmul, MATMUL_VARIANTS, type MatmulVariant } from './ops/matmul.js';
 export { measureMatmulPeak, type PeakResult } from './ops/matmul-peak.js';
+export { conv2d, CONV2D_VARIANTS, defaultConv2dVariant, conv2dCandidates, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.js';
+export { convGeometry, convMacs, type ConvGeometry, type Padding } from './ops/conv2d-geometry.js';
+export { foldBatchNorm, type Epilogue, type BatchNormParams } from './ops/epilogue.js';
+export { Tuner, MemoryTuningStore, LocalStorageTuningStore, type TuningMode, type TuningRecord, type TuningStore, type TuningReport } from './runtime/tuner.js';
+export { measureGpuTime, type GpuTimeStats, type GpuTimeOptions } from './runtime/timing.js';

@@ -1,5 +1,8 @@
 /** The `incept` command as a user runs it (a child process on the built bundle). */
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -39,5 +42,53 @@ describe('incept device', () => {
   it('rejects an unknown driver name', async () => {
     const err = await incept(['device', '--driver', 'gpu9000']).catch((e: unknown) => e);
     expect((err as { stderr: string }).stderr).toMatch(/Allowed choices are auto, hardware, lavapipe, swiftshader, system/);
+  });
+});
+
+describe('incept bench factorization', () => {
+  it('--quick on one pair: table on stdout, the JSON contract, an HTML report, errors checked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'incept-bench-'));
+    try {
+      const json = join(dir, 'r.json');
+      const html = join(dir, 'r.html');
+      const { stdout, stderr } = await incept(
+        ['bench', 'factorization', '--quick', '--filter', 'Mixed_7b', '--repeats', '2', '--tuning-budget', '5', '--json', json, '--html', html],
+        { INCEPT_TUNING_FILE: join(dir, 'tuning.json') },
+      );
+      expect(stderr).toMatch(/factorization benchmark \(quick\)/);
+      expect(stdout).toMatch(/Mixed_7b 3×3 \(384→384\)/);
+      expect(stdout).toContain(`HTML report: ${html}`);
+      const r = JSON.parse(readFileSync(json, 'utf8'));
+      expect(r.adapter.length).toBeGreaterThan(0);
+      expect(r.peakGflops).toBeGreaterThan(0);
+      expect(r.rows).toHaveLength(1);
+      const row = r.rows[0];
+      expect(row.batch).toBe(1);
+      expect(row.predictedRatio).toBeCloseTo(6 / 9, 6);
+      expect(row.measuredRatio).toBeCloseTo(row.factorized.ms / row.full.ms, 6);
+      for (const side of [row.full, row.factorized]) {
+        for (const k of ['macs', 'params', 'ms', 'gflops']) expect(side[k]).toBeGreaterThan(0);
+        expect(side.variant.length).toBeGreaterThan(0);
+        expect(side.maxRelErr).toBeLessThanOrEqual(1e-4);
+        expect(side.runs).toBe(2);
+      }
+      expect(row.full.macs).toBe(8 * 8 * 9 * 384 * 384);
+      expect(row.factorized.variant).toContain(' + ');
+      expect(row.fused.maxRelErr).toBeLessThanOrEqual(1e-4);
+      expect(readFileSync(html, 'utf8')).toMatch(/<canvas/);
+      expect(existsSync(join(dir, 'tuning.json'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bad arguments exit 1 with what was wrong', async () => {
+    const bad = async (args: string[]) => ((await incept(['bench', 'factorization', ...args]).catch((e: unknown) => e)) as { code: number; stderr: string });
+    const zero = await bad(['--batches', '0,8']);
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toMatch(/--batches needs positive integers separated by commas, got '0,8'/);
+    const none = await bad(['--filter', 'no such conv', '--no-tune']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no pair matches 'no such conv'; pairs: Mixed_5b 5×5/);
   });
 });

@@ -138,6 +138,10 @@ function msCell(s: { ms: Num; msMin: Num; msMax: Num }): string {
  * with min–max in parentheses. When some row has a target ratio, a 'target' column shows it
  * with ✓ if the measured ratio is at most the target and ✗ if not.
  */
+function tuningText(t: NonNullable<FactorizationResult['tuning']>): string {
+  return `tuning: ${t.problems} conv problems in ${(t.ms / 1000).toFixed(1)} s (budget ${(t.budgetMs / 1000).toFixed(0)} s), kept in ${t.store}`;
+}
+
 export function formatFactorizationTable(r: FactorizationResult): string {
   const fused = hasFused(r);
   const target = hasTarget(r);
@@ -188,6 +192,7 @@ export function formatFactorizationTable(r: FactorizationResult): string {
     `matmul peak ${finite(r.peakGflops) ? `${formatGflops(r.peakGflops)} GFLOP/s` : 'not measured'}`,
     `timing: ${timingText(r.timing)}`,
     ...(r.quick ? ['quick run (rough numbers)'] : []),
+    ...(r.tuning ? [tuningText(r.tuning)] : []),
   ].join(' · ');
   const out = [
     header,
@@ -640,6 +645,7 @@ export function renderFactorizationHtml(r: FactorizationResult): string {
     ['Timing', timingText(r.timing)],
     ['Date', r.date],
     ['Engine', `incept-gpu ${r.engineVersion}`],
+    ...(r.tuning ? ([['Tuning', tuningText(r.tuning)]] as [string, string][]) : []),
     ['Comparisons', `${new Set(r.rows.map((row) => row.name)).size} convs × batch ${batches.join(', ') || DASH}${fused ? ', with BN+ReLU fused variant' : ''}`],
   ];
 

@@ -77,6 +77,9 @@ export interface FactorizationRow {
    * Optional: the ratio the measured one should reach (met when measuredRatio <= targetRatio),
    * e.g. 80% of the predicted saving: 1 − 0.8 · (1 − predictedRatio).
    */
+  /** The paper's cost of the replacement (18/25, 6/9, 2/n, 8/9); predictedRatio is from the
+   * actual convs' multiply-adds, which match it when the middle width is the harmonic mean. */
+  paperRatio?: number;
   targetRatio?: number;
 }
 
@@ -95,6 +98,9 @@ export interface FactorizationResult {
   quick: boolean;
   /** The incept-gpu package version that measured. */
   engineVersion: string;
+  /** Kernel-variant tuning done during the run: wall time spent, the budget it had, how many
+   * conv problems it measured, and where the choices are kept. Absent when tuning was off. */
+  tuning?: { ms: number; budgetMs: number; problems: number; store: string };
   rows: FactorizationRow[];
 }
 

@@ -131,7 +131,9 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
   }
 
   // Tuning budget shared by all rows; each row's tuning gets an even share of what is left.
-  let tuningLeft = options.tuningBudgetMs ?? (quick ? 30_000 : 240_000);
+  const tuningBudget = options.tuningBudgetMs ?? (quick ? 30_000 : 240_000);
+  let tuningLeft = tuningBudget;
+  let tunedProblems = 0;
   const rows: FactorizationRow[] = [];
   let seed = 7;
   const total = batches.length * pairs.length;
@@ -171,6 +173,7 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
           const left = total - done;
           const report = await engine.tuner.tune({ budgetMs: tuningLeft / left, onProgress: (m) => progress(`tuning ${m}`) });
           tuningLeft -= report.ms;
+          tunedProblems += report.tuned.length;
         }
 
         const random = sampler(seed++);
@@ -208,6 +211,7 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
     timing: engine.profiler.timing,
     quick,
     engineVersion: pkg.version,
+    ...(tuningBudget > 0 ? { tuning: { ms: tuningBudget - tuningLeft, budgetMs: tuningBudget, problems: tunedProblems, store: engine.tuner.store.description } } : {}),
     rows,
   };
 }
