@@ -4,13 +4,14 @@
  * BatchNorm + ReLU fused into the first conv's write-out (as the network runs it). Each side is
  * first tuned (the engine's tuner measures the kernel variants of every conv, within a budget),
  * then checked against float64 sums at sampled outputs, then timed: GPU time per run from
- * timestamp queries (or the marked CPU-wall fallback), median of `repeats` runs after warm-up.
+ * timestamp queries (or the marked CPU-wall fallback), median of `repeats` runs after warm-up,
+ * the three sides taking turns run by run so the machine's drift falls on all of them alike.
  */
 import pkg from '../../package.json' with { type: 'json' };
 import type { Engine } from '../../src/runtime/engine.js';
 import { InceptError } from '../../src/runtime/errors.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
-import { measureGpuTime, type GpuTimeStats } from '../../src/runtime/timing.js';
+import { measureSideBySide, type GpuTimeStats } from '../../src/runtime/timing.js';
 import { conv2d } from '../../src/ops/conv2d.js';
 import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
 import type { Epilogue } from '../../src/ops/epilogue.js';
@@ -181,10 +182,9 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
         const errFact = await checkSide(x, factorized, undefined, samples, random);
         const errFused = await checkSide(x, factorized, { epi, host }, samples, random);
 
-        const timing = { warmup, repeats };
-        const tFull = await measureGpuTime(engine, `${label}: full`, () => runSide(x, full), timing);
-        const tFact = await measureGpuTime(engine, `${label}: factorized`, () => runSide(x, factorized), timing);
-        const tFused = await measureGpuTime(engine, `${label}: fused`, () => runSide(x, factorized, epi), timing);
+        // Side by side, round by round, so the machine's drift falls on all three alike.
+        const t = await measureSideBySide(engine, label, { full: () => runSide(x, full), factorized: () => runSide(x, factorized), fused: () => runSide(x, factorized, epi) }, { warmup, repeats, minRepeats: repeats });
+        const [tFull, tFact, tFused] = [t.full, t.factorized, t.fused];
         const fullSide = sideResult(full, tFull, errFull);
         const factSide = sideResult(factorized, tFact, errFact);
         const fused: FusedResult = { ms: tFused.ms, msMin: tFused.msMin, msMax: tFused.msMax, gflops: gflopsOf(factSide.macs, tFused.ms), variant: variantOf(tFused), maxRelErr: errFused, runs: tFused.runs };

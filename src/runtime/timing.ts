@@ -68,3 +68,36 @@ export async function measureGpuTime(engine: Engine, label: string, record: () =
   }
   return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches: kernels.length, kernels, timing: engine.profiler.timing };
 }
+
+/**
+ * Times several pieces of work side by side: each round runs every piece once, in turn, so
+ * load from other processes (noisy machines drift by ±50% over seconds) falls on all of them
+ * alike and their ratios stay meaningful. `warmup` untimed rounds come first; timing stops
+ * after `repeats` rounds, or earlier once `budgetMs` of wall time is spent (after at least
+ * `minRepeats` rounds).
+ */
+export async function measureSideBySide<K extends string>(engine: Engine, label: string, work: Record<K, () => unknown>, options: GpuTimeOptions = {}): Promise<Record<K, GpuTimeStats>> {
+  const warmup = options.warmup ?? 1;
+  const repeats = options.repeats ?? 10;
+  const minRepeats = Math.min(options.minRepeats ?? 3, repeats);
+  const budgetMs = options.budgetMs ?? Infinity;
+  const keys = Object.keys(work) as K[];
+  const times = new Map<K, number[]>(keys.map((k) => [k, []]));
+  const kernels = new Map<K, string[]>();
+  const started = performance.now();
+  for (let round = 0; round < warmup + repeats; round++) {
+    for (const k of keys) {
+      const one = await measureGpuTime(engine, `${label}: ${k}`, work[k], { warmup: 0, repeats: 1 });
+      kernels.set(k, one.kernels);
+      if (round >= warmup) times.get(k)!.push(one.ms);
+    }
+    if (round >= warmup + minRepeats - 1 && performance.now() - started >= budgetMs) break;
+  }
+  const out = {} as Record<K, GpuTimeStats>;
+  for (const k of keys) {
+    const t = times.get(k)!;
+    const ks = kernels.get(k) ?? [];
+    out[k] = { ms: median(t), msMin: Math.min(...t), msMax: Math.max(...t), runs: t.length, dispatches: ks.length, kernels: ks, timing: engine.profiler.timing };
+  }
+  return out;
+}

@@ -14,7 +14,7 @@
  */
 import type { Engine } from './engine.js';
 import type { Tensor } from './tensor.js';
-import { measureGpuTime, median } from './timing.js';
+import { measureSideBySide } from './timing.js';
 
 export type TuningMode = 'auto' | 'cached' | 'off';
 
@@ -179,19 +179,12 @@ export class Tuner {
       // scope would also capture tensors the caller creates while tune() is awaited).
       const { inputs, run } = this.engine.scope(() => p.setup());
       try {
-        // Round-robin: one run of each candidate per round, so load from other processes
-        // (noisy machines) falls on all of them alike. The first round warms up (pipelines).
-        const times = new Map<string, number[]>(p.candidates.map((v) => [v, []]));
-        const rounds = (options.repeats ?? 5) + 1;
-        for (let round = 0; round < rounds; round++) {
-          for (const variant of p.candidates) {
-            const stats = await measureGpuTime(this.engine, `tuning ${p.op} ${variant}`, () => run(variant), { warmup: 0, repeats: 1 });
-            if (round > 0) times.get(variant)!.push(stats.ms);
-          }
-          // At least one timed round; then stop once the budget is spent.
-          if (round >= 1 && performance.now() - started >= budgetMs) break;
-        }
-        for (const [variant, t] of times) ms[variant] = median(t);
+        // Side by side (one run of each candidate per round), so machine load falls on all
+        // alike; the first round warms up (pipeline compilation). At least one timed round.
+        const work = Object.fromEntries(p.candidates.map((v) => [v, () => run(v)]));
+        const left = Math.max(0, budgetMs - (performance.now() - started));
+        const stats = await measureSideBySide(this.engine, `tuning ${p.op}`, work, { warmup: 1, repeats: options.repeats ?? 5, minRepeats: 1, budgetMs: left });
+        for (const [variant, st] of Object.entries(stats)) ms[variant] = st.ms;
       } finally {
         for (const t of inputs) t.dispose();
       }
