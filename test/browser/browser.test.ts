@@ -18,6 +18,7 @@ const CASE_NAMES = [...new Set(ALL_CASE_NAMES)];
 const ERROR_CHECKS: ErrorCheckName[] = [
   'error check: workgroup count over the device limit throws KernelBindingError',
   'error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it',
+  'tuning: a conv2d choice is measured and kept in localStorage for the next engine',
 ];
 
 const seed = freshSeed();
@@ -91,7 +92,7 @@ describe('browser (Chromium WebGPU)', () => {
     });
   });
 
-  describe('errors are not silent in the browser', () => {
+  describe('in-page checks: errors are not silent, tuning persists in localStorage', () => {
     it.each(ERROR_CHECKS)('%s', (name) => {
       const [r] = resultsFor(name, 1);
       expect(r!.ok, r!.error).toBe(true);

@@ -7,6 +7,7 @@
 import { createEngine, type Engine } from '../../src/runtime/engine.js';
 import { GpuError, KernelBindingError } from '../../src/runtime/errors.js';
 import { KernelFamily } from '../../src/runtime/kernel.js';
+import { conv2d } from '../../src/ops/conv2d.js';
 import { kernelCases } from '../cases/kernel-cases.js';
 import { freshSeed, makeRng } from '../support/random.js';
 
@@ -30,7 +31,8 @@ export interface PageResults {
 /** Names of the in-page error checks, as they appear in `results`; the test names them too. */
 export type ErrorCheckName =
   | 'error check: workgroup count over the device limit throws KernelBindingError'
-  | 'error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it';
+  | 'error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it'
+  | 'tuning: a conv2d choice is measured and kept in localStorage for the next engine';
 
 declare global {
   interface Window {
@@ -102,6 +104,37 @@ async function checkWorkgroupMemory(engine: Engine): Promise<void> {
   });
 }
 
+/** The browser's default tuning store is localStorage: a measured choice lands there and a new
+ * engine on the page starts with it. */
+async function checkTuningInLocalStorage(): Promise<void> {
+  const key = 'incept-gpu:tuning';
+  localStorage.removeItem(key);
+  const first = await createEngine({ poisonOutputs: true });
+  let variant: string;
+  let shapeClass: string;
+  try {
+    if (first.tuner.store.description !== `localStorage['${key}']`) throw new Error(`the default store is ${first.tuner.store.description}, not localStorage`);
+    first.scope(() => conv2d(first.zeros([1, 6, 6, 4]), first.zeros([3, 3, 4, 8]), { padding: 'same' }));
+    if (first.tuner.pendingCount !== 1) throw new Error(`expected one pending problem, got ${first.tuner.pendingCount}`);
+    const report = await first.tuner.tune({ budgetMs: 60_000, repeats: 1 });
+    if (report.tuned.length !== 1) throw new Error(`tune() measured ${report.tuned.length} problems, expected 1`);
+    ({ variant, shapeClass } = report.tuned[0]!);
+  } finally {
+    first.destroy();
+  }
+  const stored = JSON.parse(localStorage.getItem(key) ?? '{}') as Record<string, { variant: string }>;
+  if (!Object.values(stored).some((r) => r.variant === variant)) throw new Error(`localStorage lacks the measured choice: ${JSON.stringify(stored)}`);
+  const second = await createEngine();
+  try {
+    if (second.tuner.record('conv2d', shapeClass)?.variant !== variant) throw new Error('a new engine did not load the stored choice');
+    second.scope(() => conv2d(second.zeros([1, 6, 6, 4]), second.zeros([3, 3, 4, 8]), { padding: 'same' }));
+    if (second.tuner.pendingCount !== 0) throw new Error('a new engine queued a problem it had a stored choice for');
+  } finally {
+    second.destroy();
+    localStorage.removeItem(key);
+  }
+}
+
 async function main(out: PageResults): Promise<void> {
   const engine = await createEngine({ poisonOutputs: true });
   out.adapter = engine.adapterName;
@@ -117,6 +150,7 @@ async function main(out: PageResults): Promise<void> {
     }
     // After the kernel cases, so a batch left failed by these cannot affect them.
     const checks: [ErrorCheckName, (e: Engine) => Promise<void>][] = [
+      ['tuning: a conv2d choice is measured and kept in localStorage for the next engine', checkTuningInLocalStorage],
       ['error check: workgroup count over the device limit throws KernelBindingError', checkWorkgroupLimit],
       ['error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it', checkWorkgroupMemory],
     ];
