@@ -65,6 +65,11 @@ describe('incept bench factorization', () => {
       const row = r.rows[0];
       expect(row.batch).toBe(1);
       expect(row.predictedRatio).toBeCloseTo(6 / 9, 6);
+      expect(row.paperRatio).toBeCloseTo(6 / 9, 6);
+      expect(row.targetRatio).toBeCloseTo(1 - 0.8 * (1 - 6 / 9), 6);
+      expect(stdout).toMatch(/\bpaper\b.*\bpredicted\b.*\bmeasured\b.*\btarget\b/);
+      expect(r.tuning.budgetMs).toBe(5000);
+      expect(r.tuning.problems).toBeGreaterThanOrEqual(1);
       expect(row.measuredRatio).toBeCloseTo(row.factorized.ms / row.full.ms, 6);
       for (const side of [row.full, row.factorized]) {
         for (const k of ['macs', 'params', 'ms', 'gflops']) expect(side[k]).toBeGreaterThan(0);

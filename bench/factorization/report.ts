@@ -153,6 +153,7 @@ export function formatFactorizationTable(r: FactorizationResult): string {
     { head: 'MACs fact', right: true, cell: (row) => formatCount(row.factorized.macs) },
     { head: 'params full', right: true, cell: (row) => formatCount(row.full.params) },
     { head: 'params fact', right: true, cell: (row) => formatCount(row.factorized.params) },
+    ...(r.rows.some((row) => row.paperRatio !== undefined) ? [{ head: 'paper', right: true, cell: (row: FactorizationRow) => (row.paperRatio !== undefined ? formatRatio(row.paperRatio) : DASH) }] : []),
     { head: 'predicted', right: true, cell: (row) => formatRatio(row.predictedRatio) },
     { head: 'measured', right: true, cell: (row) => formatRatio(row.measuredRatio) },
     ...(target ? [{ head: 'target', right: true, cell: (row: FactorizationRow) => formatTarget(row) }] : []),
@@ -325,7 +326,7 @@ function tableHtml(r: FactorizationResult): string {
           `<th scope="rowgroup" ${span} class="conv"><span class="name">${escapeHtml(row.name)}</span>` +
             `<span class="sub">${escapeHtml(row.group ?? '')}</span><span class="sub">${escapeHtml(row.shape ?? '')}</span></th>`,
           `<td ${span} class="num">${escapeHtml(row.batch)}</td>`,
-          `<td ${span} class="num">${escapeHtml(formatRatio(row.predictedRatio))}</td>`,
+          `<td ${span} class="num">${escapeHtml(formatRatio(row.predictedRatio))}${row.paperRatio !== undefined ? `<span class="sub">paper ${escapeHtml(formatRatio(row.paperRatio))}</span>` : ''}</td>`,
           ...(target ? [`<td ${span} class="num">${escapeHtml(formatTarget(row))}</td>`] : []),
         );
       }
