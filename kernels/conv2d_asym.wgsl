@@ -15,12 +15,15 @@
 //                       `subgroups`.
 //   subgroup_line16x8   16 outputs × 8 channels per lane along rows laid end to end (see its
 //                       section below). Needs `subgroups` and 'same' padding along the axis.
+//   shared_line64       the same line, tiled through workgroup memory for GPUs. Needs 'same'.
 // Measured, GFLOP/s at batch 1 (same caveats as conv2d.wgsl's table):
 //                                 general best        window8x8  subgroup_window8x8  line16x8
 //   SwiftShader 17²×128 1×7→128   0.90 (tile8x8)      1.26       1.00                1.36
 //   SwiftShader 17²×128 7×1→192   0.86 (tile8x8)      1.67       1.18                1.08
 //   SwiftShader 8²×384 1×3→384    0.99 (tile8x8)      1.25       0.86                1.30
 //   lavapipe    17²×128 1×7→128   5.4–10 (subgroup16x8) 1.7–2.8  2.1–2.5             1.7–2.6
+// shared_line64 on lavapipe: 1.9, 1.4 and 0.9 GFLOP/s on the three shapes above (workgroup
+// memory and barriers are slow on CPU drivers; it is there for GPUs).
 // So on SwiftShader the window kernels win by 1.3–1.9×, and on lavapipe the general subgroup
 // kernel wins by 2–3×: lavapipe pays per load instruction in a loop body (see matmul.wgsl), and
 // written-out taps put 14 of them in one body; the general kernel's rolled loop has two.
@@ -194,6 +197,89 @@ fn window8x8(@builtin(global_invocation_id) gid: vec3u) {
   store_outputs(n, a, b0, col0 + 1u, acc.a01, acc.a11);
 }
 
+// ---------------------------------------------------------------- shared_line64
+// The line layout of subgroup_line16x8 (rows end to end, each followed by n − 1 zeros; see
+// there) tiled for GPUs: a 16×16 workgroup owns 64 line positions × 64 channels; per slice of
+// four input channels it stages the window (64 + n − 1 positions) and the n taps' weights in
+// workgroup memory, and each invocation accumulates 4 positions × 4 channels from there. The
+// classic GPU shape; on the CPU drivers workgroup memory and barriers are slow (not measured on
+// a GPU yet: the tuner decides). Needs 'same' padding along the axis.
+
+const LINE_TILE = 64u;
+const CI_SLICE = 4u;
+// 64 + 7 − 1 = 70 positions for the longest kernel, rounded up.
+const LINE_WINDOW = 72u;
+
+var<workgroup> lineX: array<array<f32, 4>, 72>;                  // [position][input channel]
+var<workgroup> lineW: array<array<array<vec4f, 16>, 4>, 7>;      // [tap][input channel][channel group]
+
+// Window element at line position p (may be negative or past the end: zero).
+fn line_pixel(n: u32, p: i32) -> vec2u {
+  let P = i32(params.period);
+  let a = p / P;
+  let b = p % P;
+  let inside = p >= 0 && b < i32(params.lenB) && a < i32(params.lenA);
+  let at = (n * params.inPerImage + u32(max(a, 0)) * params.inStrideA + u32(max(b, 0)) * params.inStrideB) * params.Cin;
+  return vec2u(select(0u, at, inside), select(0u, 1u, inside));
+}
+
+// Line outputs p0 + 4g .. p0 + 4g + 3 (those in a row, not a gap), channel group c4.
+fn store_line4(n: u32, p0: u32, c4: u32, acc: mat4x4f) {
+  let C4 = params.Cout / 4u;
+  if (c4 >= C4) {
+    return;
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let p = p0 + i;
+    let a = p / params.period;
+    let b = p % params.period;
+    if (b < params.outLenB && a < params.lenA) {
+      y4[(n * params.outPerImage + a * params.outStrideA + b * params.outStrideB) * C4 + c4] = epilogue4(acc[i], c4);
+    }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn shared_line64(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let C4 = params.Cout / 4u;
+  let Cin = params.Cin;
+  let n = wid.z;
+  let p0 = wid.y * LINE_TILE;
+  let group = wid.x * 16u + lid.x;
+  let o0 = lid.y * 4u;
+  let start = i32(p0) - i32(params.padBefore);
+  var acc = mat4x4f();
+  for (var k0 = 0u; k0 < Cin; k0 += CI_SLICE) {
+    for (var e = li; e < LINE_WINDOW * CI_SLICE; e += 256u) {
+      let c = e % CI_SLICE;
+      let px = line_pixel(n, start + i32(e / CI_SLICE));
+      let ci = k0 + c;
+      lineX[e / CI_SLICE][c] = select(0.0, x[px.x + min(ci, Cin - 1u)], px.y == 1u && ci < Cin);
+    }
+    for (var e = li; e < TAPS * CI_SLICE * 16u; e += 256u) {
+      let t = e / (CI_SLICE * 16u);
+      let c = (e / 16u) % CI_SLICE;
+      let g = e % 16u;
+      let ci = k0 + c;
+      let cg = wid.x * 16u + g;
+      lineW[t][c][g] = select(vec4f(0.0), w4[(t * Cin + min(ci, Cin - 1u)) * C4 + min(cg, C4 - 1u)], ci < Cin && cg < C4);
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < CI_SLICE; c++) {
+      for (var t = 0u; t < TAPS; t++) {
+        let a = vec4f(lineX[o0 + t][c], lineX[o0 + t + 1u][c], lineX[o0 + t + 2u][c], lineX[o0 + t + 3u][c]);
+        acc += outer4(lineW[t][c][lid.x], a);
+      }
+    }
+    workgroupBarrier();
+  }
+  store_line4(n, p0 + o0, group, acc);
+}
+
 // ================================================================ subgroup variants
 // Compiled only on devices with `subgroups` (src/ops/conv2d.ts adds `enable subgroups;`).
 // @subgroups-only
@@ -251,16 +337,6 @@ struct LineWindow {
   live: array<vec4f, 6>,
 }
 
-// Window element at line position p (may be negative or past the end: zero).
-fn line_pixel(n: u32, p: i32) -> vec2u {
-  let P = i32(params.period);
-  let a = p / P;
-  let b = p % P;
-  let inside = p >= 0 && b < i32(params.lenB) && a < i32(params.lenA);
-  let at = (n * params.inPerImage + u32(max(a, 0)) * params.inStrideA + u32(max(b, 0)) * params.inStrideB) * params.Cin;
-  return vec2u(select(0u, at, inside), select(0u, 1u, inside));
-}
-
 fn line_window(n: u32, p0: i32) -> LineWindow {
   var win: LineWindow;
   for (var q = 0; q < 6; q++) {
@@ -286,22 +362,6 @@ fn line_values(win: LineWindow, ci: u32) -> Line {
 // Weights of tap t, input channel ci, channel group c (the row (t, ci) of w).
 fn tap_weights(t: u32, ci: u32, c: u32) -> vec4f {
   return w4[(t * params.Cin + ci) * (params.Cout / 4u) + c];
-}
-
-// Line outputs p0 + 4g .. p0 + 4g + 3 (those in a row, not a gap), channel group c4.
-fn store_line4(n: u32, p0: u32, c4: u32, acc: mat4x4f) {
-  let C4 = params.Cout / 4u;
-  if (c4 >= C4) {
-    return;
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let p = p0 + i;
-    let a = p / params.period;
-    let b = p % params.period;
-    if (b < params.outLenB && a < params.lenA) {
-      y4[(n * params.outPerImage + a * params.outStrideA + b * params.outStrideB) * C4 + c4] = epilogue4(acc[i], c4);
-    }
-  }
 }
 
 @compute @workgroup_size(SUBGROUP_WG_X)

@@ -111,7 +111,7 @@ describe('conv2d against the float64 reference', () => {
       { seed, numRuns: 40, endOnFailure: true },
     );
     // The random shapes must have exercised every kernel family this device has.
-    for (const v of ['shared64', 'tile8x8', 'window8x8', 'pointwise:tile4x4']) expect(seen).toContain(v);
+    for (const v of ['shared64', 'tile8x8', 'window8x8', 'shared_line64', 'pointwise:tile4x4']) expect(seen).toContain(v);
   });
 
   describe('every distinct conv shape of Inception-v3 at batch 1', () => {
@@ -182,7 +182,8 @@ describe('conv2d dispatch', () => {
     const general = pick([1, 17, 17, 16], [3, 3, 16, 32]);
     if (!engine.isSoftwareAdapter) {
       expect(general).toBe('shared64');
-      expect(pick([1, 17, 17, 16], [1, 7, 16, 32])).toBe('window8x8');
+      expect(pick([1, 17, 17, 16], [1, 7, 16, 32])).toBe('shared_line64');
+      expect(defaultConv2dVariant(convGeometry('t', [1, 17, 17, 16], [1, 7, 16, 32], 1, 'valid'), engine)).toBe('window8x8');
     } else {
       expect(general).toBe(wide ? 'subgroup16x8' : 'tile8x8');
       // lavapipe: the general subgroup kernel beat the window kernels on 1×n; SwiftShader: the reverse.

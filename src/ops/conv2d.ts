@@ -34,7 +34,7 @@ export const conv2dKernels = familiesOf('conv2d.wgsl', conv2dWgsl);
 export const conv2dAsymKernels = familiesOf('conv2d_asym.wgsl', conv2dAsymWgsl);
 
 export const CONV2D_GENERAL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile8x8', 'shared64'] as const;
-export const CONV2D_ASYM_VARIANTS = ['subgroup_line16x8', 'subgroup_window8x8', 'window8x8'] as const;
+export const CONV2D_ASYM_VARIANTS = ['subgroup_line16x8', 'subgroup_window8x8', 'window8x8', 'shared_line64'] as const;
 /** The 1×1 path: a matmul, with matmul's own variant named after the prefix. */
 export const CONV2D_POINTWISE_VARIANTS = MATMUL_VARIANTS.map((v) => `pointwise:${v}` as const);
 export const CONV2D_VARIANTS = [...CONV2D_GENERAL_VARIANTS, ...CONV2D_ASYM_VARIANTS, ...CONV2D_POINTWISE_VARIANTS] as const;
@@ -90,7 +90,7 @@ export function conv2dShapeRefusal(variant: Conv2dVariant, g: ConvGeometry): str
   } else if ((CONV2D_ASYM_VARIANTS as readonly string[]).includes(variant)) {
     const axis = asymmetricAxis(g);
     if (!axis) return `${variant} needs a 1×n or n×1 kernel (n = 2…${MAX_ASYM_TAPS}), stride 1, padding only along the kernel's axis, and Cout divisible by 4`;
-    if (variant === 'subgroup_line16x8' && (axis === 'w' ? g.ow !== g.w : g.oh !== g.h)) return `${variant} needs 'same' padding along the kernel's axis (as many outputs as inputs)`;
+    if ((variant === 'subgroup_line16x8' || variant === 'shared_line64') && (axis === 'w' ? g.ow !== g.w : g.oh !== g.h)) return `${variant} needs 'same' padding along the kernel's axis (as many outputs as inputs)`;
   } else if (variant !== 'shared64' && g.cout % 4 !== 0) {
     return `${variant} needs Cout divisible by 4 (got ${g.cout}); shared64 takes any Cout`;
   }
@@ -117,12 +117,16 @@ export function conv2dCandidates(g: ConvGeometry, engine: Engine): Conv2dVariant
  * headers): the pointwise path for 1×1; on lavapipe (8-lane subgroups) the general subgroup
  * kernel, which beat the window kernels even on 1×n / n×1; on SwiftShader (4-lane subgroups)
  * and without subgroups the window kernel for 1×n / n×1 and the register tiles otherwise; on
- * GPUs the window kernel or the workgroup-memory kernel (not measured on a GPU yet).
+ * GPUs the workgroup-memory kernels (shared_line64 for 'same' 1×n / n×1, else window8x8 for
+ * those, shared64 for the rest; not measured on a GPU yet).
  */
 export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVariant {
   if (isPointwise(g)) return `pointwise:${defaultMatmulVariant(engine, g.n * g.h * g.w, g.cout, g.cin)}`;
   const asym = asymmetricAxis(g) !== undefined;
-  if (!engine.isSoftwareAdapter) return asym ? 'window8x8' : 'shared64';
+  if (!engine.isSoftwareAdapter) {
+    if (!asym) return 'shared64';
+    return conv2dShapeRefusal('shared_line64', g) === undefined ? 'shared_line64' : 'window8x8';
+  }
   const wideSubgroups = engine.features.has('subgroups') && (engine.adapterInfo.subgroupMaxSize ?? 0) >= 8;
   if (asym && !wideSubgroups) return 'window8x8';
   if (g.cout % 4 !== 0) return 'shared64';
@@ -219,7 +223,10 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     const rowsA = params.lenA * blocksB;
     const lanes = Math.ceil(g.cout / 8);
     const bindings = { x, w4: w, y4: y, params, ...ep.bindings };
-    if (subgroups) {
+    if (variant === 'shared_line64') {
+      const blocks = Math.ceil((params.lenA * params.period) / 64);
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(g.cout / 64), blocks, g.n], cost });
+    } else if (subgroups) {
       const wgX = subgroupWorkgroupX(engine, lanes);
       const blocks = variant === 'subgroup_line16x8' ? params.lineBlocks : rowsA;
       engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), blocks, g.n], cost });
