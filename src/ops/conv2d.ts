@@ -14,24 +14,15 @@ import conv2dWgsl from '../../kernels/conv2d.wgsl';
 import conv2dAsymWgsl from '../../kernels/conv2d_asym.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
-import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { defaultMatmulVariant, matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from './matmul.js';
+import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { engineOf, expectDType } from './util.js';
 
-/** Splits a kernel file at its `// @subgroups-only` line: the part every device compiles, and
- * the whole file behind `enable subgroups;` for devices with the feature. */
-function familiesOf(file: string, source: string): { plain: KernelFamily; subgroups: KernelFamily } {
-  const marker = '// @subgroups-only';
-  const at = source.indexOf(marker);
-  if (at < 0) throw new Error(`kernels/${file}: the line '${marker}' is missing`);
-  return { plain: new KernelFamily(file, source.slice(0, at)), subgroups: new KernelFamily(file, `enable subgroups;\n${source}`) };
-}
-
-export const conv2dKernels = familiesOf('conv2d.wgsl', conv2dWgsl);
-export const conv2dAsymKernels = familiesOf('conv2d_asym.wgsl', conv2dAsymWgsl);
+export const conv2dKernels = kernelFamiliesWithSubgroups('conv2d.wgsl', conv2dWgsl);
+export const conv2dAsymKernels = kernelFamiliesWithSubgroups('conv2d_asym.wgsl', conv2dAsymWgsl);
 
 export const CONV2D_GENERAL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile8x8', 'shared64'] as const;
 export const CONV2D_ASYM_VARIANTS = ['subgroup_line16x8', 'subgroup_window8x8', 'window8x8', 'shared_line64'] as const;
@@ -137,13 +128,6 @@ export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVar
 export function conv2dShapeClass(g: ConvGeometry, epi: Epilogue | undefined): string {
   const pad = [g.padTop, g.padBottom, g.padLeft, g.padRight].join(',');
   return `n${g.n} ${g.h}x${g.w}x${g.cin} k${g.kh}x${g.kw} s${g.strideH}x${g.strideW} p${pad} cout${g.cout}${epi?.scale || epi?.shift || epi?.relu ? ' +epilogue' : ''}`;
-}
-
-/** Invocations along x for a subgroup kernel: enough for the lanes needed, whole subgroups. */
-function subgroupWorkgroupX(engine: Engine, lanesNeeded: number): number {
-  const sg = engine.adapterInfo.subgroupMaxSize ?? 64;
-  const cap = Math.max(sg, Math.floor(32 / sg) * sg);
-  return Math.min(cap, Math.ceil(lanesNeeded / sg) * sg);
 }
 
 /** y = conv2d(x, w) with the optional epilogue; x NHWC [N,H,W,Cin], w HWIO [KH,KW,Cin,Cout]. */

@@ -6,33 +6,22 @@
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import type { BindingValue, Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
-import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
+import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { describeShapes, engineOf, expectDType } from './util.js';
 
-/** Kernels after this line of matmul.wgsl use subgroup builtins, which WGSL only accepts after
- * `enable subgroups;`, and that directive fails on devices without the feature. */
-const SUBGROUP_MARKER = '// @subgroups-only';
-const markerAt = matmulWgsl.indexOf(SUBGROUP_MARKER);
-if (markerAt < 0) throw new Error(`kernels/matmul.wgsl: the line '${SUBGROUP_MARKER}' is missing`);
-
+const families = kernelFamiliesWithSubgroups('matmul.wgsl', matmulWgsl);
 /** The kernels every device can compile. */
-export const matmulKernel = new KernelFamily('matmul.wgsl', matmulWgsl.slice(0, markerAt));
-/** The whole file, for devices with the `subgroups` feature. Same file name, so profiles and
- * errors say matmul.wgsl:<entry>; only its subgroup entries are dispatched from it, and the
- * others would be the same code as matmulKernel's anyway (the pipeline cache keys on file:entry). */
-export const matmulSubgroupKernel = new KernelFamily('matmul.wgsl', `enable subgroups;\n${matmulWgsl}`);
+export const matmulKernel = families.plain;
+/** The whole file, for devices with the `subgroups` feature. */
+export const matmulSubgroupKernel = families.subgroups;
 
 export const MATMUL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile4x4_vec4', 'tile4x4', 'shared64'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 /** Rows of C per invocation of each subgroup variant (each also owns 8 columns). */
 const SUBGROUP_ROWS: Partial<Record<MatmulVariant, number>> = { subgroup16x8: 16, subgroup32x8: 32 };
-
-/** Widest workgroup for the subgroup variants; 16, 32 and 64 measured alike on both CPU
- * drivers, and narrower groups waste fewer lanes when N is small. */
-const SUBGROUP_MAX_WORKGROUP_X = 32;
 
 export interface MatmulOptions {
   variant?: MatmulVariant;
@@ -65,14 +54,6 @@ export function defaultMatmulVariant(engine: Engine, m: number, n: number, k: nu
   const subgroup: MatmulVariant = (engine.adapterInfo.subgroupMaxSize ?? 0) <= 4 ? 'subgroup32x8' : 'subgroup16x8';
   if (matmulVariantApplies(subgroup, m, n, k, engine)) return subgroup;
   return matmulVariantApplies('tile4x4_vec4', m, n, k) ? 'tile4x4_vec4' : 'tile4x4';
-}
-
-/** Invocations along x for a subgroup variant: enough for the columns, whole subgroups only. */
-function subgroupWorkgroupX(engine: Engine, lanesNeeded: number): number {
-  // Unknown subgroup size: 64 is a multiple of every size in use.
-  const sg = engine.adapterInfo.subgroupMaxSize ?? 64;
-  const cap = Math.max(sg, Math.floor(SUBGROUP_MAX_WORKGROUP_X / sg) * sg);
-  return Math.min(cap, Math.ceil(lanesNeeded / sg) * sg);
 }
 
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
