@@ -71,12 +71,77 @@ fn pixel_origin(m: u32) -> vec4i {
   );
 }
 
+// Consecutive output pixels from m on, without dividing per pixel: (image, row, column) of
+// the current pixel and its index.
+struct PixelWalk {
+  at: vec3u,
+  m: u32,
+}
+
+fn pixel_walk(m: u32) -> PixelWalk {
+  let perImage = params.OH * params.OW;
+  let r = m % perImage;
+  return PixelWalk(vec3u(m / perImage, r / params.OW, r % params.OW), m);
+}
+
+// The current pixel's origin, as pixel_origin gives it, then a step to the next pixel.
+fn walk_origin(walk: ptr<function, PixelWalk>) -> vec4i {
+  let p = (*walk).at;
+  let o = vec4i(
+    i32(p.x * params.H * params.W * params.Cin),
+    i32(p.y * params.strideH) - i32(params.padTop),
+    i32(p.z * params.strideW) - i32(params.padLeft),
+    select(0, 1, (*walk).m < params.M),
+  );
+  var q = vec3u(p.x, p.y, p.z + 1u);
+  if (q.z == params.OW) {
+    q.z = 0u;
+    q.y += 1u;
+    if (q.y == params.OH) {
+      q.y = 0u;
+      q.x += 1u;
+    }
+  }
+  (*walk).at = q;
+  (*walk).m += 1u;
+  return o;
+}
+
 // Row k of w as (kh, kw, ci); k past K gets a row far below the image, so it reads zero.
 fn tap_of(k: u32) -> vec3i {
   let ci = k % params.Cin;
   let t = k / params.Cin;
   let kh = select(i32(t / params.KW), 1 << 20, k >= params.K);
   return vec3i(kh, i32(t % params.KW), i32(ci));
+}
+
+// Row k of w as (kh, kw, ci), by division: once per invocation. Vector integer division is
+// scalarised on the CPU drivers (a few dozen cycles a lane), so the subgroup kernels walk
+// their rows with tap_advance instead of calling tap_of in the k loop.
+fn tap_start(k: u32) -> vec3u {
+  let t = k / params.Cin;
+  return vec3u(t / params.KW, t % params.KW, k % params.Cin);
+}
+
+// The tap `step` rows further on. Rows past K come out with kh >= KH.
+fn tap_advance(t: vec3u, step: u32) -> vec3u {
+  var kh = t.x;
+  var kw = t.y;
+  var ci = t.z + step;
+  while (ci >= params.Cin) {
+    ci -= params.Cin;
+    kw += 1u;
+    if (kw == params.KW) {
+      kw = 0u;
+      kh += 1u;
+    }
+  }
+  return vec3u(kh, kw, ci);
+}
+
+// A walked tap in gather's form (rows past K placed far below the image, so they read zero).
+fn tap_signed(t: vec3u) -> vec3i {
+  return vec3i(select(i32(t.x), 1 << 20, t.x >= params.KH), i32(t.y), i32(t.z));
 }
 
 // x at the receptive-field element `tap` of the pixel whose origin is o, or 0 in the padding.
@@ -281,8 +346,13 @@ fn gather4(o: Origins4, tap: vec3i) -> vec4f {
   return vec4f(gather(o.p0, tap), gather(o.p1, tap), gather(o.p2, tap), gather(o.p3, tap));
 }
 
-fn origins4(m: u32) -> Origins4 {
-  return Origins4(pixel_origin(m), pixel_origin(m + 1u), pixel_origin(m + 2u), pixel_origin(m + 3u));
+// The next four pixels of a walk.
+fn origins4(walk: ptr<function, PixelWalk>) -> Origins4 {
+  let p0 = walk_origin(walk);
+  let p1 = walk_origin(walk);
+  let p2 = walk_origin(walk);
+  let p3 = walk_origin(walk);
+  return Origins4(p0, p1, p2, p3);
 }
 
 override SUBGROUP_WG_X: u32 = 32;
@@ -301,17 +371,20 @@ fn subgroup16x8(
   let c0 = min(col0, C4 - 1u);
   let c1 = min(col0 + 1u, C4 - 1u);
   var org: array<Origins4, 4>;
+  var pixels = pixel_walk(m0);
   for (var g = 0u; g < 4u; g++) {
-    org[g] = origins4(m0 + 4u * g);
+    org[g] = origins4(&pixels);
   }
   let lanes = min(subgroupSize, SUBGROUP_WG_X);
   var acc00 = mat4x4f(); var acc01 = mat4x4f();
   var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc20 = mat4x4f(); var acc21 = mat4x4f();
   var acc30 = mat4x4f(); var acc31 = mat4x4f();
+  var walk = tap_start(lane);
   for (var k0 = 0u; k0 < K; k0 += lanes) {
     // Each lane gathers one k of the 16 pixels; the inner loop hands them round by shuffles.
-    let tap = tap_of(k0 + lane);
+    let tap = tap_signed(walk);
+    walk = tap_advance(walk, lanes);
     // A rolled loop: with the sixteen gathers written out in a row SwiftShader never finished
     // (compiling or running) even a 5×5 problem.
     var gathered: array<vec4f, 4>;
@@ -370,14 +443,17 @@ fn subgroup32x8(
   let c0 = min(col0, C4 - 1u);
   let c1 = min(col0 + 1u, C4 - 1u);
   var org: array<Origins4, 8>;
+  var pixels = pixel_walk(m0);
   for (var g = 0u; g < 8u; g++) {
-    org[g] = origins4(m0 + 4u * g);
+    org[g] = origins4(&pixels);
   }
   var acc0: array<mat4x4f, 8>;
   var acc1: array<mat4x4f, 8>;
+  var walk = tap_start(min(lane, 3u));
   for (var k0 = 0u; k0 < K; k0 += 4u) {
     // Lanes 0..3 gather k0..k0+3 (every subgroup has at least four lanes).
-    let tap = tap_of(k0 + min(lane, 3u));
+    let tap = tap_signed(walk);
+    walk = tap_advance(walk, 4u);
     let q0 = weight_panel(k0, c0);
     let q1 = weight_panel(k0, c1);
     for (var g = 0u; g < 8u; g++) {

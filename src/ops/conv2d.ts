@@ -65,6 +65,9 @@ function pointwiseVariantOf(v: Conv2dVariant): MatmulVariant | undefined {
   return v.startsWith('pointwise:') ? (v.slice('pointwise:'.length) as MatmulVariant) : undefined;
 }
 
+/** Output pixels and channels one invocation of each general subgroup kernel computes. */
+const SUBGROUP_TILES = { subgroup16x8: [16, 8], subgroup32x8: [32, 8] } as const;
+
 /** Whether a variant needs the `subgroups` feature. */
 export function conv2dVariantNeedsSubgroups(variant: Conv2dVariant): boolean {
   const mm = pointwiseVariantOf(variant);
@@ -242,8 +245,8 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
   } else if (variant === 'tile8x8') {
     engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost });
   } else {
-    const rows = variant === 'subgroup16x8' ? 16 : 32;
-    const lanes = Math.ceil(g.cout / 8);
+    const [rows, channelsPerLane] = SUBGROUP_TILES[variant as keyof typeof SUBGROUP_TILES];
+    const lanes = Math.ceil(g.cout / channelsPerLane);
     const wgX = subgroupWorkgroupX(engine, lanes);
     engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows)], cost });
   }
