@@ -1,11 +1,9 @@
 /** `incept bench factorization`: runs the benchmark, prints the table, writes JSON and HTML. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { formatFactorizationTable, renderFactorizationHtml } from '../../bench/factorization/report.js';
 import { runFactorization } from '../../bench/factorization/run.js';
 import { createEngine } from '../runtime/engine.js';
-import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
+import { positiveInts, secondsAsMs, writeReport as write } from './args.js';
 import { progressLine } from './progress.js';
 
 export interface BenchFactorizationOptions {
@@ -20,27 +18,11 @@ export interface BenchFactorizationOptions {
   tune: boolean;
 }
 
-function positiveInts(flag: string, text: string): number[] {
-  const values = text.split(',').map((s) => Number(s.trim()));
-  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new InceptError(`${flag} needs positive integers separated by commas, got '${text}'`);
-  }
-  return values;
-}
-
-function write(path: string, text: string): string {
-  const full = resolve(path);
-  mkdirSync(dirname(full), { recursive: true });
-  writeFileSync(full, text);
-  return full;
-}
-
 export async function benchFactorization(opts: BenchFactorizationOptions): Promise<void> {
   const quick = opts.quick ?? false;
   const batches = opts.batches ? positiveInts('--batches', opts.batches) : undefined;
   const repeats = opts.repeats ? positiveInts('--repeats', opts.repeats)[0] : undefined;
-  const budgetS = opts.tuningBudget !== undefined ? Number(opts.tuningBudget) : undefined;
-  if (budgetS !== undefined && !(budgetS >= 0)) throw new InceptError(`--tuning-budget needs a number of seconds ≥ 0, got '${opts.tuningBudget}'`);
+  const budgetMs = opts.tuningBudget !== undefined ? secondsAsMs('--tuning-budget', opts.tuningBudget) : undefined;
   const engine = await createEngine({ driver: opts.driver });
   try {
     const progress = progressLine(`factorization benchmark${quick ? ' (quick)' : ''} on ${engine.adapterName}`);
@@ -50,7 +32,7 @@ export async function benchFactorization(opts: BenchFactorizationOptions): Promi
       ...(batches ? { batches } : {}),
       ...(repeats ? { repeats } : {}),
       ...(opts.filter ? { filter: opts.filter } : {}),
-      ...(!opts.tune ? { tuningBudgetMs: 0 } : budgetS !== undefined ? { tuningBudgetMs: budgetS * 1000 } : {}),
+      ...(!opts.tune ? { tuningBudgetMs: 0 } : budgetMs !== undefined ? { tuningBudgetMs: budgetMs } : {}),
       onProgress: (m) => progress.update(m),
     });
     progress.done();

@@ -6,6 +6,7 @@ import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
 import { measureMatmulPeak } from '../ops/matmul-peak.js';
 import { buildDeviceReport, formatDeviceReport } from './device-report.js';
+import { benchConvs, type BenchConvsOptions } from './bench-convs.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
 
@@ -60,6 +61,18 @@ export function buildProgram(): Command {
     .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants (default 240; quick: 30)')
     .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
     .action(async (opts: BenchFactorizationOptions) => benchFactorization(opts));
+  bench
+    .command('convs')
+    .description("Every distinct convolution shape of Inception-v3 as the dispatcher runs it: variant, GPU time, GFLOP/s and share of the matmul peak")
+    .addOption(driverOption())
+    .option('--batch <n>', 'batch size (default 1)')
+    .option('--repeats <n>', 'timed runs per shape after warm-up (default 7)')
+    .option('--filter <text>', "only shapes whose description (e.g. '1×7') or layer names contain this text")
+    .option('--all-variants', 'also time every kernel variant that can run each shape, side by side')
+    .option('--json <file>', 'also write the results as JSON')
+    .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants (default 120)')
+    .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
+    .action(async (opts: BenchConvsOptions) => benchConvs(opts));
 
   return program;
 }
