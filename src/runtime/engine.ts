@@ -34,6 +34,9 @@ export interface DispatchSpec {
   workgroups: readonly [number, number?, number?];
   /** Declared cost, for GFLOP/s and GB/s in profiles. */
   cost?: { flops?: number; bytes?: number };
+  /** Storage bindings that may be channel views (Tensor.channelView): the kernel honours the
+   * view's offset and stride (passed in its uniforms). Any other binding refuses a view. */
+  views?: readonly string[];
 }
 
 export interface EngineOptions extends DeviceOptions {
@@ -470,10 +473,13 @@ export class Engine implements TensorOwner {
       const t = value as Tensor;
       if (t.isDisposed) fail(`binding '${b.name}': ${t.describe()} was disposed`);
       if (b.scalar && t.dtype !== b.scalar) fail(`binding '${b.name}' holds ${b.typeText} but ${t.describe()} is ${t.dtype}`);
+      if (t.slice && !spec.views?.includes(b.name)) {
+        fail(`binding '${b.name}' got ${t.describe()}, a channel view, but this kernel does not take views there (its dispatch does not list '${b.name}' in views); pass a plain tensor or copy the view`);
+      }
       const elemBytes = 4 * (b.components ?? 1);
-      const size = Math.max(elemBytes, Math.ceil(t.byteLength / elemBytes) * elemBytes);
+      const size = Math.max(elemBytes, Math.ceil((t.spanElements * 4) / elemBytes) * elemBytes);
       if (size > t.pooled.capacity) fail(`binding '${b.name}' (${b.typeText}) needs ${size} bytes; ${t.describe()} has ${t.pooled.capacity}`);
-      if (b.minBytes > t.byteLength) fail(`binding '${b.name}' is ${b.typeText} (${b.minBytes} bytes) but ${t.describe()} has only ${t.byteLength} bytes`);
+      if (b.minBytes > t.spanElements * 4) fail(`binding '${b.name}' is ${b.typeText} (${b.minBytes} bytes) but ${t.describe()} has only ${t.byteLength} bytes`);
       if (this.precheck && size > this.limits.maxStorageBufferBindingSize) {
         fail(`binding '${b.name}': ${size} bytes exceed maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})`);
       }
@@ -637,6 +643,7 @@ export class Engine implements TensorOwner {
 
   /** @internal (TensorOwner) Copies a tensor to a mappable buffer, submits, maps, copies out. */
   async readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    if (t.slice) return this.readChannelView(t);
     const out = typedArrayFor(t.dtype, t.size);
     if (t.size === 0) return out;
     const bytes = align4(t.byteLength);
@@ -655,6 +662,22 @@ export class Engine implements TensorOwner {
     const list = this.readbackPool.get(size) ?? [];
     list.push(staging);
     this.readbackPool.set(size, list);
+    return out;
+  }
+
+  /** A channel view read back: the rows it spans, then its channels picked out of each. */
+  private async readChannelView(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    const { offset, stride } = t.slice!;
+    const whole = t.spanTensor();
+    let all: Float32Array | Int32Array | Uint32Array;
+    try {
+      all = await this.readTensor(whole);
+    } finally {
+      whole.dispose();
+    }
+    const c = t.channels;
+    const out = typedArrayFor(t.dtype, t.size);
+    for (let r = 0, rows = t.size / c; r < rows; r++) out.set(all.subarray(r * stride + offset, r * stride + offset + c), r * c);
     return out;
   }
 

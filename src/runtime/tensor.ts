@@ -45,6 +45,16 @@ interface Storage {
   refs: number;
 }
 
+/**
+ * Where a channel view's elements live: the innermost dimension of the buffer holds `stride`
+ * channels per row and this view owns channels offset..offset+C of each row. This is how a
+ * concat costs nothing: each branch writes straight into its channel slice of the output.
+ */
+export interface ChannelSlice {
+  offset: number;
+  stride: number;
+}
+
 let nextId = 1;
 
 export class Tensor<D extends DType = DType> {
@@ -61,6 +71,8 @@ export class Tensor<D extends DType = DType> {
     readonly dtype: D,
     /** Optional name, shown in error messages and profiles. */
     public label?: string,
+    /** Set on a channel view (see channelView); undefined for a plain, contiguous tensor. */
+    readonly slice?: ChannelSlice,
   ) {
     this.size = shapeSize(shape);
     owner.track(this);
@@ -79,6 +91,23 @@ export class Tensor<D extends DType = DType> {
     return this.size * 4;
   }
 
+  /** Channels (innermost dimension) of this tensor. */
+  get channels(): number {
+    return this.shape[this.shape.length - 1] ?? 1;
+  }
+
+  /** Elements of the buffer this tensor spans: its size, or for a view every row's full stride. */
+  get spanElements(): number {
+    if (!this.slice) return this.size;
+    const c = this.channels;
+    return c === 0 ? 0 : (this.size / c) * this.slice.stride;
+  }
+
+  /** Channel offset and row stride (in elements) a kernel writing this tensor uses. */
+  get channelLayout(): ChannelSlice {
+    return this.slice ?? { offset: 0, stride: this.channels };
+  }
+
   get isDisposed(): boolean {
     return this.disposedFlag;
   }
@@ -94,16 +123,43 @@ export class Tensor<D extends DType = DType> {
   }
 
   describe(): string {
-    return `tensor${this.label ? ` '${this.label}'` : ` #${this.id}`} ${this.dtype}${formatShape(this.shape)}`;
+    const view = this.slice ? ` (channels ${this.slice.offset}..${this.slice.offset + this.channels - 1} of ${this.slice.stride})` : '';
+    return `tensor${this.label ? ` '${this.label}'` : ` #${this.id}`} ${this.dtype}${formatShape(this.shape)}${view}`;
   }
 
   toString(): string {
     return this.describe();
   }
 
+  /**
+   * Channels offset..offset+channels−1 of this tensor as a tensor of their own, sharing its
+   * buffer (no copy): kernels that write activations write into the slice, kernels reading it
+   * see only its channels. Dispose the view too. Views of views compose.
+   */
+  channelView(offset: number, channels: number): Tensor<D> {
+    const c = this.channels;
+    if (this.rank < 1) throw new InvalidArgumentError(`channelView of ${this.describe()}: a scalar has no channels`);
+    if (!Number.isInteger(offset) || !Number.isInteger(channels) || offset < 0 || channels < 1 || offset + channels > c) {
+      throw new InvalidArgumentError(`channelView of ${this.describe()}: channels ${offset}..${offset + channels - 1} are not within its ${c} channels (offset and count must be integers, count ≥ 1)`);
+    }
+    this.pooled; // throws if disposed
+    this.storage.refs++;
+    const base = this.channelLayout;
+    return new Tensor(this.owner, this.storage, [...this.shape.slice(0, -1), channels], this.dtype, this.label, { offset: base.offset + offset, stride: base.stride });
+  }
+
+  /** @internal A channel view's whole span (every row, all `stride` channels) as a plain 1-D
+   * tensor on the same buffer; dispose it after use. */
+  spanTensor(): Tensor<D> {
+    this.pooled; // throws if disposed
+    this.storage.refs++;
+    return new Tensor(this.owner, this.storage, [this.spanElements], this.dtype, this.label);
+  }
+
   /** Same data, new shape (no copy). Both tensors must be disposed. */
   reshape(shape: Shape): Tensor<D> {
     checkShape(shape, 'reshape');
+    if (this.slice) throw new InvalidArgumentError(`reshape of ${this.describe()}: a channel view is not contiguous; copy it first (concatChannels or an op)`);
     if (shapeSize(shape) !== this.size) {
       throw new InvalidArgumentError(`reshape of ${this.describe()} to ${formatShape(shape)}: sizes differ (${this.size} vs ${shapeSize(shape)})`);
     }
@@ -116,7 +172,7 @@ export class Tensor<D extends DType = DType> {
   bitcast<E extends DType>(dtype: E): Tensor<E> {
     this.pooled; // throws if disposed
     this.storage.refs++;
-    return new Tensor(this.owner, this.storage, [...this.shape], dtype, this.label);
+    return new Tensor(this.owner, this.storage, [...this.shape], dtype, this.label, this.slice);
   }
 
   /** Copies the data back from the GPU (flushing recorded work first). */
