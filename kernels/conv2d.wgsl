@@ -45,6 +45,10 @@ struct ConvParams {
   padLeft: u32,
   M: u32,
   K: u32,
+  // Where y's channels sit in each output pixel's row (a channel view of a concat buffer, or
+  // 0 and Cout for a plain output); the vec4 kernels need both to be multiples of 4.
+  outOffset: u32,
+  outStride: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -174,7 +178,7 @@ fn store_pixel(m: u32, c0: u32, v: vec4f) {
   if (m >= params.M) {
     return;
   }
-  let at = m * params.Cout + c0;
+  let at = m * params.outStride + params.outOffset + c0;
   let cols = params.Cout - min(c0, params.Cout);
   if (cols > 0u) { y[at] = epilogue1(v.x, c0); }
   if (cols > 1u) { y[at + 1u] = epilogue1(v.y, c0 + 1u); }
@@ -264,9 +268,11 @@ fn store_pixels4(m: u32, c4: u32, acc: mat4x4f) {
   if (c4 >= C4) {
     return;
   }
+  let stride4 = params.outStride / 4u;
+  let at = params.outOffset / 4u + c4;
   for (var i = 0u; i < 4u; i++) {
     if (m + i < params.M) {
-      y4[(m + i) * C4 + c4] = epilogue4(acc[i], c4);
+      y4[(m + i) * stride4 + at] = epilogue4(acc[i], c4);
     }
   }
 }

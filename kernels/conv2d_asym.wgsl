@@ -46,6 +46,13 @@ struct AsymParams {
   outPerImage: u32, // OH·OW of y
   period: u32,      // subgroup_line16x8: lenB + n − 1, one row plus its zero gap on the line
   lineBlocks: u32,  // subgroup_line16x8: ceil(lenA · period / 16)
+  outOffset: u32,   // y's first channel in each output pixel's row (a channel view), elements
+  outStride: u32,   // elements per output pixel row in y (Cout for a plain output); both % 4 == 0
+}
+
+// The vec4 slot of output pixel `pixel`, channel group c4, honouring a channel view.
+fn out_slot(pixel: u32, c4: u32) -> u32 {
+  return pixel * (params.outStride / 4u) + params.outOffset / 4u + c4;
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -87,10 +94,10 @@ fn store_outputs(n: u32, a: u32, b0: u32, c4: u32, acc0: mat4x4f, acc1: mat4x4f)
   let row = n * params.outPerImage + a * params.outStrideA;
   for (var i = 0u; i < 4u; i++) {
     if (b0 + i < params.outLenB) {
-      y4[(row + (b0 + i) * params.outStrideB) * C4 + c4] = epilogue4(acc0[i], c4);
+      y4[out_slot(row + (b0 + i) * params.outStrideB, c4)] = epilogue4(acc0[i], c4);
     }
     if (b0 + 4u + i < params.outLenB) {
-      y4[(row + (b0 + 4u + i) * params.outStrideB) * C4 + c4] = epilogue4(acc1[i], c4);
+      y4[out_slot(row + (b0 + 4u + i) * params.outStrideB, c4)] = epilogue4(acc1[i], c4);
     }
   }
 }
@@ -234,7 +241,7 @@ fn store_line4(n: u32, p0: u32, c4: u32, acc: mat4x4f) {
     let a = p / params.period;
     let b = p % params.period;
     if (b < params.outLenB && a < params.lenA) {
-      y4[(n * params.outPerImage + a * params.outStrideA + b * params.outStrideB) * C4 + c4] = epilogue4(acc[i], c4);
+      y4[out_slot(n * params.outPerImage + a * params.outStrideA + b * params.outStrideB, c4)] = epilogue4(acc[i], c4);
     }
   }
 }

@@ -56,6 +56,11 @@ struct MatmulParams {
   N: u32,
   K: u32,
   batch: u32,
+  // Where C's columns sit in each of its rows: a channel view (a 1×1 conv writing its slice of
+  // a concat buffer) has cOffset > 0 and ldc > N; a plain C has 0 and N. The vec4 kernels need
+  // both to be multiples of 4.
+  cOffset: u32,
+  ldc: u32,
 }
 
 @group(0) @binding(3) var<uniform> params: MatmulParams;
@@ -89,7 +94,7 @@ fn store_row(base: u32, row: u32, col0: u32, v: vec4f) {
   if (row >= params.M) {
     return;
   }
-  let at = base + row * params.N + col0;
+  let at = base + row * params.ldc + params.cOffset + col0;
   let cols = params.N - min(col0, params.N);
   if (cols > 0u) { c[at] = epilogue1(v.x, col0); }
   if (cols > 1u) { c[at + 1u] = epilogue1(v.y, col0 + 1u); }
@@ -130,7 +135,7 @@ fn tile4x4(@builtin(global_invocation_id) gid: vec3u) {
     acc2 = fma(vec4f(a[r2 + k]), bv, acc2);
     acc3 = fma(vec4f(a[r3 + k]), bv, acc3);
   }
-  let cBase = gid.z * M * N;
+  let cBase = gid.z * M * params.ldc;
   store_row(cBase, row0, col0, acc0);
   store_row(cBase, row0 + 1u, col0, acc1);
   store_row(cBase, row0 + 2u, col0, acc2);
@@ -188,11 +193,12 @@ fn tile4x4_vec4(@builtin(global_invocation_id) gid: vec3u) {
     acc2 = fma(vec4f(a2.x), b0, fma(vec4f(a2.y), b1, fma(vec4f(a2.z), b2, fma(vec4f(a2.w), b3, acc2))));
     acc3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, acc3))));
   }
-  let cBase = gid.z * M * N4 + col;
-  c4[cBase + row0 * N4] = epilogue4(acc0, col);
-  if (row0 + 1u < M) { c4[cBase + (row0 + 1u) * N4] = epilogue4(acc1, col); }
-  if (row0 + 2u < M) { c4[cBase + (row0 + 2u) * N4] = epilogue4(acc2, col); }
-  if (row0 + 3u < M) { c4[cBase + (row0 + 3u) * N4] = epilogue4(acc3, col); }
+  let ldc4 = params.ldc / 4u;
+  let cBase = gid.z * M * ldc4 + params.cOffset / 4u + col;
+  c4[cBase + row0 * ldc4] = epilogue4(acc0, col);
+  if (row0 + 1u < M) { c4[cBase + (row0 + 1u) * ldc4] = epilogue4(acc1, col); }
+  if (row0 + 2u < M) { c4[cBase + (row0 + 2u) * ldc4] = epilogue4(acc2, col); }
+  if (row0 + 3u < M) { c4[cBase + (row0 + 3u) * ldc4] = epilogue4(acc3, col); }
 }
 
 // ---------------------------------------------------------------- shared64
@@ -265,7 +271,7 @@ fn shared64(
     }
     workgroupBarrier();
   }
-  let cBase = wid.z * M * N;
+  let cBase = wid.z * M * params.ldc;
   let row = rowBase + lid.y * 4u;
   let col = colBase + lid.x * 4u;
   store_row(cBase, row, col, acc0);
@@ -303,9 +309,11 @@ fn store_rows4(cBase: u32, row: u32, col4: u32, acc: mat4x4f) {
   if (col4 >= N4) {
     return;
   }
+  let ldc4 = params.ldc / 4u;
+  let at = cBase + params.cOffset / 4u + col4;
   for (var i = 0u; i < 4u; i++) {
     if (row + i < params.M) {
-      c4[cBase + (row + i) * N4 + col4] = epilogue4(acc[i], col4);
+      c4[at + (row + i) * ldc4] = epilogue4(acc[i], col4);
     }
   }
 }
@@ -360,7 +368,7 @@ fn subgroup16x8(
       acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
     }
   }
-  let cBase = gid.z * M * N4;
+  let cBase = gid.z * M * (params.ldc / 4u);
   store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
   store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
   store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);
@@ -435,7 +443,7 @@ fn subgroup32x8(
     acc60 += q0 * p6; acc61 += q1 * p6;
     acc70 += q0 * p7; acc71 += q1 * p7;
   }
-  let cBase = gid.z * M * N4;
+  let cBase = gid.z * M * (params.ldc / 4u);
   store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
   store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
   store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);

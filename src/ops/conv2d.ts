@@ -17,7 +17,8 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
-import { defaultMatmulVariant, matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from './matmul.js';
+import { defaultMatmulVariant, isVec4Variant, matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from './matmul.js';
+import { checkOutput, resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
 import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { engineOf, expectDType } from './util.js';
 
@@ -31,7 +32,7 @@ export const CONV2D_POINTWISE_VARIANTS = MATMUL_VARIANTS.map((v) => `pointwise:$
 export const CONV2D_VARIANTS = [...CONV2D_GENERAL_VARIANTS, ...CONV2D_ASYM_VARIANTS, ...CONV2D_POINTWISE_VARIANTS] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 
-export interface Conv2dOptions {
+export interface Conv2dOptions extends OutputOption {
   /** Stride per axis, or one for both (default 1). */
   stride?: number | readonly [number, number];
   /** Default 'valid'. */
@@ -91,19 +92,30 @@ export function conv2dShapeRefusal(variant: Conv2dVariant, g: ConvGeometry): str
   return undefined;
 }
 
-/** Why `variant` cannot run this problem on this engine, or undefined if it can. */
-export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, engine: Engine): string | undefined {
+/** Variants that store their output as vec4s (a channel view must be 4-aligned for them). */
+function storesVec4(variant: Conv2dVariant): boolean {
+  const mm = pointwiseVariantOf(variant);
+  return mm ? isVec4Variant(mm) : variant !== 'shared64';
+}
+
+/** Why `variant` cannot run this problem on this engine (writing into `out`, if given), or
+ * undefined if it can. */
+export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, engine: Engine, out?: Tensor): string | undefined {
   const why = conv2dShapeRefusal(variant, g);
   if (why) return why;
+  if (storesVec4(variant)) {
+    const misaligned = vec4OutputRefusal(variant, out);
+    if (misaligned) return misaligned;
+  }
   if (conv2dVariantNeedsSubgroups(variant) && !engine.features.has('subgroups')) {
     return `${variant} needs the 'subgroups' feature, which this device (${engine.adapterName}) lacks`;
   }
   return undefined;
 }
 
-/** Every variant that can run this problem on this engine. */
-export function conv2dCandidates(g: ConvGeometry, engine: Engine): Conv2dVariant[] {
-  return CONV2D_VARIANTS.filter((v) => conv2dVariantRefusal(v, g, engine) === undefined);
+/** Every variant that can run this problem on this engine (writing into `out`, if given). */
+export function conv2dCandidates(g: ConvGeometry, engine: Engine, out?: Tensor): Conv2dVariant[] {
+  return CONV2D_VARIANTS.filter((v) => conv2dVariantRefusal(v, g, engine, out) === undefined);
 }
 
 /**
@@ -142,15 +154,20 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   const g = convGeometry(op, x.shape, w.shape, options.stride, options.padding ?? 'valid');
   if (options.bias && options.epilogue?.shift) throw new InvalidArgumentError(`${op}: give the bias as 'bias' or as 'epilogue.shift', not both`);
   const epi: Epilogue | undefined = options.bias ? { ...options.epilogue, shift: options.bias } : options.epilogue;
+  if (options.out) checkOutput(engine, op, [g.n, g.oh, g.ow, g.cout], options.out);
   let variant: string | undefined = options.variant;
   if (variant !== undefined) {
-    const why = conv2dVariantRefusal(variant as Conv2dVariant, g, engine);
+    const why = conv2dVariantRefusal(variant as Conv2dVariant, g, engine, options.out);
     if (why) throw new InvalidArgumentError(`${op}: ${why}`);
   } else {
-    const candidates = conv2dCandidates(g, engine);
-    variant = engine.tuner.choose(op, conv2dShapeClass(g, epi), candidates, defaultConv2dVariant(g, engine), () => tuningSetup(engine, g, epi));
+    const candidates = conv2dCandidates(g, engine, options.out);
+    const heuristic = defaultConv2dVariant(g, engine);
+    // An output view not 4-aligned leaves only the scalar-store kernels (a separate tuning key).
+    const fallback = candidates.includes(heuristic) ? heuristic : candidates[0]!;
+    const shapeClass = conv2dShapeClass(g, epi) + (candidates.includes(heuristic) || !options.out?.slice ? '' : ' out-unaligned');
+    variant = engine.tuner.choose(op, shapeClass, candidates, fallback, () => tuningSetup(engine, g, epi));
   }
-  return recordConv2d(engine, x, w, g, epi, variant as Conv2dVariant);
+  return recordConv2d(engine, x, w, g, epi, variant as Conv2dVariant, options.out);
 }
 
 /** Fresh inputs of the problem's shapes for the tuner (seeded: variants see the same data). */
@@ -164,22 +181,27 @@ function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined)
   return { inputs, run: (variant) => recordConv2d(engine, x, w, g, e, variant as Conv2dVariant) };
 }
 
-function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant): Tensor {
+function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out?: Tensor): Tensor {
   const mm = pointwiseVariantOf(variant);
   if (mm) {
-    // Views share storage (refcounted), so the temporary ones are disposed at once.
+    // Reshapes share storage (refcounted), so the temporary ones are disposed at once.
     const rows = g.n * g.h * g.w;
     const x2 = x.reshape([rows, g.cin]);
     const w2 = w.reshape([g.cin, g.cout]);
-    const y2 = matmul(x2, w2, { variant: mm, ...(epi ? { epilogue: epi } : {}) });
+    const out2 = out?.reshape([rows, g.cout]);
+    const y2 = matmul(x2, w2, { variant: mm, ...(epi ? { epilogue: epi } : {}), ...(out2 ? { out: out2 } : {}) });
     x2.dispose();
     w2.dispose();
+    if (out) {
+      out2!.dispose();
+      return out;
+    }
     const y = y2.reshape([g.n, g.oh, g.ow, g.cout]);
     y2.dispose();
     return y;
   }
   const cost = { flops: 2 * convMacs(g) + epilogueFlops(epi) * g.n * g.oh * g.ow * g.cout, bytes: 4 * (x.size + w.size + g.n * g.oh * g.ow * g.cout) };
-  const y = engine.empty([g.n, g.oh, g.ow, g.cout], 'f32', 'conv2d');
+  const { y, outOffset, outStride } = resolveOutput(engine, 'conv2d', [g.n, g.oh, g.ow, g.cout], out);
   const vec4 = variant !== 'shared64';
   const ep = epilogueBindings('conv2d', epi, g.cout, vec4, w);
   const subgroups = SUBGROUP_VARIANTS.has(variant);
@@ -205,6 +227,8 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
       outPerImage: g.oh * g.ow,
       period: (axis === 'w' ? g.w : g.h) + taps - 1,
       lineBlocks: 0,
+      outOffset,
+      outStride,
     };
     params.lineBlocks = Math.ceil((params.lenA * params.period) / 16);
     const rowsA = params.lenA * blocksB;
@@ -212,13 +236,13 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     const bindings = { x, w4: w, y4: y, params, ...ep.bindings };
     if (variant === 'shared_line64') {
       const blocks = Math.ceil((params.lenA * params.period) / 64);
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(g.cout / 64), blocks, g.n], cost });
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(g.cout / 64), blocks, g.n], cost, views: ['y4'] });
     } else if (subgroups) {
       const wgX = subgroupWorkgroupX(engine, lanes);
       const blocks = variant === 'subgroup_line16x8' ? params.lineBlocks : rowsA;
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), blocks, g.n], cost });
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), blocks, g.n], cost, views: ['y4'] });
     } else {
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / 8), Math.ceil(rowsA / 8), g.n], cost });
+      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / 8), Math.ceil(rowsA / 8), g.n], cost, views: ['y4'] });
     }
     return y;
   }
@@ -239,16 +263,18 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     padLeft: g.padLeft,
     M: m,
     K: g.kh * g.kw * g.cin,
+    outOffset,
+    outStride,
   };
   if (variant === 'shared64') {
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 64), Math.ceil(m / 64)], cost });
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 64), Math.ceil(m / 64)], cost, views: ['y'] });
   } else if (variant === 'tile8x8') {
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost });
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost, views: ['y4'] });
   } else {
     const [rows, channelsPerLane] = SUBGROUP_TILES[variant as keyof typeof SUBGROUP_TILES];
     const lanes = Math.ceil(g.cout / channelsPerLane);
     const wgX = subgroupWorkgroupX(engine, lanes);
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows)], cost });
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows)], cost, views: ['y4'] });
   }
   return y;
 }

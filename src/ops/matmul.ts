@@ -8,6 +8,7 @@ import type { BindingValue, Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
+import { resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
 import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { describeShapes, engineOf, expectDType } from './util.js';
 
@@ -23,10 +24,15 @@ export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 /** Rows of C per invocation of each subgroup variant (each also owns 8 columns). */
 const SUBGROUP_ROWS: Partial<Record<MatmulVariant, number>> = { subgroup16x8: 16, subgroup32x8: 32 };
 
-export interface MatmulOptions {
+export interface MatmulOptions extends OutputOption {
   variant?: MatmulVariant;
   /** Applied per output column as C is written (bias, folded BatchNorm, ReLU). */
   epilogue?: Epilogue;
+}
+
+/** Variants that store C as vec4s (so a channel view must be 4-aligned for them). */
+export function isVec4Variant(variant: MatmulVariant): boolean {
+  return variant !== 'tile4x4' && variant !== 'shared64';
 }
 
 function isSubgroupVariant(variant: MatmulVariant): boolean {
@@ -68,7 +74,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [k2, n] = b.shape.slice(-2) as [number, number];
   if (k !== k2) throw new InvalidArgumentError(`matmul: inner dimensions differ (${k} vs ${k2}) in ${describeShapes(a, b)}`);
-  const variant = options.variant ?? defaultMatmulVariant(engine, m, n, k);
+  const heuristic = defaultMatmulVariant(engine, m, n, k);
+  // A channel view whose offset or stride is not a multiple of 4 needs the scalar-store kernel.
+  const variant = options.variant ?? (vec4OutputRefusal(heuristic, options.out) && isVec4Variant(heuristic) ? 'tile4x4' : heuristic);
   if (!MATMUL_VARIANTS.includes(variant)) {
     throw new InvalidArgumentError(`matmul: unknown variant '${variant}'; choose one of ${MATMUL_VARIANTS.join(', ')}`);
   }
@@ -79,15 +87,18 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (!matmulVariantApplies(variant, m, n, k, engine)) {
     throw new InvalidArgumentError(`matmul: variant ${variant} needs the 'subgroups' feature, which this device (${engine.adapterName}) lacks`);
   }
-  const vec4 = variant !== 'tile4x4' && variant !== 'shared64';
+  const vec4 = isVec4Variant(variant);
+  const refusal = vec4 ? vec4OutputRefusal(`matmul: variant ${variant}`, options.out) : undefined;
+  if (refusal) throw new InvalidArgumentError(refusal);
   const epi = epilogueBindings('matmul', options.epilogue, n, vec4, b);
-  const out = engine.empty(batched ? [batch, m, n] : [m, n], 'f32', 'matmul');
+  if (k === 0 && options.out?.slice) throw new InvalidArgumentError('matmul: K = 0 with an output view is not supported (nothing to compute; fill the view instead)');
+  const { y: out, outOffset, outStride } = resolveOutput(engine, 'matmul', batched ? [batch, m, n] : [m, n], options.out);
   if (k === 0) {
     if (options.epilogue) throw new InvalidArgumentError('matmul: an epilogue needs K ≥ 1');
     engine.fillBits(out, 0);
     return out;
   }
-  const params = { M: m, N: n, K: k, batch };
+  const params = { M: m, N: n, K: k, batch, cOffset: outOffset, ldc: outStride };
   const cost = { flops: (2 * k + epilogueFlops(options.epilogue)) * batch * m * n, bytes: 4 * batch * (m * k + k * n + m * n) };
   const rows = SUBGROUP_ROWS[variant];
   if (rows) {
@@ -102,13 +113,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       bindings: { a, b4: b, c4: out, params, ...epi.bindings },
       workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows), batch],
       cost,
+      views: ['c4'],
     });
   } else if (variant === 'shared64') {
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', overrides: epi.overrides, bindings: { a, b, c: out, params, ...epi.bindings }, workgroups: [Math.ceil(n / 64), Math.ceil(m / 64), batch], cost });
+    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', overrides: epi.overrides, bindings: { a, b, c: out, params, ...epi.bindings }, workgroups: [Math.ceil(n / 64), Math.ceil(m / 64), batch], cost, views: ['c'] });
   } else {
     const wg = 8;
     const bindings: Record<string, BindingValue> = variant === 'tile4x4_vec4' ? { a4: a, b4: b, c4: out, params, ...epi.bindings } : { a, b, c: out, params, ...epi.bindings };
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: epi.overrides, bindings, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg), batch], cost });
+    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: epi.overrides, bindings, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg), batch], cost, views: ['c', 'c4'] });
   }
   return out;
 }

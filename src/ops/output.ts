@@ -28,14 +28,19 @@ export function resolveOutput<D extends DType = 'f32'>(engine: Engine, op: strin
     const y = engine.empty(shape, dtype, op);
     return { y, outOffset: 0, outStride: shape[shape.length - 1] ?? 1 };
   }
+  checkOutput(engine, op, shape, out, dtype);
+  const { offset, stride } = out.channelLayout;
+  return { y: out as Tensor<D>, outOffset: offset, outStride: stride };
+}
+
+/** Throws unless `out` can take a result of this shape and dtype (see resolveOutput). */
+export function checkOutput(engine: Engine, op: string, shape: Shape, out: Tensor, dtype: DType = 'f32'): void {
   if (out.owner !== (engine as unknown)) throw new InvalidArgumentError(`${op}: out belongs to a different engine`);
   if (out.isDisposed) throw new InvalidArgumentError(`${op}: out (${out.describe()}) was disposed`);
   if (out.dtype !== dtype) throw new InvalidArgumentError(`${op}: out must be ${dtype}, got ${out.describe()}`);
   if (out.shape.length !== shape.length || out.shape.some((d, i) => d !== shape[i])) {
     throw new InvalidArgumentError(`${op}: out must have the result's shape ${formatShape(shape)}, got ${out.describe()}`);
   }
-  const { offset, stride } = out.channelLayout;
-  return { y: out as Tensor<D>, outOffset: offset, outStride: stride };
 }
 
 /** Why a vec4-storing kernel cannot write this output (offset and stride must be multiples of

@@ -159,13 +159,15 @@ export class Tensor<D extends DType = DType> {
   /** Same data, new shape (no copy). Both tensors must be disposed. */
   reshape(shape: Shape): Tensor<D> {
     checkShape(shape, 'reshape');
-    if (this.slice) throw new InvalidArgumentError(`reshape of ${this.describe()}: a channel view is not contiguous; copy it first (concatChannels or an op)`);
+    if (this.slice && shape[shape.length - 1] !== this.channels) {
+      throw new InvalidArgumentError(`reshape of ${this.describe()} to ${formatShape(shape)}: a channel view can only regroup its leading dimensions (its channels are not contiguous across rows); copy it first`);
+    }
     if (shapeSize(shape) !== this.size) {
       throw new InvalidArgumentError(`reshape of ${this.describe()} to ${formatShape(shape)}: sizes differ (${this.size} vs ${shapeSize(shape)})`);
     }
     this.pooled; // throws if disposed
     this.storage.refs++;
-    return new Tensor(this.owner, this.storage, [...shape], this.dtype, this.label);
+    return new Tensor(this.owner, this.storage, [...shape], this.dtype, this.label, this.slice);
   }
 
   /** Same bits viewed as another 32-bit dtype (no copy), like a C union. Dispose both. */

@@ -1,0 +1,62 @@
+/**
+ * Concatenation along channels (the innermost dimension). The cheap way is no copy at all:
+ * `channelSlices(out, sizes)` hands each producer a channel view of one output tensor and
+ * every activation-writing op takes it as `out`, so an Inception module's branches fill one
+ * buffer. `concatChannels` is the general fallback: one copy kernel per input.
+ */
+import concatWgsl from '../../kernels/concat.wgsl';
+import { InvalidArgumentError } from '../runtime/errors.js';
+import { KernelFamily } from '../runtime/kernel.js';
+import { formatShape, type Tensor } from '../runtime/tensor.js';
+import { resolveOutput, type OutputOption } from './output.js';
+import { engineOf, expectDType } from './util.js';
+
+export const concatKernel = new KernelFamily('concat.wgsl', concatWgsl);
+const WORKGROUP_SIZE = 256;
+
+/** Channel views of `out` of the given widths, in order; they must add up to its channels. */
+export function channelSlices(out: Tensor, widths: readonly number[]): Tensor[] {
+  const total = widths.reduce((a, b) => a + b, 0);
+  if (total !== out.channels) {
+    throw new InvalidArgumentError(`channelSlices: widths [${widths.join(', ')}] add up to ${total} but ${out.describe()} has ${out.channels} channels`);
+  }
+  let offset = 0;
+  return widths.map((c) => {
+    const view = out.channelView(offset, c);
+    offset += c;
+    return view;
+  });
+}
+
+/** The inputs side by side along the last dimension (a copy). All leading dimensions must match. */
+export function concatChannels(inputs: readonly Tensor[], options: OutputOption = {}): Tensor<'f32'> {
+  const op = 'concatChannels';
+  if (inputs.length === 0) throw new InvalidArgumentError(`${op}: needs at least one input`);
+  const engine = engineOf(op, ...inputs);
+  const lead = inputs[0]!.shape.slice(0, -1);
+  inputs.forEach((t, i) => {
+    expectDType(op, `inputs[${i}]`, t, 'f32');
+    if (t.rank < 1 || t.rank !== lead.length + 1 || t.shape.slice(0, -1).some((d, j) => d !== lead[j])) {
+      throw new InvalidArgumentError(`${op}: inputs[${i}] ${t.describe()} does not match inputs[0]'s leading dimensions ${formatShape(lead)} (only the last dimension may differ)`);
+    }
+    if (t.slice) throw new InvalidArgumentError(`${op}: inputs[${i}] ${t.describe()} is a channel view; copy it first`);
+  });
+  const total = inputs.reduce((s, t) => s + t.channels, 0);
+  const { y, outOffset, outStride } = resolveOutput(engine, op, [...lead, total], options.out);
+  let offset = outOffset;
+  for (const x of inputs) {
+    if (x.size > 0) {
+      engine.dispatch({
+        op,
+        kernel: concatKernel,
+        entry: 'copy_into_slice',
+        bindings: { x, y, params: { n: x.size, channels: x.channels, outOffset: offset, outStride } },
+        workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
+        cost: { flops: 0, bytes: 8 * x.size },
+        views: ['y'],
+      });
+    }
+    offset += x.channels;
+  }
+  return y;
+}
