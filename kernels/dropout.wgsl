@@ -1,0 +1,122 @@
+// Dropout with Philox4x32-10 (Salmon et al., SC'11), the counter-based generator of Random123
+// and cuRAND. random.wgsl's hash is fine for initialisation; a mask that training depends on
+// gets a generator with published known-answer vectors, so a JavaScript reference can check
+// it bit for bit and the backward pass can regenerate the mask from the seed alone.
+//
+// Counter layout: invocation q makes one Philox call on counter
+//   (q, offset mod 2^32, ⌊offset / 2^32⌋, 0), key (seed mod 2^32, ⌊seed / 2^32⌋)
+// and its four output words go to elements 4q, 4q+1, 4q+2, 4q+3 in that order. Element i keeps
+// its value when (word >> 8) / 2^24 ≥ rate, i.e. (word >> 8) ≥ ceil(rate · 2^24) = threshold,
+// an integer compare so the mask never depends on an adapter's float rounding. `offset` lets
+// each layer and each training step draw an independent mask from one seed.
+
+struct DropoutParams {
+  n: u32,
+  // x's innermost dimension: the output index of element i is
+  // (i / channels) * outStride + outOffset + i % channels (a channel view of a larger tensor).
+  channels: u32,
+  outOffset: u32,
+  outStride: u32,
+  keyLo: u32,
+  keyHi: u32,
+  offsetLo: u32,
+  offsetHi: u32,
+  threshold: u32,
+  // 1 / (1 - rate) rounded to f32: kept elements are x · scale, one rounding.
+  scale: f32,
+}
+
+struct PhiloxParams {
+  n: u32,
+}
+
+// false: y = x (rate 0 or inference); the generator is not run.
+override APPLY_MASK: bool = true;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: DropoutParams;
+
+@group(0) @binding(3) var<storage, read> counters: array<vec4u>;
+@group(0) @binding(4) var<storage, read> keys: array<vec2u>;
+@group(0) @binding(5) var<storage, read_write> words: array<vec4u>;
+@group(0) @binding(6) var<uniform> philoxParams: PhiloxParams;
+
+const PHILOX_M0: u32 = 0xd2511f53u;
+const PHILOX_M1: u32 = 0xcd9e8d57u;
+const PHILOX_W0: u32 = 0x9e3779b9u;
+const PHILOX_W1: u32 = 0xbb67ae85u;
+
+// High word of the 64-bit product a·b. WGSL has no 32×32→64 multiply, so from 16-bit halves:
+// a·b = hh·2^32 + (hl + lh)·2^16 + ll. `cross` gathers the terms at 2^16 that can carry into the
+// high word: ll >> 16 ≤ 0xffff, hl & 0xffff ≤ 0xffff, lh ≤ 0xfffe0001, sum ≤ 0xffffffff (no overflow).
+fn mulhi(a: u32, b: u32) -> u32 {
+  let aLo = a & 0xffffu;
+  let aHi = a >> 16u;
+  let bLo = b & 0xffffu;
+  let bHi = b >> 16u;
+  let ll = aLo * bLo;
+  let hl = aHi * bLo;
+  let lh = aLo * bHi;
+  let hh = aHi * bHi;
+  let cross = (ll >> 16u) + (hl & 0xffffu) + lh;
+  return hh + (hl >> 16u) + (cross >> 16u);
+}
+
+fn philox_round(c: vec4u, k: vec2u) -> vec4u {
+  let hi0 = mulhi(PHILOX_M0, c.x);
+  let lo0 = PHILOX_M0 * c.x;
+  let hi1 = mulhi(PHILOX_M1, c.z);
+  let lo1 = PHILOX_M1 * c.z;
+  return vec4u(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+}
+
+fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
+  var c = counter;
+  var k = key;
+  c = philox_round(c, k);
+  for (var r = 1u; r < 10u; r++) {
+    k += vec2u(PHILOX_W0, PHILOX_W1);
+    c = philox_round(c, k);
+  }
+  return c;
+}
+
+fn write_element(i: u32, word: u32) {
+  if (i >= params.n) {
+    return;
+  }
+  let at = (i / params.channels) * params.outStride + params.outOffset + i % params.channels;
+  if (!APPLY_MASK) {
+    y[at] = x[i];
+    return;
+  }
+  // A dropped element is exactly 0 (not x · 0, which would keep a NaN or infinity).
+  y[at] = select(0.0, x[i] * params.scale, (word >> 8u) >= params.threshold);
+}
+
+@compute @workgroup_size(64)
+fn dropout(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let q = gid.x + gid.y * groups.x * 64u;
+  if (4u * q >= params.n) {
+    return;
+  }
+  var bits = vec4u(0u);
+  if (APPLY_MASK) {
+    bits = philox4x32_10(vec4u(q, params.offsetLo, params.offsetHi, 0u), vec2u(params.keyLo, params.keyHi));
+  }
+  // Unrolled: dynamic indexing into a vector in a loop is slow on the CPU drivers.
+  write_element(4u * q, bits.x);
+  write_element(4u * q + 1u, bits.y);
+  write_element(4u * q + 2u, bits.z);
+  write_element(4u * q + 3u, bits.w);
+}
+
+// Raw generator output, one counter and key per invocation: for checking against the reference.
+@compute @workgroup_size(64)
+fn philox(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * 64u;
+  if (i < philoxParams.n) {
+    words[i] = philox4x32_10(counters[i], keys[i]);
+  }
+}
