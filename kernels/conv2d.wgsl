@@ -186,6 +186,55 @@ fn store_pixel(m: u32, c0: u32, v: vec4f) {
   if (cols > 3u) { y[at + 3u] = epilogue1(v.w, c0 + 3u); }
 }
 
+// ---------------------------------------------------------------- BatchNorm statistics
+// The *_stats entries also write, per block of output pixels and per channel, the partial
+// statistics that BatchNorm's training pass merges (kernels/batchnorm.wgsl, merge_stats), so
+// the statistics cost no second read of y: (shift = the block's first value, mean of the
+// values minus shift, M2 of them, count), at stats[block · Cout + channel]. The values are
+// the raw conv output (the host refuses an epilogue with statistics: BatchNorm follows).
+@group(0) @binding(6) var<storage, read_write> stats: array<vec4f>;
+
+// Welford's running mean and M2 of values shifted by the first one, four channels at once.
+struct Welford4 {
+  shift: vec4f,
+  mean: vec4f,
+  m2: vec4f,
+  count: f32,
+}
+
+fn welford_add(s: ptr<function, Welford4>, v: vec4f, valid: bool) {
+  if (!valid) {
+    return;
+  }
+  if ((*s).count == 0.0) {
+    (*s).shift = v;
+  }
+  let d = v - (*s).shift;
+  (*s).count += 1.0;
+  let delta = d - (*s).mean;
+  (*s).mean += delta / (*s).count;
+  (*s).m2 = fma(delta, d - (*s).mean, (*s).m2);
+}
+
+// The four pixels m..m+3 of a tile (column i is pixel m+i), those that exist.
+fn welford_tile(s: ptr<function, Welford4>, m: u32, t: mat4x4f) {
+  welford_add(s, t[0], m < params.M);
+  welford_add(s, t[1], m + 1u < params.M);
+  welford_add(s, t[2], m + 2u < params.M);
+  welford_add(s, t[3], m + 3u < params.M);
+}
+
+// Channels 4·c4 .. 4·c4 + 3 of a block's statistics (those below Cout).
+// (`block` is a name wgsl_reflect cannot parse, hence `chunk`.)
+fn store_stats(chunk: u32, c4: u32, s: Welford4) {
+  let c = 4u * c4;
+  let at = chunk * params.Cout + c;
+  if (c < params.Cout) { stats[at] = vec4f(s.shift.x, s.mean.x, s.m2.x, s.count); }
+  if (c + 1u < params.Cout) { stats[at + 1u] = vec4f(s.shift.y, s.mean.y, s.m2.y, s.count); }
+  if (c + 2u < params.Cout) { stats[at + 2u] = vec4f(s.shift.z, s.mean.z, s.m2.z, s.count); }
+  if (c + 3u < params.Cout) { stats[at + 3u] = vec4f(s.shift.w, s.mean.w, s.m2.w, s.count); }
+}
+
 // ---------------------------------------------------------------- shared64
 
 const TILE = 64u;
@@ -289,14 +338,15 @@ fn tap_base(o: vec4i, kh: u32, kw: u32) -> vec2u {
   return vec2u(select(0u, at, inside), select(0u, 1u, inside));
 }
 
-@compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
-fn tile8x8(@builtin(global_invocation_id) gid: vec3u) {
+// 8 pixels (m0..m0+7) × 8 channels (groups col0, col0+1): a00/a01 hold pixels m0..m0+3,
+// a10/a11 pixels m0+4..m0+7; column i of a tile is one pixel.
+struct Tile8x8 {
+  a00: mat4x4f, a01: mat4x4f,
+  a10: mat4x4f, a11: mat4x4f,
+}
+
+fn tile8x8_compute(m0: u32, col0: u32) -> Tile8x8 {
   let C4 = params.Cout / 4u;
-  let col0 = gid.x * 2u;
-  let m0 = gid.y * 8u;
-  if (col0 >= C4 || m0 >= params.M) {
-    return;
-  }
   let c0 = col0;
   let c1 = min(col0 + 1u, C4 - 1u);
   var org: array<vec4i, 8>;
@@ -329,8 +379,42 @@ fn tile8x8(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  store_pixels4(m0, col0, acc00); store_pixels4(m0, col0 + 1u, acc01);
-  store_pixels4(m0 + 4u, col0, acc10); store_pixels4(m0 + 4u, col0 + 1u, acc11);
+  return Tile8x8(acc00, acc01, acc10, acc11);
+}
+
+fn store_tile8x8(m0: u32, col0: u32, t: Tile8x8) {
+  store_pixels4(m0, col0, t.a00); store_pixels4(m0, col0 + 1u, t.a01);
+  store_pixels4(m0 + 4u, col0, t.a10); store_pixels4(m0 + 4u, col0 + 1u, t.a11);
+}
+
+@compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
+fn tile8x8(@builtin(global_invocation_id) gid: vec3u) {
+  let col0 = gid.x * 2u;
+  let m0 = gid.y * 8u;
+  if (col0 >= params.Cout / 4u || m0 >= params.M) {
+    return;
+  }
+  store_tile8x8(m0, col0, tile8x8_compute(m0, col0));
+}
+
+// tile8x8 plus the block's BatchNorm statistics (block = gid.y, 8 pixels).
+@compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
+fn tile8x8_stats(@builtin(global_invocation_id) gid: vec3u) {
+  let col0 = gid.x * 2u;
+  let m0 = gid.y * 8u;
+  if (col0 >= params.Cout / 4u || m0 >= params.M) {
+    return;
+  }
+  let t = tile8x8_compute(m0, col0);
+  store_tile8x8(m0, col0, t);
+  var s0 = Welford4();
+  welford_tile(&s0, m0, t.a00);
+  welford_tile(&s0, m0 + 4u, t.a10);
+  store_stats(gid.y, col0, s0);
+  var s1 = Welford4();
+  welford_tile(&s1, m0, t.a01);
+  welford_tile(&s1, m0 + 4u, t.a11);
+  store_stats(gid.y, col0 + 1u, s1);
 }
 
 // Column i of the result is pixel i's four channels: b (channels) times a.i (pixel i's input).
@@ -363,17 +447,18 @@ fn origins4(walk: ptr<function, PixelWalk>) -> Origins4 {
 
 override SUBGROUP_WG_X: u32 = 32;
 
-@compute @workgroup_size(SUBGROUP_WG_X)
-fn subgroup16x8(
-  @builtin(global_invocation_id) gid: vec3u,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(subgroup_invocation_id) lane: u32,
-  @builtin(subgroup_size) subgroupSize: u32,
-) {
+// 16 pixels (m0..m0+15) × 8 channels (groups col0, col0+1); ag0 and ag1 hold pixels
+// m0+4g..m0+4g+3 of the two channel groups.
+struct Tile16x8 {
+  a00: mat4x4f, a01: mat4x4f,
+  a10: mat4x4f, a11: mat4x4f,
+  a20: mat4x4f, a21: mat4x4f,
+  a30: mat4x4f, a31: mat4x4f,
+}
+
+fn subgroup16x8_compute(m0: u32, col0: u32, lane: u32, subgroupSize: u32) -> Tile16x8 {
   let C4 = params.Cout / 4u;
   let K = params.K;
-  let m0 = wid.y * 16u;
-  let col0 = gid.x * 2u;
   let c0 = min(col0, C4 - 1u);
   let c1 = min(col0 + 1u, C4 - 1u);
   var org: array<Origins4, 4>;
@@ -416,11 +501,55 @@ fn subgroup16x8(
       acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
     }
   }
-  store_pixels4(m0, col0, acc00); store_pixels4(m0, col0 + 1u, acc01);
-  store_pixels4(m0 + 4u, col0, acc10); store_pixels4(m0 + 4u, col0 + 1u, acc11);
-  store_pixels4(m0 + 8u, col0, acc20); store_pixels4(m0 + 8u, col0 + 1u, acc21);
-  store_pixels4(m0 + 12u, col0, acc30); store_pixels4(m0 + 12u, col0 + 1u, acc31);
+  return Tile16x8(acc00, acc01, acc10, acc11, acc20, acc21, acc30, acc31);
 }
+
+fn store_tile16x8(m0: u32, col0: u32, t: Tile16x8) {
+  store_pixels4(m0, col0, t.a00); store_pixels4(m0, col0 + 1u, t.a01);
+  store_pixels4(m0 + 4u, col0, t.a10); store_pixels4(m0 + 4u, col0 + 1u, t.a11);
+  store_pixels4(m0 + 8u, col0, t.a20); store_pixels4(m0 + 8u, col0 + 1u, t.a21);
+  store_pixels4(m0 + 12u, col0, t.a30); store_pixels4(m0 + 12u, col0 + 1u, t.a31);
+}
+
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup16x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) subgroupSize: u32,
+) {
+  let m0 = wid.y * 16u;
+  let col0 = gid.x * 2u;
+  store_tile16x8(m0, col0, subgroup16x8_compute(m0, col0, lane, subgroupSize));
+}
+
+// subgroup16x8 plus the block's BatchNorm statistics (block = wid.y, 16 pixels).
+@compute @workgroup_size(SUBGROUP_WG_X)
+fn subgroup16x8_stats(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) subgroupSize: u32,
+) {
+  let m0 = wid.y * 16u;
+  let col0 = gid.x * 2u;
+  let t = subgroup16x8_compute(m0, col0, lane, subgroupSize);
+  store_tile16x8(m0, col0, t);
+  var s0 = Welford4();
+  welford_tile(&s0, m0, t.a00);
+  welford_tile(&s0, m0 + 4u, t.a10);
+  welford_tile(&s0, m0 + 8u, t.a20);
+  welford_tile(&s0, m0 + 12u, t.a30);
+  store_stats(wid.y, col0, s0);
+  var s1 = Welford4();
+  welford_tile(&s1, m0, t.a01);
+  welford_tile(&s1, m0 + 4u, t.a11);
+  welford_tile(&s1, m0 + 8u, t.a21);
+  welford_tile(&s1, m0 + 12u, t.a31);
+  store_stats(wid.y, col0 + 1u, s1);
+}
+
+
 
 // Pixels m..m+3 over k0..k0+3 as a matrix whose column i is pixel m+i (lanes 0..3 gathered
 // k0..k0+3; the others' values are not used).

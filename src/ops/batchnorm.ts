@@ -56,6 +56,20 @@ export interface BatchNormTrainOptions extends OutputOption {
   runningVarianceEstimator?: 'unbiased' | 'biased';
   /** max(·, 0) fused into the normalisation. */
   relu?: boolean;
+  /** Per-block partial statistics of x already computed by its producer (conv2dWithStatistics
+   * writes them as it writes x), so the statistics pass does not read x again. */
+  partials?: PartialStatistics;
+}
+
+/**
+ * Partial BatchNorm statistics of a [rows, C] activation, one record per (block of rows,
+ * channel) at [block · C + c]: (shift, mean of values − shift, M2 of them, count), the layout
+ * kernels/batchnorm.wgsl's partial_stats writes and merge_stats reads.
+ */
+export interface PartialStatistics {
+  partials: Tensor;
+  chunks: number;
+  channels: number;
 }
 
 export interface BatchNormInferenceOptions extends OutputOption {
@@ -133,25 +147,45 @@ export function batchNormStatistics(x: Tensor): { mean: Tensor<'f32'>; variance:
   return statistics(engine, op, x, rows, channels);
 }
 
-function statistics(engine: Engine, op: string, x: Tensor, rows: number, channels: number): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
+function checkPartials(op: string, p: PartialStatistics, channels: number): void {
+  expectDType(op, 'partials', p.partials, 'f32');
+  if (p.channels !== channels || !Number.isInteger(p.chunks) || p.chunks < 1 || p.partials.size !== 4 * p.chunks * channels) {
+    throw new InvalidArgumentError(`${op}: partials must hold ${channels} channels × chunks records of 4 floats (got ${p.partials.describe()} for ${p.chunks} chunks of ${p.channels} channels)`);
+  }
+}
+
+/** Partial statistics of x by the standalone pass (partial_stats), for merging later. */
+export function batchNormPartialStatistics(x: Tensor): PartialStatistics {
+  const op = 'batchNormPartialStatistics';
+  const engine = engineOf(op, x);
+  const { rows, channels } = checkX(op, x);
+  return partialStatistics(engine, op, x, rows, channels);
+}
+
+function partialStatistics(engine: Engine, op: string, x: Tensor, rows: number, channels: number): PartialStatistics {
+  const { chunks, rowsPerChunk } = batchNormChunking(rows);
+  const partials = engine.empty([chunks * Math.max(1, channels), 4], 'f32', `${op} partials`);
+  const { offset, stride } = x.channelLayout;
+  const n = rows * channels;
+  engine.dispatch({
+    op,
+    kernel: batchnormKernel,
+    entry: 'partial_stats',
+    bindings: { x, partialsOut: partials, statsParams: { rows, channels, rowsPerChunk, chunks, xOffset: offset, xStride: stride } },
+    views: ['x'],
+    workgroups: engine.grid1d(chunks * channels, WORKGROUP_SIZE),
+    // Welford step: two subtractions, a count increment, a division, an add and an fma.
+    cost: { flops: 7 * n, bytes: 4 * n + 16 * chunks * channels },
+  });
+  return { partials, chunks, channels };
+}
+
+function statistics(engine: Engine, op: string, x: Tensor, rows: number, channels: number, given?: PartialStatistics): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
   const mean = engine.empty([channels], 'f32', `${op} mean`);
   const variance = engine.empty([channels], 'f32', `${op} variance`);
   if (channels === 0) return { mean, variance };
-  const { chunks, rowsPerChunk } = batchNormChunking(rows);
-  const partials = engine.empty([chunks * channels, 4], 'f32', `${op} partials`);
+  const { partials, chunks } = given ?? partialStatistics(engine, op, x, rows, channels);
   try {
-    const { offset, stride } = x.channelLayout;
-    const n = rows * channels;
-    engine.dispatch({
-      op,
-      kernel: batchnormKernel,
-      entry: 'partial_stats',
-      bindings: { x, partialsOut: partials, statsParams: { rows, channels, rowsPerChunk, chunks, xOffset: offset, xStride: stride } },
-      views: ['x'],
-      workgroups: engine.grid1d(chunks * channels, WORKGROUP_SIZE),
-      // Welford step: two subtractions, a count increment, a division, an add and an fma.
-      cost: { flops: 7 * n, bytes: 4 * n + 16 * chunks * channels },
-    });
     engine.dispatch({
       op,
       kernel: batchnormKernel,
@@ -161,7 +195,7 @@ function statistics(engine: Engine, op: string, x: Tensor, rows: number, channel
       cost: { flops: 12 * chunks * channels, bytes: 16 * chunks * channels + 8 * channels },
     });
   } finally {
-    partials.dispose();
+    if (!given) partials.dispose();
   }
   return { mean, variance };
 }
@@ -264,7 +298,8 @@ export function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | n
   }
   checkOut(engine, op, x, options.out);
 
-  const { mean, variance } = statistics(engine, op, x, rows, channels);
+  if (options.partials) checkPartials(op, options.partials, channels);
+  const { mean, variance } = statistics(engine, op, x, rows, channels, options.partials);
   const { invStd, scale } = affineParams(engine, op, variance, gamma, eps, channels);
   try {
     if (runningMean && runningVar) {

@@ -19,6 +19,7 @@ import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { defaultMatmulVariant, isVec4Variant, matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from './matmul.js';
 import { checkOutput, resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
+import { batchNormPartialStatistics, type PartialStatistics } from './batchnorm.js';
 import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { engineOf, expectDType } from './util.js';
 
@@ -170,6 +171,49 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   return recordConv2d(engine, x, w, g, epi, variant as Conv2dVariant, options.out);
 }
 
+/** Variants that can also write BatchNorm partial statistics (their *_stats entries), with the
+ * output pixels per statistics block. */
+const STATS_BLOCK_PIXELS: Partial<Record<Conv2dVariant, number>> = { subgroup16x8: 16, tile8x8: 8 };
+
+/**
+ * y = conv2d(x, w) for training, where BatchNorm follows: the kernel also writes the per-block
+ * partial statistics of y (see PartialStatistics in batchnorm.ts), so batchNormTrain(y, …,
+ * { partials }) merges them instead of reading y once more. Runs a variant with a fused
+ * statistics write-out (subgroup16x8 or tile8x8, tuned between them); where none applies
+ * (Cout not a multiple of 4, or an explicit other variant) the conv runs as usual and the
+ * standalone statistics pass follows. No epilogue or bias: BatchNorm's β takes that role.
+ */
+export function conv2dWithStatistics(x: Tensor, w: Tensor, options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {}): { y: Tensor; statistics: PartialStatistics } {
+  const op = 'conv2dWithStatistics';
+  const engine = engineOf(op, x, w);
+  if ((options as Conv2dOptions).epilogue || (options as Conv2dOptions).bias) {
+    throw new InvalidArgumentError(`${op}: no epilogue or bias (the statistics are of the raw conv output, and BatchNorm's β replaces a bias)`);
+  }
+  expectDType(op, 'x', x, 'f32');
+  expectDType(op, 'weights', w, 'f32');
+  const g = convGeometry(op, x.shape, w.shape, options.stride, options.padding ?? 'valid');
+  if (options.out) checkOutput(engine, op, [g.n, g.oh, g.ow, g.cout], options.out);
+  const fused = (Object.keys(STATS_BLOCK_PIXELS) as Conv2dVariant[]).filter((v) => conv2dVariantRefusal(v, g, engine, options.out) === undefined);
+  let variant: Conv2dVariant | undefined = options.variant;
+  if (variant !== undefined) {
+    const why = conv2dVariantRefusal(variant, g, engine, options.out);
+    if (why) throw new InvalidArgumentError(`${op}: ${why}`);
+  } else if (fused.length > 0) {
+    const heuristic = defaultConv2dVariant(g, engine);
+    const fallback = fused.includes(heuristic) ? heuristic : fused[0]!;
+    variant = engine.tuner.choose('conv2d', `${conv2dShapeClass(g, undefined)} +statistics`, fused, fallback, () => {
+      const setup = tuningSetup(engine, g, undefined);
+      return { inputs: setup.inputs, run: (v: string) => recordConv2d(engine, setup.inputs[0]!, setup.inputs[1]!, g, undefined, v as Conv2dVariant, undefined, true) };
+    }) as Conv2dVariant;
+  }
+  if (variant === undefined || STATS_BLOCK_PIXELS[variant] === undefined) {
+    const y = conv2d(x, w, { ...options, ...(variant ? { variant } : {}) });
+    return { y, statistics: batchNormPartialStatistics(y) };
+  }
+  const { y, statistics } = recordConv2d(engine, x, w, g, undefined, variant, options.out, true) as { y: Tensor; statistics: PartialStatistics };
+  return { y, statistics };
+}
+
 /** Fresh inputs of the problem's shapes for the tuner (seeded: variants see the same data). */
 function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined): { inputs: Tensor[]; run: (variant: string) => unknown } {
   const x = engine.randomNormal([g.n, g.h, g.w, g.cin], { seed: 1 });
@@ -181,7 +225,9 @@ function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined)
   return { inputs, run: (variant) => recordConv2d(engine, x, w, g, e, variant as Conv2dVariant) };
 }
 
-function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out?: Tensor): Tensor {
+function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out?: Tensor): Tensor;
+function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out: Tensor | undefined, withStatistics: true): { y: Tensor; statistics: PartialStatistics };
+function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out?: Tensor, withStatistics = false): Tensor | { y: Tensor; statistics: PartialStatistics } {
   const mm = pointwiseVariantOf(variant);
   if (mm) {
     // Reshapes share storage (refcounted), so the temporary ones are disposed at once.
@@ -266,6 +312,20 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     outOffset,
     outStride,
   };
+  if (withStatistics) {
+    const blockPixels = STATS_BLOCK_PIXELS[variant]!;
+    const chunks = Math.ceil(m / blockPixels);
+    const stats = engine.empty([chunks * g.cout, 4], 'f32', 'conv2d statistics');
+    const statsCost = { flops: cost.flops + 7 * m * g.cout, bytes: cost.bytes + 16 * chunks * g.cout };
+    if (variant === 'tile8x8') {
+      engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8_stats', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost: statsCost, views: ['y4'] });
+    } else {
+      const lanes = Math.ceil(g.cout / 8);
+      const wgX = subgroupWorkgroupX(engine, lanes);
+      engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: 'subgroup16x8_stats', overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / 16)], cost: statsCost, views: ['y4'] });
+    }
+    return { y, statistics: { partials: stats, chunks, channels: g.cout } };
+  }
   if (variant === 'shared64') {
     engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 64), Math.ceil(m / 64)], cost, views: ['y'] });
   } else if (variant === 'tile8x8') {

@@ -17,6 +17,9 @@ export interface GpuTimeStats {
   dispatches: number;
   /** The kernels of one run's dispatches, in order (file:entry). */
   kernels: string[];
+  /** FLOPs and bytes of one run, as its dispatches declared them (for GFLOP/s and GB/s). */
+  flops: number;
+  bytes: number;
   timing: TimingSource;
 }
 
@@ -45,6 +48,8 @@ export async function measureGpuTime(engine: Engine, label: string, record: () =
   const budgetMs = options.budgetMs ?? Infinity;
   const times: number[] = [];
   let kernels: string[] = [];
+  let flops = 0;
+  let bytes = 0;
   const wasEnabled = engine.profiler.enabled;
   await engine.sync();
   const started = performance.now();
@@ -60,13 +65,15 @@ export async function measureGpuTime(engine: Engine, label: string, record: () =
       const recs = engine.profiler.records.splice(before);
       if (recs.length === 0) throw new InceptError(`${label}: the timed work recorded no dispatch`);
       kernels = recs.map((r) => r.kernel);
+      flops = recs.reduce((s, r) => s + r.flops, 0);
+      bytes = recs.reduce((s, r) => s + r.bytes, 0);
       if (run >= warmup) times.push(recs.reduce((s, r) => s + r.ms, 0));
       if (run >= warmup + minRepeats - 1 && performance.now() - started > budgetMs) break;
     }
   } finally {
     engine.profiler.enabled = wasEnabled;
   }
-  return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches: kernels.length, kernels, timing: engine.profiler.timing };
+  return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches: kernels.length, kernels, flops, bytes, timing: engine.profiler.timing };
 }
 
 /**
@@ -84,11 +91,13 @@ export async function measureSideBySide<K extends string>(engine: Engine, label:
   const keys = Object.keys(work) as K[];
   const times = new Map<K, number[]>(keys.map((k) => [k, []]));
   const kernels = new Map<K, string[]>();
+  const costs = new Map<K, { flops: number; bytes: number }>();
   const started = performance.now();
   for (let round = 0; round < warmup + repeats; round++) {
     for (const k of keys) {
       const one = await measureGpuTime(engine, `${label}: ${k}`, work[k], { warmup: 0, repeats: 1 });
       kernels.set(k, one.kernels);
+      costs.set(k, { flops: one.flops, bytes: one.bytes });
       if (round >= warmup) times.get(k)!.push(one.ms);
     }
     if (round >= warmup + minRepeats - 1 && performance.now() - started >= budgetMs) break;
@@ -97,7 +106,7 @@ export async function measureSideBySide<K extends string>(engine: Engine, label:
   for (const k of keys) {
     const t = times.get(k)!;
     const ks = kernels.get(k) ?? [];
-    out[k] = { ms: median(t), msMin: Math.min(...t), msMax: Math.max(...t), runs: t.length, dispatches: ks.length, kernels: ks, timing: engine.profiler.timing };
+    out[k] = { ms: median(t), msMin: Math.min(...t), msMax: Math.max(...t), runs: t.length, dispatches: ks.length, kernels: ks, ...(costs.get(k) ?? { flops: 0, bytes: 0 }), timing: engine.profiler.timing };
   }
   return out;
 }
