@@ -2,7 +2,7 @@
  * incept-gpu: hand-written WebGPU kernels and the runtime that runs them, in Node and browsers.
  */
 export { Engine, createEngine, type EngineOptions, type DispatchSpec, type UniformValues } from './runtime/engine.js';
-export { Tensor, type DType, type Shape, shapeSize } from './runtime/tensor.js';
+export { Tensor, type DType, type Shape, type ChannelSlice, shapeSize } from './runtime/tensor.js';
 export { KernelFamily, type EntryInfo, type BindingInfo } from './runtime/kernel.js';
 export { requestGpuDevice, selectAdapter, isSoftwareAdapter, type DeviceOptions, type AdapterSelection } from './runtime/device.js';
 export { Profiler, type DispatchRecord, type KernelSummary } from './runtime/profiler.js';
@@ -11,7 +11,23 @@ export * from './runtime/errors.js';
 export { add, mul, scaleShift, relu } from './ops/elementwise.js';
 export { matmul, MATMUL_VARIANTS, type MatmulVariant } from './ops/matmul.js';
 export { measureMatmulPeak, type PeakResult } from './ops/matmul-peak.js';
-export { conv2d, CONV2D_VARIANTS, defaultConv2dVariant, conv2dCandidates, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.js';
+export { conv2d, conv2dWithStatistics, CONV2D_VARIANTS, defaultConv2dVariant, conv2dCandidates, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.js';
+export { channelSlices, concatChannels } from './ops/concat.js';
+export type { OutputOption } from './ops/output.js';
+export {
+  batchNormStatistics,
+  batchNormPartialStatistics,
+  batchNormTrain,
+  batchNormInference,
+  DEFAULT_BATCHNORM_EPS,
+  type BatchNormTrainOptions,
+  type BatchNormInferenceOptions,
+  type BatchNormTrainResult,
+  type MomentumConvention,
+  type PartialStatistics,
+} from './ops/batchnorm.js';
+export { dropout, dropoutBackward } from './ops/dropout.js';
+export { sum, mean, sumChannels, globalNorm, scaledAdd, scaledAddInPlace } from './ops/reduce.js';
 export { convGeometry, convMacs, type ConvGeometry, type Padding } from './ops/conv2d-geometry.js';
 export { foldBatchNorm, type Epilogue, type BatchNormParams } from './ops/epilogue.js';
 export { Tuner, MemoryTuningStore, LocalStorageTuningStore, type TuningMode, type TuningRecord, type TuningStore, type TuningReport } from './runtime/tuner.js';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
-import { conv2dWithStatistics } from '../src/ops/conv2d.js';
+import { conv2dWithStatistics, type Conv2dVariant } from '../src/ops/conv2d.js';
 import { batchNormTrain } from '../src/ops/batchnorm.js';
 import { testEngine } from './support/engine.js';
 import { assertClose } from './support/compare.js';
@@ -52,7 +52,7 @@ describe(`conv with fused BatchNorm statistics (seed ${seed})`, () => {
       const conv = conv2dRef(xHost, c.x, wHost, [c.k[0], c.k[1], cin, c.cout], { strideH: c.stride, strideW: c.stride, padTop: c.pad[0], padBottom: c.pad[1], padLeft: c.pad[2], padRight: c.pad[3] });
       const stats = batchNormStatisticsRef(conv.out, c.cout);
       const ref = batchNormRef(conv.out, c.cout, gamma, beta, stats.mean, stats.variance, 1e-3, true);
-      const variants = [undefined, 'tile8x8', ...(engine.features.has('subgroups') ? ['subgroup16x8'] : [])] as const;
+      const variants: (Conv2dVariant | undefined)[] = [undefined, 'tile8x8', ...(engine.features.has('subgroups') ? (['subgroup16x8'] as const) : [])];
       for (const variant of c.cout % 4 === 0 ? variants : [undefined]) {
         await engine.scope(async () => {
           const { y, statistics } = conv2dWithStatistics(engine.tensor(xHost, c.x), engine.tensor(wHost, [c.k[0], c.k[1], cin, c.cout]), { stride: c.stride, padding: c.pad, ...(variant ? { variant } : {}) });
