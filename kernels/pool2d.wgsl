@@ -1,0 +1,152 @@
+// Pooling over NHWC activations, one invocation per output element (channel innermost, so
+// neighbouring invocations read neighbouring memory). Inputs are plain tensors; the output may
+// be a channel view (an Inception reduction module's pool branch writes straight into the
+// concat buffer): element (pixel, c) of y is at pixel · outStride + outOffset + c.
+
+struct PoolParams {
+  N: u32,
+  H: u32,
+  W: u32,
+  C: u32,
+  OH: u32,
+  OW: u32,
+  KH: u32,
+  KW: u32,
+  strideH: u32,
+  strideW: u32,
+  padTop: u32,
+  padLeft: u32,
+  outputs: u32,     // N·OH·OW·C
+  outOffset: u32,
+  outStride: u32,
+}
+
+override WORKGROUP_SIZE: u32 = 256;
+// avg_pool: divide by KH·KW (padding counted, PyTorch's count_include_pad=True) or by the
+// number of real elements in the window (Keras, TF-slim).
+override COUNT_INCLUDE_PAD: bool = true;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: PoolParams;
+@group(0) @binding(3) var<storage, read_write> indices: array<i32>;
+
+fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+}
+
+// Output element i as (output pixel, channel, window's top row, window's left column).
+struct Window {
+  pixel: u32,
+  n: u32,
+  c: u32,
+  top: i32,
+  left: i32,
+}
+
+fn window_of(i: u32) -> Window {
+  let c = i % params.C;
+  let pixel = i / params.C;
+  let ow = pixel % params.OW;
+  let r = pixel / params.OW;
+  let oh = r % params.OH;
+  let n = r / params.OH;
+  return Window(pixel, n, c, i32(oh * params.strideH) - i32(params.padTop), i32(ow * params.strideW) - i32(params.padLeft));
+}
+
+fn x_index(win: Window, ih: u32, iw: u32) -> u32 {
+  return ((win.n * params.H + ih) * params.W + iw) * params.C + win.c;
+}
+
+// Max over the window's real elements (padding never wins); NaN propagates, as in PyTorch.
+// `first` keeps the first maximum on ties. Returns (value, flat index into x).
+fn window_max(win: Window) -> vec2f {
+  var best = 0.0;
+  var arg = -1;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    let ih = win.top + i32(kh);
+    if (ih < 0 || ih >= i32(params.H)) {
+      continue;
+    }
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let iw = win.left + i32(kw);
+      if (iw < 0 || iw >= i32(params.W)) {
+        continue;
+      }
+      let at = x_index(win, u32(ih), u32(iw));
+      let v = x[at];
+      if (arg < 0 || !(v <= best)) {
+        best = v;
+        arg = i32(at);
+      }
+    }
+  }
+  return vec2f(best, bitcast<f32>(arg));
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn max_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.outputs) {
+    return;
+  }
+  let win = window_of(i);
+  y[win.pixel * params.outStride + params.outOffset + win.c] = window_max(win).x;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn max_pool_with_indices(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.outputs) {
+    return;
+  }
+  let win = window_of(i);
+  let r = window_max(win);
+  y[win.pixel * params.outStride + params.outOffset + win.c] = r.x;
+  indices[i] = bitcast<i32>(r.y);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.outputs) {
+    return;
+  }
+  let win = window_of(i);
+  var total = 0.0;
+  var count = 0u;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    let ih = win.top + i32(kh);
+    if (ih < 0 || ih >= i32(params.H)) {
+      continue;
+    }
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let iw = win.left + i32(kw);
+      if (iw < 0 || iw >= i32(params.W)) {
+        continue;
+      }
+      total += x[x_index(win, u32(ih), u32(iw))];
+      count += 1u;
+    }
+  }
+  let divisor = select(f32(count), f32(params.KH * params.KW), COUNT_INCLUDE_PAD);
+  y[win.pixel * params.outStride + params.outOffset + win.c] = total / divisor;
+}
+
+// One invocation per (image, channel): the mean over H·W (8×8 and 17×17 in Inception-v3), so
+// the loop is short and neighbouring invocations read neighbouring channels.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn global_avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.outputs) {
+    return;
+  }
+  let c = i % params.C;
+  let n = i / params.C;
+  let pixels = params.H * params.W;
+  var total = 0.0;
+  for (var p = 0u; p < pixels; p++) {
+    total += x[(n * pixels + p) * params.C + c];
+  }
+  y[n * params.outStride + params.outOffset + c] = total / f32(pixels);
+}
