@@ -7,6 +7,7 @@ import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
 import { measureMatmulPeak } from '../ops/matmul-peak.js';
 import { buildDeviceReport, formatDeviceReport } from './device-report.js';
 import { benchConvs, type BenchConvsOptions } from './bench-convs.js';
+import { benchOps, type BenchOpsOptions } from './bench-ops.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
 
@@ -73,6 +74,15 @@ export function buildProgram(): Command {
     .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants (default 120)')
     .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
     .action(async (opts: BenchConvsOptions) => benchConvs(opts));
+  bench
+    .command('ops')
+    .description("Inception-v3's memory-bound kernels (pooling, BatchNorm, concat, dropout, softmax cross-entropy, classifier, gradient norm): GPU time, GB/s, GFLOP/s")
+    .addOption(driverOption())
+    .option('--batch <n>', 'batch size (default 8)')
+    .option('--repeats <n>', 'timed runs per op after warm-up (default 7)')
+    .option('--filter <text>', "only ops whose name or kind contains this text (e.g. 'pool2d')")
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (opts: BenchOpsOptions) => benchOps(opts));
 
   return program;
 }
