@@ -45,6 +45,9 @@ describe(`pooling (seed ${seed})`, () => {
     await checkPools([1, 17, 17, 9], { kh: 3, kw: 3, strideH: 2, strideW: 2, pad: [0, 0, 0, 0] }, '17² 3×3/2');
     await checkPools([2, 8, 8, 5], { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] }, '8² 3×3/1 pad 1');
     await checkPools([1, 35, 35, 3], { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] }, '35² 3×3/1 pad 1');
+    // Channel counts that are multiples of 4 take the four-channels-per-invocation kernels.
+    await checkPools([1, 17, 17, 8], { kh: 3, kw: 3, strideH: 2, strideW: 2, pad: [0, 0, 0, 0] }, '17² 3×3/2, C = 8');
+    await checkPools([2, 8, 8, 12], { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] }, '8² 3×3/1 pad 1, C = 12');
   });
 
   it('random geometries: windows 1–5 per axis, strides 1–3, uneven padding, odd sizes', async () => {
@@ -102,6 +105,20 @@ describe(`pooling (seed ${seed})`, () => {
         }
       }
       assertClose(got, ref.out, 0, 'max pool into a view');
+      // A 4-aligned view takes the vec4 kernel: x with 8 channels into channels 4..11 of 16.
+      const x8Host = randomArray(rng, 1 * 7 * 7 * 8);
+      const ref8 = pool2dRef(x8Host, [1, 7, 7, 8], 'avg', { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] }, false);
+      const big8 = engine.zeros([1, 7, 7, 16]);
+      avgPool2d(engine.tensor(x8Host, [1, 7, 7, 8]), { kernel: 3, stride: 1, padding: 1, countIncludePad: false, out: big8.channelView(4, 8) });
+      const all8 = await big8.read();
+      const got8 = new Float64Array(49 * 8);
+      for (let p = 0; p < 49; p++) {
+        for (let c = 0; c < 16; c++) {
+          if (c >= 4 && c < 12) got8[p * 8 + c - 4] = all8[p * 16 + c]!;
+          else expect(all8[p * 16 + c], `channel ${c} of pixel ${p} outside the aligned view`).toBe(0);
+        }
+      }
+      assertClose(got8, ref8.out, 1e-6, 'avg pool into an aligned view');
       const pooled = engine.zeros([2, 1, 1, 9]);
       globalAvgPool(x, { out: pooled.channelView(4, 5) });
       const pv = await pooled.read();

@@ -107,14 +107,16 @@ function dispatchPool(engine: Engine, op: string, entry: string, x: Tensor, g: P
   const { y, outOffset, outStride } = resolveOutput(engine, op, [g.n, g.oh, g.ow, g.c], out);
   const outputs = g.n * g.oh * g.ow * g.c;
   if (outputs === 0) return y;
+  // Four channels per invocation where everything lines up (argmax stays per element).
+  const vec4 = !extra.indices && g.c % 4 === 0 && outOffset % 4 === 0 && outStride % 4 === 0;
   engine.dispatch({
     op,
     kernel: pool2dKernel,
-    entry,
+    entry: vec4 ? `${entry}4` : entry,
     ...(extra.overrides ? { overrides: extra.overrides } : {}),
-    bindings: { x, y, params: params(g, outOffset, outStride), ...(extra.indices ? { indices: extra.indices } : {}) },
-    views: ['y'],
-    workgroups: engine.grid1d(outputs, WORKGROUP_SIZE),
+    bindings: vec4 ? { x4: x, y4: y, params: params(g, outOffset, outStride) } : { x, y, params: params(g, outOffset, outStride), ...(extra.indices ? { indices: extra.indices } : {}) },
+    views: ['y', 'y4'],
+    workgroups: engine.grid1d(vec4 ? outputs / 4 : outputs, WORKGROUP_SIZE),
     // Each input element is read by about KH·KW / (strideH·strideW) windows; bytes count the
     // input once (what caches give) plus the outputs.
     cost: { flops: outputs * g.kh * g.kw, bytes: 4 * (x.size + outputs) + (extra.indices ? 4 * outputs : 0) },
