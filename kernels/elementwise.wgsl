@@ -5,6 +5,11 @@
 struct ElementwiseParams {
   n: u32,
   period: u32,
+  // The output may be a channel view: element i (row i / channels, channel i % channels) goes
+  // to row · outStride + outOffset + channel. Plain outputs skip that arithmetic (OUT_VIEW).
+  channels: u32,
+  outOffset: u32,
+  outStride: u32,
 }
 
 override WORKGROUP_SIZE: u32 = 256;
@@ -18,15 +23,25 @@ override APPLY_RELU: bool = false;
 @group(0) @binding(4) var<storage, read> scale: array<f32>;
 @group(0) @binding(5) var<storage, read> shift: array<f32>;
 
+override OUT_VIEW: bool = false;
+
 fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+}
+
+fn out_index(i: u32) -> u32 {
+  if (!OUT_VIEW) {
+    return i;
+  }
+  let row = i / params.channels;
+  return row * params.outStride + params.outOffset + (i - row * params.channels);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups);
   if (i < params.n) {
-    out[i] = a[i] + b[i % params.period];
+    out[out_index(i)] = a[i] + b[i % params.period];
   }
 }
 
@@ -34,7 +49,7 @@ fn add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) group
 fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups);
   if (i < params.n) {
-    out[i] = a[i] * b[i % params.period];
+    out[out_index(i)] = a[i] * b[i % params.period];
   }
 }
 
@@ -44,7 +59,7 @@ fn scale_shift(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   if (i < params.n) {
     let c = i % params.period;
     let y = fma(a[i], scale[c], shift[c]);
-    out[i] = select(y, max(y, 0.0), APPLY_RELU);
+    out[out_index(i)] = select(y, max(y, 0.0), APPLY_RELU);
   }
 }
 
@@ -52,6 +67,6 @@ fn scale_shift(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups);
   if (i < params.n) {
-    out[i] = max(a[i], 0.0);
+    out[out_index(i)] = max(a[i], 0.0);
   }
 }

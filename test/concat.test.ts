@@ -9,7 +9,7 @@ import { conv2d, CONV2D_VARIANTS, conv2dVariantRefusal, type Conv2dVariant } fro
 import { convGeometry } from '../src/ops/conv2d-geometry.js';
 import { channelSlices, concatChannels } from '../src/ops/concat.js';
 import { matmul } from '../src/ops/matmul.js';
-import { relu } from '../src/ops/elementwise.js';
+import { add, mul, relu, scaleShift } from '../src/ops/elementwise.js';
 import { KernelBindingError } from '../src/runtime/errors.js';
 import { testEngine } from './support/engine.js';
 import { assertClose } from './support/compare.js';
@@ -136,6 +136,34 @@ describe(`concat along channels (seed ${seed})`, () => {
       assertClose(channelsOf(all, total, offset, n), matmulRef(a, b, 1, m, k, n), 1e-5, 'matmul into a view');
       expect(channelsOf(all, total, 0, offset).every((v) => v === 0)).toBe(true);
     });
+  });
+
+  it('elementwise ops (add, mul, scaleShift + ReLU, relu) write into channel views', async () => {
+    const [rows, c, total, offset] = [21, 5, 11, 3];
+    const a = randomArray(rng, rows * c);
+    const b = randomArray(rng, c);
+    const scale = randomArray(rng, c);
+    const shift = randomArray(rng, c);
+    const refs: Record<string, Float64Array> = {
+      add: Float64Array.from(a, (v, i) => v + b[i % c]!),
+      mul: Float64Array.from(a, (v, i) => v * b[i % c]!),
+      scaleShift: Float64Array.from(a, (v, i) => Math.max(0, v * scale[i % c]! + shift[i % c]!)),
+      relu: Float64Array.from(a, (v) => Math.max(0, v)),
+    };
+    for (const [name, ref] of Object.entries(refs)) {
+      await engine.scope(async () => {
+        const at = engine.tensor(a, [rows, c]);
+        const big = engine.zeros([rows, total]);
+        const out = big.channelView(offset, c);
+        if (name === 'add') add(at, engine.tensor(b), { out });
+        else if (name === 'mul') mul(at, engine.tensor(b), { out });
+        else if (name === 'scaleShift') scaleShift(at, engine.tensor(scale), engine.tensor(shift), { relu: true, out });
+        else relu(at, { out });
+        const all = await big.read();
+        assertClose(channelsOf(all, total, offset, c), ref, 1e-6, `${name} into a view`);
+        expect([...channelsOf(all, total, 0, offset), ...channelsOf(all, total, offset + c, total - offset - c)].every((v) => v === 0), `${name}: outside the view`).toBe(true);
+      });
+    }
   });
 
   it('concatChannels copies inputs with odd widths side by side', async () => {

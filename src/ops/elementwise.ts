@@ -7,44 +7,55 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { describeShapes, engineOf, expectDType, isSuffixShape } from './util.js';
+import { resolveOutput, type OutputOption } from './output.js';
+import type { Engine } from '../runtime/engine.js';
+
+/** Output tensor, view uniforms and override for an elementwise result shaped like x. */
+function output(engine: Engine, op: string, x: Tensor, out: Tensor | undefined): { y: Tensor<'f32'>; view: { channels: number; outOffset: number; outStride: number }; overrides: Record<string, number> } {
+  const { y, outOffset, outStride } = resolveOutput(engine, op, x.shape, out);
+  const channels = Math.max(1, x.channels);
+  return { y, view: { channels, outOffset, outStride }, overrides: { OUT_VIEW: y.slice ? 1 : 0 } };
+}
 
 export const elementwiseKernel = new KernelFamily('elementwise.wgsl', elementwiseWgsl);
 const WORKGROUP_SIZE = 256;
 
-function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor<'f32'> {
+function binary(op: 'add' | 'mul', a: Tensor, b: Tensor, out?: Tensor): Tensor<'f32'> {
   const engine = engineOf(op, a, b);
   expectDType(op, 'a', a, 'f32');
   expectDType(op, 'b', b, 'f32');
   if (!isSuffixShape(a.shape, b.shape) || (b.size === 0 && a.size !== 0)) {
     throw new InvalidArgumentError(`${op}: shapes ${describeShapes(a, b)} do not broadcast (b's shape must equal a trailing part of a's)`);
   }
-  const out = engine.empty(a.shape, 'f32', op);
+  const o = output(engine, op, a, out);
   engine.dispatch({
     op,
     kernel: elementwiseKernel,
     entry: op,
-    bindings: { a, b, out, params: { n: a.size, period: Math.max(1, b.size) } },
+    overrides: o.overrides,
+    bindings: { a, b, out: o.y, params: { n: a.size, period: Math.max(1, b.size), ...o.view } },
     workgroups: engine.grid1d(a.size, WORKGROUP_SIZE),
     cost: { flops: a.size, bytes: 4 * (2 * a.size + b.size) },
+    views: ['out'],
   });
-  return out;
+  return o.y;
 }
 
 /** a + b, b broadcast over a's leading dimensions. */
-export function add(a: Tensor, b: Tensor): Tensor<'f32'> {
-  return binary('add', a, b);
+export function add(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+  return binary('add', a, b, options.out);
 }
 
 /** a · b elementwise, b broadcast over a's leading dimensions. */
-export function mul(a: Tensor, b: Tensor): Tensor<'f32'> {
-  return binary('mul', a, b);
+export function mul(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+  return binary('mul', a, b, options.out);
 }
 
 /**
  * x · scale[c] + shift[c] with c the innermost (channel) index, then max(·, 0) if `relu`.
  * BatchNorm folded for inference is exactly this.
  */
-export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } = {}): Tensor<'f32'> {
+export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } & OutputOption = {}): Tensor<'f32'> {
   const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
   const engine = engineOf(op, x, scale, shift);
   for (const [name, t] of [['x', x], ['scale', scale], ['shift', shift]] as const) expectDType(op, name, t, 'f32');
@@ -52,31 +63,34 @@ export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { r
   if (scale.size !== channels || shift.size !== channels) {
     throw new InvalidArgumentError(`${op}: scale and shift need ${channels} elements (x's last dimension), got ${describeShapes(scale, shift)}`);
   }
-  const out = engine.empty(x.shape, 'f32', op);
+  const o = output(engine, op, x, options.out);
   engine.dispatch({
     op,
     kernel: elementwiseKernel,
     entry: 'scale_shift',
-    overrides: { APPLY_RELU: options.relu ? 1 : 0 },
-    bindings: { a: x, scale, shift, out, params: { n: x.size, period: Math.max(1, channels) } },
+    overrides: { APPLY_RELU: options.relu ? 1 : 0, ...o.overrides },
+    bindings: { a: x, scale, shift, out: o.y, params: { n: x.size, period: Math.max(1, channels), ...o.view } },
     workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
     cost: { flops: (options.relu ? 3 : 2) * x.size, bytes: 4 * (2 * x.size + 2 * channels) },
+    views: ['out'],
   });
-  return out;
+  return o.y;
 }
 
 /** max(x, 0). */
-export function relu(x: Tensor): Tensor<'f32'> {
+export function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   const engine = engineOf('relu', x);
   expectDType('relu', 'x', x, 'f32');
-  const out = engine.empty(x.shape, 'f32', 'relu');
+  const o = output(engine, 'relu', x, options.out);
   engine.dispatch({
     op: 'relu',
     kernel: elementwiseKernel,
     entry: 'relu',
-    bindings: { a: x, out, params: { n: x.size, period: 1 } },
+    overrides: o.overrides,
+    bindings: { a: x, out: o.y, params: { n: x.size, period: 1, ...o.view } },
     workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
     cost: { flops: x.size, bytes: 8 * x.size },
+    views: ['out'],
   });
-  return out;
+  return o.y;
 }
