@@ -16,3 +16,4 @@ afterAll(() => engine?.destroy());
 describeKernelCases('elementwise', () => engine, 'SwiftShader');
 describeKernelCases('matmul', () => engine, 'SwiftShader');
 describeKernelCases('conv2d', () => engine, 'SwiftShader');
+describeKernelCases('layers', () => engine, 'SwiftShader');

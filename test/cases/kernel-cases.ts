@@ -13,10 +13,20 @@ import { conv2d, conv2dShapeRefusal, conv2dVariantNeedsSubgroups, CONV2D_VARIANT
 import { convGeometry, type Padding } from '../../src/ops/conv2d-geometry.js';
 import { foldBatchNorm, type Epilogue } from '../../src/ops/epilogue.js';
 import { assertClose, type Comparison } from '../support/compare.js';
+import { avgPool2d, globalAvgPool, maxPool2d } from '../../src/ops/pool2d.js';
+import { batchNormTrain } from '../../src/ops/batchnorm.js';
+import { softmaxCrossEntropy } from '../../src/ops/softmax.js';
+import { dropout } from '../../src/ops/dropout.js';
+import { globalNorm } from '../../src/ops/reduce.js';
+import { globalAvgPoolRef, pool2dRef } from '../reference/pool2d.js';
+import { batchNormRef as batchNormTrainRef, batchNormStatisticsRef } from '../reference/batchnorm.js';
+import { crossEntropyRef } from '../reference/softmax.js';
+import { dropoutRef } from '../reference/dropout.js';
+import { globalNormRef } from '../reference/reduce.js';
 import { randomArray, type Rng } from '../support/random.js';
 
 export interface KernelCase {
-  family: 'elementwise' | 'matmul' | 'conv2d';
+  family: 'elementwise' | 'matmul' | 'conv2d' | 'layers';
   name: string;
   tolerance: number;
   /** A device feature the kernel needs; on a device without it the case checks the op's refusal. */
@@ -203,6 +213,107 @@ function conv2dCases(): KernelCase[] {
   return cases;
 }
 
+/** The other layers of Inception-v3, one case each at a small Inception-like shape. */
+function layerCases(): KernelCase[] {
+  const x4 = (engine: Engine, rng: Rng, shape: Shape4) => {
+    const host = randomArray(rng, size(shape));
+    return { host, t: engine.tensor(host, shape) };
+  };
+  return [
+    {
+      family: 'layers',
+      name: 'maxPool2d 3×3/2 [2×9×9×8] and [1×7×7×5] (vec4 and scalar kernels)',
+      tolerance: 0,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          let worst: Comparison | undefined;
+          for (const shape of [[2, 9, 9, 8], [1, 7, 7, 5]] as Shape4[]) {
+            const x = x4(engine, rng, shape);
+            const ref = pool2dRef(x.host, shape, 'max', { kh: 3, kw: 3, strideH: 2, strideW: 2, pad: [0, 0, 0, 0] });
+            const c = assertClose(await maxPool2d(x.t, { kernel: 3, stride: 2 }).y.read(), ref.out, 0, `maxPool2d ${shp(shape)}`);
+            if (!worst || c.relErr > worst.relErr) worst = c;
+          }
+          return worst!;
+        }),
+    },
+    {
+      family: 'layers',
+      name: 'avgPool2d 3×3/1 pad 1 [1×8×8×12], padding counted and excluded',
+      tolerance: ELEMENTWISE_TOLERANCE,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          const shape: Shape4 = [1, 8, 8, 12];
+          const x = x4(engine, rng, shape);
+          const g = { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] as [number, number, number, number] };
+          assertClose(await avgPool2d(x.t, { kernel: 3, stride: 1, padding: 1 }).read(), pool2dRef(x.host, shape, 'avg', g, true).out, ELEMENTWISE_TOLERANCE, 'avgPool2d, padding counted');
+          return assertClose(await avgPool2d(x.t, { kernel: 3, stride: 1, padding: 1, countIncludePad: false }).read(), pool2dRef(x.host, shape, 'avg', g, false).out, ELEMENTWISE_TOLERANCE, 'avgPool2d, padding excluded');
+        }),
+    },
+    {
+      family: 'layers',
+      name: 'globalAvgPool [2×8×8×20]',
+      tolerance: ELEMENTWISE_TOLERANCE,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          const shape: Shape4 = [2, 8, 8, 20];
+          const x = x4(engine, rng, shape);
+          return assertClose(await globalAvgPool(x.t).read(), globalAvgPoolRef(x.host, shape), ELEMENTWISE_TOLERANCE, 'globalAvgPool');
+        }),
+    },
+    {
+      family: 'layers',
+      name: 'batchNormTrain + ReLU [3×5×5×7]',
+      tolerance: 1e-5,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          const shape: Shape4 = [3, 5, 5, 7];
+          const x = x4(engine, rng, shape);
+          const gamma = randomArray(rng, 7, 0.5, 1.5);
+          const beta = randomArray(rng, 7);
+          const stats = batchNormStatisticsRef(x.host, 7);
+          const ref = batchNormTrainRef(x.host, 7, gamma, beta, stats.mean, stats.variance, 1e-3, true);
+          return assertClose(await batchNormTrain(x.t, engine.tensor(gamma), engine.tensor(beta), { relu: true }).y.read(), ref, 1e-5, 'batchNormTrain');
+        }),
+    },
+    {
+      family: 'layers',
+      name: 'softmaxCrossEntropy ε=0.1, B=4, K=1000',
+      tolerance: 1e-5,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          const logits = randomArray(rng, 4 * 1000, -10, 10);
+          const labels = [0, 999, 500, 3];
+          const ref = crossEntropyRef(logits, 4, 1000, { labels }, 0.1);
+          return assertClose(await softmaxCrossEntropy(engine.tensor(logits, [4, 1000]), labels, { labelSmoothing: 0.1 }).losses.read(), ref, 1e-5, 'softmaxCrossEntropy');
+        }),
+    },
+    {
+      family: 'layers',
+      name: 'dropout p=0.3 (Philox mask) [4099]',
+      tolerance: 1e-6,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          const x = randomArray(rng, 4099);
+          const seed = Math.floor(rng() * 2 ** 31);
+          const got = await dropout(engine.tensor(x), { rate: 0.3, seed }).read();
+          // One wrong mask bit is an error of order 1; float32 scaling is within 1e-7.
+          return assertClose(got, dropoutRef(x, 0.3, seed), 1e-6, 'dropout');
+        }),
+    },
+    {
+      family: 'layers',
+      name: 'globalNorm over 9 tensors of odd sizes',
+      tolerance: 1e-5,
+      run: (engine, rng) =>
+        engine.scope(async () => {
+          const hosts = [1, 7, 255, 1001, 4097, 3, 65, 999, 12].map((n) => randomArray(rng, n));
+          const got = await globalNorm(hosts.map((h) => engine.tensor(h))).read();
+          return assertClose(got, [globalNormRef(hosts)], 1e-5, 'globalNorm');
+        }),
+    },
+  ];
+}
+
 export function kernelCases(): KernelCase[] {
-  return [...elementwiseCases(), ...matmulCases(), ...conv2dCases()];
+  return [...elementwiseCases(), ...matmulCases(), ...conv2dCases(), ...layerCases()];
 }
