@@ -57,28 +57,39 @@ fn window_of(i: u32) -> Window {
   return Window(pixel, n, c, i32(oh * params.strideH) - i32(params.padTop), i32(ow * params.strideW) - i32(params.padLeft));
 }
 
+// The window's rows and columns inside the input, as half-open ranges [start, end): the
+// loops below run over real elements only, and their count is the product of the lengths.
+fn window_rows(win: Window) -> vec2u {
+  return vec2u(u32(max(win.top, 0)), u32(clamp(win.top + i32(params.KH), 0, i32(params.H))));
+}
+
+fn window_cols(win: Window) -> vec2u {
+  return vec2u(u32(max(win.left, 0)), u32(clamp(win.left + i32(params.KW), 0, i32(params.W))));
+}
+
+// KH·KW with the padding counted, else the real elements (never 0: the host refuses windows
+// that lie entirely in the padding).
+fn avg_divisor(rows: vec2u, cols: vec2u) -> f32 {
+  return select(f32((rows.y - rows.x) * (cols.y - cols.x)), f32(params.KH * params.KW), COUNT_INCLUDE_PAD);
+}
+
 fn x_index(win: Window, ih: u32, iw: u32) -> u32 {
   return ((win.n * params.H + ih) * params.W + iw) * params.C + win.c;
 }
 
-// Max over the window's real elements (padding never wins); NaN propagates, as in PyTorch.
-// `first` keeps the first maximum on ties. Returns (value, flat index into x).
+// Max over the window's real elements (padding never wins); the first maximum wins ties.
+// Returns (value, flat index into x, bitcast).
 fn window_max(win: Window) -> vec2f {
+  let rows = window_rows(win);
+  let cols = window_cols(win);
   var best = 0.0;
   var arg = -1;
-  for (var kh = 0u; kh < params.KH; kh++) {
-    let ih = win.top + i32(kh);
-    if (ih < 0 || ih >= i32(params.H)) {
-      continue;
-    }
-    for (var kw = 0u; kw < params.KW; kw++) {
-      let iw = win.left + i32(kw);
-      if (iw < 0 || iw >= i32(params.W)) {
-        continue;
-      }
-      let at = x_index(win, u32(ih), u32(iw));
+  for (var ih = rows.x; ih < rows.y; ih++) {
+    for (var iw = cols.x; iw < cols.y; iw++) {
+      let at = x_index(win, ih, iw);
       let v = x[at];
-      if (arg < 0 || !(v <= best)) {
+      // Larger, or NaN (which then stays): NaN propagates, as in PyTorch.
+      if (arg < 0 || (!(v <= best) && best == best)) {
         best = v;
         arg = i32(at);
       }
@@ -116,24 +127,15 @@ fn avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     return;
   }
   let win = window_of(i);
+  let rows = window_rows(win);
+  let cols = window_cols(win);
   var total = 0.0;
-  var count = 0u;
-  for (var kh = 0u; kh < params.KH; kh++) {
-    let ih = win.top + i32(kh);
-    if (ih < 0 || ih >= i32(params.H)) {
-      continue;
-    }
-    for (var kw = 0u; kw < params.KW; kw++) {
-      let iw = win.left + i32(kw);
-      if (iw < 0 || iw >= i32(params.W)) {
-        continue;
-      }
-      total += x[x_index(win, u32(ih), u32(iw))];
-      count += 1u;
+  for (var ih = rows.x; ih < rows.y; ih++) {
+    for (var iw = cols.x; iw < cols.y; iw++) {
+      total += x[x_index(win, ih, iw)];
     }
   }
-  let divisor = select(f32(count), f32(params.KH * params.KW), COUNT_INCLUDE_PAD);
-  y[win.pixel * params.outStride + params.outOffset + win.c] = total / divisor;
+  y[win.pixel * params.outStride + params.outOffset + win.c] = total / avg_divisor(rows, cols);
 }
 
 // One invocation per (image, channel): the mean over H·W (8×8 and 17×17 in Inception-v3), so
@@ -186,22 +188,14 @@ fn max_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     return;
   }
   let win = window_of4(i);
-  var best = vec4f(0.0);
-  var seen = false;
-  for (var kh = 0u; kh < params.KH; kh++) {
-    let ih = win.top + i32(kh);
-    if (ih < 0 || ih >= i32(params.H)) {
-      continue;
-    }
-    for (var kw = 0u; kw < params.KW; kw++) {
-      let iw = win.left + i32(kw);
-      if (iw < 0 || iw >= i32(params.W)) {
-        continue;
-      }
-      let v = x4[x4_index(win, u32(ih), u32(iw))];
-      // As in the scalar kernel: NaN propagates (!(v <= best) is true for NaN).
-      best = select(best, v, vec4<bool>(!seen) | !(v <= best));
-      seen = true;
+  let rows = window_rows(win);
+  let cols = window_cols(win);
+  var best = x4[x4_index(win, rows.x, cols.x)];
+  for (var ih = rows.x; ih < rows.y; ih++) {
+    for (var iw = cols.x; iw < cols.y; iw++) {
+      let v = x4[x4_index(win, ih, iw)];
+      // As in the scalar kernel: larger, or NaN, which then stays.
+      best = select(best, v, !(v <= best) & (best == best));
     }
   }
   y4[y4_index(win)] = best;
@@ -214,22 +208,13 @@ fn avg_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     return;
   }
   let win = window_of4(i);
+  let rows = window_rows(win);
+  let cols = window_cols(win);
   var total = vec4f(0.0);
-  var count = 0u;
-  for (var kh = 0u; kh < params.KH; kh++) {
-    let ih = win.top + i32(kh);
-    if (ih < 0 || ih >= i32(params.H)) {
-      continue;
-    }
-    for (var kw = 0u; kw < params.KW; kw++) {
-      let iw = win.left + i32(kw);
-      if (iw < 0 || iw >= i32(params.W)) {
-        continue;
-      }
-      total += x4[x4_index(win, u32(ih), u32(iw))];
-      count += 1u;
+  for (var ih = rows.x; ih < rows.y; ih++) {
+    for (var iw = cols.x; iw < cols.y; iw++) {
+      total += x4[x4_index(win, ih, iw)];
     }
   }
-  let divisor = select(f32(count), f32(params.KH * params.KW), COUNT_INCLUDE_PAD);
-  y4[y4_index(win)] = total / divisor;
+  y4[y4_index(win)] = total / avg_divisor(rows, cols);
 }

@@ -71,6 +71,14 @@ describe(`pooling (seed ${seed})`, () => {
       const { y, indices } = maxPool2d(x, { kernel: 2, returnIndices: true });
       expect(Array.from(await y.read())).toEqual([5]);
       expect(Array.from(await indices.read())).toEqual([1]);
+      // NaN propagates (as in PyTorch), in the scalar and the vec4 kernels alike.
+      for (const c of [1, 4]) {
+        const nanX = new Float32Array(3 * 3 * c).fill(1);
+        nanX.fill(NaN, 4 * c, 5 * c); // the centre pixel, every channel
+        nanX.fill(5, 8 * c, 9 * c); // a larger value after it
+        const pooled = await maxPool2d(engine.tensor(nanX, [1, 3, 3, c]), { kernel: 3 }).y.read();
+        expect(Array.from(pooled).every(Number.isNaN), `NaN in a window of ${c} channels`).toBe(true);
+      }
       const s = maxPool2d(engine.tensor(randomArray(rng, 2 * 7 * 7 * 3), [2, 7, 7, 3]), { kernel: 3, stride: 2, padding: 'same' }).y;
       expect(s.shape).toEqual([2, 4, 4, 3]);
     });
