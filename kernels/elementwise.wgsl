@@ -70,3 +70,13 @@ fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     out[out_index(i)] = max(a[i], 0.0);
   }
 }
+
+// ReLU's backward: out = b where a > 0, else 0 (a is the forward output or input: both have
+// the same sign pattern), so the mask is never stored.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i < params.n) {
+    out[out_index(i)] = select(0.0, b[i], a[i] > 0.0);
+  }
+}

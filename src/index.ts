@@ -8,7 +8,7 @@ export { requestGpuDevice, selectAdapter, isSoftwareAdapter, type DeviceOptions,
 export { Profiler, type DispatchRecord, type KernelSummary } from './runtime/profiler.js';
 export type { MemoryStats } from './runtime/pool.js';
 export * from './runtime/errors.js';
-export { add, mul, scaleShift, relu } from './ops/elementwise.js';
+export { add, mul, scaleShift, relu, reluBackward } from './ops/elementwise.js';
 export { matmul, MATMUL_VARIANTS, type MatmulVariant } from './ops/matmul.js';
 export { measureMatmulPeak, type PeakResult } from './ops/matmul-peak.js';
 export { conv2d, conv2dWithStatistics, CONV2D_VARIANTS, defaultConv2dVariant, conv2dCandidates, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.js';
@@ -35,3 +35,5 @@ export { convGeometry, convMacs, type ConvGeometry, type Padding } from './ops/c
 export { foldBatchNorm, type Epilogue, type BatchNormParams } from './ops/epilogue.js';
 export { Tuner, MemoryTuningStore, LocalStorageTuningStore, type TuningMode, type TuningRecord, type TuningStore, type TuningReport } from './runtime/tuner.js';
 export { measureGpuTime, type GpuTimeStats, type GpuTimeOptions } from './runtime/timing.js';
+export { Tape, type BackwardRule } from './autograd/tape.js';
+export * as autograd from './autograd/functions.js';

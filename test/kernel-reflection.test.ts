@@ -47,8 +47,8 @@ describe('reflection', () => {
   });
 
   it('lists every kernel of the engine’s families and their overrides', () => {
-    expect(elementwiseKernel.entryNames.sort()).toEqual(['add', 'mul', 'relu', 'scale_shift']);
-    expect(elementwiseKernel.overrides.map((o) => o.name).sort()).toEqual(['APPLY_RELU', 'WORKGROUP_SIZE']);
+    expect(elementwiseKernel.entryNames.sort()).toEqual(['add', 'mul', 'relu', 'relu_backward', 'scale_shift']);
+    expect(elementwiseKernel.overrides.map((o) => o.name).sort()).toEqual(['APPLY_RELU', 'OUT_VIEW', 'WORKGROUP_SIZE']);
     expect(matmulKernel.entryNames).toEqual(expect.arrayContaining(['tile4x4', 'tile4x4_vec4', 'shared64']));
     expect(matmulKernel.describeEntry('tile4x4_vec4')).toMatch(/a4: storage, read, array<vec4f>/);
   });

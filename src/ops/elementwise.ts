@@ -94,3 +94,25 @@ export function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   });
   return o.y;
 }
+
+/** ReLU's backward: dy where y (ReLU's output, or its input) is positive, else 0. */
+export function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
+  const op = 'reluBackward';
+  const engine = engineOf(op, dy, y);
+  expectDType(op, 'dy', dy, 'f32');
+  expectDType(op, 'y', y, 'f32');
+  if (dy.shape.length !== y.shape.length || dy.shape.some((d, i) => d !== y.shape[i])) {
+    throw new InvalidArgumentError(`${op}: dy and y must have the same shape, got ${describeShapes(dy, y)}`);
+  }
+  const o = output(engine, op, dy, undefined);
+  engine.dispatch({
+    op,
+    kernel: elementwiseKernel,
+    entry: 'relu_backward',
+    overrides: o.overrides,
+    bindings: { a: y, b: dy, out: o.y, params: { n: dy.size, period: Math.max(1, dy.size), ...o.view } },
+    workgroups: engine.grid1d(dy.size, WORKGROUP_SIZE),
+    cost: { flops: dy.size, bytes: 12 * dy.size },
+  });
+  return o.y;
+}

@@ -305,6 +305,13 @@ export class Engine implements TensorOwner {
     return this.batch.segments[this.batch.segments.length - 1]!.encoder;
   }
 
+  /** Takes a tensor out of every open scope, so it outlives them (the caller disposes it).
+   * The autograd tape keeps what backward needs this way. */
+  keep<T extends Tensor>(t: T): T {
+    for (const s of this.scopes) s.delete(t);
+    return t;
+  }
+
   /** @internal (TensorOwner) */
   track(t: Tensor): void {
     this.live.add(t);

@@ -1,0 +1,87 @@
+/**
+ * Ops that record themselves on a tape: each runs the forward op and, when a gradient is
+ * wanted, records the backward rule built from the op's backward kernels. The first argument
+ * is the tape; the rest are the op's own.
+ */
+import type { Tensor } from '../runtime/tensor.js';
+import { InvalidArgumentError } from '../runtime/errors.js';
+import { add as addOp, mul as mulOp, relu as reluOp, reluBackward, scaleShift as scaleShiftOp } from '../ops/elementwise.js';
+import { dropout as dropoutOp, dropoutBackward } from '../ops/dropout.js';
+import { mean as meanOp, sum as sumOp, sumChannels } from '../ops/reduce.js';
+import type { Tape } from './tape.js';
+
+/** The gradient of an operand broadcast over dy's leading dimensions: summed back to its shape. */
+function reduceToShape(dy: Tensor, shape: readonly number[]): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size === dy.size) return dy.reshape(shape);
+  const perChannel = sumChannels(dy.reshape([dy.size / size, size]));
+  const shaped = perChannel.reshape(shape);
+  perChannel.dispose();
+  return shaped;
+}
+
+/** A tensor of x's shape filled with the single value of g (the backward of a reduction). */
+function broadcastScalar(tape: Tape, g: Tensor, shape: readonly number[], scale: number): Tensor {
+  const engine = tape.engine;
+  const ones = engine.empty(shape, 'f32', 'broadcast');
+  engine.fillBits(ones, new Uint32Array(new Float32Array([scale]).buffer)[0]!);
+  return mulOp(ones, g.reshape([1]));
+}
+
+export function add(tape: Tape, a: Tensor, b: Tensor): Tensor {
+  const y = addOp(a, b);
+  tape.record('add', [a, b], y, [], (dy) => [dy.reshape(a.shape), reduceToShape(dy, b.shape)]);
+  return y;
+}
+
+export function mul(tape: Tape, a: Tensor, b: Tensor): Tensor {
+  const y = mulOp(a, b);
+  tape.record('mul', [a, b], y, [a, b], (dy, [sa, sb]) => {
+    const da = tape.requiresGrad(a) ? mulOp(dy, sb!) : undefined;
+    const db = tape.requiresGrad(b) ? reduceToShape(mulOp(dy, sa!), b.shape) : undefined;
+    return [da, db];
+  });
+  return y;
+}
+
+export function relu(tape: Tape, x: Tensor): Tensor {
+  const y = reluOp(x);
+  tape.record('relu', [x], y, [y], (dy, [sy]) => [reluBackward(dy, sy!)]);
+  return y;
+}
+
+/** x·scale[c] + shift[c] (then ReLU), per channel. */
+export function scaleShift(tape: Tape, x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } = {}): Tensor {
+  const y = scaleShiftOp(x, scale, shift, options);
+  tape.record('scaleShift', [x, scale, shift], y, options.relu ? [x, scale, y] : [x, scale], (dy, [sx, sscale, sy]) => {
+    const g = options.relu ? reluBackward(dy, sy!) : dy;
+    const dx = tape.requiresGrad(x) ? mulOp(g, sscale!) : undefined;
+    const dscale = tape.requiresGrad(scale) ? reduceToShape(mulOp(g, sx!), scale.shape) : undefined;
+    const dshift = tape.requiresGrad(shift) ? reduceToShape(g, shift.shape) : undefined;
+    return [dx, dscale, dshift];
+  });
+  return y;
+}
+
+export function dropout(tape: Tape, x: Tensor, options: { rate: number; seed: number; offset?: number; training?: boolean }): Tensor {
+  const y = dropoutOp(x, options);
+  if (options.training === false || options.rate === 0) {
+    tape.record('dropout', [x], y, [], (dy) => [dy.reshape(x.shape)]);
+  } else {
+    tape.record('dropout', [x], y, [], (dy) => [dropoutBackward(dy, { rate: options.rate, seed: options.seed, ...(options.offset !== undefined ? { offset: options.offset } : {}) })]);
+  }
+  return y;
+}
+
+export function sum(tape: Tape, x: Tensor): Tensor {
+  const y = sumOp(x);
+  tape.record('sum', [x], y, [], (dy) => [broadcastScalar(tape, dy, x.shape, 1)]);
+  return y;
+}
+
+export function mean(tape: Tape, x: Tensor): Tensor {
+  if (x.size === 0) throw new InvalidArgumentError(`mean: x (${x.describe()}) is empty`);
+  const y = meanOp(x);
+  tape.record('mean', [x], y, [], (dy) => [broadcastScalar(tape, dy, x.shape, 1 / x.size)]);
+  return y;
+}
