@@ -24,3 +24,19 @@ fn copy_into_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
     y[row * params.outStride + params.outOffset + c] = x[i];
   }
 }
+
+// The reverse: channel slice outOffset..outOffset+channels of each row of a wider tensor
+// (here `x` is the wide one, rows of outStride channels) into a contiguous y. The backward of
+// a concat hands each branch its slice of the gradient this way.
+@group(0) @binding(3) var<storage, read> wide: array<f32>;
+@group(0) @binding(4) var<storage, read_write> narrow: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn copy_from_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  if (i < params.n) {
+    let row = i / params.channels;
+    let c = i % params.channels;
+    narrow[i] = wide[row * params.outStride + params.outOffset + c];
+  }
+}

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { conv2d, CONV2D_VARIANTS, conv2dVariantRefusal, type Conv2dVariant } from '../src/ops/conv2d.js';
 import { convGeometry } from '../src/ops/conv2d-geometry.js';
-import { channelSlices, concatChannels } from '../src/ops/concat.js';
+import { channelSlices, concatChannels, sliceChannels } from '../src/ops/concat.js';
 import { matmul } from '../src/ops/matmul.js';
 import { add, mul, relu, scaleShift } from '../src/ops/elementwise.js';
 import { KernelBindingError } from '../src/runtime/errors.js';
@@ -183,6 +183,19 @@ describe(`concat along channels (seed ${seed})`, () => {
         });
       }
       assertClose(got, ref, 0, 'concatChannels');
+    });
+  });
+
+  it('sliceChannels copies a channel range out of every row (the backward of a concat)', async () => {
+    const [rows, total] = [17, 9];
+    const x = randomArray(rng, rows * total);
+    await engine.scope(async () => {
+      const xt = engine.tensor(x, [rows, total]);
+      for (const [offset, count] of [[0, 9], [2, 3], [8, 1]] as const) {
+        const got = await sliceChannels(xt, offset, count).read();
+        assertClose(got, channelsOf(x, total, offset, count), 0, `sliceChannels ${offset}..${offset + count - 1}`);
+      }
+      expect(() => sliceChannels(xt, 7, 3)).toThrow(/channels 7\.\.9 are not within its 9 channels/);
     });
   });
 

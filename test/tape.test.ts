@@ -178,6 +178,70 @@ describe(`autograd tape (seed ${seed})`, () => {
     for (const p of Object.values(t)) p.dispose();
   });
 
+  it('linear (with ReLU) and a zero-copy concat of two branches match finite differences', async () => {
+    // x [3, 5]; branch 1: relu(x·W1 + b1) [3, 4] written into channels 0..3 of out [3, 6];
+    // branch 2: x·W2 [3, 2] into channels 4..5; loss = mean(out · r) for a fixed random r.
+    const q = {
+      x: Float64Array.from(randomArray(rng, 15)),
+      w1: Float64Array.from(randomArray(rng, 20)),
+      b1: Float64Array.from(randomArray(rng, 4, -0.2, 0.2)),
+      w2: Float64Array.from(randomArray(rng, 10)),
+    };
+    const r = Float64Array.from(randomArray(rng, 18));
+    const f = (p: typeof q): number => {
+      let total = 0;
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 4; j++) {
+          let v = p.b1[j]!;
+          for (let k = 0; k < 5; k++) v += p.x[i * 5 + k]! * p.w1[k * 4 + j]!;
+          total += Math.max(0, v) * r[i * 6 + j]!;
+        }
+        for (let j = 0; j < 2; j++) {
+          let v = 0;
+          for (let k = 0; k < 5; k++) v += p.x[i * 5 + k]! * p.w2[k * 2 + j]!;
+          total += v * r[i * 6 + 4 + j]!;
+        }
+      }
+      return total / 18;
+    };
+    const fd: Record<string, Float64Array> = {};
+    for (const key of Object.keys(q) as (keyof typeof q)[]) {
+      const v = q[key];
+      fd[key] = v.map((keep, i) => {
+        v[i] = keep + 1e-6;
+        const up = f(q);
+        v[i] = keep - 1e-6;
+        const down = f(q);
+        v[i] = keep;
+        return (up - down) / 2e-6;
+      });
+    }
+    await engine.scope(async () => {
+      const tape = new Tape(engine);
+      const x = tape.param(engine.tensor(Float32Array.from(q.x), [3, 5]));
+      const w1 = tape.param(engine.tensor(Float32Array.from(q.w1), [5, 4]));
+      const b1 = tape.param(engine.tensor(Float32Array.from(q.b1)));
+      const w2 = tape.param(engine.tensor(Float32Array.from(q.w2), [5, 2]));
+      const out = engine.empty([3, 6]);
+      const [v1, v2] = [out.channelView(0, 4), out.channelView(4, 2)];
+      // The producers write their views; the concat itself allocates and computes nothing.
+      const y1 = ag.linear(tape, x, w1, b1, { relu: true, out: v1 });
+      const y2 = ag.linear(tape, x, w2, undefined, { out: v2 });
+      expect(y1).toBe(v1);
+      expect(y2).toBe(v2);
+      const joined = ag.concatViews(tape, out, [v1, v2]);
+      expect(joined).toBe(out);
+      const loss = ag.mean(tape, ag.mul(tape, joined, engine.tensor(Float32Array.from(r), [3, 6])));
+      assertClose(await loss.read(), [f(q)], 1e-5, 'loss');
+      tape.backward(loss);
+      assertClose(await tape.grad(x)!.read(), fd.x!, 1e-4, 'd/dx (two branches)');
+      assertClose(await tape.grad(w1)!.read(), fd.w1!, 1e-4, 'd/dW1');
+      assertClose(await tape.grad(b1)!.read(), fd.b1!, 1e-4, 'd/db1');
+      assertClose(await tape.grad(w2)!.read(), fd.w2!, 1e-4, 'd/dW2');
+      tape.dispose();
+    });
+  });
+
   it('refuses a loss that does not depend on parameters, or one with many elements', () => {
     engine.scope(() => {
       const tape = new Tape(engine);

@@ -8,6 +8,10 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { add as addOp, mul as mulOp, relu as reluOp, reluBackward, scaleShift as scaleShiftOp } from '../ops/elementwise.js';
 import { dropout as dropoutOp, dropoutBackward } from '../ops/dropout.js';
 import { mean as meanOp, sum as sumOp, sumChannels } from '../ops/reduce.js';
+import { linear as linearOp } from '../ops/linear.js';
+import { matmul as matmulOp } from '../ops/matmul.js';
+import { transpose } from '../ops/transpose.js';
+import { concatChannels as concatOp, sliceChannels } from '../ops/concat.js';
 import type { Tape } from './tape.js';
 
 /** The gradient of an operand broadcast over dy's leading dimensions: summed back to its shape. */
@@ -84,4 +88,61 @@ export function mean(tape: Tape, x: Tensor): Tensor {
   const y = meanOp(x);
   tape.record('mean', [x], y, [], (dy) => [broadcastScalar(tape, dy, x.shape, 1 / x.size)]);
   return y;
+}
+
+/** a·b for 2-D a [M, K] and b [K, N]: da = dy·bᵀ, db = aᵀ·dy. */
+export function matmul(tape: Tape, a: Tensor, b: Tensor): Tensor {
+  if (a.rank !== 2 || b.rank !== 2) throw new InvalidArgumentError(`matmul (taped): needs 2-D operands, got ${a.describe()} and ${b.describe()}`);
+  const y = matmulOp(a, b);
+  tape.record('matmul', [a, b], y, [a, b], (dy, [sa, sb]) => [
+    tape.requiresGrad(a) ? matmulOp(dy, transpose(sb!)) : undefined,
+    tape.requiresGrad(b) ? matmulOp(transpose(sa!), dy) : undefined,
+  ]);
+  return y;
+}
+
+/** x·W + b (then ReLU): dx = g·Wᵀ, dW = xᵀ·g, db = Σ_rows g, with g = dy masked by ReLU. */
+export function linear(tape: Tape, x: Tensor, weight: Tensor, bias?: Tensor, options: { relu?: boolean; out?: Tensor } = {}): Tensor {
+  const relu = options.relu ?? false;
+  const y = linearOp(x, weight, bias, { relu, ...(options.out ? { out: options.out } : {}) });
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  tape.record('linear', inputs, y, relu ? [x, weight, y] : [x, weight], (dy, [sx, sw, sy]) => {
+    const g = relu ? reluBackward(dy, sy!) : dy;
+    return [
+      tape.requiresGrad(x) ? matmulOp(g, transpose(sw!)) : undefined,
+      tape.requiresGrad(weight) ? matmulOp(transpose(sx!), g) : undefined,
+      bias && tape.requiresGrad(bias) ? sumChannels(g) : undefined,
+    ];
+  });
+  return y;
+}
+
+/** Inputs side by side along channels (a copy); each gets its slice of the gradient back. */
+export function concatChannels(tape: Tape, inputs: readonly Tensor[]): Tensor {
+  const y = concatOp(inputs);
+  const offsets = channelOffsets(inputs);
+  tape.record('concatChannels', inputs, y, [], (dy) => inputs.map((t, i) => (tape.requiresGrad(t) ? sliceChannels(dy, offsets[i]!, t.channels) : undefined)));
+  return y;
+}
+
+/**
+ * Records a concat whose producers already wrote into channel views of `out` (channelSlices):
+ * no forward work at all; in backward each view gets its slice of out's gradient.
+ */
+export function concatViews(tape: Tape, out: Tensor, views: readonly Tensor[]): Tensor {
+  for (const v of views) {
+    if (!v.slice || v.buffer !== out.buffer) throw new InvalidArgumentError(`concatViews: ${v.describe()} is not a channel view of ${out.describe()}`);
+  }
+  const base = out.channelLayout.offset;
+  tape.record('concatViews', views, out, [], (dy) => views.map((v) => (tape.requiresGrad(v) ? sliceChannels(dy, v.slice!.offset - base, v.channels) : undefined)));
+  return out;
+}
+
+function channelOffsets(inputs: readonly Tensor[]): number[] {
+  let o = 0;
+  return inputs.map((t) => {
+    const at = o;
+    o += t.channels;
+    return at;
+  });
 }

@@ -15,6 +15,24 @@ import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { scaledAddInPlace } from '../ops/reduce.js';
+import { sliceChannels } from '../ops/concat.js';
+
+/**
+ * A handle on t's data for a backward rule: t itself (a new handle on its buffer) or, for a
+ * channel view (an op that wrote into its slice of a concat buffer), a contiguous copy of the
+ * slice, since backward kernels read plain tensors.
+ */
+function contiguousHandle(t: Tensor): Tensor {
+  if (!t.slice) return t.reshape(t.shape);
+  const span = t.spanTensor();
+  const wide = span.reshape([t.size / Math.max(1, t.channels), t.slice.stride]);
+  span.dispose();
+  const part = sliceChannels(wide, t.slice.offset, t.channels);
+  wide.dispose();
+  const shaped = part.reshape(t.shape);
+  part.dispose();
+  return shaped;
+}
 
 /** Given the gradient of a node's output and the tensors it saved (handles the tape keeps
  * alive, in the order given to record: use these, not the originals, which the caller may
@@ -78,7 +96,7 @@ export class Tape {
   record(op: string, inputs: readonly Tensor[], output: Tensor, saved: readonly Tensor[], backward: BackwardRule): boolean {
     if (!this.recording || !inputs.some((t) => this.tracked.has(t.id))) return false;
     this.tracked.add(output.id);
-    const handles = saved.map((t) => this.engine.keep(t.reshape(t.shape)));
+    const handles = saved.map((t) => this.engine.keep(contiguousHandle(t)));
     this.nodes.push({ op, inputs: [...inputs], output, saved: handles, backward });
     return true;
   }

@@ -60,3 +60,28 @@ export function concatChannels(inputs: readonly Tensor[], options: OutputOption 
   }
   return y;
 }
+
+/** Channels offset..offset+count−1 of x's rows as a contiguous tensor (a copy): the backward
+ * of a concat gives each branch its slice of the gradient this way. */
+export function sliceChannels(x: Tensor, offset: number, count: number): Tensor<'f32'> {
+  const op = 'sliceChannels';
+  const engine = engineOf(op, x);
+  expectDType(op, 'x', x, 'f32');
+  if (x.rank < 1) throw new InvalidArgumentError(`${op}: x must have a channel dimension, got ${x.describe()}`);
+  const view = x.channelView(offset, count); // checks the range, names what is wrong
+  const { offset: o, stride } = view.channelLayout;
+  view.dispose();
+  const y = engine.empty([...x.shape.slice(0, -1), count], 'f32', op);
+  if (y.size > 0) {
+    engine.dispatch({
+      op,
+      kernel: concatKernel,
+      entry: 'copy_from_slice',
+      bindings: { wide: x, narrow: y, params: { n: y.size, channels: count, outOffset: o, outStride: stride } },
+      views: ['wide'],
+      workgroups: engine.grid1d(y.size, WORKGROUP_SIZE),
+      cost: { flops: 0, bytes: 8 * y.size },
+    });
+  }
+  return y;
+}
