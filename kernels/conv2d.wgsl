@@ -447,6 +447,29 @@ fn origins4(walk: ptr<function, PixelWalk>) -> Origins4 {
 
 override SUBGROUP_WG_X: u32 = 32;
 
+// Invocations per pixel block: LANE_GROUP when set (a power of two below the subgroup size,
+// for Cout ≤ 8·LANE_GROUP, so a narrow conv does not leave lanes without channels), else the
+// whole workgroup (its subgroups share the block and split the channels).
+override LANE_GROUP: u32 = 0;
+
+fn block_width() -> u32 {
+  return select(SUBGROUP_WG_X, LANE_GROUP, LANE_GROUP > 0u);
+}
+
+// Lanes of one subgroup that gather for the same pixel block and shuffle among themselves.
+fn lane_group(subgroupSize: u32) -> u32 {
+  return min(min(subgroupSize, SUBGROUP_WG_X), block_width());
+}
+
+// (first pixel, first channel group) of invocation li of workgroup wid: the workgroup holds
+// SUBGROUP_WG_X / block_width() pixel blocks of 16; each invocation owns two channel groups.
+fn block16x8(wid: vec3u, li: u32, subgroupSize: u32) -> vec2u {
+  let width = block_width();
+  let m0 = (wid.y * (SUBGROUP_WG_X / width) + li / width) * 16u;
+  let col0 = (wid.x * width + li % width) * 2u;
+  return vec2u(m0, col0);
+}
+
 // 16 pixels (m0..m0+15) × 8 channels (groups col0, col0+1); ag0 and ag1 hold pixels
 // m0+4g..m0+4g+3 of the two channel groups.
 struct Tile16x8 {
@@ -466,12 +489,15 @@ fn subgroup16x8_compute(m0: u32, col0: u32, lane: u32, subgroupSize: u32) -> Til
   for (var g = 0u; g < 4u; g++) {
     org[g] = origins4(&pixels);
   }
-  let lanes = min(subgroupSize, SUBGROUP_WG_X);
+  // The lanes sharing this invocation's 16 pixels: the whole subgroup, or a group of
+  // LANE_GROUP lanes when Cout is too narrow to give every lane of the subgroup channels.
+  let lanes = lane_group(subgroupSize);
+  let first = lane - lane % lanes;
   var acc00 = mat4x4f(); var acc01 = mat4x4f();
   var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc20 = mat4x4f(); var acc21 = mat4x4f();
   var acc30 = mat4x4f(); var acc31 = mat4x4f();
-  var walk = tap_start(lane);
+  var walk = tap_start(lane - first);
   for (var k0 = 0u; k0 < K; k0 += lanes) {
     // Each lane gathers one k of the 16 pixels; the inner loop hands them round by shuffles.
     let tap = tap_signed(walk);
@@ -491,10 +517,10 @@ fn subgroup16x8_compute(m0: u32, col0: u32, lane: u32, subgroupSize: u32) -> Til
       let bk = (k0 + kk) * C4;
       let b0 = w4[bk + c0];
       let b1 = w4[bk + c1];
-      let s0 = subgroupShuffle(a0, kk);
-      let s1 = subgroupShuffle(a1, kk);
-      let s2 = subgroupShuffle(a2, kk);
-      let s3 = subgroupShuffle(a3, kk);
+      let s0 = subgroupShuffle(a0, first + kk);
+      let s1 = subgroupShuffle(a1, first + kk);
+      let s2 = subgroupShuffle(a2, first + kk);
+      let s3 = subgroupShuffle(a3, first + kk);
       acc00 += outer4(b0, s0); acc01 += outer4(b1, s0);
       acc10 += outer4(b0, s1); acc11 += outer4(b1, s1);
       acc20 += outer4(b0, s2); acc21 += outer4(b1, s2);
@@ -513,40 +539,43 @@ fn store_tile16x8(m0: u32, col0: u32, t: Tile16x8) {
 
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup16x8(
-  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wid: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) subgroupSize: u32,
 ) {
-  let m0 = wid.y * 16u;
-  let col0 = gid.x * 2u;
-  store_tile16x8(m0, col0, subgroup16x8_compute(m0, col0, lane, subgroupSize));
+  let at = block16x8(wid, li, subgroupSize);
+  store_tile16x8(at.x, at.y, subgroup16x8_compute(at.x, at.y, lane, subgroupSize));
 }
 
-// subgroup16x8 plus the block's BatchNorm statistics (block = wid.y, 16 pixels).
+// subgroup16x8 plus the block's BatchNorm statistics (16 pixels from m0: chunk m0 / 16).
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup16x8_stats(
-  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wid: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) subgroupSize: u32,
 ) {
-  let m0 = wid.y * 16u;
-  let col0 = gid.x * 2u;
+  let at = block16x8(wid, li, subgroupSize);
+  let m0 = at.x;
+  let col0 = at.y;
   let t = subgroup16x8_compute(m0, col0, lane, subgroupSize);
   store_tile16x8(m0, col0, t);
+  if (m0 >= params.M) {
+    return;
+  }
   var s0 = Welford4();
   welford_tile(&s0, m0, t.a00);
   welford_tile(&s0, m0 + 4u, t.a10);
   welford_tile(&s0, m0 + 8u, t.a20);
   welford_tile(&s0, m0 + 12u, t.a30);
-  store_stats(wid.y, col0, s0);
+  store_stats(m0 / 16u, col0, s0);
   var s1 = Welford4();
   welford_tile(&s1, m0, t.a01);
   welford_tile(&s1, m0 + 4u, t.a11);
   welford_tile(&s1, m0 + 8u, t.a21);
   welford_tile(&s1, m0 + 12u, t.a31);
-  store_stats(wid.y, col0 + 1u, s1);
+  store_stats(m0 / 16u, col0 + 1u, s1);
 }
 
 
