@@ -12,6 +12,7 @@
  */
 import conv2dWgsl from '../../kernels/conv2d.wgsl';
 import conv2dAsymWgsl from '../../kernels/conv2d_asym.wgsl';
+import matmulWgslSource from '../../kernels/matmul.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -143,8 +144,18 @@ export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVar
 /** The tuner's key for a problem: everything that decides which kernel is fastest. */
 export function conv2dShapeClass(g: ConvGeometry, epi: Epilogue | undefined): string {
   const pad = [g.padTop, g.padBottom, g.padLeft, g.padRight].join(',');
-  return `n${g.n} ${g.h}x${g.w}x${g.cin} k${g.kh}x${g.kw} s${g.strideH}x${g.strideW} p${pad} cout${g.cout}${epi?.scale || epi?.shift || epi?.relu ? ' +epilogue' : ''}`;
+  return `kernels ${CONV_KERNELS_VERSION} n${g.n} ${g.h}x${g.w}x${g.cin} k${g.kh}x${g.kw} s${g.strideH}x${g.strideW} p${pad} cout${g.cout}${epi?.scale || epi?.shift || epi?.relu ? ' +epilogue' : ''}`;
 }
+
+/** FNV-1a of the conv and matmul kernel sources: part of every tuning key, so a stored choice
+ * measured against older kernels is measured again rather than trusted. */
+const CONV_KERNELS_VERSION = (() => {
+  let h = 0x811c9dc5;
+  for (const src of [conv2dWgsl, conv2dAsymWgsl, matmulWgslSource]) {
+    for (let i = 0; i < src.length; i++) h = Math.imul(h ^ src.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+})();
 
 /** y = conv2d(x, w) with the optional epilogue; x NHWC [N,H,W,Cin], w HWIO [KH,KW,Cin,Cout]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
