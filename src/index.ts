@@ -30,6 +30,8 @@ export {
 export { dropout, dropoutBackward } from './ops/dropout.js';
 export { softmax, softmaxCrossEntropy, topK, MAX_TOP_K, type SoftmaxCrossEntropyOptions, type SoftmaxCrossEntropyResult } from './ops/softmax.js';
 export { linear, type LinearOptions } from './ops/linear.js';
+export { softmaxCrossEntropyBackward } from './ops/softmax-backward.js';
+export { batchNormTrainBackward } from './ops/batchnorm-backward.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type Pool2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool2d.js';
 export { sum, mean, sumChannels, globalNorm, scaledAdd, scaledAddInPlace } from './ops/reduce.js';
 export { convGeometry, convMacs, type ConvGeometry, type Padding } from './ops/conv2d-geometry.js';

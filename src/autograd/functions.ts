@@ -12,6 +12,10 @@ import { linear as linearOp } from '../ops/linear.js';
 import { matmul as matmulOp } from '../ops/matmul.js';
 import { transpose } from '../ops/transpose.js';
 import { concatChannels as concatOp, sliceChannels } from '../ops/concat.js';
+import { batchNormTrain as batchNormTrainOp, type BatchNormTrainOptions } from '../ops/batchnorm.js';
+import { batchNormTrainBackward } from '../ops/batchnorm-backward.js';
+import { softmaxCrossEntropy as crossEntropyOp, type SoftmaxCrossEntropyOptions } from '../ops/softmax.js';
+import { softmaxCrossEntropyBackward } from '../ops/softmax-backward.js';
 import type { Tape } from './tape.js';
 
 /** The gradient of an operand broadcast over dy's leading dimensions: summed back to its shape. */
@@ -145,4 +149,49 @@ function channelOffsets(inputs: readonly Tensor[]): number[] {
     o += t.channels;
     return at;
   });
+}
+
+/**
+ * Training-mode BatchNorm (then ReLU): y, with the batch statistics saved for backward. Running
+ * statistics, if given, are updated in the forward pass as usual. γ and β may be null (Keras's
+ * scale=False / center=False).
+ */
+export function batchNormTrain(tape: Tape, x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: BatchNormTrainOptions = {}): Tensor {
+  const relu = options.relu ?? false;
+  const { y, mean: mu, invStd } = batchNormTrainOp(x, gamma, beta, options);
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  const saved = [x, mu, invStd, ...(gamma ? [gamma] : []), ...(relu ? [y] : [])];
+  tape.record('batchNormTrain', inputs, y, saved, (dy, s) => {
+    const [sx, smean, sinv] = s as [Tensor, Tensor, Tensor];
+    const sgamma = gamma ? s[3]! : null;
+    const sy = relu ? s[s.length - 1]! : undefined;
+    const { dx, dgamma, dbeta } = batchNormTrainBackward(dy, sx, sgamma, smean, sinv, { relu, ...(sy ? { y: sy } : {}) });
+    return [dx, ...(gamma ? [dgamma] : []), ...(beta ? [dbeta] : [])];
+  });
+  // The statistics are only needed by backward, and the tape keeps its own handles on them.
+  mu.dispose();
+  invStd.dispose();
+  return y;
+}
+
+/**
+ * Mean softmax cross-entropy with label smoothing over the batch, as a [1] tensor; backward is
+ * one kernel, (p − q')/B, from the probabilities the forward saved.
+ */
+export function softmaxCrossEntropy(tape: Tape, logits: Tensor, targets: Tensor | Int32Array | readonly number[], options: SoftmaxCrossEntropyOptions = {}): Tensor {
+  const { losses, meanLoss, probabilities } = crossEntropyOp(logits, targets, options);
+  losses.dispose();
+  const engine = tape.engine;
+  const targetTensor = isTensorLike(targets) ? targets : engine.tensor(Int32Array.from(targets), [targets.length], 'i32');
+  tape.record('softmaxCrossEntropy', [logits], meanLoss, [probabilities, targetTensor], (dy, [p, t]) => {
+    const g = softmaxCrossEntropyBackward(p!, t!, { labelSmoothing: options.labelSmoothing ?? 0 });
+    return [mulOp(g, dy.reshape([1]))];
+  });
+  probabilities.dispose();
+  if (targetTensor !== targets) targetTensor.dispose();
+  return meanLoss;
+}
+
+function isTensorLike(t: unknown): t is Tensor {
+  return typeof t === 'object' && t !== null && 'owner' in t && 'dtype' in t;
 }
