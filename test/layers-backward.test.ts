@@ -13,6 +13,7 @@ import { assertClose } from './support/compare.js';
 import { freshSeed, makeRng, randomArray, randomInt } from './support/random.js';
 import { batchNormRef, batchNormStatisticsRef } from './reference/batchnorm.js';
 import { crossEntropyRef, softmaxRef } from './reference/softmax.js';
+import { globalAvgPoolRef, pool2dRef } from './reference/pool2d.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -115,4 +116,40 @@ describe(`softmax cross-entropy backward (seed ${seed})`, () => {
       expect(() => softmaxCrossEntropyBackward(engine.zeros([rows, classes]), engine.zeros([rows + 1], 'i32'))).toThrow(/labels must be i32 \[8\]/);
     });
   });
+});
+
+describe(`pooling backward (seed ${seed})`, () => {
+  const cases = [
+    { kind: 'max', shape: [2, 7, 7, 3], k: 3, stride: 2, pad: 0, include: true },
+    { kind: 'max', shape: [1, 6, 5, 2], k: 2, stride: 1, pad: 1, include: true },
+    { kind: 'avg', shape: [1, 6, 6, 3], k: 3, stride: 1, pad: 1, include: true },
+    { kind: 'avg', shape: [2, 5, 7, 2], k: 3, stride: 2, pad: 1, include: false },
+    { kind: 'global', shape: [2, 4, 3, 5], k: 0, stride: 1, pad: 0, include: true },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.kind} ${c.k ? `${c.k}×${c.k}/${c.stride} pad ${c.pad}${c.kind === 'avg' ? (c.include ? ' (pad counted)' : ' (pad excluded)') : ''}` : ''} x[${c.shape.join('×')}]: taped gradient matches finite differences`, async () => {
+      const shape = [...c.shape] as [number, number, number, number];
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Distinct values spaced well apart, so no perturbation changes a window's maximum.
+      const order = Array.from({ length: n }, (_, i) => i).sort(() => rng() - 0.5);
+      const x = Float64Array.from(order, (o) => (o - n / 2) * 0.01);
+      const g = { kh: c.k, kw: c.k, strideH: c.stride, strideW: c.stride, pad: [c.pad, c.pad, c.pad, c.pad] as [number, number, number, number] };
+      const forwardRef = (): Float64Array => (c.kind === 'global' ? globalAvgPoolRef(x, shape) : pool2dRef(x, shape, c.kind, g, c.include).out);
+      const outSize = forwardRef().length;
+      const r = Float64Array.from(randomArray(rng, outSize));
+      const f = () => forwardRef().reduce((a, v, i) => a + v * r[i]!, 0) / outSize;
+      const fd = fdGrad(x, f);
+      await engine.scope(async () => {
+        const tape = new Tape(engine);
+        const xt = tape.param(engine.tensor(Float32Array.from(x), shape));
+        const opts = { kernel: c.k, stride: c.stride, padding: c.pad };
+        const y = c.kind === 'max' ? ag.maxPool2d(tape, xt, opts) : c.kind === 'avg' ? ag.avgPool2d(tape, xt, { ...opts, countIncludePad: c.include }) : ag.globalAvgPool(tape, xt);
+        const loss = ag.mean(tape, ag.mul(tape, y, engine.tensor(Float32Array.from(r), y.shape)));
+        assertClose(await loss.read(), [f()], 1e-5, 'loss');
+        tape.backward(loss);
+        assertClose(await tape.grad(xt)!.read(), fd, 1e-4, 'dx');
+        tape.dispose();
+      });
+    });
+  }
 });

@@ -16,6 +16,8 @@ import { batchNormTrain as batchNormTrainOp, type BatchNormTrainOptions } from '
 import { batchNormTrainBackward } from '../ops/batchnorm-backward.js';
 import { softmaxCrossEntropy as crossEntropyOp, type SoftmaxCrossEntropyOptions } from '../ops/softmax.js';
 import { softmaxCrossEntropyBackward } from '../ops/softmax-backward.js';
+import { avgPool2d as avgPoolOp, globalAvgPool as globalAvgPoolOp, maxPool2d as maxPoolOp, type AvgPool2dOptions, type Pool2dOptions } from '../ops/pool2d.js';
+import { avgPool2dBackward, globalAvgPoolBackward, maxPool2dBackward } from '../ops/pool2d-backward.js';
 import type { Tape } from './tape.js';
 
 /** The gradient of an operand broadcast over dy's leading dimensions: summed back to its shape. */
@@ -194,4 +196,25 @@ export function softmaxCrossEntropy(tape: Tape, logits: Tensor, targets: Tensor 
 
 function isTensorLike(t: unknown): t is Tensor {
   return typeof t === 'object' && t !== null && 'owner' in t && 'dtype' in t;
+}
+
+/** Max pooling; the argmax indices are kept for backward only when a gradient is wanted. */
+export function maxPool2d(tape: Tape, x: Tensor, options: Pool2dOptions): Tensor {
+  if (!tape.recording || !tape.requiresGrad(x)) return maxPoolOp(x, options).y;
+  const { y, indices } = maxPoolOp(x, { ...options, returnIndices: true });
+  tape.record('maxPool2d', [x], y, [indices], (dy, [idx]) => [maxPool2dBackward(dy, idx!, x.shape, options)]);
+  indices.dispose();
+  return y;
+}
+
+export function avgPool2d(tape: Tape, x: Tensor, options: AvgPool2dOptions): Tensor {
+  const y = avgPoolOp(x, options);
+  tape.record('avgPool2d', [x], y, [], (dy) => [avgPool2dBackward(dy, x.shape, options)]);
+  return y;
+}
+
+export function globalAvgPool(tape: Tape, x: Tensor): Tensor {
+  const y = globalAvgPoolOp(x);
+  tape.record('globalAvgPool', [x], y, [], (dy) => [globalAvgPoolBackward(dy, x.shape)]);
+  return y;
 }

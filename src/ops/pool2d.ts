@@ -40,7 +40,7 @@ export interface AvgPool2dOptions extends Pool2dOptions {
   countIncludePad?: boolean;
 }
 
-interface PoolGeometry {
+export interface PoolGeometry {
   n: number;
   h: number;
   w: number;
@@ -61,7 +61,13 @@ function poolGeometry(op: string, x: Tensor, options: Pool2dOptions): PoolGeomet
   expectDType(op, 'x', x, 'f32');
   if (x.rank !== 4) throw new InvalidArgumentError(`${op}: x must be rank 4 NHWC [N, H, W, C], got ${x.describe()}`);
   if (x.slice) throw new InvalidArgumentError(`${op}: x is ${x.describe()}, a channel view; pass a plain tensor`);
-  const [n, h, w, c] = x.shape as [number, number, number, number];
+  return resolvePoolGeometry(op, x.shape, options);
+}
+
+/** The pooling geometry of an input of shape [N, H, W, C] (checks as the forward ops do). */
+export function resolvePoolGeometry(op: string, shape: readonly number[], options: Pool2dOptions): PoolGeometry {
+  if (shape.length !== 4) throw new InvalidArgumentError(`${op}: the input shape must be [N, H, W, C], got [${shape.join(', ')}]`);
+  const [n, h, w, c] = shape as [number, number, number, number];
   if (options === undefined || options.kernel === undefined) throw new InvalidArgumentError(`${op}: options.kernel (the window size) is required`);
   const k = typeof options.kernel === 'number' ? [options.kernel, options.kernel] : options.kernel;
   if (k.length !== 2 || !k.every((v) => Number.isInteger(v) && v >= 1)) {

@@ -1,0 +1,120 @@
+// Backward of pooling, as gathers (no atomics, deterministic): one invocation per input element
+// visits the few windows that contain it. For output row oh the window covers input rows
+// oh·sH − padTop … + KH − 1, so input row ih lies in windows oh ∈ [⌈(ih + padTop − KH + 1)/sH⌉,
+// ⌊(ih + padTop)/sH⌋] ∩ [0, OH − 1], and likewise for columns.
+
+struct PoolParams {
+  N: u32,
+  H: u32,
+  W: u32,
+  C: u32,
+  OH: u32,
+  OW: u32,
+  KH: u32,
+  KW: u32,
+  strideH: u32,
+  strideW: u32,
+  padTop: u32,
+  padLeft: u32,
+  inputs: u32,      // N·H·W·C
+}
+
+override WORKGROUP_SIZE: u32 = 256;
+override COUNT_INCLUDE_PAD: bool = true;
+
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> indices: array<i32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: PoolParams;
+
+fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+}
+
+// The output rows (or columns) whose windows contain input position p: [first, last] as i32.
+fn covering(p: u32, pad: u32, k: u32, stride: u32, outLen: u32) -> vec2i {
+  let hi = i32(p + pad);
+  let first = max((hi - i32(k) + i32(stride)) / i32(stride), 0); // ⌈(hi − k + 1)/stride⌉, hi − k + 1 may be < 0
+  let last = min(hi / i32(stride), i32(outLen) - 1);
+  return vec2i(select(first, 0, hi - i32(k) + 1 <= 0), last);
+}
+
+struct Position {
+  n: u32,
+  ih: u32,
+  iw: u32,
+  c: u32,
+}
+
+fn position(i: u32) -> Position {
+  let c = i % params.C;
+  let p = i / params.C;
+  let iw = p % params.W;
+  let r = p / params.W;
+  return Position(r / params.H, r % params.H, iw, c);
+}
+
+fn out_index(at: Position, oh: i32, ow: i32) -> u32 {
+  return ((at.n * params.OH + u32(oh)) * params.OW + u32(ow)) * params.C + at.c;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn max_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.inputs) {
+    return;
+  }
+  let at = position(i);
+  let rows = covering(at.ih, params.padTop, params.KH, params.strideH, params.OH);
+  let cols = covering(at.iw, params.padLeft, params.KW, params.strideW, params.OW);
+  var total = 0.0;
+  for (var oh = rows.x; oh <= rows.y; oh++) {
+    for (var ow = cols.x; ow <= cols.y; ow++) {
+      let o = out_index(at, oh, ow);
+      if (indices[o] == i32(i)) {
+        total += dy[o];
+      }
+    }
+  }
+  dx[i] = total;
+}
+
+// The divisor the forward used for output (oh, ow).
+fn divisor(oh: i32, ow: i32) -> f32 {
+  if (COUNT_INCLUDE_PAD) {
+    return f32(params.KH * params.KW);
+  }
+  let top = oh * i32(params.strideH) - i32(params.padTop);
+  let left = ow * i32(params.strideW) - i32(params.padLeft);
+  let rows = min(top + i32(params.KH), i32(params.H)) - max(top, 0);
+  let cols = min(left + i32(params.KW), i32(params.W)) - max(left, 0);
+  return f32(rows * cols);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.inputs) {
+    return;
+  }
+  let at = position(i);
+  let rows = covering(at.ih, params.padTop, params.KH, params.strideH, params.OH);
+  let cols = covering(at.iw, params.padLeft, params.KW, params.strideW, params.OW);
+  var total = 0.0;
+  for (var oh = rows.x; oh <= rows.y; oh++) {
+    for (var ow = cols.x; ow <= cols.y; ow++) {
+      total += dy[out_index(at, oh, ow)] / divisor(oh, ow);
+    }
+  }
+  dx[i] = total;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn global_avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_index(gid, groups);
+  if (i >= params.inputs) {
+    return;
+  }
+  let at = position(i);
+  dx[i] = dy[at.n * params.C + at.c] / f32(params.H * params.W);
+}
