@@ -31,6 +31,8 @@ export { dropout, dropoutBackward } from './ops/dropout.js';
 export { softmax, softmaxCrossEntropy, topK, MAX_TOP_K, type SoftmaxCrossEntropyOptions, type SoftmaxCrossEntropyResult } from './ops/softmax.js';
 export { linear, type LinearOptions } from './ops/linear.js';
 export { softmaxCrossEntropyBackward } from './ops/softmax-backward.js';
+export { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeights, conv2dBackwardBias } from './ops/conv2d-backward.js';
+export { maxPool2dBackward, avgPool2dBackward, globalAvgPoolBackward } from './ops/pool2d-backward.js';
 export { batchNormTrainBackward } from './ops/batchnorm-backward.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type Pool2dOptions, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool2d.js';
 export { sum, mean, sumChannels, globalNorm, scaledAdd, scaledAddInPlace } from './ops/reduce.js';

@@ -18,6 +18,9 @@ import { softmaxCrossEntropy as crossEntropyOp, type SoftmaxCrossEntropyOptions 
 import { softmaxCrossEntropyBackward } from '../ops/softmax-backward.js';
 import { avgPool2d as avgPoolOp, globalAvgPool as globalAvgPoolOp, maxPool2d as maxPoolOp, type AvgPool2dOptions, type Pool2dOptions } from '../ops/pool2d.js';
 import { avgPool2dBackward, globalAvgPoolBackward, maxPool2dBackward } from '../ops/pool2d-backward.js';
+import { conv2d as conv2dOp, conv2dWithStatistics as conv2dWithStatisticsOp, type Conv2dOptions } from '../ops/conv2d.js';
+import { conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeights } from '../ops/conv2d-backward.js';
+import type { PartialStatistics } from '../ops/batchnorm.js';
 import type { Tape } from './tape.js';
 
 /** The gradient of an operand broadcast over dy's leading dimensions: summed back to its shape. */
@@ -217,4 +220,41 @@ export function globalAvgPool(tape: Tape, x: Tensor): Tensor {
   const y = globalAvgPoolOp(x);
   tape.record('globalAvgPool', [x], y, [], (dy) => [globalAvgPoolBackward(dy, x.shape)]);
   return y;
+}
+
+export interface TapedConv2dOptions extends Pick<Conv2dOptions, 'stride' | 'padding' | 'bias' | 'out' | 'variant'> {
+  /** ReLU in the conv's write-out (undone in backward by the output's sign). */
+  relu?: boolean;
+}
+
+/** conv2d (+ bias, + ReLU) with the input-, weight- and bias-gradient kernels as its backward. */
+export function conv2d(tape: Tape, x: Tensor, w: Tensor, options: TapedConv2dOptions = {}): Tensor {
+  const relu = options.relu ?? false;
+  const { bias, relu: _relu, ...rest } = options;
+  const y = conv2dOp(x, w, { ...rest, ...(bias ? { bias } : {}), ...(relu ? { epilogue: { relu: true } } : {}) });
+  const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), padding: options.padding ?? 'valid' };
+  tape.record('conv2d', bias ? [x, w, bias] : [x, w], y, relu ? [x, w, y] : [x, w], (dy, [sx, sw, sy]) => {
+    const g = relu ? reluBackward(dy, sy!) : dy;
+    return [
+      tape.requiresGrad(x) ? conv2dBackwardInput(g, sw!, x.shape, geometry) : undefined,
+      tape.requiresGrad(w) ? conv2dBackwardWeights(sx!, g, w.shape, geometry) : undefined,
+      bias && tape.requiresGrad(bias) ? conv2dBackwardBias(g) : undefined,
+    ];
+  });
+  return y;
+}
+
+/**
+ * conv2d whose kernel also writes BatchNorm's partial statistics (for batchNormTrain's
+ * `partials`), so training's conv → BatchNorm reads the conv output once. No bias or ReLU:
+ * BatchNorm follows.
+ */
+export function conv2dWithStatistics(tape: Tape, x: Tensor, w: Tensor, options: Pick<Conv2dOptions, 'stride' | 'padding' | 'out' | 'variant'> = {}): { y: Tensor; statistics: PartialStatistics } {
+  const { y, statistics } = conv2dWithStatisticsOp(x, w, options);
+  const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), padding: options.padding ?? 'valid' };
+  tape.record('conv2d', [x, w], y, [x, w], (dy, [sx, sw]) => [
+    tape.requiresGrad(x) ? conv2dBackwardInput(dy, sw!, x.shape, geometry) : undefined,
+    tape.requiresGrad(w) ? conv2dBackwardWeights(sx!, dy, w.shape, geometry) : undefined,
+  ]);
+  return { y, statistics };
 }

@@ -8,6 +8,7 @@ import { measureMatmulPeak } from '../ops/matmul-peak.js';
 import { buildDeviceReport, formatDeviceReport } from './device-report.js';
 import { benchConvs, type BenchConvsOptions } from './bench-convs.js';
 import { benchOps, type BenchOpsOptions } from './bench-ops.js';
+import { benchTrainStep, type BenchTrainStepOptions } from './bench-train-step.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
 
@@ -83,6 +84,15 @@ export function buildProgram(): Command {
     .option('--filter <text>', "only ops whose name or kind contains this text (e.g. 'pool2d')")
     .option('--json <file>', 'also write the results as JSON')
     .action(async (opts: BenchOpsOptions) => benchOps(opts));
+  bench
+    .command('train-step')
+    .description("One training step (forward, loss, backward) of Inception-v3's Mixed_5b (35×35) and Mixed_6b (17×17) modules: GPU time per op and kernel in each pass, backward GFLOP/s next to forward, peak memory")
+    .addOption(driverOption())
+    .option('--batch <n>', 'batch size (default 8)')
+    .option('--repeats <n>', 'timed steps after a warm-up step (default 3)')
+    .option('--module <text>', "only the module whose name contains this (e.g. 'Mixed_6b')")
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (opts: BenchTrainStepOptions) => benchTrainStep(opts));
 
   return program;
 }

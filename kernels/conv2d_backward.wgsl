@@ -1,0 +1,574 @@
+// 2-D convolution, backward: the gradients of y = conv2d(x, w) (kernels/conv2d.wgsl) with
+// respect to its input (dx) and its weights (dw). Layouts as in the forward: x and dx NHWC
+// [N, H, W, Cin]; w and dw HWIO [KH, KW, Cin, Cout]; dy NHWC [N, OH, OW, Cout], possibly a
+// channel view of a wider buffer (row stride dyStride, first channel dyOffset), which is how
+// the gradient of a concatenated Inception block reaches each branch without a copy.
+// All kernels are register tiles like the forward's tile8x8: no workgroup memory, no
+// subgroups, no atomics (the CPU drivers here run that style best; see conv2d.wgsl).
+//
+// dx, a gather: dx[n, ih, iw, ci] = Σ dy[n, oh, ow, co] · w[kh, kw, ci, co] over the taps with
+//   oh·sH + kh − padTop = ih and ow·sW + kw − padLeft = iw. Input pixels are split into the
+//   sH·sW phases (ih mod sH, iw mod sW); within a phase every pixel is reached by the same
+//   taps (kh ≡ ih + padTop mod sH), each at a fixed output offset (oh = ih / sH + dh), so a
+//   phase is a stride-1 correlation of dy and no multiply-add is spent on taps that miss.
+//   An invocation owns 8 consecutive pixels of one phase × 8 input channels and loops over
+//   the phase's taps and all Cout, as tile8x8 loops over taps and Cin.
+//   input_tile8x8 (Cin % 4 == 0) reads the weights transposed to [KH, KW, Cout, Cin]
+//   (transpose_weights, a small pass over w) so a weight load is a vec4 over Cin and dx is
+//   stored as vec4s; input_tile8x8_scalar reads w as it is (stride Cout) and stores scalars.
+//
+// dw, a reduction over the N·OH·OW output pixels: for one tap (kh, kw), dw[kh, kw] is the
+//   Cin×Cout matrix Xᵀ·dY (X: the input pixels the tap reads, dY: the output gradients). An
+//   invocation owns 8 input channels × 8 output channels of one tap over one chunk of output
+//   pixels and writes their partial sums; sum_chunks adds the chunks in order (deterministic,
+//   no atomics). The pixel loop walks output rows, clipped to the columns whose tap lands
+//   inside the image, so padding costs no multiply-add. weight_tile8x8 (Cin and Cout % 4 == 0,
+//   dy's view 4-aligned) loads vec4s; weight_tile8x8_scalar takes any channel counts.
+//
+// Invocations are numbered on a 1-D grid (folded into 2-D past 65535 workgroups, as
+// engine.grid1d does), channel tile innermost, so neighbouring lanes share pixels (and
+// their loads of dy or x) and read neighbouring channels.
+//
+// Measured on lavapipe (GFLOP/s counting 2·MACs of the forward, median of 10 engine-profiler
+// timestamp runs via measureSideBySide, three sessions on the loaded 2-core machine, so the
+// ranges are mostly noise); dx includes transpose_weights, dw includes sum_chunks:
+//                                      forward                 dx                    dw
+//                                subgroup16x8 tile8x8   tile8x8 _scalar      tile8x8 _scalar
+//   35²×64 3×3 same →96, batch 2    6.1–8.1    6.0–6.4   6.4–7.9  5.0–6.6    6.7–8.2  4.7–5.2
+//   17²×128 1×7 same →128, batch 2  9.0–10.7   4.7–7.9   5.1–7.3  5.1–6.3    3.9–7.2  4.6–5.6
+// So each backward kernel runs about as fast as the forward's tile8x8 and a little slower
+// than its subgroup kernel, and dx + dw take about twice the forward's time, as their
+// multiply-adds predict. The dw chunking (src/ops/conv2d-backward.ts) made no measurable
+// difference on lavapipe between 1 and 19 chunks at these shapes; it is there for GPUs.
+
+const WG = 64u;
+
+fn flat_id(gid: vec3u, groups: vec3u) -> u32 {
+  return gid.x + gid.y * groups.x * WG;
+}
+
+// Column i of the result is b times component i of a.
+fn outer4(b: vec4f, a: vec4f) -> mat4x4f {
+  return mat4x4f(b * a.x, b * a.y, b * a.z, b * a.w);
+}
+
+// 8 × 8 accumulators as four 4×4 blocks: tRC holds row group R (of the a side) × column group
+// C (of the b side); see each kernel for what rows and columns are.
+struct Tile8x8 {
+  t00: mat4x4f, t01: mat4x4f,
+  t10: mat4x4f, t11: mat4x4f,
+}
+
+// ================================================================ dx
+
+struct InputParams {
+  N: u32,
+  H: u32,
+  W: u32,
+  Cin: u32,
+  OH: u32,
+  OW: u32,
+  Cout: u32,
+  KH: u32,
+  KW: u32,
+  strideH: u32,
+  strideW: u32,
+  padTop: u32,
+  padLeft: u32,
+  dyOffset: u32,
+  dyStride: u32,
+  // Blocks of 8 pixels in the largest phase; every phase gets that many (the rest idle).
+  phaseBlocks: u32,
+  // Groups of 8 input channels.
+  channelTiles: u32,
+  invocations: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<uniform> ip: InputParams;
+
+// One phase of the input: pixels with ih ≡ ph (mod sH) and iw ≡ pw (mod sW), an Hp × Wp grid
+// per image.
+struct Phase {
+  ph: u32,
+  pw: u32,
+  Hp: u32,
+  Wp: u32,
+  pixels: u32,
+}
+
+fn phase_of(f: u32) -> Phase {
+  let ph = f / ip.strideW;
+  let pw = f % ip.strideW;
+  // ph < sH, so this never wraps; a phase past the image's edge (H < sH) is empty.
+  let Hp = (ip.H + ip.strideH - 1u - ph) / ip.strideH;
+  let Wp = (ip.W + ip.strideW - 1u - pw) / ip.strideW;
+  return Phase(ph, pw, Hp, Wp, ip.N * Hp * Wp);
+}
+
+// Pixel j of a phase (clamped to the last one): (its pixel index in dx, its image's first
+// pixel in dy, its row and column in the phase grid).
+fn phase_pixel(p: Phase, j: u32) -> vec4u {
+  let jc = min(j, p.pixels - 1u);
+  let perImage = p.Hp * p.Wp;
+  let n = jc / perImage;
+  let r = jc % perImage;
+  let i = r / p.Wp;
+  let k = r % p.Wp;
+  let ih = i * ip.strideH + p.ph;
+  let iw = k * ip.strideW + p.pw;
+  return vec4u((n * ip.H + ih) * ip.W + iw, n * ip.OH * ip.OW, i, k);
+}
+
+// The first tap along an axis that reaches phase `ph`, and the output offset of tap k there:
+// o = i + (ph + pad − k) / stride, exact because k ≡ ph + pad (mod stride).
+fn first_tap(ph: u32, pad: u32, stride: u32) -> u32 {
+  return (ph + pad) % stride;
+}
+
+fn tap_offset(ph: u32, pad: u32, k: u32, stride: u32) -> i32 {
+  return (i32(ph + pad) - i32(k)) / i32(stride);
+}
+
+// Where in dy the 8 pixels read tap (dh, dw): element offsets of their channel 0 (0 where
+// the tap misses), and which of them it reaches.
+struct TapRows {
+  base: array<u32, 8>,
+  live0: vec4<bool>,
+  live1: vec4<bool>,
+}
+
+fn tap_rows(px: ptr<function, array<vec4u, 8>>, j0: u32, pixels: u32, dh: i32, dwo: i32) -> TapRows {
+  var r: TapRows;
+  for (var i = 0u; i < 8u; i++) {
+    let p = (*px)[i];
+    let oh = i32(p.z) + dh;
+    let ow = i32(p.w) + dwo;
+    let inside = j0 + i < pixels && oh >= 0 && oh < i32(ip.OH) && ow >= 0 && ow < i32(ip.OW);
+    r.base[i] = select(0u, (p.y + u32(oh) * ip.OW + u32(ow)) * ip.dyStride + ip.dyOffset, inside);
+    if (i < 4u) { r.live0[i] = inside; } else { r.live1[i - 4u] = inside; }
+  }
+  return r;
+}
+
+// The invocation's (phase, first pixel in it, channel tile), or the phase's pixel count 0
+// where it has nothing to do.
+struct InputWork {
+  phase: Phase,
+  j0: u32,
+  tile: u32,
+  busy: bool,
+}
+
+fn input_work(gid: vec3u, groups: vec3u) -> InputWork {
+  let id = flat_id(gid, groups);
+  let tile = id % ip.channelTiles;
+  let rest = id / ip.channelTiles;
+  let p = phase_of(min(rest / ip.phaseBlocks, ip.strideH * ip.strideW - 1u));
+  let j0 = (rest % ip.phaseBlocks) * 8u;
+  return InputWork(p, j0, tile, id < ip.invocations && j0 < p.pixels);
+}
+
+@group(0) @binding(1) var<storage, read> wT4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> dx4: array<vec4f>;
+
+// Rows of the tile: channel groups g0, g1 (4 channels each, b side); columns: the 8 pixels
+// (t00: pixels 0..3 × group g0, t01: pixels 0..3 × g1, t10 / t11: pixels 4..7).
+fn input_tile8x8_compute(p: Phase, j0: u32, g0: u32) -> Tile8x8 {
+  let Cin4 = ip.Cin / 4u;
+  let g1 = min(g0 + 1u, Cin4 - 1u);
+  var px: array<vec4u, 8>;
+  for (var i = 0u; i < 8u; i++) {
+    px[i] = phase_pixel(p, j0 + i);
+  }
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  let zero = vec4f(0.0);
+  for (var kh = first_tap(p.ph, ip.padTop, ip.strideH); kh < ip.KH; kh += ip.strideH) {
+    let dh = tap_offset(p.ph, ip.padTop, kh, ip.strideH);
+    for (var kw = first_tap(p.pw, ip.padLeft, ip.strideW); kw < ip.KW; kw += ip.strideW) {
+      let t = tap_rows(&px, j0, p.pixels, dh, tap_offset(p.pw, ip.padLeft, kw, ip.strideW));
+      if (!any(t.live0) && !any(t.live1)) {
+        continue;
+      }
+      let b = t.base;
+      let wRow = (kh * ip.KW + kw) * ip.Cout;
+      for (var co = 0u; co < ip.Cout; co++) {
+        let wk = (wRow + co) * Cin4;
+        let b0 = wT4[wk + g0];
+        let b1 = wT4[wk + g1];
+        let a0 = select(zero, vec4f(dy[b[0] + co], dy[b[1] + co], dy[b[2] + co], dy[b[3] + co]), t.live0);
+        let a1 = select(zero, vec4f(dy[b[4] + co], dy[b[5] + co], dy[b[6] + co], dy[b[7] + co]), t.live1);
+        acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
+        acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
+      }
+    }
+  }
+  return Tile8x8(acc00, acc01, acc10, acc11);
+}
+
+fn store_dx4(px: vec4u, valid: bool, g: u32, v: vec4f) {
+  if (valid && g < ip.Cin / 4u) {
+    dx4[px.x * (ip.Cin / 4u) + g] = v;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn input_tile8x8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let work = input_work(gid, groups);
+  if (!work.busy) {
+    return;
+  }
+  let p = work.phase;
+  let g0 = work.tile * 2u;
+  let t = input_tile8x8_compute(p, work.j0, g0);
+  for (var i = 0u; i < 4u; i++) {
+    let q0 = phase_pixel(p, work.j0 + i);
+    let q1 = phase_pixel(p, work.j0 + 4u + i);
+    let v0 = work.j0 + i < p.pixels;
+    let v1 = work.j0 + 4u + i < p.pixels;
+    store_dx4(q0, v0, g0, t.t00[i]);
+    store_dx4(q0, v0, g0 + 1u, t.t01[i]);
+    store_dx4(q1, v1, g0, t.t10[i]);
+    store_dx4(q1, v1, g0 + 1u, t.t11[i]);
+  }
+}
+
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+
+// As input_tile8x8_compute, channels c0..c0+7 (clamped below Cin) read from w in HWIO order.
+fn input_tile8x8_scalar_compute(p: Phase, j0: u32, c0: u32) -> Tile8x8 {
+  let last = ip.Cin - 1u;
+  let rows0 = vec4u(min(c0, last), min(c0 + 1u, last), min(c0 + 2u, last), min(c0 + 3u, last)) * ip.Cout;
+  let rows1 = vec4u(min(c0 + 4u, last), min(c0 + 5u, last), min(c0 + 6u, last), min(c0 + 7u, last)) * ip.Cout;
+  var px: array<vec4u, 8>;
+  for (var i = 0u; i < 8u; i++) {
+    px[i] = phase_pixel(p, j0 + i);
+  }
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  let zero = vec4f(0.0);
+  for (var kh = first_tap(p.ph, ip.padTop, ip.strideH); kh < ip.KH; kh += ip.strideH) {
+    let dh = tap_offset(p.ph, ip.padTop, kh, ip.strideH);
+    for (var kw = first_tap(p.pw, ip.padLeft, ip.strideW); kw < ip.KW; kw += ip.strideW) {
+      let t = tap_rows(&px, j0, p.pixels, dh, tap_offset(p.pw, ip.padLeft, kw, ip.strideW));
+      if (!any(t.live0) && !any(t.live1)) {
+        continue;
+      }
+      let b = t.base;
+      let tap0 = (kh * ip.KW + kw) * ip.Cin * ip.Cout;
+      let r0 = rows0 + tap0;
+      let r1 = rows1 + tap0;
+      for (var co = 0u; co < ip.Cout; co++) {
+        let b0 = vec4f(w[r0.x + co], w[r0.y + co], w[r0.z + co], w[r0.w + co]);
+        let b1 = vec4f(w[r1.x + co], w[r1.y + co], w[r1.z + co], w[r1.w + co]);
+        let a0 = select(zero, vec4f(dy[b[0] + co], dy[b[1] + co], dy[b[2] + co], dy[b[3] + co]), t.live0);
+        let a1 = select(zero, vec4f(dy[b[4] + co], dy[b[5] + co], dy[b[6] + co], dy[b[7] + co]), t.live1);
+        acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
+        acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
+      }
+    }
+  }
+  return Tile8x8(acc00, acc01, acc10, acc11);
+}
+
+// Channels c..c+3 of pixel px (those below Cin).
+fn store_dx(px: vec4u, valid: bool, c: u32, v: vec4f) {
+  if (!valid) {
+    return;
+  }
+  let at = px.x * ip.Cin + c;
+  if (c < ip.Cin) { dx[at] = v.x; }
+  if (c + 1u < ip.Cin) { dx[at + 1u] = v.y; }
+  if (c + 2u < ip.Cin) { dx[at + 2u] = v.z; }
+  if (c + 3u < ip.Cin) { dx[at + 3u] = v.w; }
+}
+
+@compute @workgroup_size(WG)
+fn input_tile8x8_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let work = input_work(gid, groups);
+  if (!work.busy) {
+    return;
+  }
+  let p = work.phase;
+  let c0 = work.tile * 8u;
+  let t = input_tile8x8_scalar_compute(p, work.j0, c0);
+  for (var i = 0u; i < 4u; i++) {
+    let q0 = phase_pixel(p, work.j0 + i);
+    let q1 = phase_pixel(p, work.j0 + 4u + i);
+    let v0 = work.j0 + i < p.pixels;
+    let v1 = work.j0 + 4u + i < p.pixels;
+    store_dx(q0, v0, c0, t.t00[i]);
+    store_dx(q0, v0, c0 + 4u, t.t01[i]);
+    store_dx(q1, v1, c0, t.t10[i]);
+    store_dx(q1, v1, c0 + 4u, t.t11[i]);
+  }
+}
+
+// ---------------------------------------------------------------- weights, transposed for dx
+
+struct TransposeParams {
+  count: u32,
+  Cin: u32,
+  Cout: u32,
+}
+
+@group(0) @binding(8) var<storage, read_write> wT: array<f32>;
+@group(0) @binding(9) var<uniform> tp: TransposeParams;
+
+// wT[tap, co, ci] = w[tap, ci, co], walking wT in order (its writes contiguous).
+@compute @workgroup_size(WG)
+fn transpose_weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_id(gid, groups);
+  if (i >= tp.count) {
+    return;
+  }
+  let plane = tp.Cin * tp.Cout;
+  let tap = i / plane;
+  let r = i % plane;
+  let co = r / tp.Cin;
+  let ci = r % tp.Cin;
+  wT[i] = w[tap * plane + ci * tp.Cout + co];
+}
+
+// ================================================================ dw
+
+struct WeightParams {
+  N: u32,
+  H: u32,
+  W: u32,
+  Cin: u32,
+  OH: u32,
+  OW: u32,
+  Cout: u32,
+  KH: u32,
+  KW: u32,
+  strideH: u32,
+  strideW: u32,
+  padTop: u32,
+  padLeft: u32,
+  dyOffset: u32,
+  dyStride: u32,
+  // Groups of 8 output channels, and (input groups) × (output groups).
+  coTiles: u32,
+  tiles: u32,
+  // Output pixels N·OH·OW, split into `chunks` runs of chunkPixels (the last one shorter).
+  pixels: u32,
+  chunks: u32,
+  chunkPixels: u32,
+  invocations: u32,
+}
+
+@group(0) @binding(7) var<uniform> wp: WeightParams;
+
+// The invocation's tap, chunk and first input and output channel.
+struct WeightWork {
+  kh: u32,
+  kw: u32,
+  tap: u32,
+  chunk: u32,
+  ci0: u32,
+  co0: u32,
+  busy: bool,
+}
+
+fn weight_work(gid: vec3u, groups: vec3u) -> WeightWork {
+  let id = flat_id(gid, groups);
+  let tile = id % wp.tiles;
+  let rest = id / wp.tiles;
+  let chunk = rest % wp.chunks;
+  let tap = min(rest / wp.chunks, wp.KH * wp.KW - 1u);
+  return WeightWork(tap / wp.KW, tap % wp.KW, tap, chunk, (tile / wp.coTiles) * 8u, (tile % wp.coTiles) * 8u, id < wp.invocations);
+}
+
+// The output columns [lo, hi) whose tap kw lands inside the image: iw = ow·sW + kw − padLeft
+// in [0, W).
+fn column_range(kw: u32) -> vec2u {
+  let lo = select(0u, (wp.padLeft - kw + wp.strideW - 1u) / wp.strideW, kw < wp.padLeft);
+  let reach = wp.W - 1u + wp.padLeft;
+  let hi = select(0u, min(wp.OW, (reach - kw) / wp.strideW + 1u), reach >= kw);
+  return vec2u(lo, max(lo, hi));
+}
+
+// A run of output pixels on one row whose tap is inside the image: the first pixel's element
+// offsets in x (channel 0 of the input pixel it reads) and in dy (channel 0), and its length.
+struct RowRun {
+  xAt: u32,
+  dyAt: u32,
+  count: u32,
+}
+
+// The run that starts at output pixel p of the chunk ending at p1 (none where the tap's row
+// is outside the image), and the pixel after this row's part of the chunk.
+fn row_run(p: u32, p1: u32, kh: u32, kw: u32, cols: vec2u) -> array<u32, 4> {
+  let perImage = wp.OH * wp.OW;
+  let n = p / perImage;
+  let r = p % perImage;
+  let oh = r / wp.OW;
+  let ow0 = r % wp.OW;
+  let rowStart = p - ow0;
+  let rowEnd = min(p1, rowStart + wp.OW);
+  let ih = i32(oh * wp.strideH + kh) - i32(wp.padTop);
+  let lo = max(ow0, cols.x);
+  let hi = min(rowEnd - rowStart, cols.y);
+  let count = select(0u, hi - lo, ih >= 0 && ih < i32(wp.H) && lo < hi);
+  let iw = lo * wp.strideW + kw - wp.padLeft;
+  let xAt = ((n * wp.H + u32(max(ih, 0))) * wp.W + iw) * wp.Cin;
+  let dyAt = (rowStart + lo) * wp.dyStride + wp.dyOffset;
+  return array<u32, 4>(select(0u, xAt, count > 0u), dyAt, count, rowEnd);
+}
+
+@group(0) @binding(5) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(0) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> part4: array<vec4f>;
+
+// Rows: output channel groups (b side); columns: input channels (t00: ci0..ci0+3 × co group
+// 0, t01: ci0..ci0+3 × co group 1, t10 / t11: ci0+4..ci0+7), which is dw's layout: row ci of
+// a tap is Cout contiguous values.
+fn weight_tile8x8_compute(work: WeightWork) -> Tile8x8 {
+  let Cin4 = wp.Cin / 4u;
+  let Cout4 = wp.Cout / 4u;
+  let a0g = work.ci0 / 4u;
+  let a1g = min(a0g + 1u, Cin4 - 1u);
+  let b0g = work.co0 / 4u;
+  let b1g = min(b0g + 1u, Cout4 - 1u);
+  let cols = column_range(work.kw);
+  let p1 = min(wp.pixels, (work.chunk + 1u) * wp.chunkPixels);
+  let xStep = wp.strideW * Cin4;
+  let dyStep = wp.dyStride / 4u;
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var p = work.chunk * wp.chunkPixels;
+  while (p < p1) {
+    let run = row_run(p, p1, work.kh, work.kw, cols);
+    var xAt = run[0] / 4u;
+    var dyAt = run[1] / 4u;
+    for (var k = 0u; k < run[2]; k++) {
+      let a0 = x4[xAt + a0g];
+      let a1 = x4[xAt + a1g];
+      let b0 = dy4[dyAt + b0g];
+      let b1 = dy4[dyAt + b1g];
+      acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
+      acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
+      xAt += xStep;
+      dyAt += dyStep;
+    }
+    p = run[3];
+  }
+  return Tile8x8(acc00, acc01, acc10, acc11);
+}
+
+// Row ci of dw's tap `tap` in chunk `chunk` of the partial sums, output channel group g.
+fn store_part4(work: WeightWork, ci: u32, g: u32, v: vec4f) {
+  let Cout4 = wp.Cout / 4u;
+  if (ci < wp.Cin && g < Cout4) {
+    part4[((work.chunk * wp.KH * wp.KW + work.tap) * wp.Cin + ci) * Cout4 + g] = v;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn weight_tile8x8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let work = weight_work(gid, groups);
+  if (!work.busy) {
+    return;
+  }
+  let t = weight_tile8x8_compute(work);
+  let g = work.co0 / 4u;
+  for (var i = 0u; i < 4u; i++) {
+    store_part4(work, work.ci0 + i, g, t.t00[i]);
+    store_part4(work, work.ci0 + i, g + 1u, t.t01[i]);
+    store_part4(work, work.ci0 + 4u + i, g, t.t10[i]);
+    store_part4(work, work.ci0 + 4u + i, g + 1u, t.t11[i]);
+  }
+}
+
+@group(0) @binding(5) var<storage, read> x: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+
+fn clamped4(c: u32, last: u32) -> vec4u {
+  return vec4u(min(c, last), min(c + 1u, last), min(c + 2u, last), min(c + 3u, last));
+}
+
+// As weight_tile8x8_compute, channels clamped below Cin and Cout, loaded one by one.
+fn weight_tile8x8_scalar_compute(work: WeightWork) -> Tile8x8 {
+  let a0c = clamped4(work.ci0, wp.Cin - 1u);
+  let a1c = clamped4(work.ci0 + 4u, wp.Cin - 1u);
+  let b0c = clamped4(work.co0, wp.Cout - 1u);
+  let b1c = clamped4(work.co0 + 4u, wp.Cout - 1u);
+  let cols = column_range(work.kw);
+  let p1 = min(wp.pixels, (work.chunk + 1u) * wp.chunkPixels);
+  let xStep = wp.strideW * wp.Cin;
+  var acc00 = mat4x4f(); var acc01 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var p = work.chunk * wp.chunkPixels;
+  while (p < p1) {
+    let run = row_run(p, p1, work.kh, work.kw, cols);
+    var xAt = run[0];
+    var dyAt = run[1];
+    for (var k = 0u; k < run[2]; k++) {
+      let a0 = vec4f(x[xAt + a0c.x], x[xAt + a0c.y], x[xAt + a0c.z], x[xAt + a0c.w]);
+      let a1 = vec4f(x[xAt + a1c.x], x[xAt + a1c.y], x[xAt + a1c.z], x[xAt + a1c.w]);
+      let b0 = vec4f(dy[dyAt + b0c.x], dy[dyAt + b0c.y], dy[dyAt + b0c.z], dy[dyAt + b0c.w]);
+      let b1 = vec4f(dy[dyAt + b1c.x], dy[dyAt + b1c.y], dy[dyAt + b1c.z], dy[dyAt + b1c.w]);
+      acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
+      acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
+      xAt += xStep;
+      dyAt += wp.dyStride;
+    }
+    p = run[3];
+  }
+  return Tile8x8(acc00, acc01, acc10, acc11);
+}
+
+// Output channels co..co+3 (those below Cout) of row ci.
+fn store_part(work: WeightWork, ci: u32, co: u32, v: vec4f) {
+  if (ci >= wp.Cin) {
+    return;
+  }
+  let at = ((work.chunk * wp.KH * wp.KW + work.tap) * wp.Cin + ci) * wp.Cout + co;
+  if (co < wp.Cout) { part[at] = v.x; }
+  if (co + 1u < wp.Cout) { part[at + 1u] = v.y; }
+  if (co + 2u < wp.Cout) { part[at + 2u] = v.z; }
+  if (co + 3u < wp.Cout) { part[at + 3u] = v.w; }
+}
+
+@compute @workgroup_size(WG)
+fn weight_tile8x8_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let work = weight_work(gid, groups);
+  if (!work.busy) {
+    return;
+  }
+  let t = weight_tile8x8_scalar_compute(work);
+  for (var i = 0u; i < 4u; i++) {
+    store_part(work, work.ci0 + i, work.co0, t.t00[i]);
+    store_part(work, work.ci0 + i, work.co0 + 4u, t.t01[i]);
+    store_part(work, work.ci0 + 4u + i, work.co0, t.t10[i]);
+    store_part(work, work.ci0 + 4u + i, work.co0 + 4u, t.t11[i]);
+  }
+}
+
+// ---------------------------------------------------------------- chunk sums
+
+struct ChunkParams {
+  size: u32,
+  chunks: u32,
+}
+
+@group(0) @binding(10) var<storage, read> partIn: array<f32>;
+@group(0) @binding(11) var<storage, read_write> dwOut: array<f32>;
+@group(0) @binding(12) var<uniform> cp: ChunkParams;
+
+// dw[i] = Σ_c partials[c][i], chunks in order, so the result does not depend on scheduling.
+@compute @workgroup_size(WG)
+fn sum_chunks(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = flat_id(gid, groups);
+  if (i >= cp.size) {
+    return;
+  }
+  var s = 0.0;
+  for (var c = 0u; c < cp.chunks; c++) {
+    s += partIn[c * cp.size + i];
+  }
+  dwOut[i] = s;
+}

@@ -1,0 +1,280 @@
+/**
+ * 2-D convolution, backward: the gradients of y = conv2d(x, w, { stride, padding }) (+ bias)
+ * with respect to x, w and the bias, from dy = ∂L/∂y. Kernels: kernels/conv2d_backward.wgsl.
+ *
+ * What the backward pass needs from the forward:
+ *   - conv2dBackwardInput: dy, the weights w, and x's shape (not x itself);
+ *   - conv2dBackwardWeights: dy, the input x, and w's shape (not w itself);
+ *   - conv2dBackwardBias: dy only;
+ * plus the forward's stride and padding (padding 'same' resolves against x's shape exactly as
+ * in the forward). y is never needed. A ReLU fused into the forward's epilogue is undone first
+ * with reluBackward(dy, y); the scale epilogue (BatchNorm folded for inference) has no backward.
+ *
+ * dy may be a channel view (the gradient of one branch's slice of a concatenated block); x and
+ * w must be plain tensors (conv2d itself takes nothing else).
+ */
+import conv2dBackwardWgsl from '../../kernels/conv2d_backward.wgsl';
+import type { Engine } from '../runtime/engine.js';
+import { InvalidArgumentError } from '../runtime/errors.js';
+import { KernelFamily } from '../runtime/kernel.js';
+import { formatShape, type Tensor } from '../runtime/tensor.js';
+import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import { sumChannels } from './reduce.js';
+import { engineOf, expectDType } from './util.js';
+
+export const conv2dBackwardKernel = new KernelFamily('conv2d_backward.wgsl', conv2dBackwardWgsl);
+
+/** Must match WG in kernels/conv2d_backward.wgsl. */
+const WG = 64;
+
+/** tile8x8 loads and stores vec4s (dx: Cin % 4 == 0; dw: Cin and Cout % 4 == 0 and dy's
+ * view 4-aligned); tile8x8_scalar takes any channel counts. */
+export const CONV2D_BACKWARD_VARIANTS = ['tile8x8', 'tile8x8_scalar'] as const;
+export type Conv2dBackwardVariant = (typeof CONV2D_BACKWARD_VARIANTS)[number];
+
+export interface Conv2dBackwardOptions {
+  /** The forward's stride: per axis, or one for both (default 1). */
+  stride?: number | readonly [number, number];
+  /** The forward's padding (default 'valid'). */
+  padding?: Padding;
+  /** Force a kernel (tests and research); the default is tile8x8 where it applies. */
+  variant?: Conv2dBackwardVariant;
+}
+
+export interface Conv2dBackwardWeightsOptions extends Conv2dBackwardOptions {
+  /** Chunks the N·OH·OW output pixels are split into (tests and research); default: see
+   * weightChunks. */
+  chunks?: number;
+}
+
+function describeGeometry(g: ConvGeometry): string {
+  return `x [${g.n}, ${g.h}, ${g.w}, ${g.cin}], weights [${g.kh}, ${g.kw}, ${g.cin}, ${g.cout}], stride [${g.strideH}, ${g.strideW}], padding [${g.padTop}, ${g.padBottom}, ${g.padLeft}, ${g.padRight}]`;
+}
+
+function expectPlain(op: string, name: string, t: Tensor): void {
+  if (t.slice) throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor (copy the view first)`);
+}
+
+function expectShape(op: string, what: string, shape: unknown): readonly number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new InvalidArgumentError(`${op}: ${what} must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  return shape as readonly number[];
+}
+
+/** Throws unless dy has the forward's output shape. */
+function expectDy(op: string, dy: Tensor, g: ConvGeometry): void {
+  const want = [g.n, g.oh, g.ow, g.cout];
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
+    throw new InvalidArgumentError(`${op}: dy must have the conv's output shape [N, OH, OW, Cout] = ${formatShape(want)} for ${describeGeometry(g)}, got ${dy.describe()}`);
+  }
+}
+
+function variantFor(op: string, requested: Conv2dBackwardVariant | undefined, vec4Refusal: string | undefined): Conv2dBackwardVariant {
+  if (requested === undefined) return vec4Refusal ? 'tile8x8_scalar' : 'tile8x8';
+  if (!(CONV2D_BACKWARD_VARIANTS as readonly string[]).includes(requested)) {
+    throw new InvalidArgumentError(`${op}: unknown variant '${String(requested)}'; choose one of ${CONV2D_BACKWARD_VARIANTS.join(', ')}`);
+  }
+  if (requested === 'tile8x8' && vec4Refusal) throw new InvalidArgumentError(`${op}: tile8x8 ${vec4Refusal}; tile8x8_scalar takes any channel counts`);
+  return requested;
+}
+
+/** The geometry uniforms both main kernels share. */
+function geometryParams(g: ConvGeometry, dy: Tensor) {
+  const { offset, stride } = dy.channelLayout;
+  return {
+    N: g.n,
+    H: g.h,
+    W: g.w,
+    Cin: g.cin,
+    OH: g.oh,
+    OW: g.ow,
+    Cout: g.cout,
+    KH: g.kh,
+    KW: g.kw,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padTop: g.padTop,
+    padLeft: g.padLeft,
+    dyOffset: offset,
+    dyStride: stride,
+  };
+}
+
+/**
+ * dx = ∂L/∂x, shaped xShape [N, H, W, Cin], of y = conv2d(x, w, options) given dy = ∂L/∂y
+ * [N, OH, OW, Cout] and the weights w [KH, KW, Cin, Cout].
+ */
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: Conv2dBackwardOptions = {}): Tensor<'f32'> {
+  const op = 'conv2dBackwardInput';
+  const engine = engineOf(op, dy, w);
+  expectDType(op, 'dy', dy, 'f32');
+  expectDType(op, 'weights', w, 'f32');
+  expectPlain(op, 'weights', w);
+  const g = convGeometry(op, expectShape(op, 'xShape', xShape), w.shape, options.stride, options.padding ?? 'valid');
+  expectDy(op, dy, g);
+  const variant = variantFor(op, options.variant, g.cin % 4 === 0 ? undefined : `needs Cin divisible by 4 (got ${g.cin})`);
+  const dx = engine.empty([g.n, g.h, g.w, g.cin], 'f32', op);
+  const phases = g.strideH * g.strideW;
+  // Every phase gets as many 8-pixel blocks as the largest one (phase 0) needs.
+  const phaseBlocks = Math.ceil((g.n * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 8);
+  const channelTiles = Math.ceil(g.cin / 8);
+  const invocations = phases * phaseBlocks * channelTiles;
+  const params = { ...geometryParams(g, dy), phaseBlocks, channelTiles, invocations };
+  const cost = { flops: 2 * convMacs(g), bytes: 4 * (dy.size + w.size + dx.size) };
+  try {
+    recordInput(engine, op, variant, g, dy, w, dx, params, cost);
+  } catch (e) {
+    dx.dispose();
+    throw e;
+  }
+  return dx;
+}
+
+function recordInput(engine: Engine, op: string, variant: Conv2dBackwardVariant, g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor, params: Record<string, number>, cost: { flops: number; bytes: number }): void {
+  if (variant === 'tile8x8') {
+    const wT = engine.empty([g.kh, g.kw, g.cout, g.cin], 'f32', `${op} transposed weights`);
+    try {
+      engine.dispatch({
+        op,
+        kernel: conv2dBackwardKernel,
+        entry: 'transpose_weights',
+        bindings: { w, wT, tp: { count: w.size, Cin: g.cin, Cout: g.cout } },
+        workgroups: engine.grid1d(w.size, WG),
+        cost: { bytes: 8 * w.size },
+      });
+      engine.dispatch({ op, kernel: conv2dBackwardKernel, entry: 'input_tile8x8', bindings: { dy, wT4: wT, dx4: dx, ip: params }, workgroups: engine.grid1d(params.invocations!, WG), cost, views: ['dy'] });
+    } finally {
+      wT.dispose();
+    }
+  } else {
+    engine.dispatch({ op, kernel: conv2dBackwardKernel, entry: 'input_tile8x8_scalar', bindings: { dy, w, dx, ip: params }, workgroups: engine.grid1d(params.invocations!, WG), cost, views: ['dy'] });
+  }
+}
+
+/** Below this many output pixels per chunk, writing and re-reading the partial sums would
+ * cost more than a few percent of the chunk's multiply-adds (each partial sum is 64+ of them). */
+const MIN_CHUNK_PIXELS = 64;
+/** Invocations the dw kernel should have at least, chunks permitting. */
+const TARGET_INVOCATIONS = 16384;
+
+/**
+ * Chunks of output pixels for the dw reduction. Without chunking an invocation is one tap ×
+ * 8 input × 8 output channels, so a conv has only KH·KW·⌈Cin/8⌉·⌈Cout/8⌉ of them, each summing
+ * all N·OH·OW pixels: 144 for the stem's 3×3 32→32 (over 21609·N pixels), 864 for 35×35
+ * 3×3 64→96. That leaves most of a GPU idle and, on the CPU drivers, runs the whole reduction
+ * in a few long, unbalanced workgroups. Splitting the pixels into chunks multiplies the
+ * invocations up to TARGET_INVOCATIONS (256 workgroups: a few per core of a CPU driver, enough
+ * to occupy a GPU's compute units), but never below MIN_CHUNK_PIXELS pixels a chunk, so the
+ * partial sums stay a small fraction of the traffic (at batch 8: 35×35 3×3 64→96 gets 19
+ * chunks of 516 pixels, 4.2 MB of partial sums against 0.54 G multiply-adds; the stem's 147×147
+ * 3×3 32→32 gets 114 chunks of 1517; 8×8 1×1 2048→320, already 10240 tiles, gets 2 of 256). Also bounds float32 error: each partial sums ≤ a few
+ * hundred products, and the chunks add up in a fixed order.
+ */
+export function weightChunks(g: ConvGeometry): { chunks: number; chunkPixels: number } {
+  const pixels = g.n * g.oh * g.ow;
+  const tiles = g.kh * g.kw * Math.ceil(g.cin / 8) * Math.ceil(g.cout / 8);
+  const wanted = Math.ceil(TARGET_INVOCATIONS / tiles);
+  return chunking(pixels, Math.max(1, Math.min(wanted, Math.floor(pixels / MIN_CHUNK_PIXELS))));
+}
+
+function chunking(pixels: number, chunks: number): { chunks: number; chunkPixels: number } {
+  const chunkPixels = Math.ceil(pixels / chunks);
+  return { chunks: Math.ceil(pixels / chunkPixels), chunkPixels };
+}
+
+/**
+ * dw = ∂L/∂w, shaped wShape [KH, KW, Cin, Cout], of y = conv2d(x, w, options) given the
+ * forward's input x [N, H, W, Cin] and dy = ∂L/∂y [N, OH, OW, Cout].
+ */
+export function conv2dBackwardWeights(x: Tensor, dy: Tensor, wShape: readonly number[], options: Conv2dBackwardWeightsOptions = {}): Tensor<'f32'> {
+  const op = 'conv2dBackwardWeights';
+  const engine = engineOf(op, x, dy);
+  expectDType(op, 'x', x, 'f32');
+  expectDType(op, 'dy', dy, 'f32');
+  expectPlain(op, 'x', x);
+  const g = convGeometry(op, x.shape, expectShape(op, 'wShape', wShape), options.stride, options.padding ?? 'valid');
+  expectDy(op, dy, g);
+  const { offset, stride } = dy.channelLayout;
+  const vec4Refusal =
+    g.cin % 4 !== 0 || g.cout % 4 !== 0
+      ? `needs Cin and Cout divisible by 4 (got ${g.cin} and ${g.cout})`
+      : offset % 4 !== 0 || stride % 4 !== 0
+        ? `needs dy's channel view 4-aligned (got offset ${offset}, row stride ${stride})`
+        : undefined;
+  const variant = variantFor(op, options.variant, vec4Refusal);
+  const pixels = g.n * g.oh * g.ow;
+  let split = weightChunks(g);
+  if (options.chunks !== undefined) {
+    if (!Number.isInteger(options.chunks) || options.chunks < 1 || options.chunks > pixels) {
+      throw new InvalidArgumentError(`${op}: chunks must be an integer from 1 to the ${pixels} output pixels, got ${String(options.chunks)}`);
+    }
+    split = chunking(pixels, options.chunks);
+  }
+  const { chunks, chunkPixels } = split;
+  const dw = engine.empty([g.kh, g.kw, g.cin, g.cout], 'f32', op);
+  const size = dw.size;
+  const coTiles = Math.ceil(g.cout / 8);
+  const tiles = Math.ceil(g.cin / 8) * coTiles;
+  const invocations = g.kh * g.kw * chunks * tiles;
+  const params = { ...geometryParams(g, dy), coTiles, tiles, pixels, chunks, chunkPixels, invocations };
+  // One chunk writes dw itself; more write partial sums, added by sum_chunks.
+  const part = chunks === 1 ? dw : engine.empty([chunks, size], 'f32', `${op} partial sums`);
+  try {
+    const cost = { flops: 2 * convMacs(g), bytes: 4 * (x.size + dy.size + chunks * size) };
+    const bindings: Record<string, Tensor | typeof params> = variant === 'tile8x8' ? { x4: x, dy4: dy, part4: part, wp: params } : { x, dy, part, wp: params };
+    engine.dispatch({ op, kernel: conv2dBackwardKernel, entry: `weight_${variant}`, bindings, workgroups: engine.grid1d(invocations, WG), cost, views: [variant === 'tile8x8' ? 'dy4' : 'dy'] });
+    if (part !== dw) {
+      engine.dispatch({
+        op,
+        kernel: conv2dBackwardKernel,
+        entry: 'sum_chunks',
+        bindings: { partIn: part, dwOut: dw, cp: { size, chunks } },
+        workgroups: engine.grid1d(size, WG),
+        cost: { flops: (chunks - 1) * size, bytes: 4 * (chunks + 1) * size },
+      });
+    }
+  } catch (e) {
+    dw.dispose();
+    throw e;
+  } finally {
+    if (part !== dw) part.dispose();
+  }
+  return dw;
+}
+
+/** ∂L/∂bias [Cout]: dy [N, OH, OW, Cout] summed over its pixels (a plain tensor; sumChannels
+ * refuses channel views). */
+export function conv2dBackwardBias(dy: Tensor): Tensor<'f32'> {
+  const op = 'conv2dBackwardBias';
+  engineOf(op, dy);
+  expectDType(op, 'dy', dy, 'f32');
+  if (dy.shape.length !== 4) throw new InvalidArgumentError(`${op}: dy must be rank 4 NHWC [N, OH, OW, Cout], got ${dy.describe()}`);
+  return sumChannels(dy);
+}
+
+export interface Conv2dGradients {
+  dx?: Tensor<'f32'>;
+  dw: Tensor<'f32'>;
+  db?: Tensor<'f32'>;
+}
+
+/**
+ * All gradients of y = conv2d(x, w, { stride, padding, bias? }) from dy: dx unless
+ * `input: false` (a first layer's image needs none), dw, and db when `bias: true`. Saved from
+ * the forward: x and w (and its options).
+ */
+export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {}): Conv2dGradients {
+  const { input = true, bias = false } = options;
+  const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), ...(options.padding !== undefined ? { padding: options.padding } : {}) };
+  const dw = conv2dBackwardWeights(x, dy, w.shape, geometry);
+  const grads: Conv2dGradients = { dw };
+  if (input) grads.dx = conv2dBackwardInput(dy, w, x.shape, geometry);
+  if (bias) grads.db = conv2dBackwardBias(dy);
+  return grads;
+}
+
+/** Which kernels would run (for tests and benchmarks). */
+export function conv2dBackwardVariants(g: ConvGeometry): { input: Conv2dBackwardVariant; weights: Conv2dBackwardVariant; chunks: number } {
+  return { input: g.cin % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar', weights: g.cin % 4 === 0 && g.cout % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar', chunks: weightChunks(g).chunks };
+}
