@@ -18,7 +18,7 @@ import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import { formatShape, type Tensor } from '../runtime/tensor.js';
-import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import { convGeometry, convGeometryUniforms, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { sumChannels } from './reduce.js';
 import { engineOf, expectDType } from './util.js';
 
@@ -83,19 +83,7 @@ function variantFor(op: string, requested: Conv2dBackwardVariant | undefined, ve
 function geometryParams(g: ConvGeometry, dy: Tensor) {
   const { offset, stride } = dy.channelLayout;
   return {
-    N: g.n,
-    H: g.h,
-    W: g.w,
-    Cin: g.cin,
-    OH: g.oh,
-    OW: g.ow,
-    Cout: g.cout,
-    KH: g.kh,
-    KW: g.kw,
-    strideH: g.strideH,
-    strideW: g.strideW,
-    padTop: g.padTop,
-    padLeft: g.padLeft,
+    ...convGeometryUniforms(g),
     dyOffset: offset,
     dyStride: stride,
   };

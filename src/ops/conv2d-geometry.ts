@@ -93,3 +93,22 @@ export function convGeometry(
 export function convMacs(g: ConvGeometry): number {
   return g.n * g.oh * g.ow * g.kh * g.kw * g.cin * g.cout;
 }
+
+/** The geometry fields every conv kernel's uniforms share (named as in the WGSL structs). */
+export function convGeometryUniforms(g: ConvGeometry): Record<string, number> {
+  return {
+    N: g.n,
+    H: g.h,
+    W: g.w,
+    Cin: g.cin,
+    OH: g.oh,
+    OW: g.ow,
+    Cout: g.cout,
+    KH: g.kh,
+    KW: g.kw,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padTop: g.padTop,
+    padLeft: g.padLeft,
+  };
+}

@@ -16,7 +16,7 @@ import matmulWgslSource from '../../kernels/matmul.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { convGeometry, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import { convGeometry, convGeometryUniforms, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { defaultMatmulVariant, isVec4Variant, matmul, matmulVariantApplies, MATMUL_VARIANTS, type MatmulVariant } from './matmul.js';
 import { checkOutput, resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
@@ -305,19 +305,7 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
   }
   const m = g.n * g.oh * g.ow;
   const params = {
-    N: g.n,
-    H: g.h,
-    W: g.w,
-    Cin: g.cin,
-    OH: g.oh,
-    OW: g.ow,
-    Cout: g.cout,
-    KH: g.kh,
-    KW: g.kw,
-    strideH: g.strideH,
-    strideW: g.strideW,
-    padTop: g.padTop,
-    padLeft: g.padLeft,
+    ...convGeometryUniforms(g),
     M: m,
     K: g.kh * g.kw * g.cin,
     outOffset,
