@@ -12,6 +12,12 @@ struct SumParams {
   channels: u32,
   rowsPerChunk: u32,
   chunks: u32,
+  // dy and y may be channel views (a branch's slice of a concat): element (row, c) is at
+  // row · stride + offset + c. x, mean and the outputs are plain.
+  dyOffset: u32,
+  dyStride: u32,
+  yOffset: u32,
+  yStride: u32,
 }
 
 override WORKGROUP_SIZE: u32 = 64;
@@ -37,12 +43,13 @@ fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
 }
 
-// dy, masked where the forward's ReLU was off.
-fn masked(i: u32) -> f32 {
+// dy at (row, c), masked where the forward's ReLU was off.
+fn masked(row: u32, c: u32) -> f32 {
+  let g = dy[row * params.dyStride + params.dyOffset + c];
   if (RELU) {
-    return select(0.0, dy[i], y[i] > 0.0);
+    return select(0.0, g, y[row * params.yStride + params.yOffset + c] > 0.0);
   }
-  return dy[i];
+  return g;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -62,7 +69,7 @@ fn partial_sums(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   var sumGX = 0.0;
   for (var r = first; r < last; r++) {
     let i = r * C + c;
-    let g = masked(i);
+    let g = masked(r, c);
     sumG += g;
     sumGX = fma(g, (x[i] - mu) * s, sumGX);
   }
@@ -91,7 +98,8 @@ fn input_gradient(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   if (i >= params.rows * C) {
     return;
   }
-  let c = i % C;
+  let row = i / C;
+  let c = i - row * C;
   let s = invStd[c];
   let m = f32(params.rows);
   let xhat = (x[i] - mean[c]) * s;
@@ -99,5 +107,5 @@ fn input_gradient(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   if (HAS_GAMMA) {
     scale *= gamma[c];
   }
-  dx[i] = scale * (m * masked(i) - dbeta[c] - xhat * dgamma[c]);
+  dx[i] = scale * (m * masked(row, c) - dbeta[c] - xhat * dgamma[c]);
 }

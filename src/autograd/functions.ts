@@ -143,7 +143,9 @@ export function concatViews(tape: Tape, out: Tensor, views: readonly Tensor[]): 
     if (!v.slice || v.buffer !== out.buffer) throw new InvalidArgumentError(`concatViews: ${v.describe()} is not a channel view of ${out.describe()}`);
   }
   const base = out.channelLayout.offset;
-  tape.record('concatViews', views, out, [], (dy) => views.map((v) => (tape.requiresGrad(v) ? sliceChannels(dy, v.slice!.offset - base, v.channels) : undefined)));
+  // Each branch's gradient is a channel view of out's gradient: no copy (kernels that cannot
+  // read a view, and the tape's sums, make a plain copy when they need one).
+  tape.record('concatViews', views, out, [], (dy) => views.map((v) => (tape.requiresGrad(v) ? dy.channelView(v.slice!.offset - base, v.channels) : undefined)));
   return out;
 }
 
@@ -172,7 +174,7 @@ export function batchNormTrain(tape: Tape, x: Tensor, gamma: Tensor | null, beta
     const sy = relu ? s[s.length - 1]! : undefined;
     const { dx, dgamma, dbeta } = batchNormTrainBackward(dy, sx, sgamma, smean, sinv, { relu, ...(sy ? { y: sy } : {}) });
     return [dx, ...(gamma ? [dgamma] : []), ...(beta ? [dbeta] : [])];
-  });
+  }, { savedViews: true, viewGradient: true }); // y and dy may be a branch's slice of a concat: read in place
   // The statistics are only needed by backward, and the tape keeps its own handles on them.
   mu.dispose();
   invStd.dispose();
@@ -252,9 +254,13 @@ export function conv2d(tape: Tape, x: Tensor, w: Tensor, options: TapedConv2dOpt
 export function conv2dWithStatistics(tape: Tape, x: Tensor, w: Tensor, options: Pick<Conv2dOptions, 'stride' | 'padding' | 'out' | 'variant'> = {}): { y: Tensor; statistics: PartialStatistics } {
   const { y, statistics } = conv2dWithStatisticsOp(x, w, options);
   const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), padding: options.padding ?? 'valid' };
-  tape.record('conv2d', [x, w], y, [x, w], (dy, [sx, sw]) => [
-    tape.requiresGrad(x) ? conv2dBackwardInput(dy, sw!, x.shape, geometry) : undefined,
-    tape.requiresGrad(w) ? conv2dBackwardWeights(sx!, dy, w.shape, geometry) : undefined,
-  ]);
+  tape.record(
+    'conv2d',
+    [x, w],
+    y,
+    [x, w],
+    (dy, [sx, sw]) => [tape.requiresGrad(x) ? conv2dBackwardInput(dy, sw!, x.shape, geometry) : undefined, tape.requiresGrad(w) ? conv2dBackwardWeights(sx!, dy, w.shape, geometry) : undefined],
+    { viewGradient: true }, // the backward conv kernels read a channel-view dy in place
+  );
   return { y, statistics };
 }

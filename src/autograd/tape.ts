@@ -45,6 +45,8 @@ interface TapeNode {
   output: Tensor;
   saved: Tensor[];
   backward: BackwardRule;
+  /** The rule's kernels read a channel-view gradient in place (else it gets a plain copy). */
+  viewGradient: boolean;
 }
 
 export class Tape {
@@ -93,11 +95,13 @@ export class Tape {
    * tensors the backward rule reads; the tape takes handles on them that outlive engine
    * scopes and frees them after the node's backward has run. Returns whether it recorded.
    */
-  record(op: string, inputs: readonly Tensor[], output: Tensor, saved: readonly Tensor[], backward: BackwardRule): boolean {
+  record(op: string, inputs: readonly Tensor[], output: Tensor, saved: readonly Tensor[], backward: BackwardRule, options: { savedViews?: boolean; viewGradient?: boolean } = {}): boolean {
     if (!this.recording || !inputs.some((t) => this.tracked.has(t.id))) return false;
     this.tracked.add(output.id);
-    const handles = saved.map((t) => this.engine.keep(contiguousHandle(t)));
-    this.nodes.push({ op, inputs: [...inputs], output, saved: handles, backward });
+    // A rule whose kernels read channel views (savedViews) keeps them as they are; for the
+    // others a saved view is copied to a plain tensor.
+    const handles = saved.map((t) => this.engine.keep(options.savedViews ? t.reshape(t.shape) : contiguousHandle(t)));
+    this.nodes.push({ op, inputs: [...inputs], output, saved: handles, backward, viewGradient: options.viewGradient ?? false });
     return true;
   }
 
@@ -119,7 +123,7 @@ export class Tape {
         const dy = grads.get(node.output.id);
         if (dy) {
           grads.delete(node.output.id);
-          const dxs = engine.scope(() => node.backward(dy, node.saved));
+          const dxs = engine.scope(() => node.backward(dy.slice && !node.viewGradient ? contiguousHandle(dy) : dy, node.saved));
           node.inputs.forEach((input, j) => {
             const dx = dxs[j];
             if (!dx || !this.tracked.has(input.id)) {
@@ -149,12 +153,21 @@ export class Tape {
 
   private accumulate(grads: Map<number, Tensor>, input: Tensor, dx: Tensor): void {
     const kept = this.engine.keep(dx);
-    const prev = grads.get(input.id);
+    let prev = grads.get(input.id);
     if (!prev) {
       grads.set(input.id, kept);
       return;
     }
-    scaledAddInPlace(prev, kept, 1);
+    // A gradient may arrive as a channel view of a concat's gradient; sums need plain tensors.
+    if (prev.slice) {
+      const plain = this.engine.keep(contiguousHandle(prev));
+      prev.dispose();
+      prev = plain;
+      grads.set(input.id, prev);
+    }
+    const addend = kept.slice ? contiguousHandle(kept) : kept;
+    scaledAddInPlace(prev, addend, 1);
+    if (addend !== kept) addend.dispose();
     kept.dispose();
   }
 

@@ -25,9 +25,10 @@ export function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | nu
   const relu = options.relu ?? false;
   if (relu && !options.y) throw new InvalidArgumentError(`${op}: relu needs the forward output y (its sign is the ReLU mask)`);
   const engine = engineOf(op, dy, x, mean, invStd, ...(gamma ? [gamma] : []), ...(options.y ? [options.y] : []));
+  // dy and y may be channel views (a branch's slice of a concat and its gradient); the rest not.
   for (const [name, t] of [['dy', dy], ['x', x], ['mean', mean], ['invStd', invStd], ...(gamma ? [['gamma', gamma]] : []), ...(options.y ? [['y', options.y]] : [])] as [string, Tensor][]) {
     expectDType(op, name, t, 'f32');
-    if (t.slice) throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor`);
+    if (t.slice && name !== 'dy' && name !== 'y') throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor`);
   }
   if (x.rank < 1) throw new InvalidArgumentError(`${op}: x needs a channel dimension, got ${x.describe()}`);
   const channels = x.channels;
@@ -40,9 +41,9 @@ export function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | nu
   }
   if (rows === 0) throw new InvalidArgumentError(`${op}: x has no rows (${x.describe()})`);
   const { chunks, rowsPerChunk } = batchNormChunking(rows);
-  const params = { rows, channels, rowsPerChunk, chunks };
-  const overrides = { RELU: relu ? 1 : 0, HAS_GAMMA: gamma ? 1 : 0 };
   const yMask = options.y ?? dy; // never read without relu
+  const params = { rows, channels, rowsPerChunk, chunks, dyOffset: dy.channelLayout.offset, dyStride: dy.channelLayout.stride, yOffset: yMask.channelLayout.offset, yStride: yMask.channelLayout.stride };
+  const overrides = { RELU: relu ? 1 : 0, HAS_GAMMA: gamma ? 1 : 0 };
   const n = rows * channels;
   const partials = engine.empty([chunks * channels, 2], 'f32', `${op} partials`);
   const dgamma = engine.empty([channels], 'f32', `${op} dgamma`);
@@ -55,6 +56,7 @@ export function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | nu
       entry: 'partial_sums',
       overrides,
       bindings: { dy, x, y: yMask, mean, invStd, params, partialsOut: partials },
+      views: ['dy', 'y'],
       workgroups: engine.grid1d(chunks * channels, WORKGROUP_SIZE),
       cost: { flops: 5 * n, bytes: 4 * (relu ? 3 : 2) * n + 8 * chunks * channels },
     });
@@ -72,6 +74,7 @@ export function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | nu
       entry: 'input_gradient',
       overrides,
       bindings: { dy, x, y: yMask, mean, invStd, params, gamma: gamma ?? mean, dgamma, dbeta, dx },
+      views: ['dy', 'y'],
       workgroups: engine.grid1d(n, WORKGROUP_SIZE),
       cost: { flops: 8 * n, bytes: 4 * (relu ? 4 : 3) * n },
     });
