@@ -97,3 +97,23 @@ describe('incept bench factorization', () => {
     expect(none.stderr).toMatch(/no pair matches 'no such conv'; pairs: Mixed_5b 5×5/);
   });
 });
+
+describe('incept summary', () => {
+  it('--json gives the totals and per-layer shapes; --no-aux and --input change them', async () => {
+    const full = JSON.parse((await incept(['summary', '--json'])).stdout);
+    expect(full.totalParams).toBe(27_161_264);
+    expect(full.totalMacs).toBe(5_713_216_096);
+    expect(full.layers.find((l: { name: string }) => l.name === 'Mixed_7c').outputShape).toEqual([1, 2048, 8, 8]);
+    const small = JSON.parse((await incept(['summary', '--json', '--no-aux', '--input', '75'])).stdout);
+    expect(small.totalParams).toBe(23_834_568);
+    expect(small.input).toEqual([1, 3, 75, 75]);
+    const { stdout } = await incept(['summary', '--no-aux']);
+    expect(stdout).toMatch(/total parameters: 23,834,568/);
+  });
+
+  it('rejects an input below 75 with a clear error', async () => {
+    const err = (await incept(['summary', '--no-aux', '--input', '74']).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/incept: Inception-v3: the input size must be an integer of at least 75/);
+  });
+});

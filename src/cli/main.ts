@@ -11,6 +11,7 @@ import { benchOps, type BenchOpsOptions } from './bench-ops.js';
 import { benchTrainStep, type BenchTrainStepOptions } from './bench-train-step.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
+import { runSummary, type SummaryOptions } from './summary.js';
 
 function driverOption(): Option {
   return new Option('--driver <name>', 'Vulkan driver in Node on Linux (default: env INCEPT_DRIVER or auto)').choices([...DRIVER_CHOICES]);
@@ -48,6 +49,15 @@ export function buildProgram(): Command {
         engine.destroy();
       }
     });
+
+  program
+    .command('summary')
+    .description('Inception-v3 layer by layer: output shape, parameters and multiply-adds, with totals')
+    .option('--no-aux', 'leave the auxiliary head out')
+    .option('--input <n>', 'input height and width (default 299; at least 75, and 299 with the aux head)')
+    .option('--classes <n>', 'output classes (default 1000)')
+    .option('--json', 'print JSON: { input, totalParams, totalMacs, layers: [ { name, outputShape [N, C, H, W], params, macs } ] }')
+    .action((opts: SummaryOptions) => runSummary(opts));
 
   const bench = program.command('bench').description('Benchmarks');
   bench

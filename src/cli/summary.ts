@@ -1,0 +1,67 @@
+/** `incept summary`: Inception-v3 layer by layer, with parameters and multiply-adds. */
+import { inceptionV3Spec, totals, type LayerSpec } from '../models/inception-v3-spec.js';
+import { InceptError } from '../runtime/errors.js';
+
+export interface SummaryOptions {
+  aux: boolean;
+  input?: string;
+  classes?: string;
+  json?: boolean;
+}
+
+function intFlag(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isInteger(v)) throw new InceptError(`${flag} needs an integer, got '${text}'`);
+  return v;
+}
+
+export interface SummaryJson {
+  model: string;
+  input: [number, number, number, number];
+  auxLogits: boolean;
+  numClasses: number;
+  totalParams: number;
+  totalMacs: number;
+  auxMacs: number;
+  /** outputShape is [N, C, H, W] with N = 1. */
+  layers: { name: string; kind: string; outputShape: [number, number, number, number]; params: number; macs: number; aux?: boolean }[];
+}
+
+export function summaryJson(layers: LayerSpec[], input: number, aux: boolean, classes: number): SummaryJson {
+  const t = totals(layers);
+  return {
+    model: 'inception_v3',
+    input: [1, 3, input, input],
+    auxLogits: aux,
+    numClasses: classes,
+    totalParams: t.params,
+    totalMacs: t.macs,
+    auxMacs: t.auxMacs,
+    layers: layers.map((l) => ({ name: l.name, kind: l.kind, outputShape: [1, ...l.outputShape], params: l.params, macs: l.macs, ...(l.aux ? { aux: true } : {}) })),
+  };
+}
+
+const grouped = (n: number) => n.toLocaleString('en-US');
+
+export function runSummary(opts: SummaryOptions): void {
+  const input = intFlag('--input', opts.input, 299);
+  const classes = intFlag('--classes', opts.classes, 1000);
+  const layers = inceptionV3Spec({ inputSize: input, auxLogits: opts.aux, numClasses: classes });
+  const json = summaryJson(layers, input, opts.aux, classes);
+  if (opts.json) {
+    console.log(JSON.stringify(json, null, 2));
+    return;
+  }
+  const head = ['layer', 'kind', 'output [N, C, H, W]', 'params', 'multiply-adds'];
+  const body = json.layers.map((l) => [l.name + (l.aux ? ' (aux)' : ''), l.kind, `[${l.outputShape.join(', ')}]`, grouped(l.params), grouped(l.macs)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(`Inception-v3, input [1, 3, ${input}, ${input}], ${classes} classes, aux head ${opts.aux ? 'on (training only)' : 'off'}`);
+  console.log(line(head));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const b of body) console.log(line(b));
+  console.log('');
+  console.log(`total parameters: ${grouped(json.totalParams)}`);
+  console.log(`total multiply-adds (inference path: convs + classifier): ${grouped(json.totalMacs)}${opts.aux ? `; the aux head adds ${grouped(json.auxMacs)} in training` : ''}`);
+}

@@ -1,0 +1,217 @@
+/**
+ * Inception-v3's architecture as data: every layer with its torchvision name, kind, output
+ * shape, parameters and multiply-adds, computed for an input size (299 by default). The model
+ * builder and `incept summary` read it; its counts are checked against the published ones
+ * (27,161,264 parameters with the aux head, 23,834,568 without; 5,713,216,096 multiply-adds at
+ * 299×299). Every conv is conv (no bias) → BatchNorm (γ, β; eps 1e-3) → ReLU, as released.
+ */
+import { InvalidArgumentError } from '../runtime/errors.js';
+
+export interface InceptionV3Options {
+  /** Include the auxiliary head on Mixed_6e (training only). Default true. */
+  auxLogits?: boolean;
+  /** Output classes (1000; 1001 with TF-slim's background class; 10 for CIFAR-10). */
+  numClasses?: number;
+  /** Input height and width; at least 75. Default 299. */
+  inputSize?: number;
+}
+
+/** Shapes are [C, H, W] per example. */
+export type LayerKind = 'conv' | 'maxpool' | 'avgpool' | 'concat' | 'globalavgpool' | 'dropout' | 'linear';
+
+export interface LayerSpec {
+  /** torchvision's module name, e.g. 'Mixed_5b.branch5x5_2' (the conv inside is `.conv`, its BatchNorm `.bn`). */
+  name: string;
+  kind: LayerKind;
+  /** Names of the layers feeding this one ('input' for the image). */
+  inputs: string[];
+  outputShape: [number, number, number];
+  params: number;
+  macs: number;
+  /** Convs and pools: kernel [KH, KW], stride [sH, sW], padding [top, bottom, left, right]. */
+  kernel?: [number, number];
+  stride?: [number, number];
+  padding?: [number, number, number, number];
+  /** Part of the auxiliary head (runs in training only). */
+  aux?: boolean;
+}
+
+export const MIN_INPUT_SIZE = 75;
+/** The aux head's 5×5 conv needs Mixed_6e at 17×17 or more (pooled 5/3 to 5×5): inputs ≥ 299. */
+export const MIN_INPUT_SIZE_WITH_AUX = 299;
+
+type Shape = [number, number, number];
+
+class Builder {
+  readonly layers: LayerSpec[] = [];
+  private shapes = new Map<string, Shape>();
+
+  constructor(inputShape: Shape) {
+    this.shapes.set('input', inputShape);
+  }
+
+  shape(name: string): Shape {
+    const s = this.shapes.get(name);
+    if (!s) throw new Error(`inception-v3 spec: unknown layer ${name}`);
+    return s;
+  }
+
+  private add(layer: LayerSpec): string {
+    this.layers.push(layer);
+    this.shapes.set(layer.name, layer.outputShape);
+    return layer.name;
+  }
+
+  conv(name: string, input: string, cout: number, k: [number, number], stride = 1, pad: [number, number] = [0, 0], aux = false): string {
+    const [cin, h, w] = this.shape(input);
+    const oh = Math.floor((h + 2 * pad[0] - k[0]) / stride) + 1;
+    const ow = Math.floor((w + 2 * pad[1] - k[1]) / stride) + 1;
+    if (oh < 1 || ow < 1) throw new InvalidArgumentError(`Inception-v3: ${name} gets a ${h}×${w} input, smaller than its ${k[0]}×${k[1]} kernel; the input image is too small`);
+    return this.add({
+      name,
+      kind: 'conv',
+      inputs: [input],
+      outputShape: [cout, oh, ow],
+      params: k[0] * k[1] * cin * cout + 2 * cout,
+      macs: oh * ow * k[0] * k[1] * cin * cout,
+      kernel: k,
+      stride: [stride, stride],
+      padding: [pad[0], pad[0], pad[1], pad[1]],
+      ...(aux ? { aux } : {}),
+    });
+  }
+
+  pool(name: string, kind: 'maxpool' | 'avgpool', input: string, k: number, stride: number, pad = 0, aux = false): string {
+    const [c, h, w] = this.shape(input);
+    const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+    const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+    if (oh < 1 || ow < 1) throw new InvalidArgumentError(`Inception-v3: ${name} gets a ${h}×${w} input, smaller than its ${k}×${k} window; the input image is too small`);
+    return this.add({ name, kind, inputs: [input], outputShape: [c, oh, ow], params: 0, macs: 0, kernel: [k, k], stride: [stride, stride], padding: [pad, pad, pad, pad], ...(aux ? { aux } : {}) });
+  }
+
+  concat(name: string, inputs: string[]): string {
+    const shapes = inputs.map((i) => this.shape(i));
+    const [, h, w] = shapes[0]!;
+    return this.add({ name, kind: 'concat', inputs, outputShape: [shapes.reduce((s, x) => s + x[0], 0), h, w], params: 0, macs: 0 });
+  }
+
+  other(name: string, kind: 'globalavgpool' | 'dropout', input: string): string {
+    const [c, h, w] = this.shape(input);
+    return this.add({ name, kind, inputs: [input], outputShape: kind === 'globalavgpool' ? [c, 1, 1] : [c, h, w], params: 0, macs: 0 });
+  }
+
+  linear(name: string, input: string, out: number, aux = false): string {
+    const [c, h, w] = this.shape(input);
+    const inF = c * h * w;
+    return this.add({ name, kind: 'linear', inputs: [input], outputShape: [out, 1, 1], params: inF * out + out, macs: inF * out, ...(aux ? { aux } : {}) });
+  }
+}
+
+function moduleA(b: Builder, m: string, input: string, poolFeatures: number): string {
+  const b1 = b.conv(`${m}.branch1x1`, input, 64, [1, 1]);
+  const b5 = b.conv(`${m}.branch5x5_2`, b.conv(`${m}.branch5x5_1`, input, 48, [1, 1]), 64, [5, 5], 1, [2, 2]);
+  let b3 = b.conv(`${m}.branch3x3dbl_1`, input, 64, [1, 1]);
+  b3 = b.conv(`${m}.branch3x3dbl_2`, b3, 96, [3, 3], 1, [1, 1]);
+  b3 = b.conv(`${m}.branch3x3dbl_3`, b3, 96, [3, 3], 1, [1, 1]);
+  const bp = b.conv(`${m}.branch_pool`, b.pool(`${m}.avg_pool`, 'avgpool', input, 3, 1, 1), poolFeatures, [1, 1]);
+  return b.concat(m, [b1, b5, b3, bp]);
+}
+
+function moduleB(b: Builder, m: string, input: string): string {
+  const b3 = b.conv(`${m}.branch3x3`, input, 384, [3, 3], 2);
+  let bd = b.conv(`${m}.branch3x3dbl_1`, input, 64, [1, 1]);
+  bd = b.conv(`${m}.branch3x3dbl_2`, bd, 96, [3, 3], 1, [1, 1]);
+  bd = b.conv(`${m}.branch3x3dbl_3`, bd, 96, [3, 3], 2);
+  const bp = b.pool(`${m}.max_pool`, 'maxpool', input, 3, 2);
+  return b.concat(m, [b3, bd, bp]);
+}
+
+function moduleC(b: Builder, m: string, input: string, c7: number): string {
+  const b1 = b.conv(`${m}.branch1x1`, input, 192, [1, 1]);
+  let b7 = b.conv(`${m}.branch7x7_1`, input, c7, [1, 1]);
+  b7 = b.conv(`${m}.branch7x7_2`, b7, c7, [1, 7], 1, [0, 3]);
+  b7 = b.conv(`${m}.branch7x7_3`, b7, 192, [7, 1], 1, [3, 0]);
+  let bd = b.conv(`${m}.branch7x7dbl_1`, input, c7, [1, 1]);
+  bd = b.conv(`${m}.branch7x7dbl_2`, bd, c7, [7, 1], 1, [3, 0]);
+  bd = b.conv(`${m}.branch7x7dbl_3`, bd, c7, [1, 7], 1, [0, 3]);
+  bd = b.conv(`${m}.branch7x7dbl_4`, bd, c7, [7, 1], 1, [3, 0]);
+  bd = b.conv(`${m}.branch7x7dbl_5`, bd, 192, [1, 7], 1, [0, 3]);
+  const bp = b.conv(`${m}.branch_pool`, b.pool(`${m}.avg_pool`, 'avgpool', input, 3, 1, 1), 192, [1, 1]);
+  return b.concat(m, [b1, b7, bd, bp]);
+}
+
+function moduleD(b: Builder, m: string, input: string): string {
+  const b3 = b.conv(`${m}.branch3x3_2`, b.conv(`${m}.branch3x3_1`, input, 192, [1, 1]), 320, [3, 3], 2);
+  let b7 = b.conv(`${m}.branch7x7x3_1`, input, 192, [1, 1]);
+  b7 = b.conv(`${m}.branch7x7x3_2`, b7, 192, [1, 7], 1, [0, 3]);
+  b7 = b.conv(`${m}.branch7x7x3_3`, b7, 192, [7, 1], 1, [3, 0]);
+  b7 = b.conv(`${m}.branch7x7x3_4`, b7, 192, [3, 3], 2);
+  const bp = b.pool(`${m}.max_pool`, 'maxpool', input, 3, 2);
+  return b.concat(m, [b3, b7, bp]);
+}
+
+function moduleE(b: Builder, m: string, input: string): string {
+  const b1 = b.conv(`${m}.branch1x1`, input, 320, [1, 1]);
+  const b3 = b.conv(`${m}.branch3x3_1`, input, 384, [1, 1]);
+  const b3a = b.conv(`${m}.branch3x3_2a`, b3, 384, [1, 3], 1, [0, 1]);
+  const b3b = b.conv(`${m}.branch3x3_2b`, b3, 384, [3, 1], 1, [1, 0]);
+  let bd = b.conv(`${m}.branch3x3dbl_1`, input, 448, [1, 1]);
+  bd = b.conv(`${m}.branch3x3dbl_2`, bd, 384, [3, 3], 1, [1, 1]);
+  const bda = b.conv(`${m}.branch3x3dbl_3a`, bd, 384, [1, 3], 1, [0, 1]);
+  const bdb = b.conv(`${m}.branch3x3dbl_3b`, bd, 384, [3, 1], 1, [1, 0]);
+  const bp = b.conv(`${m}.branch_pool`, b.pool(`${m}.avg_pool`, 'avgpool', input, 3, 1, 1), 192, [1, 1]);
+  return b.concat(m, [b1, b3a, b3b, bda, bdb, bp]);
+}
+
+/** The released Inception-v3 (torchvision's layout and names), layer by layer. */
+export function inceptionV3Spec(options: InceptionV3Options = {}): LayerSpec[] {
+  const size = options.inputSize ?? 299;
+  const classes = options.numClasses ?? 1000;
+  const aux = options.auxLogits ?? true;
+  if (!Number.isInteger(size) || size < MIN_INPUT_SIZE) {
+    throw new InvalidArgumentError(`Inception-v3: the input size must be an integer of at least ${MIN_INPUT_SIZE} (smaller images vanish in its stride-2 layers), got ${size}`);
+  }
+  if (aux && size < MIN_INPUT_SIZE_WITH_AUX) {
+    throw new InvalidArgumentError(`Inception-v3: the auxiliary head needs an input of at least ${MIN_INPUT_SIZE_WITH_AUX}×${MIN_INPUT_SIZE_WITH_AUX} (its 5×5 conv runs on Mixed_6e pooled 5/3), got ${size}; leave it out (auxLogits: false, incept summary --no-aux) for smaller images`);
+  }
+  if (!Number.isInteger(classes) || classes < 1) throw new InvalidArgumentError(`Inception-v3: numClasses must be a positive integer, got ${classes}`);
+  const b = new Builder([3, size, size]);
+  let x = b.conv('Conv2d_1a_3x3', 'input', 32, [3, 3], 2);
+  x = b.conv('Conv2d_2a_3x3', x, 32, [3, 3]);
+  x = b.conv('Conv2d_2b_3x3', x, 64, [3, 3], 1, [1, 1]);
+  x = b.pool('maxpool1', 'maxpool', x, 3, 2);
+  x = b.conv('Conv2d_3b_1x1', x, 80, [1, 1]);
+  x = b.conv('Conv2d_4a_3x3', x, 192, [3, 3]);
+  x = b.pool('maxpool2', 'maxpool', x, 3, 2);
+  x = moduleA(b, 'Mixed_5b', x, 32);
+  x = moduleA(b, 'Mixed_5c', x, 64);
+  x = moduleA(b, 'Mixed_5d', x, 64);
+  x = moduleB(b, 'Mixed_6a', x);
+  x = moduleC(b, 'Mixed_6b', x, 128);
+  x = moduleC(b, 'Mixed_6c', x, 160);
+  x = moduleC(b, 'Mixed_6d', x, 160);
+  x = moduleC(b, 'Mixed_6e', x, 192);
+  if (aux) {
+    let a = b.pool('AuxLogits.avg_pool', 'avgpool', x, 5, 3, 0, true);
+    a = b.conv('AuxLogits.conv0', a, 128, [1, 1], 1, [0, 0], true);
+    a = b.conv('AuxLogits.conv1', a, 768, [5, 5], 1, [0, 0], true);
+    a = b.other('AuxLogits.avgpool', 'globalavgpool', a);
+    b.layers[b.layers.length - 1]!.aux = true;
+    b.linear('AuxLogits.fc', a, classes, true);
+  }
+  x = moduleD(b, 'Mixed_7a', x);
+  x = moduleE(b, 'Mixed_7b', x);
+  x = moduleE(b, 'Mixed_7c', x);
+  x = b.other('avgpool', 'globalavgpool', x);
+  x = b.other('dropout', 'dropout', x);
+  b.linear('fc', x, classes);
+  return b.layers;
+}
+
+export function totals(layers: readonly LayerSpec[]): { params: number; macs: number; auxMacs: number } {
+  return {
+    params: layers.reduce((s, l) => s + l.params, 0),
+    macs: layers.filter((l) => !l.aux).reduce((s, l) => s + l.macs, 0),
+    auxMacs: layers.filter((l) => l.aux).reduce((s, l) => s + l.macs, 0),
+  };
+}
