@@ -34,8 +34,8 @@ async function checkPools(shape: Shape4, g: PoolGeometryRef, what: string): Prom
     assertClose(await y.read(), max.out, 0, `${what}: max`);
     expect(Array.from(await indices.read()), `${what}: argmax indices`).toEqual(Array.from(max.argmax));
     assertClose(await maxPool2d(x, opts).y.read(), max.out, 0, `${what}: max without indices`);
-    assertClose(await avgPool2d(x, opts).read(), avgIn.out, 1e-6, `${what}: avg, padding counted`);
-    assertClose(await avgPool2d(x, { ...opts, countIncludePad: false }).read(), avgEx.out, 1e-6, `${what}: avg, padding excluded`);
+    assertClose(await avgPool2d(x, opts).read(), avgIn.out, 1e-5, `${what}: avg, padding counted`);
+    assertClose(await avgPool2d(x, { ...opts, countIncludePad: false }).read(), avgEx.out, 1e-5, `${what}: avg, padding excluded`);
   });
 }
 
@@ -53,14 +53,33 @@ describe(`pooling (seed ${seed})`, () => {
   it('random geometries: windows 1–5 per axis, strides 1–3, uneven padding, odd sizes', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ n: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 11 }), w: fc.integer({ min: 1, max: 11 }), c: fc.integer({ min: 1, max: 7 }), kh: fc.integer({ min: 1, max: 5 }), kw: fc.integer({ min: 1, max: 5 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }), pads: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }) }),
+        fc.record({ n: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 11 }), w: fc.integer({ min: 1, max: 11 }), c: fc.integer({ min: 1, max: 7 }), kh: fc.integer({ min: 1, max: 5 }), kw: fc.integer({ min: 1, max: 5 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }), pads: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }), widePadding: fc.integer({ min: 0, max: 3 }) }),
         async (r) => {
-          const pad = [Math.min(r.pads[0]!, r.kh - 1), Math.min(r.pads[1]!, r.kh - 1), Math.min(r.pads[2]!, r.kw - 1), Math.min(r.pads[3]!, r.kw - 1)] as [number, number, number, number];
-          if (r.kh > r.h + pad[0] + pad[1] || r.kw > r.w + pad[2] + pad[3]) return;
-          await checkPools([r.n, r.h, r.w, r.c], { kh: r.kh, kw: r.kw, strideH: r.sh, strideW: r.sw, pad }, `x[${r.n},${r.h},${r.w},${r.c}] k${r.kh}×${r.kw} s${r.sh}×${r.sw} pad [${pad.join(',')}]`);
+          // Mostly padding narrower than the window (always valid); one run in four keeps
+          // padding as wide as drawn, which may leave windows with no input element.
+          const k = [r.kh, r.kh, r.kw, r.kw];
+          const pad = r.pads.map((p, i) => (r.widePadding === 0 ? p : Math.min(p, k[i]! - 1))) as [number, number, number, number];
+          const g = { kh: r.kh, kw: r.kw, strideH: r.sh, strideW: r.sw, pad };
+          const shape: Shape4 = [r.n, r.h, r.w, r.c];
+          const what = `x[${shape.join(',')}] k${r.kh}×${r.kw} s${r.sh}×${r.sw} pad [${pad.join(',')}]`;
+          const opts = { kernel: [r.kh, r.kw] as [number, number], stride: [r.sh, r.sw] as [number, number], padding: pad };
+          if (r.kh > r.h + pad[0] + pad[1] || r.kw > r.w + pad[2] + pad[3]) {
+            engine.scope(() => expect(() => maxPool2d(engine.zeros(shape), opts), what).toThrow(/is larger than the padded input/));
+            return;
+          }
+          // Padding as wide as the window can leave a window with no input element (the
+          // reference then has no argmax): both ops must refuse the geometry up front.
+          if (pool2dRef(new Float64Array(r.n * r.h * r.w * r.c), shape, 'max', g).argmax.includes(-1)) {
+            engine.scope(() => {
+              expect(() => maxPool2d(engine.zeros(shape), opts), what).toThrow(/with no input element/);
+              expect(() => avgPool2d(engine.zeros(shape), { ...opts, countIncludePad: false }), what).toThrow(/with no input element/);
+            });
+            return;
+          }
+          await checkPools(shape, g, what);
         },
       ),
-      { numRuns: 30, seed },
+      { numRuns: 40, seed },
     );
   });
 
@@ -90,7 +109,7 @@ describe(`pooling (seed ${seed})`, () => {
       await engine.scope(async () => {
         const y = globalAvgPool(engine.tensor(xHost, shape));
         expect(y.shape).toEqual([shape[0], 1, 1, shape[3]]);
-        assertClose(await y.read(), globalAvgPoolRef(xHost, shape), 1e-6, `global avg ${shape.join('×')}`);
+        assertClose(await y.read(), globalAvgPoolRef(xHost, shape), 1e-5, `global avg ${shape.join('×')}`);
       });
     }
   });
@@ -126,11 +145,11 @@ describe(`pooling (seed ${seed})`, () => {
           else expect(all8[p * 16 + c], `channel ${c} of pixel ${p} outside the aligned view`).toBe(0);
         }
       }
-      assertClose(got8, ref8.out, 1e-6, 'avg pool into an aligned view');
+      assertClose(got8, ref8.out, 1e-5, 'avg pool into an aligned view');
       const pooled = engine.zeros([2, 1, 1, 9]);
       globalAvgPool(x, { out: pooled.channelView(4, 5) });
       const pv = await pooled.read();
-      assertClose([...pv.slice(4, 9), ...pv.slice(13, 18)], gap, 1e-6, 'global avg into a view');
+      assertClose([...pv.slice(4, 9), ...pv.slice(13, 18)], gap, 1e-5, 'global avg into a view');
       expect([...pv.slice(0, 4), ...pv.slice(9, 13)].every((v) => v === 0)).toBe(true);
     });
   });
@@ -142,7 +161,10 @@ describe(`pooling (seed ${seed})`, () => {
       expect(() => maxPool2d(x, { kernel: 9 })).toThrow(/kernel 9×9 is larger than the padded input 5×5/);
       expect(() => avgPool2d(x, { kernel: 3, padding: -1 })).toThrow(/padding must be/);
       expect(() => maxPool2d(x, { kernel: 3, stride: 0 })).toThrow(/stride must be a positive integer/);
-      expect(() => maxPool2d(x, { kernel: 2, padding: [2, 0, 0, 0] })).toThrow(/some windows hold no input element/);
+      expect(() => maxPool2d(x, { kernel: 2, padding: [2, 0, 0, 0] })).toThrow(/padding \[2, 0, 0, 0\] leaves some 2×2 windows .* with no input element/);
+      expect(() => avgPool2d(x, { kernel: [1, 2], stride: 1, padding: [0, 0, 0, 2] })).toThrow(/avgPool2d: padding \[0, 0, 0, 2\] leaves some 1×2 windows/);
+      // Wide trailing padding is fine when the stride never lands a window inside it.
+      expect(maxPool2d(x, { kernel: 2, stride: 3, padding: [0, 2, 0, 0] }).y.shape).toEqual([1, 2, 2, 2]);
       expect(() => maxPool2d(x, { kernel: 3, out: engine.zeros([1, 2, 2, 2]) })).toThrow(/out must have the result's shape \[1, 1, 1, 2\]/);
       expect(() => maxPool2d(x, { kernel: [3, 0] as unknown as [number, number] })).toThrow(/kernel must be a positive integer/);
       expect(() => avgPool2d(x, { kernel: 3, countIncludePad: 'yes' as unknown as boolean })).toThrow(/countIncludePad must be a boolean/);

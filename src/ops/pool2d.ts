@@ -79,13 +79,16 @@ export function resolvePoolGeometry(op: string, shape: readonly number[], option
   if (kh > h + padTop + padBottom || kw > w + padLeft + padRight) {
     throw new InvalidArgumentError(`${op}: kernel ${kh}×${kw} is larger than the padded input ${h + padTop + padBottom}×${w + padLeft + padRight} (input ${h}×${w}, padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}])`);
   }
-  // A padding at least as wide as the window lets a window fall entirely in the padding, where
-  // max pooling has no value and average pooling would divide by zero real elements.
-  if (padTop >= kh || padBottom >= kh || padLeft >= kw || padRight >= kw) {
-    throw new InvalidArgumentError(`${op}: padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}] must be smaller than the window ${kh}×${kw} on each side, or some windows hold no input element`);
-  }
   const oh = Math.floor((h + padTop + padBottom - kh) / strideH) + 1;
   const ow = Math.floor((w + padLeft + padRight - kw) / strideW) + 1;
+  // A window with no input element has no maximum and no average over real elements. Along
+  // an axis only the first window (all in the leading padding) or the last (all in the
+  // trailing padding) can be one: every window between ends no earlier than the first and
+  // starts no later than the last.
+  const emptyAlong = (pad: number, k: number, stride: number, outs: number, size: number) => pad >= k || (outs - 1) * stride - pad >= size;
+  if (emptyAlong(padTop, kh, strideH, oh, h) || emptyAlong(padLeft, kw, strideW, ow, w)) {
+    throw new InvalidArgumentError(`${op}: padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}] leaves some ${kh}×${kw} windows (stride ${strideH}×${strideW}) with no input element (input ${h}×${w}); make the padding smaller than the window on each side`);
+  }
   return { n, h, w, c, kh, kw, strideH, strideW, padTop, padBottom, padLeft, padRight, oh, ow };
 }
 
