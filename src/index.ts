@@ -42,3 +42,5 @@ export { Tuner, MemoryTuningStore, LocalStorageTuningStore, type TuningMode, typ
 export { measureGpuTime, type GpuTimeStats, type GpuTimeOptions } from './runtime/timing.js';
 export { Tape, type BackwardRule } from './autograd/tape.js';
 export * as autograd from './autograd/functions.js';
+export { InceptionV3, BATCHNORM_EPS } from './models/inception-v3.js';
+export { inceptionV3Spec, totals as inceptionV3Totals, MIN_INPUT_SIZE, MIN_INPUT_SIZE_WITH_AUX, type InceptionV3Options, type LayerSpec } from './models/inception-v3-spec.js';
