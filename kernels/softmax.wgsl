@@ -1,7 +1,11 @@
 // Softmax, cross-entropy with label smoothing, and top-k over the rows of [B, K] logits.
-// One invocation per row: B is a batch (≤ a few hundred) and K the classes (≤ a few thousand),
-// so each row is a few passes over K values in registers' reach; a workgroup reduction per
-// row would only pay off for much larger K.
+// One invocation per row, looping over K. Measured on lavapipe (Mesa 25.0.7, 2 shared cores,
+// timestamp queries, median of 15 runs of 20 dispatches, cross-entropy with ε = 0.1) against
+// one 64-invocation workgroup per row with tree reductions in workgroup memory:
+//   B = 8,  K = 1000: 0.26–0.37 ms per dispatch here, 0.36–0.63 ms for the workgroup version
+//   B = 8,  K = 2048: 0.41 ms against 0.55 ms;  B = 64, K = 1000: 1.18 ms against 2.72 ms
+// The barriers cost more than the parallelism gains on the CPU drivers, so rows stay serial.
+// (A GPU would favour the workgroup version at small B; B·K here is tiny next to the network.)
 //
 // Stability for logits of any magnitude (tested at ±1e4): with m the row maximum,
 // log Σ exp(l) = m + log s where s = Σ exp(l − m) ∈ [1, K], so no exp overflows, and every
@@ -53,7 +57,7 @@ fn row_max(base: u32) -> f32 {
   return m;
 }
 
-// Σ exp(l − m) over the row, and the probabilities written on the way.
+// Σ exp(l − m) over the row: in [1, K], since the maximum contributes exp(0) = 1.
 fn row_sum_exp(base: u32, m: f32) -> f32 {
   var s = 0.0;
   for (var k = 0u; k < params.classes; k++) {
@@ -97,8 +101,10 @@ fn cross_entropy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   if (HARD_LABELS) {
     let y = labels[r];
     if (y < 0 || u32(y) >= K) {
-      // A label on the GPU cannot be checked before the run: mark the example's loss instead.
-      losses[r] = special_f32(0x7fc00000u);
+      // A label on the GPU cannot be checked before the run: mark the example's loss instead,
+      // with a NaN whose payload (LABEL_NAN_BITS in softmax.ts) differs from the engine's
+      // poison, so a test can tell this NaN from an unwritten element.
+      losses[r] = special_f32(0x7fc0bad1u);
       return;
     }
     var gap = 0.0; // Σ_k (m − l_k)

@@ -34,11 +34,45 @@ describe(`linear (seed ${seed})`, () => {
     });
   }
 
-  it('rejects mismatched dimensions, naming them', () => {
+  for (const offset of [4, 3]) {
+    it(`writes into out: a plain tensor and a channel view at offset ${offset} of a wider buffer`, async () => {
+      const [b, inF, outF, total] = [3, 37, 13, 24];
+      const x = randomArray(rng, b * inF);
+      const w = randomArray(rng, inF * outF);
+      const bias = randomArray(rng, outF);
+      const ref = matmulRef(x, w, 1, b, inF, outF).map((v, i) => Math.max(0, v + bias[i % outF]!));
+      const before = randomArray(rng, b * total);
+      await engine.scope(async () => {
+        const xt = engine.tensor(x, [b, inF]);
+        const wt = engine.tensor(w, [inF, outF]);
+        const bt = engine.tensor(bias);
+        const plain = engine.zeros([b, outF]);
+        expect(linear(xt, wt, bt, { relu: true, out: plain })).toBe(plain);
+        assertClose(await plain.read(), ref, 1e-5, 'plain out');
+        const big = engine.tensor(before, [b, total]);
+        linear(xt, wt, bt, { relu: true, out: big.channelView(offset, outF) });
+        const all = await big.read();
+        const expected = Float64Array.from(before);
+        for (let r = 0; r < b; r++) for (let c = 0; c < outF; c++) expected[r * total + offset + c] = ref[r * outF + c]!;
+        assertClose(all, expected, 1e-5, 'channel view and the channels around it');
+        for (let r = 0; r < b; r++) {
+          for (let c = 0; c < total; c++) if (c < offset || c >= offset + outF) expect(all[r * total + c]).toBe(before[r * total + c]);
+        }
+      });
+    });
+  }
+
+  it('rejects bad arguments, naming the mismatched dimensions', () => {
     engine.scope(() => {
-      expect(() => linear(engine.zeros([2, 5]), engine.zeros([4, 3]))).toThrow(/x has 5 features but weight \[in, out\] expects 4/);
-      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), engine.zeros([4]))).toThrow(/bias must have 3 elements/);
-      expect(() => linear(engine.zeros([4]), engine.zeros([4, 3]))).toThrow(/x must be rank 2/);
+      expect(() => linear(engine.zeros([2, 5]), engine.zeros([4, 3]))).toThrow(/linear: x has 5 features but weight \[in, out\] expects 4/);
+      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), engine.zeros([4]))).toThrow(/linear: bias must have 3 elements/);
+      expect(() => linear(engine.zeros([4]), engine.zeros([4, 3]))).toThrow(/linear: x must be rank 2/);
+      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3, 1]))).toThrow(/linear: weight must be rank 2/);
+      expect(() => linear(engine.zeros([2, 4], 'i32'), engine.zeros([4, 3]))).toThrow(/linear: x must be f32/);
+      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3], 'u32'))).toThrow(/linear: weight must be f32/);
+      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), engine.zeros([3], 'i32'))).toThrow(/linear: bias must be f32/);
+      expect(() => linear(engine.zeros([0, 4]), engine.zeros([4, 3]))).toThrow(/linear: x needs a batch of at least 1 and at least 1 feature/);
+      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), undefined, { out: engine.zeros([2, 4]) })).toThrow(/out must have the result's shape \[2, 3\]/);
     });
   });
 });

@@ -5,11 +5,14 @@
 import softmaxWgsl from '../../kernels/softmax.wgsl';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
 
 export const softmaxKernel = new KernelFamily('softmax.wgsl', softmaxWgsl);
 const WORKGROUP_SIZE = 64;
+/** Bits of the NaN written as the loss of an example whose GPU label is out of range (a quiet
+ * NaN with a payload; drivers keep it on the CPU adapters here, but any NaN means the same). */
+export const LABEL_NAN_BITS = 0x7fc0bad1;
 /** The most entries top-k returns per row. */
 export const MAX_TOP_K = 32;
 
@@ -62,7 +65,7 @@ export interface SoftmaxCrossEntropyResult {
  */
 export function softmaxCrossEntropy(logits: Tensor, targets: Tensor | Int32Array | readonly number[], options: SoftmaxCrossEntropyOptions = {}): SoftmaxCrossEntropyResult {
   const op = 'softmaxCrossEntropy';
-  const engine = engineOf(op, logits, ...(targets instanceof Object && 'owner' in targets ? [targets as Tensor] : []));
+  const engine = engineOf(op, logits, ...(isTensor(targets) ? [targets] : []));
   const [rows, classes] = rowsOf(op, 'logits', logits);
   const eps = options.labelSmoothing ?? 0;
   if (typeof eps !== 'number' || !(eps >= 0 && eps < 1)) throw new InvalidArgumentError(`${op}: labelSmoothing must be a number in [0, 1), got ${String(eps)}`);
@@ -112,7 +115,7 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor | Int32Array
 }
 
 function isTensor(t: unknown): t is Tensor {
-  return typeof t === 'object' && t !== null && 'owner' in t && 'dtype' in t && 'shape' in t;
+  return t instanceof Tensor;
 }
 
 function checkedLabels(op: string, labels: Int32Array | readonly number[], rows: number, classes: number): Int32Array {
