@@ -12,10 +12,13 @@ struct SumParams {
   channels: u32,
   rowsPerChunk: u32,
   chunks: u32,
-  // dy and y may be channel views (a branch's slice of a concat): element (row, c) is at
-  // row · stride + offset + c. x, mean and the outputs are plain.
+  // dy, x and y may be channel views (a branch's slice of a concat, as the forward may read x
+  // from and write y into one): element (row, c) is at row · stride + offset + c. The
+  // per-channel vectors and the outputs are plain.
   dyOffset: u32,
   dyStride: u32,
+  xOffset: u32,
+  xStride: u32,
   yOffset: u32,
   yStride: u32,
 }
@@ -43,6 +46,10 @@ fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
 }
 
+fn x_at(row: u32, c: u32) -> f32 {
+  return x[row * params.xStride + params.xOffset + c];
+}
+
 // dy at (row, c), masked where the forward's ReLU was off.
 fn masked(row: u32, c: u32) -> f32 {
   let g = dy[row * params.dyStride + params.dyOffset + c];
@@ -68,10 +75,9 @@ fn partial_sums(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   var sumG = 0.0;
   var sumGX = 0.0;
   for (var r = first; r < last; r++) {
-    let i = r * C + c;
     let g = masked(r, c);
     sumG += g;
-    sumGX = fma(g, (x[i] - mu) * s, sumGX);
+    sumGX = fma(g, (x_at(r, c) - mu) * s, sumGX);
   }
   partialsOut[idx] = vec2f(sumG, sumGX);
 }
@@ -102,7 +108,7 @@ fn input_gradient(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   let c = i - row * C;
   let s = invStd[c];
   let m = f32(params.rows);
-  let xhat = (x[i] - mean[c]) * s;
+  let xhat = (x_at(row, c) - mean[c]) * s;
   var scale = s / m;
   if (HAS_GAMMA) {
     scale *= gamma[c];

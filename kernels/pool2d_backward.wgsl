@@ -1,7 +1,7 @@
 // Backward of pooling, as gathers (no atomics, deterministic): one invocation per input element
 // visits the few windows that contain it. For output row oh the window covers input rows
 // oh·sH − padTop … + KH − 1, so input row ih lies in windows oh ∈ [⌈(ih + padTop − KH + 1)/sH⌉,
-// ⌊(ih + padTop)/sH⌋] ∩ [0, OH − 1], and likewise for columns.
+// ⌊(ih + padTop)/sH⌋] ∩ [0, OH − 1], and likewise for columns: at most ⌈KH/sH⌉·⌈KW/sW⌉ windows.
 
 struct PoolParams {
   N: u32,
@@ -17,6 +17,11 @@ struct PoolParams {
   padTop: u32,
   padLeft: u32,
   inputs: u32,      // N·H·W·C
+  // dy may be a channel view (the forward wrote its output into a concat's slice, so its
+  // gradient is that slice of the concat's gradient): output pixel p, channel c is at
+  // p · dyStride + dyOffset + c. indices and dx are plain.
+  dyOffset: u32,
+  dyStride: u32,
 }
 
 override WORKGROUP_SIZE: u32 = 256;
@@ -54,8 +59,12 @@ fn position(i: u32) -> Position {
   return Position(r / params.H, r % params.H, iw, c);
 }
 
-fn out_index(at: Position, oh: i32, ow: i32) -> u32 {
-  return ((at.n * params.OH + u32(oh)) * params.OW + u32(ow)) * params.C + at.c;
+fn out_pixel(at: Position, oh: i32, ow: i32) -> u32 {
+  return (at.n * params.OH + u32(oh)) * params.OW + u32(ow);
+}
+
+fn dy_at(pixel: u32, c: u32) -> f32 {
+  return dy[pixel * params.dyStride + params.dyOffset + c];
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -70,9 +79,9 @@ fn max_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
   var total = 0.0;
   for (var oh = rows.x; oh <= rows.y; oh++) {
     for (var ow = cols.x; ow <= cols.y; ow++) {
-      let o = out_index(at, oh, ow);
-      if (indices[o] == i32(i)) {
-        total += dy[o];
+      let pixel = out_pixel(at, oh, ow);
+      if (indices[pixel * params.C + at.c] == i32(i)) {
+        total += dy_at(pixel, at.c);
       }
     }
   }
@@ -103,7 +112,7 @@ fn avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
   var total = 0.0;
   for (var oh = rows.x; oh <= rows.y; oh++) {
     for (var ow = cols.x; ow <= cols.y; ow++) {
-      total += dy[out_index(at, oh, ow)] / divisor(oh, ow);
+      total += dy_at(out_pixel(at, oh, ow), at.c) / divisor(oh, ow);
     }
   }
   dx[i] = total;
@@ -116,5 +125,5 @@ fn global_avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(
     return;
   }
   let at = position(i);
-  dx[i] = dy[at.n * params.C + at.c] / f32(params.H * params.W);
+  dx[i] = dy_at(at.n, at.c) / f32(params.H * params.W);
 }
