@@ -207,20 +207,20 @@ function isTensorLike(t: unknown): t is Tensor {
 export function maxPool2d(tape: Tape, x: Tensor, options: Pool2dOptions): Tensor {
   if (!tape.recording || !tape.requiresGrad(x)) return maxPoolOp(x, options).y;
   const { y, indices } = maxPoolOp(x, { ...options, returnIndices: true });
-  tape.record('maxPool2d', [x], y, [indices], (dy, [idx]) => [maxPool2dBackward(dy, idx!, x.shape, options)]);
+  tape.record('maxPool2d', [x], y, [indices], (dy, [idx]) => [maxPool2dBackward(dy, idx!, x.shape, options)], { viewGradient: true });
   indices.dispose();
   return y;
 }
 
 export function avgPool2d(tape: Tape, x: Tensor, options: AvgPool2dOptions): Tensor {
   const y = avgPoolOp(x, options);
-  tape.record('avgPool2d', [x], y, [], (dy) => [avgPool2dBackward(dy, x.shape, options)]);
+  tape.record('avgPool2d', [x], y, [], (dy) => [avgPool2dBackward(dy, x.shape, options)], { viewGradient: true });
   return y;
 }
 
 export function globalAvgPool(tape: Tape, x: Tensor): Tensor {
   const y = globalAvgPoolOp(x);
-  tape.record('globalAvgPool', [x], y, [], (dy) => [globalAvgPoolBackward(dy, x.shape)]);
+  tape.record('globalAvgPool', [x], y, [], (dy) => [globalAvgPoolBackward(dy, x.shape)], { viewGradient: true });
   return y;
 }
 
