@@ -54,6 +54,29 @@ describe('Inception-v3 spec', () => {
     expect(inceptionV3Spec({ numClasses: 1001 }).at(-1)!.params).toBe(2048 * 1001 + 1001);
   });
 
+  it("the paper's variants: Table 3's 7×7 stem and aux head without BatchNorm, Table 2's low resolutions", () => {
+    const stem7 = inceptionV3Spec({ stem: '7x7' });
+    const first = stem7[0]!;
+    expect([first.name, first.kernel, first.stride, first.outputShape]).toEqual(['Conv2d_1a_7x7', [7, 7], [2, 2], [64, 147, 147]]);
+    expect(stem7.some((l) => l.name === 'Conv2d_2b_3x3')).toBe(false);
+    // One 7×7 conv (3·49·64 weights, γ and β) in place of three 3×3 convs.
+    expect(totals(stem7).params).toBe(27_161_264 - (3 * 9 * 32 + 64 + 32 * 9 * 32 + 64 + 32 * 9 * 64 + 128) + (3 * 49 * 64 + 128));
+    const noAuxBn = inceptionV3Spec({ auxBatchNorm: false });
+    expect(totals(noAuxBn).params).toBe(27_161_264 - (128 + 768));
+    expect(noAuxBn.filter((l) => l.aux && l.kind === 'conv').every((l) => l.batchNorm === false)).toBe(true);
+    // 151×151 with a stride-1 first conv lands on the 299×299 network's grids exactly.
+    const low151 = inceptionV3Spec({ lowResolution: 151 });
+    expect(low151.find((l) => l.name === 'maxpool1')!.outputShape).toEqual([64, 73, 73]);
+    expect(totals(low151).macs).toBe(5_713_216_096);
+    // 79×79: stride 1 and no max-pool after the first layers: grids one larger, cost within 10%.
+    const low79 = inceptionV3Spec({ lowResolution: 79 });
+    expect(low79.some((l) => l.name === 'maxpool1')).toBe(false);
+    expect(low79.find((l) => l.name === 'Mixed_5b')!.outputShape).toEqual([256, 36, 36]);
+    expect(low79.find((l) => l.name === 'Mixed_7c')!.outputShape).toEqual([2048, 8, 8]);
+    expect(Math.abs(totals(low79).macs / 5_713_216_096 - 1)).toBeLessThan(0.1);
+    expect(() => inceptionV3Spec({ lowResolution: 100 as 79 })).toThrow(/lowResolution must be 79 or 151/);
+  });
+
   it('summary JSON has the contract other tools read', () => {
     const j = summaryJson(inceptionV3Spec({ auxLogits: false }), 299, false, 1000);
     expect(j.input).toEqual([1, 3, 299, 299]);

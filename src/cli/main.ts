@@ -56,6 +56,9 @@ export function buildProgram(): Command {
     .option('--no-aux', 'leave the auxiliary head out')
     .option('--input <n>', 'input height and width (default 299; at least 75, and 299 with the aux head)')
     .option('--classes <n>', 'output classes (default 1000)')
+    .option('--stem <kind>', "v3 (three 3×3 convs, default) or 7x7 (Inception-v2's single 7×7 conv: the paper's Table 3 ablation)")
+    .option('--no-aux-bn', 'aux head convs without BatchNorm (with a bias), as before the paper')
+    .option('--low-resolution <n>', "79 or 151: the paper's Table 2 low-resolution variants (stride-1 first conv; 79 also drops the first max-pool)")
     .option('--json', 'print JSON: { input, totalParams, totalMacs, layers: [ { name, outputShape [N, C, H, W], params, macs } ] }')
     .action((opts: SummaryOptions) => runSummary(opts));
 

@@ -4,8 +4,11 @@ import { InceptError } from '../runtime/errors.js';
 
 export interface SummaryOptions {
   aux: boolean;
+  auxBn: boolean;
   input?: string;
   classes?: string;
+  stem?: string;
+  lowResolution?: string;
   json?: boolean;
 }
 
@@ -45,9 +48,19 @@ export function summaryJson(layers: LayerSpec[], input: number, aux: boolean, cl
 const grouped = (n: number) => n.toLocaleString('en-US');
 
 export function runSummary(opts: SummaryOptions): void {
-  const input = intFlag('--input', opts.input, 299);
+  const low = opts.lowResolution === undefined ? undefined : intFlag('--low-resolution', opts.lowResolution, 0);
+  if (low !== undefined && low !== 79 && low !== 151) throw new InceptError(`--low-resolution must be 79 or 151 (the paper's Table 2), got '${opts.lowResolution}'`);
+  if (opts.stem !== undefined && opts.stem !== 'v3' && opts.stem !== '7x7') throw new InceptError(`--stem must be v3 or 7x7, got '${opts.stem}'`);
+  const input = intFlag('--input', opts.input, low ?? 299);
   const classes = intFlag('--classes', opts.classes, 1000);
-  const layers = inceptionV3Spec({ inputSize: input, auxLogits: opts.aux, numClasses: classes });
+  const layers = inceptionV3Spec({
+    inputSize: input,
+    auxLogits: opts.aux,
+    auxBatchNorm: opts.auxBn,
+    numClasses: classes,
+    ...(opts.stem ? { stem: opts.stem as 'v3' | '7x7' } : {}),
+    ...(low ? { lowResolution: low as 79 | 151 } : {}),
+  });
   const json = summaryJson(layers, input, opts.aux, classes);
   if (opts.json) {
     console.log(JSON.stringify(json, null, 2));

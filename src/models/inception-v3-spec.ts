@@ -12,8 +12,22 @@ export interface InceptionV3Options {
   auxLogits?: boolean;
   /** Output classes (1000; 1001 with TF-slim's background class; 10 for CIFAR-10). */
   numClasses?: number;
-  /** Input height and width; at least 75. Default 299. */
+  /** Input height and width; at least 75. Default 299 (79 or 151 with `lowResolution`). */
   inputSize?: number;
+  /**
+   * The paper's Table 3 ablation: 'v3' (default) is the factorized stem (three 3×3 convs);
+   * '7x7' is Inception-v2's single 7×7/2 conv to 64 channels in their place (same output).
+   */
+  stem?: 'v3' | '7x7';
+  /** BatchNorm on the aux head's convs (the paper's "BN-auxiliary"; default true). Without it
+   * they are plain convs with a bias, as before the paper. */
+  auxBatchNorm?: boolean;
+  /**
+   * The paper's Table 2 low-resolution study, at about the 299×299 network's cost: 151 takes a
+   * 151×151 input with the first conv at stride 1 (max-pool kept); 79 takes 79×79 with stride 1
+   * and no max-pool after the first layers.
+   */
+  lowResolution?: 79 | 151;
 }
 
 /** Shapes are [C, H, W] per example. */
@@ -34,6 +48,8 @@ export interface LayerSpec {
   padding?: [number, number, number, number];
   /** Part of the auxiliary head (runs in training only). */
   aux?: boolean;
+  /** false for a conv with a bias and no BatchNorm (the aux head without BN-auxiliary). */
+  batchNorm?: boolean;
 }
 
 export const MIN_INPUT_SIZE = 75;
@@ -62,7 +78,7 @@ class Builder {
     return layer.name;
   }
 
-  conv(name: string, input: string, cout: number, k: [number, number], stride = 1, pad: [number, number] = [0, 0], aux = false): string {
+  conv(name: string, input: string, cout: number, k: [number, number], stride = 1, pad: [number, number] = [0, 0], aux = false, batchNorm = true): string {
     const [cin, h, w] = this.shape(input);
     const oh = Math.floor((h + 2 * pad[0] - k[0]) / stride) + 1;
     const ow = Math.floor((w + 2 * pad[1] - k[1]) / stride) + 1;
@@ -72,12 +88,14 @@ class Builder {
       kind: 'conv',
       inputs: [input],
       outputShape: [cout, oh, ow],
-      params: k[0] * k[1] * cin * cout + 2 * cout,
+      // BatchNorm's γ and β, or a bias when the conv has no BatchNorm.
+      params: k[0] * k[1] * cin * cout + (batchNorm ? 2 : 1) * cout,
       macs: oh * ow * k[0] * k[1] * cin * cout,
       kernel: k,
       stride: [stride, stride],
       padding: [pad[0], pad[0], pad[1], pad[1]],
       ...(aux ? { aux } : {}),
+      ...(batchNorm ? {} : { batchNorm: false }),
     });
   }
 
@@ -165,21 +183,32 @@ function moduleE(b: Builder, m: string, input: string): string {
 
 /** The released Inception-v3 (torchvision's layout and names), layer by layer. */
 export function inceptionV3Spec(options: InceptionV3Options = {}): LayerSpec[] {
-  const size = options.inputSize ?? 299;
+  const low = options.lowResolution;
+  if (low !== undefined && low !== 79 && low !== 151) throw new InvalidArgumentError(`Inception-v3: lowResolution must be 79 or 151 (the paper's Table 2), got ${String(low)}`);
+  const stem = options.stem ?? 'v3';
+  if (stem !== 'v3' && stem !== '7x7') throw new InvalidArgumentError(`Inception-v3: stem must be 'v3' or '7x7', got ${String(stem)}`);
+  const size = options.inputSize ?? low ?? 299;
   const classes = options.numClasses ?? 1000;
   const aux = options.auxLogits ?? true;
   if (!Number.isInteger(size) || size < MIN_INPUT_SIZE) {
     throw new InvalidArgumentError(`Inception-v3: the input size must be an integer of at least ${MIN_INPUT_SIZE} (smaller images vanish in its stride-2 layers), got ${size}`);
   }
-  if (aux && size < MIN_INPUT_SIZE_WITH_AUX) {
+  if (aux && size < MIN_INPUT_SIZE_WITH_AUX && low === undefined) {
     throw new InvalidArgumentError(`Inception-v3: the auxiliary head needs an input of at least ${MIN_INPUT_SIZE_WITH_AUX}×${MIN_INPUT_SIZE_WITH_AUX} (its 5×5 conv runs on Mixed_6e pooled 5/3), got ${size}; leave it out (auxLogits: false, incept summary --no-aux) for smaller images`);
   }
   if (!Number.isInteger(classes) || classes < 1) throw new InvalidArgumentError(`Inception-v3: numClasses must be a positive integer, got ${classes}`);
   const b = new Builder([3, size, size]);
-  let x = b.conv('Conv2d_1a_3x3', 'input', 32, [3, 3], 2);
-  x = b.conv('Conv2d_2a_3x3', x, 32, [3, 3]);
-  x = b.conv('Conv2d_2b_3x3', x, 64, [3, 3], 1, [1, 1]);
-  x = b.pool('maxpool1', 'maxpool', x, 3, 2);
+  // The low-resolution variants keep every later grid the size of the 299×299 network's.
+  const firstStride = low ? 1 : 2;
+  let x: string;
+  if (stem === '7x7') {
+    x = b.conv('Conv2d_1a_7x7', 'input', 64, [7, 7], firstStride);
+  } else {
+    x = b.conv('Conv2d_1a_3x3', 'input', 32, [3, 3], firstStride);
+    x = b.conv('Conv2d_2a_3x3', x, 32, [3, 3]);
+    x = b.conv('Conv2d_2b_3x3', x, 64, [3, 3], 1, [1, 1]);
+  }
+  if (low !== 79) x = b.pool('maxpool1', 'maxpool', x, 3, 2);
   x = b.conv('Conv2d_3b_1x1', x, 80, [1, 1]);
   x = b.conv('Conv2d_4a_3x3', x, 192, [3, 3]);
   x = b.pool('maxpool2', 'maxpool', x, 3, 2);
@@ -193,8 +222,9 @@ export function inceptionV3Spec(options: InceptionV3Options = {}): LayerSpec[] {
   x = moduleC(b, 'Mixed_6e', x, 192);
   if (aux) {
     let a = b.pool('AuxLogits.avg_pool', 'avgpool', x, 5, 3, 0, true);
-    a = b.conv('AuxLogits.conv0', a, 128, [1, 1], 1, [0, 0], true);
-    a = b.conv('AuxLogits.conv1', a, 768, [5, 5], 1, [0, 0], true);
+    const bn = options.auxBatchNorm ?? true;
+    a = b.conv('AuxLogits.conv0', a, 128, [1, 1], 1, [0, 0], true, bn);
+    a = b.conv('AuxLogits.conv1', a, 768, [5, 5], 1, [0, 0], true, bn);
     a = b.other('AuxLogits.avgpool', 'globalavgpool', a);
     b.layers[b.layers.length - 1]!.aux = true;
     b.linear('AuxLogits.fc', a, classes, true);

@@ -64,7 +64,7 @@ export class InceptionV3 {
       const cout = l.outputShape[0];
       if (l.kind === 'conv') {
         const [kh, kw] = l.kernel!;
-        const cin = (l.params - 2 * cout) / (kh * kw * cout); // params = KH·KW·Cin·Cout + γ, β
+        const cin = (l.params - (l.batchNorm === false ? 1 : 2) * cout) / (kh * kw * cout); // params = KH·KW·Cin·Cout + γ, β (or a bias)
         const std = l.name === 'AuxLogits.conv1' ? 0.01 : 0.1;
         const w = engine.keep(engine.tensor(truncatedNormal(kh * kw * cin * cout, std, 2, (seed += 7919)), [kh, kw, cin, cout]));
         this.convs.set(l.name, { w, gamma: new Float32Array(cout).fill(1), beta: new Float32Array(cout), runningMean: new Float32Array(cout), runningVar: new Float32Array(cout).fill(1) });
