@@ -13,7 +13,7 @@ import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { resolvePadding, resolveStride, type Padding } from './conv2d-geometry.js';
+import { resolvePadding, resolveStride, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
 
@@ -40,22 +40,8 @@ export interface AvgPool2dOptions extends Pool2dOptions {
   countIncludePad?: boolean;
 }
 
-export interface PoolGeometry {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  padTop: number;
-  padBottom: number;
-  padLeft: number;
-  padRight: number;
-  oh: number;
-  ow: number;
-}
+/** A conv's geometry with one channel count: pooling keeps the channels. */
+export type PoolGeometry = Omit<ConvGeometry, 'cin' | 'cout'> & { c: number };
 
 function poolGeometry(op: string, x: Tensor, options: Pool2dOptions): PoolGeometry {
   expectDType(op, 'x', x, 'f32');
