@@ -179,9 +179,10 @@ describe('dropout backward', () => {
   const seed = freshSeed();
   it(`regenerates the forward mask: dx = dy · mask / (1 − rate), mask read off the forward y / x (seed ${seed})`, async () => {
     const rng = makeRng(seed);
-    for (const [shape, rate, offset] of [[[4, 9, 9, 6], 0.25, 0], [[1001], 0.5, 12345], [[3, 7], 0.9, 2 ** 35 + 3]] as [Shape, number, number][]) {
+    for (const [shape, rate, offset] of [[[4, 9, 9, 6], 0.25, 0], [[1001], 0.5, 12345], [[13, 17], 0.9, 2 ** 35 + 3]] as [Shape, number, number][]) {
       const n = size(shape);
-      // x never 0, so y = 0 exactly where the mask dropped.
+      // x never 0, so y = 0 exactly where the mask dropped. Sizes keep "all dropped" (0.9^221) and
+      // "none dropped" out of reach, so the two bounds below cannot flake.
       const x = randomArray(rng, n, 0.5, 1.5);
       const dy = randomArray(rng, n, -1, 1);
       const dropSeed = Math.floor(rng() * 2 ** 53);
