@@ -52,6 +52,11 @@ struct RunningParams {
   varianceFactor: f32,
 }
 
+struct FoldParams {
+  channels: u32,
+  eps: f32,
+}
+
 struct NormalizeParams {
   rows: u32,
   channels: u32,
@@ -94,6 +99,9 @@ override NORMALIZE_ROWS: u32 = 8;
 @group(0) @binding(17) var<storage, read> beta: array<f32>;
 @group(0) @binding(18) var<storage, read_write> y: array<f32>;
 @group(0) @binding(19) var<uniform> normalizeParams: NormalizeParams;
+
+@group(0) @binding(20) var<storage, read_write> shiftOut: array<f32>;
+@group(0) @binding(21) var<uniform> foldParams: FoldParams;
 
 fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
@@ -207,4 +215,26 @@ fn normalize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     let v = fma(x[row * p.xStride + p.xOffset + c] - m, s, shift);
     y[row * p.outStride + p.outOffset + c] = select(v, max(v, 0.0), RELU);
   }
+}
+
+// Inference BatchNorm folded for a conv's epilogue: scale = γ/√(var + eps), shift = β − mean·scale,
+// from the running statistics where they live, so a model trained on the GPU folds without a
+// readback. `variance` and `mean` are bound to the running statistics here.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fold_inference(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let c = flat_index(gid, groups);
+  if (c >= foldParams.channels) {
+    return;
+  }
+  var g = 1.0;
+  if (HAS_GAMMA) {
+    g = gamma[c];
+  }
+  var b = 0.0;
+  if (HAS_BETA) {
+    b = beta[c];
+  }
+  let s = g / sqrt(variance[c] + foldParams.eps);
+  scaleOut[c] = s;
+  shiftOut[c] = b - mean[c] * s;
 }

@@ -4,7 +4,7 @@
  * conventions, inference mode, declared costs and argument checks. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
-import { batchNormChunking, batchNormInference, batchNormStatistics, batchNormTrain, type BatchNormTrainOptions } from '../src/ops/batchnorm.js';
+import { batchNormChunking, batchNormInference, foldBatchNormInference, batchNormStatistics, batchNormTrain, type BatchNormTrainOptions } from '../src/ops/batchnorm.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
 import type { Shape, Tensor } from '../src/runtime/tensor.js';
 import { batchNormRef, batchNormStatisticsRef, invStdRef, naiveFloat32VarianceRef, runningUpdateRef } from './reference/batchnorm.js';
@@ -355,6 +355,36 @@ describe('batchNormInference against float64', () => {
       return [await batchNormTrain(xt, g, b).y.read(), await batchNormInference(xt, g, b, s.mean, s.variance).read()];
     });
     assertClose(infer!, train!, TOLERANCE, 'inference at batch statistics vs training');
+  });
+});
+
+describe('foldBatchNormInference against float64', () => {
+  const seed = freshSeed();
+  for (const c of [1, 7, 64, 449]) {
+    for (const [withGamma, withBeta] of [[true, true], [false, true], [true, false], [false, false]]) {
+      it(`${c} channels${withGamma ? '' : ', no γ'}${withBeta ? '' : ', no β'} (seed ${seed})`, async () => {
+        const rng = makeRng(seed + c);
+        const gamma = randomArray(rng, c, 0.5, 1.5);
+        const beta = randomArray(rng, c, -1, 1);
+        const mean = randomArray(rng, c, -2, 2);
+        const variance = randomArray(rng, c, 0.01, 3);
+        const [scale, shift] = await engine.scope(async () => {
+          const f = foldBatchNormInference(withGamma ? engine.tensor(gamma) : null, withBeta ? engine.tensor(beta) : null, engine.tensor(mean), engine.tensor(variance), { eps: EPS });
+          return Promise.all([f.scale.read(), f.shift.read()]);
+        });
+        const scaleRef = Float64Array.from(variance, (v, i) => (withGamma ? gamma[i]! : 1) / Math.sqrt(v + EPS));
+        const shiftRef = Float64Array.from(scaleRef, (s, i) => (withBeta ? beta[i]! : 0) - mean[i]! * s);
+        assertClose(scale!, scaleRef, TOLERANCE, 'folded scale');
+        assertClose(shift!, shiftRef, TOLERANCE, 'folded shift');
+      });
+    }
+  }
+
+  it('rejects mismatched vectors, naming the argument', () => {
+    engine.scope(() => {
+      expect(() => foldBatchNormInference(engine.zeros([5]), null, engine.zeros([4]), engine.zeros([4]))).toThrow(/foldBatchNormInference.*gamma/);
+      expect(() => foldBatchNormInference(null, null, engine.zeros([4]), engine.zeros([3]))).toThrow(/foldBatchNormInference.*runningVar/);
+    });
   });
 });
 

@@ -41,6 +41,13 @@ function broadcastScalar(tape: Tape, g: Tensor, shape: readonly number[], scale:
   return mulOp(ones, g.reshape([1]));
 }
 
+/** The same data under another shape (no copy); the gradient is reshaped back. */
+export function reshape(tape: Tape, x: Tensor, shape: readonly number[]): Tensor {
+  const y = x.reshape([...shape]);
+  tape.record('reshape', [x], y, [], (dy) => [dy.reshape(x.shape)]);
+  return y;
+}
+
 export function add(tape: Tape, a: Tensor, b: Tensor): Tensor {
   const y = addOp(a, b);
   tape.record('add', [a, b], y, [], (dy) => [dy.reshape(a.shape), reduceToShape(dy, b.shape)]);

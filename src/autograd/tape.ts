@@ -47,6 +47,8 @@ interface TapeNode {
   backward: BackwardRule;
   /** The rule's kernels read a channel-view gradient in place (else it gets a plain copy). */
   viewGradient: boolean;
+  /** The profiler's layer when the op ran; its backward dispatches are filed under it too. */
+  layer: string | undefined;
 }
 
 export class Tape {
@@ -101,7 +103,7 @@ export class Tape {
     // A rule whose kernels read channel views (savedViews) keeps them as they are; for the
     // others a saved view is copied to a plain tensor.
     const handles = saved.map((t) => this.engine.keep(options.savedViews ? t.reshape(t.shape) : contiguousHandle(t)));
-    this.nodes.push({ op, inputs: [...inputs], output, saved: handles, backward, viewGradient: options.viewGradient ?? false });
+    this.nodes.push({ op, inputs: [...inputs], output, saved: handles, backward, viewGradient: options.viewGradient ?? false, layer: this.engine.profiler.layer });
     return true;
   }
 
@@ -123,7 +125,7 @@ export class Tape {
         const dy = grads.get(node.output.id);
         if (dy) {
           grads.delete(node.output.id);
-          const dxs = engine.scope(() => node.backward(dy.slice && !node.viewGradient ? contiguousHandle(dy) : dy, node.saved));
+          const dxs = engine.profiler.withLayer(node.layer, () => engine.scope(() => node.backward(dy.slice && !node.viewGradient ? contiguousHandle(dy) : dy, node.saved)));
           node.inputs.forEach((input, j) => {
             const dx = dxs[j];
             if (!dx || !this.tracked.has(input.id)) {

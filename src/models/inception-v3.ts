@@ -2,31 +2,57 @@
  * Inception-v3 on the engine, from the layer table of inception-v3-spec.ts. Weights are
  * initialised as torchvision does (truncated normal, std 0.1 in ±2, 0.01 for AuxLogits.conv1
  * and 0.001 for AuxLogits.fc; BatchNorm γ = 1, β = 0, running mean 0 and variance 1), seeded.
+ * Every parameter and running statistic lives on the GPU, named as torchvision names it.
  *
- * Inference runs in one of two ways: 'folded', BatchNorm folded into each conv's write-out (one
- * kernel per conv), or 'unfolded', conv then BatchNorm (running statistics) then ReLU as the
- * training graph has them. Concatenations cost nothing in both: the last op of each branch
- * writes into its channel slice of the module output.
+ * Three ways to run it:
+ * - `forward(x)`: inference with BatchNorm folded into each conv's write-out (one kernel per
+ *   conv), the folded scale and shift formed on the GPU and cached until the parameters change;
+ * - `forward(x, 'unfolded')`: inference as the training graph has it (conv, then BatchNorm from
+ *   running statistics, then ReLU), the reference the folded path is tested against;
+ * - `forwardTrain(tape, x)`: training on the tape, BatchNorm on batch statistics (fused into
+ *   the conv's write-out) updating the running statistics, dropout, and the aux head.
+ * Concatenations cost nothing in all three: the last op of each branch writes into its channel
+ * slice of the module output. Every dispatch is filed under its layer's name in the profiler.
  */
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { Tape } from '../autograd/tape.js';
+import * as ag from '../autograd/functions.js';
 import { conv2d } from '../ops/conv2d.js';
-import { batchNormInference, batchNormTrain } from '../ops/batchnorm.js';
+import { batchNormInference, foldBatchNormInference, type MomentumConvention } from '../ops/batchnorm.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../ops/pool2d.js';
 import { linear } from '../ops/linear.js';
-import { concatChannels } from '../ops/concat.js';
-import { foldBatchNorm } from '../ops/epilogue.js';
 import { inceptionV3Spec, type InceptionV3Options, type LayerSpec } from './inception-v3-spec.js';
 
 export const BATCHNORM_EPS = 1e-3;
+/** torchvision's (and TF-slim's keep probability 0.8) dropout before the classifier. */
+export const DROPOUT_RATE = 0.2;
 
-interface ConvParams {
+/** A conv's parameters: weights [KH, KW, Cin, Cout] and BatchNorm, or a bias without it. */
+export interface ConvParams {
   w: Tensor;
-  gamma: Float32Array;
-  beta: Float32Array;
-  runningMean: Float32Array;
-  runningVar: Float32Array;
+  gamma?: Tensor;
+  beta?: Tensor;
+  runningMean?: Tensor;
+  runningVar?: Tensor;
+  bias?: Tensor;
+}
+
+export interface ForwardTrainOptions {
+  /** Seed of the dropout mask (Philox; the backward pass regenerates it). Default 0. */
+  dropoutSeed?: number;
+  /** Dropout rate before the classifier; default 0.2. */
+  dropoutRate?: number;
+  /** Running-statistics momentum and its convention (default PyTorch's 0.1). */
+  momentum?: number;
+  momentumConvention?: MomentumConvention;
+}
+
+export interface ForwardTrainResult {
+  logits: Tensor;
+  /** The aux head's logits (present when the model has the aux head). */
+  auxLogits?: Tensor;
 }
 
 /** Normal samples (Box–Muller on a seeded mulberry32) with std, redrawn outside ±bound. */
@@ -48,62 +74,141 @@ function truncatedNormal(count: number, std: number, bound: number, seed: number
   return out;
 }
 
+/** The input size a spec is built for (the spec's own defaults). */
+function inputSizeOf(options: InceptionV3Options): number {
+  return options.inputSize ?? options.lowResolution ?? ((options as { variant?: string }).variant === 'cifar10' ? 32 : 299);
+}
+
+/** Where each layer that feeds a concat writes: its channel slice of the concat's output. */
+function concatSlots(layers: readonly LayerSpec[]): Map<string, { concat: string; offset: number }> {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const slots = new Map<string, { concat: string; offset: number }>();
+  for (const l of layers) {
+    if (l.kind !== 'concat') continue;
+    let offset = 0;
+    for (const i of l.inputs) {
+      slots.set(i, { concat: l.name, offset });
+      offset += byName.get(i)!.outputShape[0];
+    }
+  }
+  return slots;
+}
+
 export class InceptionV3 {
   readonly layers: LayerSpec[];
   readonly convs = new Map<string, ConvParams>();
   readonly linears = new Map<string, { w: Tensor; b: Tensor }>();
+  readonly hasAux: boolean;
+  /** The input height and width the model was built for. */
+  readonly inputSize: number;
   private folded = new Map<string, { scale: Tensor; shift: Tensor }>();
+  private disposed = false;
 
   constructor(
     readonly engine: Engine,
     options: InceptionV3Options & { seed?: number } = {},
   ) {
     this.layers = inceptionV3Spec(options);
+    this.hasAux = this.layers.some((l) => l.aux);
+    this.inputSize = inputSizeOf(options);
     let seed = options.seed ?? 0;
+    const keep = (t: Tensor) => engine.keep(t);
     for (const l of this.layers) {
       const cout = l.outputShape[0];
       if (l.kind === 'conv') {
         const [kh, kw] = l.kernel!;
-        const cin = (l.params - (l.batchNorm === false ? 1 : 2) * cout) / (kh * kw * cout); // params = KH·KW·Cin·Cout + γ, β (or a bias)
+        const bn = l.batchNorm !== false;
+        const cin = (l.params - (bn ? 2 : 1) * cout) / (kh * kw * cout); // params = KH·KW·Cin·Cout + γ, β (or a bias)
         const std = l.name === 'AuxLogits.conv1' ? 0.01 : 0.1;
-        const w = engine.keep(engine.tensor(truncatedNormal(kh * kw * cin * cout, std, 2, (seed += 7919)), [kh, kw, cin, cout]));
-        this.convs.set(l.name, { w, gamma: new Float32Array(cout).fill(1), beta: new Float32Array(cout), runningMean: new Float32Array(cout), runningVar: new Float32Array(cout).fill(1) });
+        const w = keep(engine.tensor(truncatedNormal(kh * kw * cin * cout, std, 2, (seed += 7919)), [kh, kw, cin, cout]));
+        this.convs.set(
+          l.name,
+          bn
+            ? { w, gamma: keep(engine.tensor(new Float32Array(cout).fill(1))), beta: keep(engine.zeros([cout])), runningMean: keep(engine.zeros([cout])), runningVar: keep(engine.tensor(new Float32Array(cout).fill(1))) }
+            : { w, bias: keep(engine.zeros([cout])) },
+        );
       } else if (l.kind === 'linear') {
         const inF = l.params / cout - 1;
         const std = l.name === 'AuxLogits.fc' ? 0.001 : 0.1;
-        const w = engine.keep(engine.tensor(truncatedNormal(inF * cout, std, 2, (seed += 7919)), [inF, cout]));
-        const b = engine.keep(engine.zeros([cout]));
-        this.linears.set(l.name, { w, b });
+        const w = keep(engine.tensor(truncatedNormal(inF * cout, std, 2, (seed += 7919)), [inF, cout]));
+        this.linears.set(l.name, { w, b: keep(engine.zeros([cout])) });
       }
     }
   }
 
-  /** Replaces folded BatchNorm parameters after the statistics or γ/β changed. */
+  /**
+   * Every tensor by torchvision's state-dict name (`Mixed_6b.branch7x7_2.conv.weight`,
+   * `….bn.running_mean`, `fc.bias`). Conv weights are in the engine's [KH, KW, Cin, Cout]
+   * layout and linear weights [in, out] (torchvision's are OIHW and [out, in]).
+   */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, p] of this.convs) {
+      out.set(`${name}.conv.weight`, p.w);
+      if (p.bias) out.set(`${name}.conv.bias`, p.bias);
+      if (p.gamma) out.set(`${name}.bn.weight`, p.gamma);
+      if (p.beta) out.set(`${name}.bn.bias`, p.beta);
+      if (p.runningMean) out.set(`${name}.bn.running_mean`, p.runningMean);
+      if (p.runningVar) out.set(`${name}.bn.running_var`, p.runningVar);
+    }
+    for (const [name, p] of this.linears) {
+      out.set(`${name}.weight`, p.w);
+      out.set(`${name}.bias`, p.b);
+    }
+    return out;
+  }
+
+  /** The trainable tensors (weights, biases, γ, β) by name: what an optimizer updates. */
+  parameters(): Map<string, Tensor> {
+    return new Map([...this.stateDict()].filter(([name]) => !name.endsWith('.running_mean') && !name.endsWith('.running_var')));
+  }
+
+  /**
+   * Drops the folded BatchNorm cache, so the next folded forward refolds from the current
+   * parameters. forwardTrain and setBatchNorm call it; call it after changing γ, β or the
+   * running statistics any other way (an optimizer step follows a forwardTrain, so it is covered).
+   */
+  invalidateFolded(): void {
+    for (const f of this.folded.values()) {
+      f.scale.dispose();
+      f.shift.dispose();
+    }
+    this.folded.clear();
+  }
+
   private foldedOf(name: string): { scale: Tensor; shift: Tensor } {
     let f = this.folded.get(name);
     if (!f) {
       const p = this.convs.get(name)!;
-      const { scale, shift } = foldBatchNorm({ gamma: p.gamma, beta: p.beta, mean: p.runningMean, variance: p.runningVar, eps: BATCHNORM_EPS });
-      f = { scale: this.engine.keep(this.engine.tensor(scale)), shift: this.engine.keep(this.engine.tensor(shift)) };
+      const { scale, shift } = foldBatchNormInference(p.gamma!, p.beta!, p.runningMean!, p.runningVar!, { eps: BATCHNORM_EPS });
+      f = { scale: this.engine.keep(scale), shift: this.engine.keep(shift) };
       this.folded.set(name, f);
     }
     return f;
   }
 
-  /** Sets BatchNorm parameters of a conv (host arrays of length Cout; any omitted stay). */
-  setBatchNorm(name: string, values: Partial<Pick<ConvParams, 'gamma' | 'beta' | 'runningMean' | 'runningVar'>>): void {
+  /** Sets BatchNorm parameters of a conv from host arrays of length Cout (any omitted stay). */
+  setBatchNorm(name: string, values: { gamma?: ArrayLike<number>; beta?: ArrayLike<number>; runningMean?: ArrayLike<number>; runningVar?: ArrayLike<number> }): void {
     const p = this.convs.get(name);
     if (!p) throw new InvalidArgumentError(`setBatchNorm: no conv named '${name}'`);
-    for (const [k, v] of Object.entries(values) as [keyof typeof values, Float32Array][]) {
-      if (v.length !== p.gamma.length) throw new InvalidArgumentError(`setBatchNorm: ${name}.${k} needs ${p.gamma.length} values, got ${v.length}`);
-      p[k] = Float32Array.from(v);
+    if (!p.gamma) throw new InvalidArgumentError(`setBatchNorm: ${name} has no BatchNorm (it is a conv with a bias)`);
+    for (const [k, v] of Object.entries(values) as [keyof typeof values, ArrayLike<number> | undefined][]) {
+      if (v === undefined) continue;
+      const t = p[k];
+      if (!t) throw new InvalidArgumentError(`setBatchNorm: unknown BatchNorm tensor '${k}' (gamma, beta, runningMean, runningVar)`);
+      if (v.length !== t.size) throw new InvalidArgumentError(`setBatchNorm: ${name}.${k} needs ${t.size} values, got ${v.length}`);
+      this.engine.write(t, v);
     }
-    const f = this.folded.get(name);
-    if (f) {
-      f.scale.dispose();
-      f.shift.dispose();
-      this.folded.delete(name);
+    this.invalidateFolded();
+  }
+
+  private checkInput(x: Tensor, what: string): number {
+    if (this.disposed) throw new InvalidArgumentError(`InceptionV3.${what}: the model was disposed`);
+    const size = this.inputSize;
+    if (x.rank !== 4 || x.shape[1] !== size || x.shape[2] !== size || x.shape[3] !== 3 || x.dtype !== 'f32') {
+      throw new InvalidArgumentError(`InceptionV3.${what}: x must be f32 [N, ${size}, ${size}, 3] (NHWC, the size the model was built for), got ${x.describe()}`);
     }
+    return x.shape[0]!;
   }
 
   /**
@@ -111,28 +216,18 @@ export class InceptionV3 {
    * conv's epilogue; 'unfolded': conv, then BatchNorm from running statistics, then ReLU.
    */
   forward(x: Tensor, mode: 'folded' | 'unfolded' = 'folded'): Tensor {
+    const n = this.checkInput(x, 'forward');
     const engine = this.engine;
     const main = this.layers.filter((l) => !l.aux);
-    // Where each concat input goes (its channel slice), and when each output is last read.
-    const slotOf = new Map<string, { concat: string; offset: number }>();
-    for (const l of main) {
-      if (l.kind !== 'concat') continue;
-      let offset = 0;
-      for (const i of l.inputs) {
-        slotOf.set(i, { concat: l.name, offset });
-        offset += main.find((p) => p.name === i)!.outputShape[0];
-      }
-    }
+    const slotOf = concatSlots(main);
     const lastUse = new Map<string, number>();
     main.forEach((l, i) => l.inputs.forEach((name) => lastUse.set(name, i)));
-    const n = x.shape[0]!;
     return engine.scope(() => {
       const outputs = new Map<string, Tensor>([['input', x]]);
       const concatOut = (name: string): Tensor => {
         let t = outputs.get(name);
         if (!t) {
-          const spec = main.find((l) => l.name === name)!;
-          const [c, h, w] = spec.outputShape;
+          const [c, h, w] = main.find((l) => l.name === name)!.outputShape;
           t = engine.empty([n, h, w, c], 'f32', name);
           outputs.set(name, t);
         }
@@ -141,44 +236,38 @@ export class InceptionV3 {
       main.forEach((l, i) => {
         const input = outputs.get(l.inputs[0]!)!;
         const slot = slotOf.get(l.name);
-        const out = slot ? concatOut(slot.concat).channelView(slot.offset, l.outputShape[0]) : undefined;
-        let y: Tensor;
-        switch (l.kind) {
-          case 'conv': {
-            const p = this.convs.get(l.name)!;
-            const geometry = { stride: l.stride!, padding: l.padding! };
-            if (mode === 'folded') {
-              const f = this.foldedOf(l.name);
-              y = conv2d(input, p.w, { ...geometry, epilogue: { scale: f.scale, shift: f.shift, relu: true }, ...(out ? { out } : {}) });
-            } else {
+        const out = slot ? { out: concatOut(slot.concat).channelView(slot.offset, l.outputShape[0]) } : {};
+        const y = engine.profiler.withLayer(l.name, (): Tensor => {
+          switch (l.kind) {
+            case 'conv': {
+              const p = this.convs.get(l.name)!;
+              const geometry = { stride: l.stride!, padding: l.padding! };
+              if (mode === 'folded') {
+                const f = this.foldedOf(l.name);
+                return conv2d(input, p.w, { ...geometry, epilogue: { scale: f.scale, shift: f.shift, relu: true }, ...out });
+              }
               const raw = conv2d(input, p.w, geometry);
-              y = batchNormInference(raw, engine.tensor(p.gamma), engine.tensor(p.beta), engine.tensor(p.runningMean), engine.tensor(p.runningVar), { eps: BATCHNORM_EPS, relu: true, ...(out ? { out } : {}) });
+              return batchNormInference(raw, p.gamma!, p.beta!, p.runningMean!, p.runningVar!, { eps: BATCHNORM_EPS, relu: true, ...out });
             }
-            break;
+            case 'maxpool':
+              return maxPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, ...out }).y;
+            case 'avgpool':
+              return avgPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, countIncludePad: true, ...out });
+            case 'concat':
+              return concatOut(l.name);
+            case 'globalavgpool':
+              return globalAvgPool(input);
+            case 'dropout':
+              return input; // inference: identity
+            case 'linear': {
+              const fc = this.linears.get(l.name)!;
+              const flat = input.reshape([n, input.size / n]);
+              const logits = linear(flat, fc.w, fc.b);
+              flat.dispose();
+              return logits;
+            }
           }
-          case 'maxpool':
-            y = maxPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, ...(out ? { out } : {}) }).y;
-            break;
-          case 'avgpool':
-            y = avgPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, countIncludePad: true, ...(out ? { out } : {}) });
-            break;
-          case 'concat':
-            y = concatOut(l.name);
-            break;
-          case 'globalavgpool':
-            y = globalAvgPool(input);
-            break;
-          case 'dropout':
-            y = input; // inference: identity
-            break;
-          case 'linear': {
-            const fc = this.linears.get(l.name)!;
-            const flat = input.reshape([n, input.size / n]);
-            y = linear(flat, fc.w, fc.b);
-            flat.dispose();
-            break;
-          }
-        }
+        });
         if (!outputs.has(l.name)) outputs.set(l.name, y);
         // Free what nobody reads any more (the scope frees the rest at the end).
         for (const name of l.inputs) {
@@ -190,51 +279,97 @@ export class InceptionV3 {
   }
 
   /**
-   * Sets every conv's running statistics to the batch statistics of x (a calibration pass in
-   * training-mode BatchNorm, momentum 1), as a trained network would have them.
+   * The training graph on the tape: every conv is conv → BatchNorm on batch statistics (the
+   * conv kernel writes the statistics' partial sums, the normalising pass adds ReLU and writes
+   * into the branch's slice of the module output) with the running statistics updated; dropout
+   * before the classifier; the aux head on Mixed_6e when the model has one. The model's
+   * parameters are marked on the tape. Call inside an engine scope; tape.backward frees what
+   * the tape saved.
+   */
+  forwardTrain(tape: Tape, x: Tensor, options: ForwardTrainOptions = {}): ForwardTrainResult {
+    const n = this.checkInput(x, 'forwardTrain');
+    if (tape.engine !== this.engine) throw new InvalidArgumentError('InceptionV3.forwardTrain: the tape belongs to another engine');
+    const rate = options.dropoutRate ?? DROPOUT_RATE;
+    if (!(rate >= 0 && rate < 1)) throw new InvalidArgumentError(`InceptionV3.forwardTrain: dropoutRate must be in [0, 1), got ${String(rate)}`);
+    const momentum = options.momentum !== undefined ? { momentum: options.momentum, momentumConvention: options.momentumConvention ?? 'pytorch' } : {};
+    for (const t of this.parameters().values()) tape.param(t);
+    this.invalidateFolded(); // the running statistics change now, γ and β at the next optimizer step
+    const engine = this.engine;
+    const slotOf = concatSlots(this.layers);
+    const views = new Map<string, Tensor[]>();
+    const outputs = new Map<string, Tensor>([['input', x]]);
+    const concatView = (concat: string, offset: number, channels: number): Tensor => {
+      let whole = outputs.get(concat);
+      if (!whole) {
+        const [c, h, w] = this.layers.find((l) => l.name === concat)!.outputShape;
+        whole = engine.empty([n, h, w, c], 'f32', concat);
+        outputs.set(concat, whole);
+        views.set(concat, []);
+      }
+      const v = whole.channelView(offset, channels);
+      views.get(concat)!.push(v);
+      return v;
+    };
+    for (const l of this.layers) {
+      const input = outputs.get(l.inputs[0]!)!;
+      const slot = slotOf.get(l.name);
+      const out = slot ? { out: concatView(slot.concat, slot.offset, l.outputShape[0]) } : {};
+      const y = engine.profiler.withLayer(l.name, (): Tensor => {
+        switch (l.kind) {
+          case 'conv': {
+            const p = this.convs.get(l.name)!;
+            const geometry = { stride: l.stride!, padding: l.padding! };
+            if (!p.gamma) return ag.conv2d(tape, input, p.w, { ...geometry, bias: p.bias!, relu: true, ...out });
+            const { y: raw, statistics } = ag.conv2dWithStatistics(tape, input, p.w, geometry);
+            // One value per channel (the aux head's 1×1 map at batch 1) has no unbiased variance;
+            // PyTorch refuses that batch, here that layer's running variance takes the biased one.
+            const single = raw.size / raw.channels < 2 ? { runningVarianceEstimator: 'biased' as const } : {};
+            return ag.batchNormTrain(tape, raw, p.gamma, p.beta!, { relu: true, eps: BATCHNORM_EPS, partials: statistics, runningMean: p.runningMean!, runningVar: p.runningVar!, ...momentum, ...single, ...out });
+          }
+          case 'maxpool':
+            return ag.maxPool2d(tape, input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, ...out });
+          case 'avgpool':
+            return ag.avgPool2d(tape, input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, countIncludePad: true, ...out });
+          case 'concat':
+            return ag.concatViews(tape, outputs.get(l.name)!, views.get(l.name)!);
+          case 'globalavgpool':
+            return ag.reshape(tape, ag.globalAvgPool(tape, input), [n, l.outputShape[0]]);
+          case 'dropout':
+            return rate > 0 ? ag.dropout(tape, input, { rate, seed: options.dropoutSeed ?? 0 }) : input;
+          case 'linear': {
+            const fc = this.linears.get(l.name)!;
+            const flat = input.rank === 2 ? input : ag.reshape(tape, input, [n, input.size / n]);
+            return ag.linear(tape, flat, fc.w, fc.b);
+          }
+        }
+      });
+      outputs.set(l.name, y);
+    }
+    const logits = outputs.get('fc')!;
+    const auxLogits = outputs.get('AuxLogits.fc');
+    return auxLogits ? { logits, auxLogits } : { logits };
+  }
+
+  /**
+   * Sets every BatchNorm's running statistics to the batch statistics of x (a training-mode
+   * pass with momentum 1, recording nothing), as a trained network would have them.
    */
   async calibrate(x: Tensor): Promise<void> {
-    const engine = this.engine;
-    const main = this.layers.filter((l) => !l.aux);
-    for (const l of main) if (l.kind === 'conv') this.setBatchNorm(l.name, {});
-    await engine.scope(async () => {
-      const outputs = new Map<string, Tensor>([['input', x]]);
-      const pending: { name: string; mean: Tensor; variance: Tensor }[] = [];
-      for (const l of main) {
-        const input = outputs.get(l.inputs[0]!)!;
-        const n = x.shape[0]!;
-        let y: Tensor;
-        if (l.kind === 'conv') {
-          const p = this.convs.get(l.name)!;
-          const raw = conv2d(input, p.w, { stride: l.stride!, padding: l.padding! });
-          const rm = engine.tensor(p.runningMean);
-          const rv = engine.tensor(p.runningVar);
-          y = batchNormTrain(raw, engine.tensor(p.gamma), engine.tensor(p.beta), { relu: true, eps: BATCHNORM_EPS, runningMean: rm, runningVar: rv, momentum: 1, momentumConvention: 'pytorch' }).y;
-          pending.push({ name: l.name, mean: rm, variance: rv });
-        } else if (l.kind === 'maxpool') y = maxPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding! }).y;
-        else if (l.kind === 'avgpool') y = avgPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, countIncludePad: true });
-        else if (l.kind === 'concat') y = concatChannels(l.inputs.map((i) => outputs.get(i)!));
-        else if (l.kind === 'globalavgpool') y = globalAvgPool(input);
-        else if (l.kind === 'dropout') y = input;
-        else {
-          const fc = this.linears.get(l.name)!;
-          y = linear(input.reshape([n, input.size / n]), fc.w, fc.b);
-        }
-        outputs.set(l.name, y);
-      }
-      for (const p of pending) this.setBatchNorm(p.name, { runningMean: (await p.mean.read()) as Float32Array, runningVar: (await p.variance.read()) as Float32Array });
-    });
+    const tape = new Tape(this.engine);
+    try {
+      await this.engine.scope(async () => {
+        tape.noGrad(() => this.forwardTrain(tape, x, { momentum: 1, momentumConvention: 'pytorch', dropoutRate: 0 }));
+        await this.engine.sync();
+      });
+    } finally {
+      tape.dispose();
+    }
   }
 
   dispose(): void {
-    for (const p of this.convs.values()) p.w.dispose();
-    for (const l of this.linears.values()) {
-      l.w.dispose();
-      l.b.dispose();
-    }
-    for (const f of this.folded.values()) {
-      f.scale.dispose();
-      f.shift.dispose();
-    }
+    if (this.disposed) return;
+    this.disposed = true;
+    this.invalidateFolded();
+    for (const t of this.stateDict().values()) t.dispose();
   }
 }

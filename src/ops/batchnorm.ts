@@ -357,3 +357,35 @@ export function batchNormInference(x: Tensor, gamma: Tensor | null, beta: Tensor
     scale.dispose();
   }
 }
+
+/**
+ * Inference BatchNorm folded into a per-channel scale and shift for a conv's epilogue
+ * (y = conv·scale + shift), computed on the GPU from the tensors where training left them:
+ * scale = γ/√(runningVar + eps), shift = β − runningMean·scale. γ and β may be null (1 and 0).
+ * foldBatchNorm (ops/epilogue.ts) does the same in float64 from host arrays.
+ */
+export function foldBatchNormInference(gamma: Tensor | null, beta: Tensor | null, runningMean: Tensor, runningVar: Tensor, options: { eps?: number } = {}): { scale: Tensor<'f32'>; shift: Tensor<'f32'> } {
+  const op = 'foldBatchNormInference';
+  const tensors = [gamma, beta, runningMean, runningVar].filter((t): t is Tensor => t != null);
+  const engine = engineOf(op, ...tensors);
+  expectDType(op, 'runningMean', runningMean, 'f32');
+  if (runningMean.rank !== 1) throw new InvalidArgumentError(`${op}: runningMean must be a [C] vector, got ${runningMean.describe()}`);
+  const channels = runningMean.size;
+  checkChannelVector(op, 'runningVar', runningVar, channels);
+  if (gamma) checkChannelVector(op, 'gamma', gamma, channels);
+  if (beta) checkChannelVector(op, 'beta', beta, channels);
+  const eps = checkEps(op, options.eps ?? DEFAULT_BATCHNORM_EPS);
+  const scale = engine.empty([channels], 'f32', `${op} scale`);
+  const shift = engine.empty([channels], 'f32', `${op} shift`);
+  engine.dispatch({
+    op,
+    kernel: batchnormKernel,
+    entry: 'fold_inference',
+    overrides: { HAS_GAMMA: gamma ? 1 : 0, HAS_BETA: beta ? 1 : 0 },
+    // Absent γ or β are never read; the running mean fills their slots.
+    bindings: { gamma: gamma ?? runningMean, beta: beta ?? runningMean, mean: runningMean, variance: runningVar, scaleOut: scale, shiftOut: shift, foldParams: { channels, eps } },
+    workgroups: engine.grid1d(channels, WORKGROUP_SIZE),
+    cost: { flops: 5 * channels, bytes: 24 * channels },
+  });
+  return { scale, shift };
+}

@@ -197,6 +197,18 @@ export class Engine implements TensorOwner {
     return t;
   }
 
+  /**
+   * Overwrites a tensor's contents with host data, in order with the work recorded before it
+   * (a later dispatch sees the new values, an earlier one the old). Views cannot be written.
+   */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    if (t.owner !== this) throw new InvalidArgumentError(`write: ${t.describe()} belongs to another engine`);
+    if (t.slice) throw new InvalidArgumentError(`write: ${t.describe()} is a channel view; write the whole tensor`);
+    if (data.length !== t.size) throw new InvalidArgumentError(`write: ${t.describe()} holds ${t.size} elements, got ${data.length} values`);
+    const Ctor = t.dtype === 'f32' ? Float32Array : t.dtype === 'i32' ? Int32Array : Uint32Array;
+    this.upload(t.pooled, data instanceof Ctor ? data : Ctor.from(data));
+  }
+
   zeros<D extends DType = 'f32'>(shape: Shape, dtype: D = 'f32' as D): Tensor<D> {
     const t = this.allocate(shape, dtype, 'zeros');
     this.encoderFor(t.pooled).clearBuffer(t.buffer, 0, align4(t.byteLength));
@@ -402,7 +414,7 @@ export class Engine implements TensorOwner {
     const seq = ++dispatchSeq;
     batch.contexts.set(seq, context);
     batch.dispatches++;
-    const timed: TimedDispatch = { seq, op: spec.op, kernel: context.kernel, workgroups, flops: spec.cost?.flops ?? 0, bytes: spec.cost?.bytes ?? 0 };
+    const timed: TimedDispatch = { seq, op: spec.op, kernel: context.kernel, workgroups, flops: spec.cost?.flops ?? 0, bytes: spec.cost?.bytes ?? 0, ...(this.profiler.layer !== undefined ? { layer: this.profiler.layer } : {}) };
 
     this.withErrorScopes(context, ['validation', 'out-of-memory', 'internal'], () => {
       const { pipeline } = this.pipelineFor(spec.kernel, spec.entry, spec.overrides ?? {});

@@ -17,6 +17,8 @@ export interface DispatchRecord {
   flops: number;
   bytes: number;
   timing: TimingSource;
+  /** The model layer that was current (Profiler.layer) when the dispatch was recorded. */
+  layer?: string;
 }
 
 export interface KernelSummary {
@@ -40,9 +42,26 @@ export interface TimestampSlot {
   readback: GPUBuffer;
 }
 
+export interface LayerSummary {
+  layer: string;
+  calls: number;
+  ms: number;
+  flops: number;
+  bytes: number;
+  gflops: number;
+  gbps: number;
+  /** Kernels that ran for this layer, as 'file:entry'. */
+  kernels: string[];
+}
+
 export class Profiler {
   enabled = false;
   readonly records: DispatchRecord[] = [];
+  /**
+   * The layer dispatches are attributed to (models set it as they go, the tape restores it for
+   * each backward rule), so a profile sums by layer as well as by kernel.
+   */
+  layer: string | undefined;
   private slots: TimestampSlot[] = [];
 
   constructor(
@@ -101,6 +120,33 @@ export class Profiler {
     return [...by.values()]
       .map((s) => ({ ...s, gflops: s.ms > 0 ? s.flops / s.ms / 1e6 : 0, gbps: s.ms > 0 ? s.bytes / s.ms / 1e6 : 0 }))
       .sort((a, b) => b.ms - a.ms);
+  }
+
+  /** Records summed per layer in the order the layers first ran (unlabelled ones under '(other)'). */
+  byLayer(records: readonly DispatchRecord[] = this.records): LayerSummary[] {
+    const by = new Map<string, LayerSummary>();
+    for (const r of records) {
+      const layer = r.layer ?? '(other)';
+      const s = by.get(layer) ?? { layer, calls: 0, ms: 0, flops: 0, bytes: 0, gflops: 0, gbps: 0, kernels: [] };
+      s.calls++;
+      s.ms += r.ms;
+      s.flops += r.flops;
+      s.bytes += r.bytes;
+      if (!s.kernels.includes(r.kernel)) s.kernels.push(r.kernel);
+      by.set(layer, s);
+    }
+    return [...by.values()].map((s) => ({ ...s, gflops: s.ms > 0 ? s.flops / s.ms / 1e6 : 0, gbps: s.ms > 0 ? s.bytes / s.ms / 1e6 : 0 }));
+  }
+
+  /** Runs fn with dispatches attributed to `layer`, restoring the previous label after. */
+  withLayer<T>(layer: string | undefined, fn: () => T): T {
+    const before = this.layer;
+    this.layer = layer;
+    try {
+      return fn();
+    } finally {
+      this.layer = before;
+    }
   }
 
   /** A plain-text table of summary(), for terminals and logs. */
