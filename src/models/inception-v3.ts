@@ -228,7 +228,7 @@ export class InceptionV3 {
         let t = outputs.get(name);
         if (!t) {
           const [c, h, w] = main.find((l) => l.name === name)!.outputShape;
-          t = engine.empty([n, h, w, c], 'f32', name);
+          t = engine.profiler.withLayer(name, () => engine.empty([n, h, w, c], 'f32', name));
           outputs.set(name, t);
         }
         return t;
@@ -302,7 +302,7 @@ export class InceptionV3 {
       let whole = outputs.get(concat);
       if (!whole) {
         const [c, h, w] = this.layers.find((l) => l.name === concat)!.outputShape;
-        whole = engine.empty([n, h, w, c], 'f32', concat);
+        whole = engine.profiler.withLayer(concat, () => engine.empty([n, h, w, c], 'f32', concat));
         outputs.set(concat, whole);
         views.set(concat, []);
       }

@@ -106,9 +106,9 @@ export class Profiler {
   }
 
   /** Records summed per kernel, most expensive first. */
-  summary(): KernelSummary[] {
+  summary(records: readonly DispatchRecord[] = this.records): KernelSummary[] {
     const by = new Map<string, KernelSummary>();
-    for (const r of this.records) {
+    for (const r of records) {
       const key = `${r.op}|${r.kernel}`;
       const s = by.get(key) ?? { kernel: r.kernel, op: r.op, calls: 0, ms: 0, flops: 0, bytes: 0, gflops: 0, gbps: 0 };
       s.calls++;

@@ -1,0 +1,292 @@
+/**
+ * `incept bench model`: Inception-v3 end to end. The inference forward (BatchNorm folded) at
+ * each batch size, and one training step (forward on the tape with the aux head, label-smoothed
+ * cross-entropy + 0.4 × the aux loss, backward, a plain SGD update of every parameter) at a batch
+ * the machine can hold. For each: GPU time in total and per layer (every dispatch is filed under
+ * its layer by the model and the tape), achieved GFLOP/s, wall time, and peak memory.
+ *
+ * GPU times come from profiled runs; wall times from separate unprofiled runs (the profiler's
+ * CPU fallback submits dispatches one by one, which would slow them). Each measurement is
+ * repeated; the reported profile is the run with the median GPU total.
+ */
+import type { Engine } from '../../src/runtime/engine.js';
+import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../src/runtime/profiler.js';
+import { median } from '../../src/runtime/timing.js';
+import { Tape } from '../../src/autograd/tape.js';
+import * as ag from '../../src/autograd/functions.js';
+import { scaledAddInPlace } from '../../src/ops/reduce.js';
+import { InceptionV3, type ForwardTrainResult } from '../../src/models/inception-v3.js';
+import { totals } from '../../src/models/inception-v3-spec.js';
+import type { Tensor } from '../../src/runtime/tensor.js';
+
+export interface ForwardBench {
+  batch: number;
+  /** GPU time of one forward (sum over its dispatches), median and range over the repeats. */
+  gpuMs: number;
+  gpuMsMin: number;
+  gpuMsMax: number;
+  /** Wall time of an unprofiled forward including reading the logits back (median). */
+  wallMs: number;
+  /** 2 · multiply-adds of the network · batch / GPU time. */
+  gflops: number;
+  images: number;
+  /** Most bytes held by live tensors during the forward, weights included. */
+  peakBytes: number;
+  dispatches: number;
+  layers: LayerSummary[];
+  kernels: KernelSummary[];
+}
+
+export interface TrainLayer {
+  layer: string;
+  forwardMs: number;
+  backwardMs: number;
+}
+
+export interface TrainStepBench {
+  batch: number;
+  forwardMs: number;
+  /** Loss and its gradient (two small kernels). */
+  lossMs: number;
+  backwardMs: number;
+  /** The SGD update of every parameter. */
+  updateMs: number;
+  /** GPU total of the step, median and range over the repeats. */
+  gpuMs: number;
+  gpuMsMin: number;
+  gpuMsMax: number;
+  wallMs: number;
+  /** Declared FLOPs of every kernel in the step / GPU time. */
+  gflops: number;
+  peakBytes: number;
+  dispatches: number;
+  loss: number;
+  layers: TrainLayer[];
+  kernels: (KernelSummary & { pass: 'forward' | 'backward' | 'loss' | 'update' })[];
+}
+
+export interface ModelBenchResult {
+  adapter: string;
+  date: string;
+  timing: TimingSource;
+  inputSize: number;
+  /** Multiply-adds of one image's inference forward (convs and classifier). */
+  macs: number;
+  params: number;
+  weightsBytes: number;
+  repeats: number;
+  forward: ForwardBench[];
+  train?: TrainStepBench;
+}
+
+export interface ModelBenchOptions {
+  batches?: number[];
+  /** Batch of the training step; 0 skips it. */
+  trainBatch?: number;
+  repeats?: number;
+  inputSize?: number;
+  onProgress?: (message: string) => void;
+}
+
+/** Runs fn with profiling on and returns its dispatch records (the engine synchronised). */
+async function profiled(engine: Engine, fn: () => Promise<void>): Promise<DispatchRecord[]> {
+  const wasEnabled = engine.profiler.enabled;
+  engine.profiler.enabled = true;
+  engine.profiler.clear();
+  try {
+    await fn();
+    await engine.sync();
+    return engine.profiler.records.splice(0);
+  } finally {
+    engine.profiler.enabled = wasEnabled;
+  }
+}
+
+const sumMs = (records: readonly DispatchRecord[]) => records.reduce((s, r) => s + r.ms, 0);
+const sumFlops = (records: readonly DispatchRecord[]) => records.reduce((s, r) => s + r.flops, 0);
+
+/** The repeat whose value is closest to the median. */
+function medianRun<T>(runs: T[], value: (t: T) => number): T {
+  const mid = median(runs.map(value));
+  return runs.reduce((a, b) => (Math.abs(value(a) - mid) <= Math.abs(value(b) - mid) ? a : b));
+}
+
+async function benchForward(engine: Engine, model: InceptionV3, batch: number, repeats: number, macs: number, progress: (m: string) => void): Promise<ForwardBench> {
+  const size = model.inputSize;
+  const x = engine.keep(engine.randomNormal([batch, size, size, 3], { seed: 11 + batch }));
+  try {
+    const runs: { records: DispatchRecord[]; peak: number }[] = [];
+    const walls: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      const tag = i === 0 ? ' (warm-up)' : '';
+      progress(`forward, batch ${batch}: run ${i + 1}/${repeats + 1}${tag}`);
+      await engine.sync();
+      engine.pool.resetPeak();
+      const records = await profiled(engine, async () => {
+        await engine.scope(async () => {
+          await model.forward(x).read();
+        });
+      });
+      const peak = engine.memory().peakBytes;
+      const t0 = performance.now();
+      await engine.scope(async () => {
+        await model.forward(x).read();
+      });
+      const wall = performance.now() - t0;
+      if (i > 0) {
+        runs.push({ records, peak });
+        walls.push(wall);
+      }
+    }
+    const chosen = medianRun(runs, (r) => sumMs(r.records));
+    const totalsMs = runs.map((r) => sumMs(r.records));
+    const gpuMs = median(totalsMs);
+    return {
+      batch,
+      gpuMs,
+      gpuMsMin: Math.min(...totalsMs),
+      gpuMsMax: Math.max(...totalsMs),
+      wallMs: median(walls),
+      gflops: gpuMs > 0 ? (2 * macs * batch) / gpuMs / 1e6 : 0,
+      images: batch,
+      peakBytes: Math.max(...runs.map((r) => r.peak)),
+      dispatches: chosen.records.length,
+      layers: engine.profiler.byLayer(chosen.records),
+      kernels: engine.profiler.summary(chosen.records),
+    };
+  } finally {
+    x.dispose();
+  }
+}
+
+function trainLoss(tape: Tape, out: ForwardTrainResult, labels: number[]): Tensor {
+  const main = ag.softmaxCrossEntropy(tape, out.logits, labels, { labelSmoothing: 0.1 });
+  if (!out.auxLogits) return main;
+  const aux = ag.softmaxCrossEntropy(tape, out.auxLogits, labels, { labelSmoothing: 0.1 });
+  return ag.add(tape, main, ag.mul(tape, aux, tape.engine.tensor(new Float32Array([0.4]))));
+}
+
+async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number, repeats: number, progress: (m: string) => void): Promise<TrainStepBench> {
+  const size = model.inputSize;
+  const tape = new Tape(engine);
+  const x = engine.keep(engine.randomNormal([batch, size, size, 3], { seed: 29 }));
+  const labels = Array.from({ length: batch }, (_, i) => (i * 7919) % 1000);
+  const params = [...model.parameters().values()];
+  // One step; `marks` splits its records into forward, loss, backward and update.
+  const step = async (): Promise<{ loss: number; marks: number[] }> => {
+    const marks: number[] = [];
+    const mark = async () => {
+      await engine.sync();
+      marks.push(engine.profiler.records.length);
+    };
+    let loss = 0;
+    await engine.scope(async () => {
+      const out = model.forwardTrain(tape, x, { dropoutSeed: 5 });
+      await mark();
+      const l = engine.profiler.withLayer('(loss)', () => trainLoss(tape, out, labels));
+      await mark();
+      tape.backward(l);
+      await mark();
+      engine.profiler.withLayer('(update)', () => {
+        for (const p of params) scaledAddInPlace(p, tape.grad(p)!, -1e-4);
+      });
+      loss = (await l.read())[0]!;
+    });
+    tape.zeroGrad();
+    return { loss, marks };
+  };
+  try {
+    const runs: { records: DispatchRecord[]; marks: number[]; peak: number; loss: number }[] = [];
+    const walls: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      progress(`training step, batch ${batch}: run ${i + 1}/${repeats + 1}${i === 0 ? ' (warm-up)' : ''}`);
+      await engine.sync();
+      engine.pool.resetPeak();
+      let result = { loss: 0, marks: [] as number[] };
+      const records = await profiled(engine, async () => {
+        result = await step();
+      });
+      const peak = engine.memory().peakBytes;
+      const t0 = performance.now();
+      await step();
+      const wall = performance.now() - t0;
+      if (i > 0) {
+        runs.push({ records, marks: result.marks, peak, loss: result.loss });
+        walls.push(wall);
+      }
+    }
+    const chosen = medianRun(runs, (r) => sumMs(r.records));
+    const [f, l, b] = chosen.marks as [number, number, number];
+    const parts = {
+      forward: chosen.records.slice(0, f),
+      loss: chosen.records.slice(f, l),
+      backward: chosen.records.slice(l, b),
+      update: chosen.records.slice(b),
+    };
+    const fwdLayers = engine.profiler.byLayer(parts.forward);
+    const bwdLayers = new Map(engine.profiler.byLayer(parts.backward).map((s) => [s.layer, s.ms]));
+    const layers: TrainLayer[] = fwdLayers.map((s) => ({ layer: s.layer, forwardMs: s.ms, backwardMs: bwdLayers.get(s.layer) ?? 0 }));
+    for (const [layer, ms] of bwdLayers) if (!fwdLayers.some((s) => s.layer === layer)) layers.push({ layer, forwardMs: 0, backwardMs: ms });
+    const totalsMs = runs.map((r) => sumMs(r.records));
+    const gpuMs = median(totalsMs);
+    return {
+      batch,
+      forwardMs: sumMs(parts.forward),
+      lossMs: sumMs(parts.loss),
+      backwardMs: sumMs(parts.backward),
+      updateMs: sumMs(parts.update),
+      gpuMs,
+      gpuMsMin: Math.min(...totalsMs),
+      gpuMsMax: Math.max(...totalsMs),
+      wallMs: median(walls),
+      gflops: sumMs(chosen.records) > 0 ? sumFlops(chosen.records) / sumMs(chosen.records) / 1e6 : 0,
+      peakBytes: Math.max(...runs.map((r) => r.peak)),
+      dispatches: chosen.records.length,
+      loss: chosen.loss,
+      layers,
+      kernels: (Object.entries(parts) as [keyof typeof parts, DispatchRecord[]][]).flatMap(([pass, recs]) => engine.profiler.summary(recs).map((k) => ({ ...k, pass }))),
+    };
+  } finally {
+    tape.dispose();
+    x.dispose();
+  }
+}
+
+export async function runModelBench(engine: Engine, options: ModelBenchOptions = {}): Promise<ModelBenchResult> {
+  const batches = options.batches ?? [1, 8];
+  const trainBatch = options.trainBatch ?? 8;
+  const repeats = options.repeats ?? 3;
+  const progress = options.onProgress ?? (() => undefined);
+  const inputSize = options.inputSize ?? 299;
+  const forward: ForwardBench[] = [];
+  // Inference never runs the aux head: build without it so its weights do not count as memory.
+  const inference = new InceptionV3(engine, { seed: 1, inputSize, auxLogits: false });
+  const counts = totals(inference.layers);
+  const weightsBytes = [...inference.stateDict().values()].reduce((s, t) => s + t.byteLength, 0);
+  try {
+    for (const batch of batches) forward.push(await benchForward(engine, inference, batch, repeats, counts.macs, progress));
+  } finally {
+    inference.dispose();
+  }
+  let train: TrainStepBench | undefined;
+  if (trainBatch > 0) {
+    const model = new InceptionV3(engine, { seed: 1, inputSize, auxLogits: inputSize >= 299 });
+    try {
+      train = await benchTrainStep(engine, model, trainBatch, Math.max(1, Math.min(repeats, 2)), progress);
+    } finally {
+      model.dispose();
+    }
+  }
+  return {
+    adapter: engine.adapterName,
+    date: new Date().toISOString(),
+    timing: engine.profiler.timing,
+    inputSize,
+    macs: counts.macs,
+    params: counts.params,
+    weightsBytes,
+    repeats,
+    forward,
+    ...(train ? { train } : {}),
+  };
+}

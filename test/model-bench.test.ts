@@ -1,0 +1,94 @@
+/**
+ * `incept bench model` end to end at a small size (75×75, so it runs in seconds here): the
+ * result's per-layer profile accounts for the totals and names every layer of the network, the
+ * training step has a backward for every conv, the text summary and the HTML report (drawn in
+ * headless Chromium) show it. The timings themselves are the benchmark's business, not a test's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../src/runtime/engine.js';
+import { runModelBench, type ModelBenchResult } from '../bench/model/run.js';
+import { blockOf, formatModelBench, modelBenchChartCount, renderModelBenchHtml } from '../bench/model/report.js';
+import { inceptionV3Spec } from '../src/models/inception-v3-spec.js';
+import { testEngine } from './support/engine.js';
+import { launchChromium, type LaunchedChromium } from './browser/harness.js';
+
+let engine: Engine;
+let result: ModelBenchResult;
+beforeAll(async () => {
+  engine = await testEngine();
+  result = await runModelBench(engine, { inputSize: 75, batches: [1, 2], trainBatch: 2, repeats: 1 });
+}, 600_000);
+afterAll(() => engine?.destroy());
+
+describe('runModelBench at 75×75', () => {
+  it('profiles every layer of the forward, and the layers add up to the total', () => {
+    const spec = inceptionV3Spec({ inputSize: 75, auxLogits: false });
+    expect(result.macs).toBe(spec.filter((l) => l.kind === 'conv' || l.kind === 'linear').reduce((s, l) => s + l.macs, 0));
+    expect(result.forward.map((f) => f.batch)).toEqual([1, 2]);
+    for (const f of result.forward) {
+      const names = new Set(f.layers.map((l) => l.layer));
+      // Every layer that does work appears (concats and inference dropout dispatch nothing).
+      for (const l of spec) if (l.kind !== 'concat' && l.kind !== 'dropout') expect(names.has(l.name), l.name).toBe(true);
+      expect(names.has('(other)')).toBe(false);
+      const sum = f.layers.reduce((s, l) => s + l.ms, 0);
+      expect(f.gpuMs).toBeGreaterThan(0);
+      expect(Math.abs(sum - f.gpuMs) / f.gpuMs).toBeLessThan(1e-9);
+      expect(f.gflops).toBeCloseTo((2 * result.macs * f.batch) / f.gpuMs / 1e6, 6);
+      expect(f.peakBytes).toBeGreaterThan(result.weightsBytes);
+      expect(f.dispatches).toBe(f.layers.reduce((s, l) => s + l.calls, 0));
+    }
+  });
+
+  it('times a training step: a backward for every conv, loss, update, phases adding up', () => {
+    const t = result.train!;
+    expect(t.batch).toBe(2);
+    expect(Number.isFinite(t.loss)).toBe(true);
+    for (const l of inceptionV3Spec({ inputSize: 75, auxLogits: false })) {
+      if (l.kind !== 'conv') continue;
+      const row = t.layers.find((r) => r.layer === l.name);
+      expect(row?.forwardMs, l.name).toBeGreaterThan(0);
+      expect(row?.backwardMs, l.name).toBeGreaterThan(0);
+    }
+    expect(t.updateMs).toBeGreaterThan(0);
+    expect(t.forwardMs + t.lossMs + t.backwardMs + t.updateMs).toBeCloseTo(t.gpuMs, 6);
+    expect(t.kernels.some((k) => k.pass === 'backward' && k.kernel.startsWith('conv2d_backward'))).toBe(true);
+  });
+
+  it('prints a summary with the totals, the blocks and the training step', () => {
+    const text = formatModelBench(result);
+    expect(text).toContain('Inception-v3 at 75×75');
+    expect(text).toMatch(/Inference forward/);
+    for (const b of ['stem', 'Mixed_5b', 'Mixed_7c', 'classifier']) expect(text).toContain(b);
+    expect(text).toMatch(/Training step at batch 2/);
+    expect(blockOf('Mixed_6b.branch7x7_2')).toBe('Mixed_6b');
+    expect(blockOf('Conv2d_4a_3x3')).toBe('stem');
+    expect(blockOf('AuxLogits.conv0')).toBe('aux head');
+  });
+});
+
+describe('the model benchmark report in headless Chromium', () => {
+  let chromium: LaunchedChromium | undefined;
+  afterAll(async () => chromium?.close());
+
+  it('is self-contained and draws its charts without errors', async () => {
+    const html = renderModelBenchHtml(result);
+    expect(html).not.toMatch(/<script[^>]*\ssrc=/i);
+    chromium = await launchChromium();
+    const page = await chromium.browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.setContent(html, { waitUntil: 'load' });
+    await page.waitForFunction(() => {
+      const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
+      return w.__chartsDrawn !== undefined || w.__chartError !== undefined;
+    }, { timeout: 60_000, polling: 50 });
+    const state = await page.evaluate(() => {
+      const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
+      return { drawn: w.__chartsDrawn, error: w.__chartError, tables: document.querySelectorAll('table').length };
+    });
+    expect(state.error).toBeUndefined();
+    expect(errors).toEqual([]);
+    expect(state.drawn).toBe(modelBenchChartCount(result));
+    expect(state.tables).toBe(1 + result.forward.length + 1);
+  }, 180_000);
+});
