@@ -132,7 +132,8 @@ export class Tape {
               dx?.dispose();
               return;
             }
-            this.accumulate(grads, input, dx);
+            // Sums where a tensor fed several ops (every module's input feeds four branches).
+            engine.profiler.withLayer('(gradient sums)', () => this.accumulate(grads, input, dx));
           });
           dy.dispose();
         }
@@ -142,7 +143,7 @@ export class Tape {
       // What reached parameters is kept; anything else (inputs that were not parameters) goes.
       for (const [id, g] of grads) {
         const p = this.params.get(id);
-        if (p) this.accumulateParam(p, g);
+        if (p) engine.profiler.withLayer('(gradient sums)', () => this.accumulateParam(p, g));
         else g.dispose();
       }
       this.tracked = new Set(this.params.keys());
