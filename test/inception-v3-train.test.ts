@@ -10,6 +10,8 @@ import type { Engine } from '../src/runtime/engine.js';
 import { InceptionV3 } from '../src/models/inception-v3.js';
 import { Tape } from '../src/autograd/tape.js';
 import * as ag from '../src/autograd/functions.js';
+import { inceptionLoss } from '../src/nn/loss.js';
+import type { Tensor } from '../src/runtime/tensor.js';
 import { conv2dRef } from './reference/conv2d.js';
 import { batchNormStatisticsRef, runningUpdateRef } from './reference/batchnorm.js';
 import { assertClose } from './support/compare.js';
@@ -25,12 +27,7 @@ afterAll(() => engine?.destroy());
 const seed = freshSeed();
 
 /** Mean cross-entropy of the logits plus 0.4 × the aux head's, as the TensorFlow code weighs them. */
-function loss(tape: Tape, out: { logits: ReturnType<typeof ag.linear>; auxLogits?: ReturnType<typeof ag.linear> }, labels: number[]) {
-  const main = ag.softmaxCrossEntropy(tape, out.logits, labels, { labelSmoothing: 0.1 });
-  if (!out.auxLogits) return main;
-  const aux = ag.softmaxCrossEntropy(tape, out.auxLogits, labels, { labelSmoothing: 0.1 });
-  return ag.add(tape, main, ag.mul(tape, aux, tape.engine.tensor(new Float32Array([0.4]))));
-}
+const loss = (tape: Tape, out: { logits: Tensor; auxLogits?: Tensor }, labels: number[]) => inceptionLoss(tape, out, labels).total;
 
 describe(`Inception-v3 training graph (seed ${seed})`, () => {
   for (const batch of [1, 2]) {

@@ -13,11 +13,10 @@ import type { Engine } from '../../src/runtime/engine.js';
 import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../src/runtime/profiler.js';
 import { median } from '../../src/runtime/timing.js';
 import { Tape } from '../../src/autograd/tape.js';
-import * as ag from '../../src/autograd/functions.js';
+import { inceptionLoss } from '../../src/nn/loss.js';
 import { scaledAddInPlace } from '../../src/ops/reduce.js';
-import { InceptionV3, type ForwardTrainResult } from '../../src/models/inception-v3.js';
+import { InceptionV3 } from '../../src/models/inception-v3.js';
 import { totals } from '../../src/models/inception-v3-spec.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
 
 export interface ForwardBench {
   batch: number;
@@ -159,13 +158,6 @@ async function benchForward(engine: Engine, model: InceptionV3, batch: number, r
   }
 }
 
-function trainLoss(tape: Tape, out: ForwardTrainResult, labels: number[]): Tensor {
-  const main = ag.softmaxCrossEntropy(tape, out.logits, labels, { labelSmoothing: 0.1 });
-  if (!out.auxLogits) return main;
-  const aux = ag.softmaxCrossEntropy(tape, out.auxLogits, labels, { labelSmoothing: 0.1 });
-  return ag.add(tape, main, ag.mul(tape, aux, tape.engine.tensor(new Float32Array([0.4]))));
-}
-
 async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number, repeats: number, progress: (m: string) => void): Promise<TrainStepBench> {
   const size = model.inputSize;
   const tape = new Tape(engine);
@@ -183,7 +175,7 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
     await engine.scope(async () => {
       const out = model.forwardTrain(tape, x, { dropoutSeed: 5 });
       await mark();
-      const l = engine.profiler.withLayer('(loss)', () => trainLoss(tape, out, labels));
+      const l = engine.profiler.withLayer('(loss)', () => inceptionLoss(tape, out, labels).total);
       await mark();
       tape.backward(l);
       await mark();
