@@ -12,8 +12,8 @@
  * charts once every chart has rendered, or `window.__chartError` (and `data-chart-error`) to the
  * message if drawing failed, so tests and scripts can tell a drawn report from a broken one.
  */
-import { escapeHtml, jsonForScript, loadChartJs } from '../report/html.js';
-export { escapeHtml, loadChartJs, type ChartJsSource } from '../report/html.js';
+import { escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
+export { escapeHtml, loadChartJs, type ChartJsSource } from '../../src/io/html-report.js';
 import type { FactorizationResult, FactorizationRow, FusedResult, SideResult, TimingSource } from './result.js';
 
 // ---------------------------------------------------------------------------------------------

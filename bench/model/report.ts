@@ -6,7 +6,7 @@
  * The page sets `window.__chartsDrawn` (and `data-charts-drawn` on <body>) to the number of
  * charts once all are drawn, or `window.__chartError` (`data-chart-error`) if drawing failed.
  */
-import { escapeHtml, jsonForScript, loadChartJs } from '../report/html.js';
+import { escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
 import type { ModelBenchResult } from './run.js';
 
 const MiB = 2 ** 20;
