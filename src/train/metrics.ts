@@ -1,0 +1,174 @@
+/**
+ * What a training run logs: one JSON object per line, a step record every few steps and an
+ * evaluation record at each epoch end, and the HTML report drawn from them (loss and accuracy
+ * curves, Chart.js inlined so the file opens with no network).
+ */
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { escapeHtml, jsonForScript, loadChartJs } from '../io/html-report.js';
+
+export interface StepRecord {
+  kind: 'step';
+  step: number;
+  /** Fractional epoch: completed epochs + the share of this one done. */
+  epoch: number;
+  loss: number;
+  lr: number;
+  imagesPerSecond: number;
+  /** Global gradient norm before clipping, when it was read back. */
+  gradNorm?: number;
+  /** Seconds since the run started (resumed runs continue the count). */
+  seconds: number;
+}
+
+export interface EvalRecord {
+  kind: 'eval';
+  step: number;
+  epoch: number;
+  testAcc: number;
+  testLoss: number;
+  /** Training loss averaged over the epoch that just ended. */
+  trainLoss?: number;
+  seconds: number;
+}
+
+export type MetricRecord = StepRecord | EvalRecord;
+
+/** Appends records to a JSON-lines file (created with its folder on first use). */
+export class MetricsLog {
+  readonly path: string;
+  constructor(path: string, options: { append?: boolean } = {}) {
+    this.path = resolve(path);
+    mkdirSync(dirname(this.path), { recursive: true });
+    if (!options.append) writeFileSync(this.path, '');
+  }
+
+  write(record: MetricRecord): void {
+    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+  }
+}
+
+/** Reads a JSON-lines metrics file, naming the line that does not parse. */
+export function readMetrics(path: string): MetricRecord[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: MetricRecord[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      out.push(JSON.parse(line) as MetricRecord);
+    } catch (e) {
+      throw new Error(`${path}, line ${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+  });
+  return out;
+}
+
+export interface TrainReportInfo {
+  title: string;
+  /** Key facts shown above the charts (command, adapter, model, data, time). */
+  facts: [string, string][];
+}
+
+const PAGE_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var body = document.body;
+  function fail(e) {
+    var msg = e && e.message ? String(e.message) : String(e);
+    window.__chartError = msg;
+    body.setAttribute('data-chart-error', msg);
+    var box = document.getElementById('chart-error');
+    if (box) { box.textContent = 'The charts could not be drawn: ' + msg; box.hidden = false; }
+  }
+  try {
+    var records = JSON.parse(document.getElementById('metrics-data').textContent);
+    var steps = records.filter(function (r) { return r.kind === 'step'; });
+    var evals = records.filter(function (r) { return r.kind === 'eval'; });
+    Chart.defaults.animation = false;
+    Chart.defaults.maintainAspectRatio = false;
+    var expected = 2;
+    var drawn = 0;
+    var countPlugin = { id: 'count', afterRender: function (chart) {
+      if (chart.$counted) return;
+      chart.$counted = true;
+      drawn++;
+      if (drawn === expected) { window.__chartsDrawn = drawn; body.setAttribute('data-charts-drawn', String(drawn)); }
+    } };
+    function xy(rs, key) { return rs.map(function (r) { return { x: r.epoch, y: r[key] }; }); }
+    var linear = { type: 'linear', title: { display: true, text: 'epoch' } };
+    new Chart(document.getElementById('chart-loss'), {
+      type: 'line',
+      data: { datasets: [
+        { label: 'training loss', data: xy(steps, 'loss'), borderColor: '#4e79a7', backgroundColor: '#4e79a7', pointRadius: 0, borderWidth: 1.5 },
+        { label: 'test loss', data: xy(evals, 'testLoss'), borderColor: '#e15759', backgroundColor: '#e15759', pointRadius: 3 },
+      ] },
+      options: { parsing: false, scales: { x: linear, y: { title: { display: true, text: 'loss' } } } },
+      plugins: [countPlugin],
+    });
+    new Chart(document.getElementById('chart-accuracy'), {
+      type: 'line',
+      data: { datasets: [
+        { label: 'test top-1 accuracy', data: evals.map(function (r) { return { x: r.epoch, y: 100 * r.testAcc }; }), borderColor: '#59a14f', backgroundColor: '#59a14f', pointRadius: 3 },
+      ] },
+      options: { parsing: false, scales: { x: linear, y: { min: 0, max: 100, title: { display: true, text: 'top-1 accuracy, %' } } } },
+      plugins: [countPlugin],
+    });
+  } catch (e) {
+    fail(e);
+  }
+})();
+`;
+
+/** A self-contained HTML page with the loss and accuracy curves of a run. */
+export function renderTrainReport(records: readonly MetricRecord[], info: TrainReportInfo): string {
+  const chartJs = loadChartJs();
+  const evals = records.filter((r): r is EvalRecord => r.kind === 'eval');
+  const best = evals.reduce<EvalRecord | undefined>((b, r) => (!b || r.testAcc > b.testAcc ? r : b), undefined);
+  const rows = evals
+    .map((r) => `<tr><td>${escapeHtml(r.epoch.toFixed(2))}</td><td>${r.step}</td><td>${escapeHtml((100 * r.testAcc).toFixed(2))}%</td><td>${escapeHtml(r.testLoss.toFixed(4))}</td><td>${escapeHtml(r.trainLoss?.toFixed(4) ?? '—')}</td><td>${escapeHtml((r.seconds / 60).toFixed(1))}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(info.title)}</title>
+<link rel="icon" href="data:,">
+<style>
+  body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0; color: #222; }
+  main { max-width: 1000px; margin: 0 auto; padding: 24px; }
+  h1 { font-size: 22px; margin: 0 0 12px; }
+  h2 { font-size: 17px; margin: 28px 0 8px; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; }
+  dt { color: #666; } dd { margin: 0; }
+  .chart-box { position: relative; height: 340px; }
+  #chart-error { color: #b00020; font-weight: 600; }
+  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+  th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+</style>
+</head>
+<body>
+<main>
+<h1>${escapeHtml(info.title)}</h1>
+<dl>
+${info.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}
+<dt>Best test accuracy</dt><dd>${best ? `${escapeHtml((100 * best.testAcc).toFixed(2))}% at epoch ${escapeHtml(best.epoch.toFixed(2))}` : 'no evaluation yet'}</dd>
+</dl>
+<p id="chart-error" hidden></p>
+<h2>Loss</h2>
+<figure><div class="chart-box"><canvas id="chart-loss" role="img" aria-label="Training and test loss"></canvas></div></figure>
+<h2>Test accuracy</h2>
+<figure><div class="chart-box"><canvas id="chart-accuracy" role="img" aria-label="Test top-1 accuracy"></canvas></div></figure>
+<h2>Evaluations</h2>
+<table><thead><tr><th>epoch</th><th>step</th><th>top-1</th><th>test loss</th><th>train loss</th><th>minutes</th></tr></thead><tbody>${rows}</tbody></table>
+<footer><p>Generated by <code>incept train</code>. Charts drawn with Chart.js ${escapeHtml(chartJs.version)} (MIT), inlined.</p></footer>
+</main>
+<script type="application/json" id="metrics-data">${jsonForScript(records)}</script>
+<script>
+${chartJs.source}
+</script>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}
