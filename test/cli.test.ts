@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { inceptionV3Spec, totals } from '../src/models/inception-v3-spec.js';
 
 const run = promisify(execFile);
 const incept = (args: string[], env: Record<string, string> = {}) =>
@@ -115,5 +116,28 @@ describe('incept summary', () => {
     const err = (await incept(['summary', '--no-aux', '--input', '74']).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/incept: Inception-v3: the input size must be an integer of at least 75/);
+  });
+
+  it('--cifar10: 32×32 input, 10 classes, the spec\'s totals; --width scales it and says so', async () => {
+    const j = JSON.parse((await incept(['summary', '--cifar10', '--json'])).stdout);
+    const t = totals(inceptionV3Spec({ variant: 'cifar10' }));
+    expect([j.model, j.variant, j.width, j.input, j.numClasses, j.auxLogits]).toEqual(['inception_v3', 'cifar10', 1, [1, 3, 32, 32], 10, true]);
+    expect([j.totalParams, j.totalMacs, j.auxMacs]).toEqual([t.params, t.macs, t.auxMacs]);
+    expect(j.totalParams).toBe(22_307_060);
+    expect(j.layers.find((l: { name: string }) => l.name === 'Mixed_7c').outputShape).toEqual([1, 2048, 4, 4]);
+    const { stdout } = await incept(['summary', '--cifar10', '--width', '0.25', '--no-aux']);
+    expect(stdout).toMatch(/^Inception-v3, CIFAR-10 variant, width 0\.25, input \[1, 3, 32, 32\], 10 classes, aux head off/);
+    expect(stdout).toMatch(/total parameters: 1,373,346/);
+  });
+
+  it('rejects --width 0 and --cifar10 with an ImageNet stem option, naming the flags', async () => {
+    const bad = async (args: string[]) => ((await incept(['summary', ...args]).catch((e: unknown) => e)) as { code: number; stderr: string });
+    const zero = await bad(['--width', '0']);
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toMatch(/incept: --width needs a number greater than 0.*got '0'/);
+    expect((await bad(['--cifar10', '--width', 'wide'])).stderr).toMatch(/--width needs a number greater than 0.*got 'wide'/);
+    const stem = await bad(['--cifar10', '--stem', '7x7']);
+    expect(stem.code).toBe(1);
+    expect(stem.stderr).toMatch(/incept: --stem cannot go with --cifar10/);
   });
 });

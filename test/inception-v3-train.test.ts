@@ -125,6 +125,34 @@ describe(`Inception-v3 training graph (seed ${seed})`, () => {
     }
   }, 600_000);
 
+  it('trains the CIFAR-10 variant (width 0.25, aux head, asymmetric same padding) at batch 4', async () => {
+    const model = new InceptionV3(engine, { seed, variant: 'cifar10', width: 0.25 });
+    const tape = new Tape(engine);
+    try {
+      expect(model.inputSize).toBe(32);
+      const { lossValue, dead } = await engine.scope(async () => {
+        const out = model.forwardTrain(tape, engine.randomNormal([4, 32, 32, 3], { seed: seed + 4 }), { dropoutSeed: seed });
+        expect(out.logits.shape).toEqual([4, 10]);
+        expect(out.auxLogits!.shape).toEqual([4, 10]);
+        const l = loss(tape, out, [0, 3, 9, 3]);
+        tape.backward(l);
+        const dead: string[] = [];
+        for (const [name, p] of model.parameters()) {
+          const g = await tape.grad(p)!.read();
+          expect(g.every(Number.isFinite), name).toBe(true);
+          if (!name.endsWith('.bn.bias') && g.every((v) => v === 0)) dead.push(name);
+        }
+        return { lossValue: (await l.read())[0]!, dead };
+      });
+      tape.zeroGrad();
+      expect(Number.isFinite(lossValue)).toBe(true);
+      expect(dead).toEqual([]);
+    } finally {
+      tape.dispose();
+      model.dispose();
+    }
+  }, 300_000);
+
   it('rejects an input of the wrong size, naming what it needs', () => {
     const model = new InceptionV3(engine, { seed, inputSize: 75, auxLogits: false });
     const tape = new Tape(engine);

@@ -9,6 +9,7 @@ import { buildDeviceReport, formatDeviceReport } from './device-report.js';
 import { benchConvs, type BenchConvsOptions } from './bench-convs.js';
 import { benchOps, type BenchOpsOptions } from './bench-ops.js';
 import { benchTrainStep, type BenchTrainStepOptions } from './bench-train-step.js';
+import { benchModel, type BenchModelOptions } from './bench-model.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
 import { runSummary, type SummaryOptions } from './summary.js';
@@ -54,12 +55,14 @@ export function buildProgram(): Command {
     .command('summary')
     .description('Inception-v3 layer by layer: output shape, parameters and multiply-adds, with totals')
     .option('--no-aux', 'leave the auxiliary head out')
-    .option('--input <n>', 'input height and width (default 299; at least 75, and 299 with the aux head)')
-    .option('--classes <n>', 'output classes (default 1000)')
+    .option('--input <n>', 'input height and width (default 299; at least 75, and 299 with the aux head; --cifar10: default 32, at least 8, and 17 with the aux head)')
+    .option('--classes <n>', 'output classes (default 1000; 10 with --cifar10)')
+    .option('--cifar10', "the CIFAR-10 variant: a stride-1 small-image stem and 'same' padding throughout (32×32 input, 10 classes unless --input/--classes say otherwise)")
+    .option('--width <w>', "width multiplier on every conv's output channels, rounded to a multiple of 4 (default 1)")
     .option('--stem <kind>', "v3 (three 3×3 convs, default) or 7x7 (Inception-v2's single 7×7 conv: the paper's Table 3 ablation)")
     .option('--no-aux-bn', 'aux head convs without BatchNorm (with a bias), as before the paper')
     .option('--low-resolution <n>', "79 or 151: the paper's Table 2 low-resolution variants (stride-1 first conv; 79 also drops the first max-pool)")
-    .option('--json', 'print JSON: { input, totalParams, totalMacs, layers: [ { name, outputShape [N, C, H, W], params, macs } ] }')
+    .option('--json', 'print JSON: { variant, width, input, totalParams, totalMacs, layers: [ { name, outputShape [N, C, H, W], params, macs } ] }')
     .action((opts: SummaryOptions) => runSummary(opts));
 
   const bench = program.command('bench').description('Benchmarks');
@@ -106,6 +109,18 @@ export function buildProgram(): Command {
     .option('--module <text>', "only the module whose name contains this (e.g. 'Mixed_6b')")
     .option('--json <file>', 'also write the results as JSON')
     .action(async (opts: BenchTrainStepOptions) => benchTrainStep(opts));
+  bench
+    .command('model')
+    .description('Inception-v3 end to end: the inference forward (BatchNorm folded) at each batch size and one training step, with GPU time per layer and in total, GFLOP/s, wall time and peak memory')
+    .addOption(driverOption())
+    .option('--batches <list>', 'forward batch sizes (default 1,8; quick: 1)')
+    .option('--train-batch <n>', 'batch of the training step, 0 to skip it (default 8; quick: 2)')
+    .option('--repeats <n>', 'timed runs after a warm-up (default 3; quick: 1)')
+    .option('--input <n>', 'input height and width (default 299; the aux head trains only from 299)')
+    .option('--quick', 'batch 1 forward and a batch-2 training step, one timed run each')
+    .option('--json <file>', 'also write the results as JSON')
+    .option('--html <file>', 'where to write the HTML report (default reports/model[-quick].html)')
+    .action(async (opts: BenchModelOptions) => benchModel(opts));
 
   return program;
 }

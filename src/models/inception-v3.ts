@@ -76,7 +76,7 @@ function truncatedNormal(count: number, std: number, bound: number, seed: number
 
 /** The input size a spec is built for (the spec's own defaults). */
 function inputSizeOf(options: InceptionV3Options): number {
-  return options.inputSize ?? options.lowResolution ?? ((options as { variant?: string }).variant === 'cifar10' ? 32 : 299);
+  return options.inputSize ?? options.lowResolution ?? (options.variant === 'cifar10' ? 32 : 299);
 }
 
 /** Where each layer that feeds a concat writes: its channel slice of the concat's output. */
