@@ -12,8 +12,14 @@ export const browserStubs = {
   setup(build) {
     build.onResolve({ filter: /gpu-node\.js$/ }, () => ({ path: 'gpu-node-stub', namespace: 'stub' }));
     build.onResolve({ filter: /tuning-file\.js$/ }, () => ({ path: 'tuning-file-stub', namespace: 'stub' }));
+    build.onResolve({ filter: /data\/cifar10\.js$/ }, () => ({ path: 'cifar10-stub', namespace: 'stub' }));
     build.onLoad({ filter: /^gpu-node-stub$/, namespace: 'stub' }, () => ({
       contents: "export function selectNodeAdapter() { throw new Error('Node adapter discovery is not available in the browser'); }",
+      loader: 'js',
+    }));
+    build.onLoad({ filter: /^cifar10-stub$/, namespace: 'stub' }, () => ({
+      contents:
+        "export const DEFAULT_CIFAR10_DIRECTORY = '../shared/data/cifar-10-batches-bin'; export async function loadCifar10() { throw new Error('loadCifar10 reads files and is Node-only; in a browser, decode the records yourself (decodeRecords) and use BatchLoader'); }",
       loader: 'js',
     }));
     build.onLoad({ filter: /^tuning-file-stub$/, namespace: 'stub' }, () => ({

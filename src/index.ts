@@ -5,7 +5,7 @@ export { Engine, createEngine, type EngineOptions, type DispatchSpec, type Unifo
 export { Tensor, type DType, type Shape, type ChannelSlice, shapeSize } from './runtime/tensor.js';
 export { KernelFamily, type EntryInfo, type BindingInfo } from './runtime/kernel.js';
 export { requestGpuDevice, selectAdapter, isSoftwareAdapter, type DeviceOptions, type AdapterSelection } from './runtime/device.js';
-export { Profiler, type DispatchRecord, type KernelSummary } from './runtime/profiler.js';
+export { Profiler, type DispatchRecord, type KernelSummary, type LayerSummary } from './runtime/profiler.js';
 export type { MemoryStats } from './runtime/pool.js';
 export * from './runtime/errors.js';
 export { add, mul, scaleShift, relu, reluBackward } from './ops/elementwise.js';
@@ -26,6 +26,7 @@ export {
   type BatchNormTrainResult,
   type MomentumConvention,
   type PartialStatistics,
+  foldBatchNormInference,
 } from './ops/batchnorm.js';
 export { dropout, dropoutBackward } from './ops/dropout.js';
 export { softmax, softmaxCrossEntropy, topK, MAX_TOP_K, type SoftmaxCrossEntropyOptions, type SoftmaxCrossEntropyResult } from './ops/softmax.js';
@@ -42,5 +43,13 @@ export { Tuner, MemoryTuningStore, LocalStorageTuningStore, type TuningMode, typ
 export { measureGpuTime, type GpuTimeStats, type GpuTimeOptions } from './runtime/timing.js';
 export { Tape, type BackwardRule } from './autograd/tape.js';
 export * as autograd from './autograd/functions.js';
-export { InceptionV3, BATCHNORM_EPS } from './models/inception-v3.js';
-export { inceptionV3Spec, totals as inceptionV3Totals, MIN_INPUT_SIZE, MIN_INPUT_SIZE_WITH_AUX, type InceptionV3Options, type LayerSpec } from './models/inception-v3-spec.js';
+export { InceptionV3, BATCHNORM_EPS, DROPOUT_RATE, type ConvParams, type ForwardTrainOptions, type ForwardTrainResult } from './models/inception-v3.js';
+export { inceptionV3Spec, totals as inceptionV3Totals, scaledChannels, MIN_INPUT_SIZE, MIN_INPUT_SIZE_WITH_AUX, CIFAR10_MIN_INPUT_SIZE, type InceptionV3Options, type LayerSpec } from './models/inception-v3-spec.js';
+export { inceptionLoss, DEFAULT_AUX_WEIGHT, DEFAULT_LABEL_SMOOTHING, type InceptionLoss, type InceptionLossOptions } from './nn/loss.js';
+export { augmentImages, augmentBatch, augmentDraws, augmentDrawsGpu, normalizationTable, packImageBytes, CIFAR10_MEAN, CIFAR10_STD, type AugmentOptions, type AugmentDrawOptions, type AugmentDraws, type AugmentBatchResult } from './ops/augment.js';
+export { CIFAR10_CLASSES, DatasetError, channelStatistics, decodeRecords, type ImageDataset, type ChannelStatistics } from './data/dataset.js';
+export { BatchLoader, type BatchLoaderOptions, type LoaderState, type ImageBatch, type BatchPosition } from './data/loader.js';
+export { shuffledIndices } from './data/random.js';
+export { loadCifar10, DEFAULT_CIFAR10_DIRECTORY, type LoadCifar10Options, type Cifar10Dataset, type Cifar10Split } from './data/cifar10.js';
+export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, readTensorsToHost, uploadTensors, SafetensorsError, type SafetensorsDType, type SafetensorsInput, type SafetensorsTensor, type DecodedSafetensors } from './io/safetensors.js';
+export { writeCheckpoint, readCheckpoint, checkpointPaths, type Checkpoint, type CheckpointInput, type CheckpointPaths } from './io/checkpoint-file.js';
