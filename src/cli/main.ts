@@ -13,6 +13,7 @@ import { benchModel, type BenchModelOptions } from './bench-model.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
 import { progressLine } from './progress.js';
 import { runSummary, type SummaryOptions } from './summary.js';
+import { runTrain, type TrainCliOptions } from './train.js';
 
 function driverOption(): Option {
   return new Option('--driver <name>', 'Vulkan driver in Node on Linux (default: env INCEPT_DRIVER or auto)').choices([...DRIVER_CHOICES]);
@@ -64,6 +65,33 @@ export function buildProgram(): Command {
     .option('--low-resolution <n>', "79 or 151: the paper's Table 2 low-resolution variants (stride-1 first conv; 79 also drops the first max-pool)")
     .option('--json', 'print JSON: { variant, width, input, totalParams, totalMacs, layers: [ { name, outputShape [N, C, H, W], params, macs } ] }')
     .action((opts: SummaryOptions) => runSummary(opts));
+
+  program
+    .command('train')
+    .description('Train the CIFAR-10 variant of Inception-v3: progress bar, test-set evaluation each epoch, JSON-lines metrics, an HTML report, checkpoints (epoch ends, time budget, Ctrl-C) and --resume')
+    .addOption(driverOption())
+    .option('--data <dir>', 'folder with the CIFAR-10 binary files (default ../shared/data/cifar-10-batches-bin)')
+    .option('--out <dir>', 'where checkpoints, metrics and the report go (default runs/cifar10)')
+    .option('--width <w>', 'width multiplier of the network (default 0.25)')
+    .option('--epochs <n>', 'epochs (default 10)')
+    .option('--batch-size <n>', 'images per step (default 64)')
+    .option('--lr <rate>', 'peak learning rate (default 0.05 for sgd, 0.045 for rmsprop)')
+    .option('--optimizer <name>', 'sgd (momentum, default) or rmsprop (TensorFlow form: decay 0.9, ε 1.0, as the paper)')
+    .option('--schedule <name>', 'cosine (default for sgd), exponential (0.94 every 2 epochs, default for rmsprop), step, constant')
+    .option('--warmup <steps>', 'linear learning-rate warm-up in steps (default 100)')
+    .option('--momentum <m>', 'momentum (default 0.9)')
+    .option('--weight-decay <wd>', 'L2 weight decay, not on BatchNorm or biases (default 5e-4)')
+    .option('--label-smoothing <e>', 'label smoothing ε (default 0.1)')
+    .option('--aux-weight <w>', "weight of the aux head's loss (default 0.4; 0 leaves it out of the loss)")
+    .option('--clip <norm>', 'clip gradients by global norm (default 2; 0 off)')
+    .option('--minutes <m>', 'time budget: after it, finish the step, evaluate, checkpoint and exit')
+    .option('--seed <n>', 'seed of initialisation, shuffling, augmentation and dropout (default 1)')
+    .option('--metrics <file>', 'JSON-lines metrics (default <out>/metrics.jsonl)')
+    .option('--resume', "continue the run whose checkpoint is in --out (its configuration is kept)")
+    .option('--train-limit <n>', 'use only the first n training images')
+    .option('--test-limit <n>', 'evaluate on the first n test images only')
+    .option('--max-steps <n>', 'stop after this step (checkpointed; resume continues)')
+    .action(async (opts: TrainCliOptions) => runTrain(opts));
 
   const bench = program.command('bench').description('Benchmarks');
   bench

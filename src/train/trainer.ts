@@ -1,0 +1,275 @@
+/**
+ * Training the CIFAR-10 variant of Inception-v3: the loop behind `incept train`.
+ *
+ * Each step: a batch from the seeded loader (crop and flip on the GPU), the training forward on
+ * the tape (BatchNorm on batch statistics, dropout, aux head), Inception's loss (label smoothing,
+ * aux weight 0.4), backward, the global gradient norm in one pass, and the optimizer's update
+ * with clipping applied inside its kernel. At each epoch end: the test set in inference mode,
+ * a metrics record, a checkpoint and the HTML report. A time budget or Ctrl-C ends the run after
+ * the step in flight: the budget evaluates first, both write a checkpoint, and `resume`
+ * continues from it.
+ *
+ * Every random choice is a counter-based function of (seed, step): the shuffle per epoch, the
+ * augmentation draws, the dropout masks. So the RNG state is the step count, and a resumed run
+ * repeats an uninterrupted one exactly when the kernels are deterministic (they are: fixed
+ * summation orders, no atomics).
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Engine } from '../runtime/engine.js';
+import { InceptError } from '../runtime/errors.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { Tape } from '../autograd/tape.js';
+import { InceptionV3 } from '../models/inception-v3.js';
+import { inceptionLoss } from '../nn/loss.js';
+import { globalNorm } from '../ops/reduce.js';
+import { BatchLoader, type LoaderState } from '../data/loader.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { evaluate, type Evaluation } from './evaluate.js';
+import { MetricsLog, readMetrics, renderTrainReport, type MetricRecord } from './metrics.js';
+import { createOptimizer, scheduleFor, type OptimizerChoice, type ScheduleChoice, type TrainOptimizer } from './optimizer-choice.js';
+import type { LearningRateSchedule } from '../optim/schedule.js';
+import { readTrainCheckpoint, writeTrainCheckpoint } from './checkpoint.js';
+import { writeReport } from '../cli/args.js';
+
+export interface TrainConfig {
+  width: number;
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate (after warm-up). */
+  lr: number;
+  optimizer: OptimizerChoice;
+  schedule: ScheduleChoice;
+  /** Linear warm-up, in steps. */
+  warmupSteps: number;
+  momentum: number;
+  weightDecay: number;
+  labelSmoothing: number;
+  auxWeight: number;
+  /** Global-norm clipping threshold; 0 turns clipping off. */
+  clip: number;
+  seed: number;
+  /** Use the first N training / test images only (quick runs and tests). */
+  trainLimit?: number;
+  testLimit?: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  width: 0.25,
+  epochs: 10,
+  batchSize: 64,
+  lr: 0.05,
+  optimizer: 'sgd',
+  schedule: 'cosine',
+  warmupSteps: 100,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  labelSmoothing: 0.1,
+  auxWeight: 0.4,
+  clip: 2,
+  seed: 1,
+};
+
+export interface RunControl {
+  /** Stop after this many seconds of training (the step in flight finishes, then evaluate, checkpoint). */
+  seconds?: number;
+  /** Stop after this step (tests; checkpoint, no extra evaluation). */
+  maxSteps?: number;
+  /** Log a step record every N steps (default 10). */
+  logEvery?: number;
+  /** Set to true (e.g. by SIGINT) to stop after the step in flight and checkpoint. */
+  interrupted?: () => boolean;
+  onStep?: (s: { step: number; epoch: number; loss: number; lr: number; imagesPerSecond: number; stepsPerEpoch: number; totalSteps: number }) => void;
+  onEval?: (e: Evaluation & { epoch: number }) => void;
+  onMessage?: (m: string) => void;
+}
+
+export interface TrainOutcome {
+  steps: number;
+  epochs: number;
+  /** Loss of every step run in this call, in order. */
+  losses: number[];
+  lastEval?: Evaluation;
+  stopped: 'done' | 'time' | 'interrupted' | 'max-steps';
+  checkpoint: string;
+}
+
+/** The state a checkpoint's JSON holds besides the tensors. */
+export interface TrainState {
+  config: TrainConfig;
+  step: number;
+  loader: LoaderState;
+  seconds: number;
+  /** Sum and count of training losses in the current epoch (the epoch's mean at its end). */
+  epochLossSum: number;
+  epochLossCount: number;
+}
+
+export class Trainer {
+  readonly model: InceptionV3;
+  readonly optimizer: TrainOptimizer;
+  readonly loader: BatchLoader;
+  readonly schedule: LearningRateSchedule;
+  private readonly tape: Tape;
+  private state: TrainState;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly config: TrainConfig,
+    readonly train: ImageDataset,
+    readonly test: ImageDataset,
+    readonly outDir: string,
+    state?: TrainState,
+  ) {
+    this.model = new InceptionV3(engine, { variant: 'cifar10', width: config.width, seed: config.seed });
+    this.tape = new Tape(engine);
+    this.optimizer = createOptimizer(engine, this.model.parameters(), config);
+    this.loader = new BatchLoader(engine, train, { batchSize: config.batchSize, seed: config.seed, training: true, dropLast: true, ...(state ? { state: state.loader } : {}) });
+    this.schedule = scheduleFor(config, this.loader.batchesPerEpoch);
+    this.state = state ?? { config, step: 0, loader: this.loader.state, seconds: 0, epochLossSum: 0, epochLossCount: 0 };
+  }
+
+  /** A fresh run, or (resume) the one whose checkpoint is in outDir. */
+  static async create(engine: Engine, config: TrainConfig, data: { train: ImageDataset; test: ImageDataset }, outDir: string, resume = false): Promise<Trainer> {
+    const dir = resolve(outDir);
+    if (data.train.count < config.batchSize) throw new InceptError(`incept train: the batch size ${config.batchSize} is larger than the ${data.train.count} training images`);
+    if (!resume) return new Trainer(engine, config, data.train, data.test, dir);
+    const saved = await readTrainCheckpoint(dir);
+    const t = new Trainer(engine, saved.state.config, data.train, data.test, dir, saved.state);
+    t.loadTensors(saved.tensors);
+    return t;
+  }
+
+  get step(): number {
+    return this.state.step;
+  }
+
+  get stepsPerEpoch(): number {
+    return this.loader.batchesPerEpoch;
+  }
+
+  private loadTensors(tensors: Map<string, Float32Array>): void {
+    const model = this.model.stateDict();
+    for (const [name, t] of model) {
+      const v = tensors.get(`model.${name}`);
+      if (!v) throw new InceptError(`incept train --resume: the checkpoint has no tensor model.${name}; it was written by another model configuration`);
+      if (v.length !== t.size) throw new InceptError(`incept train --resume: checkpoint tensor model.${name} has ${v.length} values, the model needs ${t.size}`);
+      this.engine.write(t, v);
+    }
+    this.model.invalidateFolded();
+    const opt = new Map<string, Float32Array>();
+    for (const [name, v] of tensors) if (name.startsWith('optimizer.')) opt.set(name.slice('optimizer.'.length), v);
+    this.optimizer.loadState(opt);
+  }
+
+  /** Writes weights, running statistics, optimizer state and the loop's position. */
+  async checkpoint(): Promise<string> {
+    const tensors = new Map<string, Tensor>();
+    for (const [name, t] of this.model.stateDict()) tensors.set(`model.${name}`, t);
+    for (const [name, t] of this.optimizer.state()) tensors.set(`optimizer.${name}`, t);
+    this.state.loader = this.loader.state;
+    return writeTrainCheckpoint(this.outDir, tensors, this.state);
+  }
+
+  async evaluate(onBatch?: (done: number, total: number) => void): Promise<Evaluation> {
+    return evaluate(this.engine, this.model, this.test, onBatch ? { onBatch } : {});
+  }
+
+  /** Writes the HTML report from the metrics file. */
+  writeReport(metricsPath: string, facts: [string, string][]): string {
+    const records: MetricRecord[] = existsSync(metricsPath) ? readMetrics(metricsPath) : [];
+    return writeReport(join(this.outDir, 'report.html'), renderTrainReport(records, { title: `Inception-v3 (CIFAR-10 variant, width ${this.config.width}) training`, facts }));
+  }
+
+  /** Runs until the configured epochs are done or `control` stops it. */
+  async run(metrics: MetricsLog, control: RunControl = {}): Promise<TrainOutcome> {
+    const engine = this.engine;
+    const config = this.config;
+    const stepsPerEpoch = this.stepsPerEpoch;
+    const totalSteps = config.epochs * stepsPerEpoch;
+    const logEvery = control.logEvery ?? 10;
+    const started = performance.now();
+    const secondsAtStart = this.state.seconds;
+    const seconds = () => secondsAtStart + (performance.now() - started) / 1000;
+    const losses: number[] = [];
+    let lastEval: Evaluation | undefined;
+    let evaluatedAt = -1;
+    let stopped: TrainOutcome['stopped'] = 'done';
+    const params = [...this.model.parameters()];
+    let windowStart = performance.now();
+    let windowImages = 0;
+
+    const endOfEpoch = async (epoch: number) => {
+      control.onMessage?.(`epoch ${epoch} done: evaluating on ${this.test.count} test images`);
+      lastEval = await this.evaluate();
+      const trainLoss = this.state.epochLossCount ? this.state.epochLossSum / this.state.epochLossCount : undefined;
+      metrics.write({ kind: 'eval', step: this.state.step, epoch, testAcc: lastEval.accuracy, testLoss: lastEval.loss, ...(trainLoss !== undefined ? { trainLoss } : {}), seconds: seconds() });
+      evaluatedAt = this.state.step;
+      control.onEval?.({ ...lastEval, epoch });
+      this.state.epochLossSum = 0;
+      this.state.epochLossCount = 0;
+    };
+
+    while (this.state.step < totalSteps) {
+      if (control.interrupted?.()) {
+        stopped = 'interrupted';
+        break;
+      }
+      if (control.seconds !== undefined && seconds() - secondsAtStart >= control.seconds) {
+        stopped = 'time';
+        break;
+      }
+      if (control.maxSteps !== undefined && this.state.step >= control.maxSteps) {
+        stopped = 'max-steps';
+        break;
+      }
+      const step = this.state.step;
+      const lr = this.schedule(step);
+      const logNow = (step + 1) % logEvery === 0;
+      let gradNorm: number | undefined;
+      const loss = await engine.scope(async () => {
+        const batch = this.loader.next();
+        const out = this.model.forwardTrain(this.tape, batch.images, { dropoutSeed: config.seed * 1_000_003 + step });
+        const { total } = inceptionLoss(this.tape, out, batch.labels, { labelSmoothing: config.labelSmoothing, auxWeight: config.auxWeight });
+        this.tape.backward(total);
+        const grads = params.map(([name, p]) => [name, this.tape.grad(p)!] as [string, Tensor]);
+        const norm = config.clip > 0 ? globalNorm(grads.map(([, g]) => g)) : undefined;
+        this.optimizer.step(new Map(grads), { lr, ...(norm ? { gradNorm: norm, clip: config.clip } : {}) });
+        if (norm && logNow) gradNorm = (await norm.read())[0]!;
+        return (await total.read())[0]!;
+      });
+      this.tape.zeroGrad();
+      if (!Number.isFinite(loss)) throw new InceptError(`incept train: the loss became ${loss} at step ${step} (learning rate ${lr}); lower --lr or keep clipping on`);
+      losses.push(loss);
+      this.state.step++;
+      this.state.epochLossSum += loss;
+      this.state.epochLossCount++;
+      windowImages += config.batchSize;
+      const epoch = this.state.step / stepsPerEpoch;
+      const now = performance.now();
+      const imagesPerSecond = (1000 * windowImages) / Math.max(1, now - windowStart);
+      control.onStep?.({ step: this.state.step, epoch, loss, lr, imagesPerSecond, stepsPerEpoch, totalSteps });
+      if (this.state.step % logEvery === 0) {
+        metrics.write({ kind: 'step', step: this.state.step, epoch, loss, lr, imagesPerSecond, ...(gradNorm !== undefined ? { gradNorm } : {}), seconds: seconds() });
+        windowStart = now;
+        windowImages = 0;
+      }
+      if (this.state.step % stepsPerEpoch === 0) {
+        await endOfEpoch(this.state.step / stepsPerEpoch);
+        this.state.seconds = seconds();
+        await this.checkpoint();
+      }
+    }
+    // The time budget ends with an evaluation (unless the epoch end just did one).
+    if (stopped === 'time' && evaluatedAt !== this.state.step) await endOfEpoch(this.state.step / stepsPerEpoch);
+    this.state.seconds = seconds();
+    const checkpoint = await this.checkpoint();
+    return { steps: this.state.step, epochs: this.state.step / stepsPerEpoch, losses, ...(lastEval ? { lastEval } : {}), stopped, checkpoint };
+  }
+
+  dispose(): void {
+    this.tape.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
