@@ -52,4 +52,5 @@ export { BatchLoader, type BatchLoaderOptions, type LoaderState, type ImageBatch
 export { shuffledIndices } from './data/random.js';
 export { loadCifar10, DEFAULT_CIFAR10_DIRECTORY, type LoadCifar10Options, type Cifar10Dataset, type Cifar10Split } from './data/cifar10.js';
 export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, readTensorsToHost, uploadTensors, SafetensorsError, type SafetensorsDType, type SafetensorsInput, type SafetensorsTensor, type DecodedSafetensors } from './io/safetensors.js';
+export * from './optim/index.js';
 export { writeCheckpoint, readCheckpoint, checkpointPaths, type Checkpoint, type CheckpointInput, type CheckpointPaths } from './io/checkpoint-file.js';
