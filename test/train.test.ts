@@ -45,11 +45,11 @@ function syntheticSet(count: number, rngSeed: number): ImageDataset {
   return { images, labels, count };
 }
 
-const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, width: 0.125, batchSize: 8, epochs: 2, lr: 0.02, warmupSteps: 2, seed: seed % 100_000 };
+const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, width: 0.125, batchSize: 8, epochs: 2, lr: 0.02, warmupSteps: 2, seed: seed % 100_000, ema: 0.9 };
 const data = { train: syntheticSet(32, seed), test: syntheticSet(16, seed + 1) };
 
 describe(`CIFAR-10 trainer (seed ${seed})`, () => {
-  it('a run stopped at step 3 and resumed from its checkpoint repeats the uninterrupted losses exactly', async () => {
+  it('a run stopped at step 3 and resumed from its checkpoint repeats the uninterrupted losses and evaluation exactly', async () => {
     const straightDir = join(root, 'straight');
     const straight = await Trainer.create(engine, config, data, straightDir);
     let full: number[];
@@ -85,6 +85,9 @@ describe(`CIFAR-10 trainer (seed ${seed})`, () => {
     expect(records.filter((r) => r.kind === 'step').map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
     const evals = records.filter((r) => r.kind === 'eval');
     expect(evals.map((r) => r.step)).toEqual([4]);
+    // The evaluation (with the weight average, restored from the checkpoint) matches too.
+    const straightEval = readMetrics(join(straightDir, 'metrics.jsonl')).find((r) => r.kind === 'eval');
+    expect(evals[0]).toMatchObject({ testAcc: straightEval!.kind === 'eval' ? straightEval!.testAcc : NaN, testLoss: straightEval!.kind === 'eval' ? straightEval!.testLoss : NaN });
     for (const r of records) expect(Number.isFinite(r.epoch)).toBe(true);
   }, 600_000);
 

@@ -86,6 +86,7 @@ export function buildProgram(): Command {
     .option('--clip <norm>', 'clip gradients by global norm (default 2; 0 off)')
     .option('--minutes <m>', 'time budget: after it, finish the step, evaluate, checkpoint and exit')
     .option('--seed <n>', 'seed of initialisation, shuffling, augmentation and dropout (default 1)')
+    .option('--ema <decay>', "evaluate with a moving average of the weights (the paper's; e.g. 0.999); default off")
     .option('--metrics <file>', 'JSON-lines metrics (default <out>/metrics.jsonl)')
     .option('--resume', "continue the run whose checkpoint is in --out (its configuration is kept)")
     .option('--train-limit <n>', 'use only the first n training images')

@@ -33,6 +33,7 @@ export interface TrainCliOptions {
   seed?: string;
   metrics?: string;
   resume?: boolean;
+  ema?: string;
   trainLimit?: string;
   testLimit?: string;
   maxSteps?: string;
@@ -72,6 +73,7 @@ export function trainConfigFrom(opts: TrainCliOptions): TrainConfig {
     auxWeight: num('--aux-weight', opts.auxWeight, d.auxWeight, nonNegative, 'a number ≥ 0'),
     clip: num('--clip', opts.clip, d.clip, nonNegative, 'a threshold ≥ 0 (0: no clipping)'),
     seed: num('--seed', opts.seed, d.seed, nonNegativeInt, 'an integer ≥ 0'),
+    ...(opts.ema !== undefined ? { ema: num('--ema', opts.ema, 0, (v) => v >= 0 && v < 1, 'a decay in [0, 1) (0: off)') } : {}),
     ...(opts.trainLimit !== undefined ? { trainLimit: num('--train-limit', opts.trainLimit, 0, positiveInt, 'a positive integer') } : {}),
     ...(opts.testLimit !== undefined ? { testLimit: num('--test-limit', opts.testLimit, 0, positiveInt, 'a positive integer') } : {}),
   };
@@ -113,6 +115,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
       ['Model', `Inception-v3, CIFAR-10 variant, width ${c.width}, aux head weighted ${c.auxWeight}`],
       ['Data', `${train.count} training and ${test.count} test images from ${train.directory}`],
       ['Optimizer', `${c.optimizer}, lr ${c.lr} (${c.schedule}, ${c.warmupSteps} warm-up steps), momentum ${c.momentum}, weight decay ${c.weightDecay}, clip ${c.clip || 'off'}`],
+      ['Evaluation', c.ema ? `with an exponential moving average of the weights, decay ${c.ema}` : 'with the weights as trained'],
       ['Batches', `${c.batchSize} images, ${trainer.stepsPerEpoch} steps per epoch, ${c.epochs} epochs, label smoothing ${c.labelSmoothing}, seed ${c.seed}`],
     ];
     console.log(facts.map(([k, v]) => `${k}: ${v}`).join('\n'));

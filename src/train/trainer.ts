@@ -29,6 +29,7 @@ import { evaluate, type Evaluation } from './evaluate.js';
 import { MetricsLog, readMetrics, renderTrainReport, type MetricRecord } from './metrics.js';
 import { createOptimizer, scheduleFor, type OptimizerChoice, type ScheduleChoice, type TrainOptimizer } from './optimizer-choice.js';
 import type { LearningRateSchedule } from '../optim/schedule.js';
+import { ExponentialMovingAverage } from '../optim/ema.js';
 import { readTrainCheckpoint, writeTrainCheckpoint } from './checkpoint.js';
 import { writeReport } from '../cli/args.js';
 
@@ -49,6 +50,9 @@ export interface TrainConfig {
   /** Global-norm clipping threshold; 0 turns clipping off. */
   clip: number;
   seed: number;
+  /** Decay of an exponential moving average of the weights used for evaluation (the paper's
+   * running average; TF's num_updates warm-up); 0 (default) evaluates the weights as they are. */
+  ema?: number;
   /** Use the first N training / test images only (quick runs and tests). */
   trainLimit?: number;
   testLimit?: number;
@@ -110,6 +114,7 @@ export class Trainer {
   readonly optimizer: TrainOptimizer;
   readonly loader: BatchLoader;
   readonly schedule: LearningRateSchedule;
+  readonly ema: ExponentialMovingAverage | undefined;
   private readonly tape: Tape;
   private state: TrainState;
 
@@ -126,6 +131,7 @@ export class Trainer {
     this.optimizer = createOptimizer(engine, this.model.parameters(), config);
     this.loader = new BatchLoader(engine, train, { batchSize: config.batchSize, seed: config.seed, training: true, dropLast: true, ...(state ? { state: state.loader } : {}) });
     this.schedule = scheduleFor(config, this.loader.batchesPerEpoch);
+    this.ema = config.ema ? new ExponentialMovingAverage(engine, this.model.parameters(), { decay: config.ema, numUpdates: true }) : undefined;
     this.state = state ?? { config, step: 0, loader: this.loader.state, seconds: 0, epochLossSum: 0, epochLossCount: 0 };
   }
 
@@ -157,9 +163,9 @@ export class Trainer {
       this.engine.write(t, v);
     }
     this.model.invalidateFolded();
-    const opt = new Map<string, Float32Array>();
-    for (const [name, v] of tensors) if (name.startsWith('optimizer.')) opt.set(name.slice('optimizer.'.length), v);
-    this.optimizer.loadState(opt);
+    const part = (prefix: string) => new Map([...tensors].filter(([name]) => name.startsWith(prefix)).map(([name, v]) => [name.slice(prefix.length), v] as const));
+    this.optimizer.loadState(part('optimizer.'));
+    this.ema?.loadState(part('ema.'));
   }
 
   /** Writes weights, running statistics, optimizer state and the loop's position. */
@@ -167,12 +173,21 @@ export class Trainer {
     const tensors = new Map<string, Tensor>();
     for (const [name, t] of this.model.stateDict()) tensors.set(`model.${name}`, t);
     for (const [name, t] of this.optimizer.state()) tensors.set(`optimizer.${name}`, t);
+    if (this.ema) for (const [name, t] of this.ema.state()) tensors.set(`ema.${name}`, t);
     this.state.loader = this.loader.state;
     return writeTrainCheckpoint(this.outDir, tensors, this.state);
   }
 
+  /** Test-set accuracy and loss, with the averaged weights when the run keeps an average. */
   async evaluate(onBatch?: (done: number, total: number) => void): Promise<Evaluation> {
-    return evaluate(this.engine, this.model, this.test, onBatch ? { onBatch } : {});
+    const run = () => evaluate(this.engine, this.model, this.test, onBatch ? { onBatch } : {});
+    if (!this.ema) return run();
+    this.model.invalidateFolded();
+    try {
+      return await this.ema.withAverages(run);
+    } finally {
+      this.model.invalidateFolded(); // the folds were made from the averages
+    }
   }
 
   /** Writes the HTML report from the metrics file. */
@@ -235,6 +250,7 @@ export class Trainer {
         const grads = params.map(([name, p]) => [name, this.tape.grad(p)!] as [string, Tensor]);
         const norm = config.clip > 0 ? globalNorm(grads.map(([, g]) => g)) : undefined;
         this.optimizer.step(new Map(grads), { lr, ...(norm ? { gradNorm: norm, clip: config.clip } : {}) });
+        this.ema?.update();
         if (norm && logNow) gradNorm = (await norm.read())[0]!;
         return (await total.read())[0]!;
       });
@@ -269,6 +285,7 @@ export class Trainer {
 
   dispose(): void {
     this.tape.dispose();
+    this.ema?.dispose();
     this.optimizer.dispose();
     this.model.dispose();
   }
