@@ -1,6 +1,6 @@
 /** The `incept` command as a user runs it (a child process on the built bundle). */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -139,5 +139,59 @@ describe('incept summary', () => {
     const stem = await bad(['--cifar10', '--stem', '7x7']);
     expect(stem.code).toBe(1);
     expect(stem.stderr).toMatch(/incept: --stem cannot go with --cifar10/);
+  });
+});
+
+describe('incept train', () => {
+  /** A CIFAR-10 folder of the real format with `perFile` records per file (CI has no real files). */
+  function writeTinyCifar(dir: string, perFile: number): void {
+    mkdirSync(dir, { recursive: true });
+    let g = 0;
+    for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+      const bytes = new Uint8Array(perFile * 3073);
+      for (let r = 0; r < perFile; r++, g++) {
+        bytes[r * 3073] = g % 10;
+        for (let k = 1; k < 3073; k++) bytes[r * 3073 + k] = (g * 37 + k * 11) & 255;
+      }
+      writeFileSync(join(dir, name), bytes);
+    }
+  }
+
+  it('trains, stops at --max-steps with a checkpoint, resumes to the end, and writes metrics and the report', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'incept-cli-train-'));
+    try {
+      const data = join(root, 'cifar');
+      const out = join(root, 'run');
+      writeTinyCifar(data, 8);
+      const common = ['train', '--data', data, '--out', out, '--width', '0.125', '--batch-size', '8', '--epochs', '1', '--warmup', '1'];
+      const first = await incept([...common, '--max-steps', '2']);
+      expect(first.stdout).toMatch(/Batches: 8 images, 5 steps per epoch, 1 epochs/);
+      expect(first.stdout).toMatch(/--max-steps 2 reached at step 2 \(epoch 0\.40\)/);
+      expect(first.stdout).toContain(`continue with: incept train --resume --out ${out}`);
+      expect(existsSync(join(out, 'checkpoint.safetensors')) && existsSync(join(out, 'checkpoint.json'))).toBe(true);
+      const second = await incept([...common, '--resume']);
+      expect(second.stdout).toMatch(/Resuming at step 2 \(epoch 0\.40\)/);
+      expect(second.stdout).toMatch(/epoch 1\.00: test top-1 \d+\.\d+%, test loss \d/);
+      expect(second.stdout).toMatch(/all 1 epochs done at step 5/);
+      const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number; epoch: number; loss?: number; testAcc?: number });
+      expect(records.filter((r) => r.kind === 'step').map((r) => r.step)).toEqual([]); // logged every 10 steps: none in 5
+      expect(records.filter((r) => r.kind === 'eval')).toHaveLength(1);
+      expect(records[0]).toMatchObject({ kind: 'eval', step: 5, epoch: 1 });
+      expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('Best test accuracy');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('names a bad flag value or a missing data folder', async () => {
+    const bad = (await incept(['train', '--optimizer', 'adam']).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--optimizer must be one of sgd, rmsprop, got 'adam'/);
+    const lr = (await incept(['train', '--lr', '-1']).catch((e: unknown) => e)) as { stderr: string };
+    expect(lr.stderr).toMatch(/--lr needs a learning rate > 0, got '-1'/);
+    const missing = (await incept(['train', '--data', '/nonexistent/cifar']).catch((e: unknown) => e)) as { stderr: string };
+    expect(missing.stderr).toMatch(/\/nonexistent\/cifar/);
+    const input = (await incept(['bench', 'model', '--input', '50']).catch((e: unknown) => e)) as { stderr: string };
+    expect(input.stderr).toMatch(/--input must be at least 75/);
   });
 });

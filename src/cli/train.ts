@@ -152,7 +152,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
     });
     bar?.stop();
     const report = trainer.writeReport(metricsPath, facts);
-    const why = { done: `all ${c.epochs} epochs done`, time: `the ${minutes} minute budget ran out`, interrupted: 'stopped by Ctrl-C', 'max-steps': `stopped at step ${maxSteps}` }[outcome.stopped];
+    const why = { done: `all ${c.epochs} epochs done`, time: `the ${minutes} minute budget ran out`, interrupted: 'stopped by Ctrl-C', 'max-steps': `--max-steps ${maxSteps} reached` }[outcome.stopped];
     console.log(`${why} at step ${outcome.steps} (epoch ${outcome.epochs.toFixed(2)})${outcome.lastEval ? `; last test top-1 ${(100 * outcome.lastEval.accuracy).toFixed(2)}%` : ''}`);
     console.log(`checkpoint: ${outcome.checkpoint}\nmetrics: ${metricsPath}\nreport: ${report}`);
     if (outcome.stopped !== 'done') console.log(`continue with: incept train --resume --out ${outDir}${opts.data ? ` --data ${opts.data}` : ''}`);
