@@ -1,5 +1,5 @@
 /** The `incept` command as a user runs it (a child process on the built bundle). */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,6 +182,36 @@ describe('incept train', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('Ctrl-C finishes the step in flight, writes a checkpoint and says how to resume', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'incept-cli-sigint-'));
+    try {
+      const data = join(root, 'cifar');
+      const out = join(root, 'run');
+      writeTinyCifar(data, 8);
+      const child = spawn(process.execPath, ['bin/incept.js', 'train', '--data', data, '--out', out, '--width', '0.125', '--batch-size', '8', '--epochs', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const code = await new Promise<number | null>((resolvePromise, reject) => {
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          // The first step's line (printed without a terminal): interrupt the run mid-way.
+          if (/step 1\/250/.test(stderr) && !child.killed) child.kill('SIGINT');
+        });
+        child.on('error', reject);
+        child.on('exit', resolvePromise);
+        setTimeout(() => reject(new Error(`no exit in time; stderr: ${stderr}`)), 240_000);
+      });
+      expect(code, stderr).toBe(0);
+      expect(stderr).toMatch(/Ctrl-C: finishing the step in flight/);
+      expect(stdout).toMatch(/stopped by Ctrl-C at step \d+/);
+      expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(true);
+      expect(stdout).toContain('continue with: incept train --resume');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it('names a bad flag value or a missing data folder', async () => {
     const bad = (await incept(['train', '--optimizer', 'adam']).catch((e: unknown) => e)) as { code: number; stderr: string };
