@@ -11,8 +11,8 @@
 //     padded(r, s) = image(r − P, s − P) inside the image, 0 outside.
 // Evaluation (TRAINING = false): out(y, x) = image(y, x), normalised.
 //
-// Per-image draws from Philox4x32-10 (the generator of dropout.wgsl, copied below: WGSL has no
-// includes), one call per image b on counter (first + b, step mod 2^32, ⌊step / 2^32⌋,
+// Per-image draws from Philox4x32-10 (kernels/philox.wgsl, prepended when this file is compiled),
+// one call per image b on counter (first + b, step mod 2^32, ⌊step / 2^32⌋,
 // AUGMENT_STREAM) and key (seed mod 2^32, ⌊seed / 2^32⌋), output words (w0, w1, w2, w3):
 //   dx = w0 mod (2P + 1), dy = w1 mod (2P + 1), flip = w2 >> 31 (when flipping is on).
 // (2^32 mod 9 = 4: the modulo's bias is 4 in 2^32 per value, far below anything measurable.)
@@ -51,44 +51,6 @@ const AUGMENT_STREAM: u32 = 0x4155474du;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: AugmentParams;
 @group(0) @binding(4) var<storage, read_write> draws: array<u32>;
-
-const PHILOX_M0: u32 = 0xd2511f53u;
-const PHILOX_M1: u32 = 0xcd9e8d57u;
-const PHILOX_W0: u32 = 0x9e3779b9u;
-const PHILOX_W1: u32 = 0xbb67ae85u;
-
-// High word of the 64-bit product a·b from 16-bit halves (see dropout.wgsl for the bound).
-fn mulhi(a: u32, b: u32) -> u32 {
-  let aLo = a & 0xffffu;
-  let aHi = a >> 16u;
-  let bLo = b & 0xffffu;
-  let bHi = b >> 16u;
-  let ll = aLo * bLo;
-  let hl = aHi * bLo;
-  let lh = aLo * bHi;
-  let hh = aHi * bHi;
-  let cross = (ll >> 16u) + (hl & 0xffffu) + lh;
-  return hh + (hl >> 16u) + (cross >> 16u);
-}
-
-fn philox_round(c: vec4u, k: vec2u) -> vec4u {
-  let hi0 = mulhi(PHILOX_M0, c.x);
-  let lo0 = PHILOX_M0 * c.x;
-  let hi1 = mulhi(PHILOX_M1, c.z);
-  let lo1 = PHILOX_M1 * c.z;
-  return vec4u(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-}
-
-fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
-  var c = counter;
-  var k = key;
-  c = philox_round(c, k);
-  for (var r = 1u; r < 10u; r++) {
-    k += vec2u(PHILOX_W0, PHILOX_W1);
-    c = philox_round(c, k);
-  }
-  return c;
-}
 
 // (dx, dy, flip) of image b of the batch.
 fn draw(b: u32) -> vec3u {

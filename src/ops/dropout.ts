@@ -1,5 +1,5 @@
 /**
- * Dropout on Philox4x32-10 (see kernels/dropout.wgsl for the generator and counter layout).
+ * Dropout on Philox4x32-10 (kernels/philox.wgsl; the counter layout is in kernels/dropout.wgsl).
  * The mask is a pure function of (seed, offset, element index): the forward pass stores
  * nothing, the backward pass draws the same mask again.
  */
@@ -7,11 +7,12 @@ import dropoutWgsl from '../../kernels/dropout.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
+import { withPhilox } from './philox.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
 
-export const dropoutKernel = new KernelFamily('dropout.wgsl', dropoutWgsl);
+export const dropoutKernel = new KernelFamily('dropout.wgsl', withPhilox(dropoutWgsl));
 const WORKGROUP_SIZE = 64;
 const TWO_POW_32 = 2 ** 32;
 const MAX_SEED = 2 ** 53;
