@@ -11,6 +11,7 @@ import { blockOf, formatModelBench, modelBenchChartCount, renderModelBenchHtml }
 import { inceptionV3Spec } from '../src/models/inception-v3-spec.js';
 import { testEngine } from './support/engine.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
+import { drawReport } from './support/report-page.js';
 
 let engine: Engine;
 let result: ModelBenchResult;
@@ -74,20 +75,9 @@ describe('the model benchmark report in headless Chromium', () => {
     const html = renderModelBenchHtml(result);
     expect(html).not.toMatch(/<script[^>]*\ssrc=/i);
     chromium = await launchChromium();
-    const page = await chromium.browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.setContent(html, { waitUntil: 'load' });
-    await page.waitForFunction(() => {
-      const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
-      return w.__chartsDrawn !== undefined || w.__chartError !== undefined;
-    }, { timeout: 60_000, polling: 50 });
-    const state = await page.evaluate(() => {
-      const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
-      return { drawn: w.__chartsDrawn, error: w.__chartError, tables: document.querySelectorAll('table').length };
-    });
+    const state = await drawReport(chromium.browser, html);
     expect(state.error).toBeUndefined();
-    expect(errors).toEqual([]);
+    expect(state.pageErrors).toEqual([]);
     expect(state.drawn).toBe(modelBenchChartCount(result));
     expect(state.tables).toBe(1 + result.forward.length + 1);
   }, 180_000);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MetricsLog, readMetrics, renderTrainReport, type MetricRecord } from '../src/train/metrics.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
+import { drawReport } from './support/report-page.js';
 
 const records: MetricRecord[] = [
   { kind: 'step', step: 10, epoch: 0.5, loss: 2.2, lr: 0.01, imagesPerSecond: 30, seconds: 5 },
@@ -42,21 +43,10 @@ describe('training report in headless Chromium', () => {
     expect(html).toContain('53.00% at epoch 2.00');
     expect(html).not.toMatch(/<script[^>]*\ssrc=/i);
     chromium = await launchChromium();
-    const page = await chromium.browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.setContent(html, { waitUntil: 'load' });
-    await page.waitForFunction(() => {
-      const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
-      return w.__chartsDrawn !== undefined || w.__chartError !== undefined;
-    }, { timeout: 60_000, polling: 50 });
-    const state = await page.evaluate(() => {
-      const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
-      return { drawn: w.__chartsDrawn, error: w.__chartError, rows: document.querySelectorAll('tbody tr').length };
-    });
+    const state = await drawReport(chromium.browser, html);
     expect(state.error).toBeUndefined();
-    expect(errors).toEqual([]);
+    expect(state.pageErrors).toEqual([]);
     expect(state.drawn).toBe(2);
-    expect(state.rows).toBe(2);
+    expect(state.tableRows).toBe(2);
   }, 120_000);
 });

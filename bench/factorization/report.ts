@@ -12,7 +12,7 @@
  * charts once every chart has rendered, or `window.__chartError` (and `data-chart-error`) to the
  * message if drawing failed, so tests and scripts can tell a drawn report from a broken one.
  */
-import { escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
 export { escapeHtml, loadChartJs, type ChartJsSource } from '../../src/io/html-report.js';
 import type { FactorizationResult, FactorizationRow, FusedResult, SideResult, TimingSource } from './result.js';
 
@@ -329,18 +329,11 @@ const STYLE = `
  * The page script (plain ES2019, run after the inlined Chart.js). Kept free of backticks and
  * `${` so it can live in this template literal as is.
  */
-const PAGE_SCRIPT = String.raw`
-(function () {
-  'use strict';
+const PAGE_SCRIPT =
+  "(function () {\n  'use strict';\n" +
+  CHART_PAGE_PRELUDE +
+  String.raw`
   var COLORS = { full: '#4e79a7', fact: '#f28e2b', fused: '#59a14f', predicted: '#a0a0a0', target: '#8e44ad', ref: '#c0392b' };
-  var body = document.body;
-  function fail(e) {
-    var msg = e && e.message ? String(e.message) : String(e);
-    window.__chartError = msg;
-    body.setAttribute('data-chart-error', msg);
-    var box = document.getElementById('chart-error');
-    if (box) { box.textContent = 'The charts could not be drawn: ' + msg; box.hidden = false; }
-  }
   function finite(v) { return typeof v === 'number' && isFinite(v); }
   function num(v) { return finite(v) ? v : null; }
   function fmt(v, unit) {
@@ -416,23 +409,7 @@ const PAGE_SCRIPT = String.raw`
     var anyFused = rows.some(function (r) { return !!r.fused; });
     var batches = [];
     rows.forEach(function (r) { if (batches.indexOf(r.batch) < 0) batches.push(r.batch); });
-    var expected = batches.length + 2;
-    var drawn = [];
-    var countPlugin = {
-      id: 'drawCount',
-      afterRender: function (chart) {
-        if (drawn.indexOf(chart) >= 0) return;
-        drawn.push(chart);
-        if (drawn.length === expected && !window.__chartError) {
-          window.__chartsDrawn = expected;
-          body.setAttribute('data-charts-drawn', String(expected));
-        }
-      },
-    };
-
-    Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
-    Chart.defaults.animation = false;
-    Chart.defaults.maintainAspectRatio = false;
+    var countPlugin = chartCounter(batches.length + 2);
 
     function barDataset(label, color, values, extra) {
       var ds = { label: label, data: values, backgroundColor: color, borderColor: color, borderWidth: 0 };

@@ -6,7 +6,7 @@
  * The page sets `window.__chartsDrawn` (and `data-charts-drawn` on <body>) to the number of
  * charts once all are drawn, or `window.__chartError` (`data-chart-error`) if drawing failed.
  */
-import { escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
 import type { ModelBenchResult } from './run.js';
 
 const MiB = 2 ** 20;
@@ -90,18 +90,11 @@ const STYLE = `
   footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 `;
 
-/** Plain ES2019 (no backticks or `${`), run after the inlined Chart.js. */
-const PAGE_SCRIPT = String.raw`
-(function () {
-  'use strict';
-  var body = document.body;
-  function fail(e) {
-    var msg = e && e.message ? String(e.message) : String(e);
-    window.__chartError = msg;
-    body.setAttribute('data-chart-error', msg);
-    var box = document.getElementById('chart-error');
-    if (box) { box.textContent = 'The charts could not be drawn: ' + msg; box.hidden = false; }
-  }
+/** Plain ES2019 (no backticks or `${` in the raw part), run after the inlined Chart.js. */
+const PAGE_SCRIPT =
+  "(function () {\n  'use strict';\n" +
+  CHART_PAGE_PRELUDE +
+  String.raw`
   try {
     var data = JSON.parse(document.getElementById('model-data').textContent);
     var PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948'];
@@ -116,16 +109,7 @@ const PAGE_SCRIPT = String.raw`
       layers.forEach(function (l) { var b = blockOf(l.layer); sums[b] = (sums[b] || 0) + l[key]; if (order.indexOf(b) < 0) order.push(b); });
       return sums;
     }
-    Chart.defaults.animation = false;
-    Chart.defaults.maintainAspectRatio = false;
-    var expected = 0;
-    var drawn = 0;
-    var countPlugin = { id: 'count', afterRender: function (chart) {
-      if (chart.$counted) return;
-      chart.$counted = true;
-      drawn++;
-      if (drawn === expected) { window.__chartsDrawn = drawn; body.setAttribute('data-charts-drawn', String(drawn)); }
-    } };
+    if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
     var charts = [];
     // (a) forward: GPU ms per image by block, one bar set per batch size.
     var order = [];
@@ -152,7 +136,7 @@ const PAGE_SCRIPT = String.raw`
         options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: 'GPU ms (batch ' + data.train.batch + ')' } } } },
       }]);
     }
-    expected = charts.length;
+    var countPlugin = chartCounter(charts.length);
     charts.forEach(function (c) {
       var canvas = document.getElementById(c[0]);
       if (!canvas) throw new Error('no canvas #' + c[0]);

@@ -65,3 +65,39 @@ export function loadChartJs(): ChartJsSource {
   return chartJsCache;
 }
 
+/**
+ * The start of every report's page script (plain ES2019, inside the page's function, after the
+ * inlined Chart.js): `body`, `fail(e)` (shows the message and sets `window.__chartError` and
+ * `data-chart-error`), `chartCounter(expected)` (a Chart.js plugin that sets
+ * `window.__chartsDrawn` and `data-charts-drawn` once `expected` charts have rendered, so tests
+ * and scripts can tell a drawn report from a broken one) and Chart.js defaults.
+ */
+export const CHART_PAGE_PRELUDE = String.raw`
+  var body = document.body;
+  function fail(e) {
+    var msg = e && e.message ? String(e.message) : String(e);
+    window.__chartError = msg;
+    body.setAttribute('data-chart-error', msg);
+    var box = document.getElementById('chart-error');
+    if (box) { box.textContent = 'The charts could not be drawn: ' + msg; box.hidden = false; }
+  }
+  function chartCounter(expected) {
+    var drawn = [];
+    return {
+      id: 'drawCount',
+      afterRender: function (chart) {
+        if (drawn.indexOf(chart) >= 0) return;
+        drawn.push(chart);
+        if (drawn.length === expected && !window.__chartError) {
+          window.__chartsDrawn = expected;
+          body.setAttribute('data-charts-drawn', String(expected));
+        }
+      },
+    };
+  }
+  if (typeof Chart !== 'undefined') {
+    Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+    Chart.defaults.animation = false;
+    Chart.defaults.maintainAspectRatio = false;
+  }
+`;

@@ -5,7 +5,7 @@
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { escapeHtml, jsonForScript, loadChartJs } from '../io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, jsonForScript, loadChartJs } from '../io/html-report.js';
 
 export interface StepRecord {
   kind: 'step';
@@ -69,31 +69,16 @@ export interface TrainReportInfo {
   facts: [string, string][];
 }
 
-const PAGE_SCRIPT = String.raw`
-(function () {
-  'use strict';
-  var body = document.body;
-  function fail(e) {
-    var msg = e && e.message ? String(e.message) : String(e);
-    window.__chartError = msg;
-    body.setAttribute('data-chart-error', msg);
-    var box = document.getElementById('chart-error');
-    if (box) { box.textContent = 'The charts could not be drawn: ' + msg; box.hidden = false; }
-  }
+const PAGE_SCRIPT =
+  "(function () {\n  'use strict';\n" +
+  CHART_PAGE_PRELUDE +
+  String.raw`
   try {
     var records = JSON.parse(document.getElementById('metrics-data').textContent);
     var steps = records.filter(function (r) { return r.kind === 'step'; });
     var evals = records.filter(function (r) { return r.kind === 'eval'; });
-    Chart.defaults.animation = false;
-    Chart.defaults.maintainAspectRatio = false;
-    var expected = 2;
-    var drawn = 0;
-    var countPlugin = { id: 'count', afterRender: function (chart) {
-      if (chart.$counted) return;
-      chart.$counted = true;
-      drawn++;
-      if (drawn === expected) { window.__chartsDrawn = drawn; body.setAttribute('data-charts-drawn', String(drawn)); }
-    } };
+    if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
+    var countPlugin = chartCounter(2);
     function xy(rs, key) { return rs.map(function (r) { return { x: r.epoch, y: r[key] }; }); }
     var linear = { type: 'linear', title: { display: true, text: 'epoch' } };
     new Chart(document.getElementById('chart-loss'), {
