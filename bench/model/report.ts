@@ -36,7 +36,7 @@ function table(head: string[], body: string[][], leftColumns = 1): string[] {
 
 export function formatModelBench(r: ModelBenchResult): string {
   const lines = [
-    `Inception-v3 at ${r.inputSize}×${r.inputSize} on ${r.adapter} · timing: ${r.timing} · ${r.date}`,
+    `Inception-v3${r.variant === 'cifar10' ? ' (CIFAR-10 variant)' : ''}${r.width !== 1 ? ` at width ${r.width}` : ''}, ${r.inputSize}×${r.inputSize}, on ${r.adapter} · timing: ${r.timing} · ${r.date}`,
     `${(r.macs / 1e9).toFixed(3)} G multiply-adds per image, ${r.params.toLocaleString('en-US')} parameters (${(r.weightsBytes / MiB).toFixed(1)} MiB of weights without the aux head)`,
     '',
     'Inference forward (BatchNorm folded into the convs):',
@@ -166,7 +166,7 @@ export function renderModelBenchHtml(r: ModelBenchResult): string {
     ['Adapter', r.adapter],
     ['Timing', r.timing === 'timestamp' ? 'GPU timestamps per dispatch' : 'CPU wall time per dispatch (no timestamp-query; includes submission overhead)'],
     ['Date', r.date],
-    ['Input', `${r.inputSize}×${r.inputSize}, ${(r.macs / 1e9).toFixed(3)} G multiply-adds per image, ${r.params.toLocaleString('en-US')} parameters`],
+    ['Network', `${r.variant === 'cifar10' ? 'CIFAR-10 variant' : 'ImageNet network'}, width ${r.width}, input ${r.inputSize}×${r.inputSize}: ${(r.macs / 1e9).toFixed(3)} G multiply-adds per image, ${r.params.toLocaleString('en-US')} parameters`],
     ['Repeats', `${r.repeats} timed runs after a warm-up; the median run's profile is shown`],
   ];
   const forwardRows = r.forward.map((f) => ({

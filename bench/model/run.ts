@@ -69,6 +69,8 @@ export interface ModelBenchResult {
   date: string;
   timing: TimingSource;
   inputSize: number;
+  variant: 'imagenet' | 'cifar10';
+  width: number;
   /** Multiply-adds of one image's inference forward (convs and classifier). */
   macs: number;
   params: number;
@@ -84,6 +86,10 @@ export interface ModelBenchOptions {
   trainBatch?: number;
   repeats?: number;
   inputSize?: number;
+  /** The CIFAR-10 variant (32×32 by default) instead of the ImageNet network. */
+  variant?: 'imagenet' | 'cifar10';
+  /** Width multiplier (default 1). */
+  width?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -162,7 +168,8 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
   const size = model.inputSize;
   const tape = new Tape(engine);
   const x = engine.keep(engine.randomNormal([batch, size, size, 3], { seed: 29 }));
-  const labels = Array.from({ length: batch }, (_, i) => (i * 7919) % 1000);
+  const classes = model.layers.at(-1)!.outputShape[0];
+  const labels = Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
   const params = [...model.parameters().values()];
   // One step; `marks` splits its records into forward, loss, backward and update.
   const step = async (): Promise<{ loss: number; marks: number[] }> => {
@@ -249,10 +256,13 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
   const trainBatch = options.trainBatch ?? 8;
   const repeats = options.repeats ?? 3;
   const progress = options.onProgress ?? (() => undefined);
-  const inputSize = options.inputSize ?? 299;
+  const variant = options.variant ?? 'imagenet';
+  const width = options.width ?? 1;
+  const inputSize = options.inputSize ?? (variant === 'cifar10' ? 32 : 299);
+  const arch = { variant, width, inputSize };
   const forward: ForwardBench[] = [];
   // Inference never runs the aux head: build without it so its weights do not count as memory.
-  const inference = new InceptionV3(engine, { seed: 1, inputSize, auxLogits: false });
+  const inference = new InceptionV3(engine, { seed: 1, ...arch, auxLogits: false });
   const counts = totals(inference.layers);
   const weightsBytes = [...inference.stateDict().values()].reduce((s, t) => s + t.byteLength, 0);
   try {
@@ -262,7 +272,8 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
   }
   let train: TrainStepBench | undefined;
   if (trainBatch > 0) {
-    const model = new InceptionV3(engine, { seed: 1, inputSize, auxLogits: inputSize >= 299 });
+    // The aux head trains from 299×299 (ImageNet) and from 17×17 (CIFAR-10 variant) up.
+    const model = new InceptionV3(engine, { seed: 1, ...arch, auxLogits: variant === 'cifar10' ? inputSize >= 17 : inputSize >= 299 });
     try {
       train = await benchTrainStep(engine, model, trainBatch, Math.max(1, Math.min(repeats, 2)), progress);
     } finally {
@@ -274,6 +285,8 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
     date: new Date().toISOString(),
     timing: engine.profiler.timing,
     inputSize,
+    variant,
+    width,
     macs: counts.macs,
     params: counts.params,
     weightsBytes,

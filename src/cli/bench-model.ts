@@ -4,7 +4,7 @@ import { runModelBench } from '../../bench/model/run.js';
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import { MIN_INPUT_SIZE } from '../models/inception-v3-spec.js';
+import { CIFAR10_MIN_INPUT_SIZE, MIN_INPUT_SIZE } from '../models/inception-v3-spec.js';
 import { positiveInts, writeReport } from './args.js';
 import { progressLine } from './progress.js';
 
@@ -15,6 +15,8 @@ export interface BenchModelOptions {
   repeats?: string;
   input?: string;
   quick?: boolean;
+  cifar10?: boolean;
+  width?: string;
   json?: string;
   html?: string;
 }
@@ -30,13 +32,17 @@ export async function benchModel(opts: BenchModelOptions): Promise<void> {
   const batches = opts.batches ? positiveInts('--batches', opts.batches) : quick ? [1] : [1, 8];
   const trainBatch = opts.trainBatch !== undefined ? nonNegativeInt('--train-batch', opts.trainBatch) : quick ? 2 : 8;
   const repeats = opts.repeats ? positiveInts('--repeats', opts.repeats)[0]! : quick ? 1 : 3;
-  const inputSize = opts.input ? positiveInts('--input', opts.input)[0]! : 299;
-  if (inputSize < MIN_INPUT_SIZE) throw new InceptError(`--input must be at least ${MIN_INPUT_SIZE} (Inception-v3's smallest input), got ${inputSize}`);
+  const variant = opts.cifar10 ? 'cifar10' : 'imagenet';
+  const inputSize = opts.input ? positiveInts('--input', opts.input)[0]! : variant === 'cifar10' ? 32 : 299;
+  const minimum = variant === 'cifar10' ? CIFAR10_MIN_INPUT_SIZE : MIN_INPUT_SIZE;
+  if (inputSize < minimum) throw new InceptError(`--input must be at least ${minimum} (the smallest input of Inception-v3${variant === 'cifar10' ? "'s CIFAR-10 variant" : ''}), got ${inputSize}`);
+  const width = opts.width === undefined ? 1 : Number(opts.width);
+  if (!(width > 0) || !Number.isFinite(width)) throw new InceptError(`--width needs a width multiplier > 0, got '${opts.width}'`);
   const engine = await createEngine({ driver: opts.driver });
   try {
     const started = performance.now();
     const progress = progressLine(`Inception-v3 on ${engine.adapterName}`);
-    const result = await runModelBench(engine, { batches, trainBatch, repeats, inputSize, onProgress: (m) => progress.update(m) });
+    const result = await runModelBench(engine, { batches, trainBatch, repeats, inputSize, variant, width, onProgress: (m) => progress.update(m) });
     progress.done();
     console.log(formatModelBench(result));
     if (opts.json) console.log(`\nJSON: ${writeReport(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);

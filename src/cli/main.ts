@@ -146,6 +146,8 @@ export function buildProgram(): Command {
     .option('--train-batch <n>', 'batch of the training step, 0 to skip it (default 8; quick: 2)')
     .option('--repeats <n>', 'timed runs after a warm-up (default 3; quick: 1)')
     .option('--input <n>', 'input height and width (default 299; the aux head trains only from 299)')
+    .option('--cifar10', 'the CIFAR-10 variant (32×32) instead of the ImageNet network')
+    .option('--width <w>', 'width multiplier (default 1)')
     .option('--quick', 'batch 1 forward and a batch-2 training step, one timed run each')
     .option('--json <file>', 'also write the results as JSON')
     .option('--html <file>', 'where to write the HTML report (default reports/model[-quick].html)')
