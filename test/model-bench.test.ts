@@ -57,7 +57,7 @@ describe('runModelBench at 75×75', () => {
 
   it('prints a summary with the totals, the blocks and the training step', () => {
     const text = formatModelBench(result);
-    expect(text).toContain('Inception-v3 at 75×75');
+    expect(text).toContain('Inception-v3, 75×75, on ');
     expect(text).toMatch(/Inference forward/);
     for (const b of ['stem', 'Mixed_5b', 'Mixed_7c', 'classifier']) expect(text).toContain(b);
     expect(text).toMatch(/Training step at batch 2/);
