@@ -45,6 +45,7 @@ export { Tape, type BackwardRule } from './autograd/tape.js';
 export * as autograd from './autograd/functions.js';
 export { InceptionV3, BATCHNORM_EPS, DROPOUT_RATE, type ConvParams, type ForwardTrainOptions, type ForwardTrainResult } from './models/inception-v3.js';
 export { inceptionV3Spec, totals as inceptionV3Totals, scaledChannels, MIN_INPUT_SIZE, MIN_INPUT_SIZE_WITH_AUX, CIFAR10_MIN_INPUT_SIZE, type InceptionV3Options, type LayerSpec } from './models/inception-v3-spec.js';
+export { loadTorchvisionWeights, torchvisionStateDict, oihwToHwio, hwioToOihw, type LoadWeightsReport } from './models/inception-v3-weights.js';
 export { inceptionLoss, DEFAULT_AUX_WEIGHT, DEFAULT_LABEL_SMOOTHING, type InceptionLoss, type InceptionLossOptions } from './nn/loss.js';
 export { augmentImages, augmentBatch, augmentDraws, augmentDrawsGpu, normalizationTable, packImageBytes, CIFAR10_MEAN, CIFAR10_STD, type AugmentOptions, type AugmentDrawOptions, type AugmentDraws, type AugmentBatchResult } from './ops/augment.js';
 export { CIFAR10_CLASSES, DatasetError, channelStatistics, decodeRecords, type ImageDataset, type ChannelStatistics } from './data/dataset.js';
