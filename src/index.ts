@@ -55,3 +55,20 @@ export { loadCifar10, DEFAULT_CIFAR10_DIRECTORY, type LoadCifar10Options, type C
 export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, readTensorsToHost, uploadTensors, SafetensorsError, type SafetensorsDType, type SafetensorsInput, type SafetensorsTensor, type DecodedSafetensors } from './io/safetensors.js';
 export * from './optim/index.js';
 export { writeCheckpoint, readCheckpoint, checkpointPaths, type Checkpoint, type CheckpointInput, type CheckpointPaths } from './io/checkpoint-file.js';
+export { decodeImage, readImageFile, detectImageFormat, ImageDecodeError, type ImageFormat, type DecodedImage, type DecodeImageOptions } from './io/image.js';
+export { resizeRgb, resizeImage, packRgbBytes, MAX_RESIZE_SIDE, type ResizeOptions, type ImageSize, type Rect } from './ops/resize.js';
+export {
+  preprocess,
+  resolvePreprocess,
+  preprocessGeometry,
+  PREPROCESS_PRESETS,
+  TORCHVISION_PRESET,
+  KERAS_PRESET,
+  TF_SLIM_PRESET,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type PreprocessPreset,
+  type PreprocessSteps,
+  type PreprocessOptions,
+  type PreprocessGeometry,
+} from './io/preprocess.js';
