@@ -72,3 +72,26 @@ export {
   type PreprocessOptions,
   type PreprocessGeometry,
 } from './io/preprocess.js';
+export {
+  loadClassifier,
+  detectModelFormat,
+  parseLabels,
+  labelsForClasses,
+  ClassifierError,
+  MODEL_FORMATS,
+  type ModelFormat,
+  type Classifier,
+  type Classification,
+  type ClassifyOptions,
+  type ClassifyRun,
+  type TopClass,
+  type LoadClassifierOptions,
+  type WeightsSource,
+  type NamedBytes,
+  type TfjsModelSource,
+} from './api/classifier.js';
+export { GraphError, inferShapes, nodeWeights, GRAPH_OPS, type Graph, type GraphNode, type GraphOpName, type GraphWeight, type GraphInput, type GraphPadding } from './graph/ir.js';
+export { compileGraph, type CompileGraphOptions, type GraphModel } from './graph/execute.js';
+export { inceptionV3Graph, INCEPTION_V3_SOURCE } from './graph/from-inception-v3.js';
+export { importOnnx, exportOnnx, exportInceptionV3Onnx, OnnxImportError, ONNX_IMPORT_OPS, ONNX_MIN_OPSET, ONNX_MAX_OPSET, DEFAULT_ONNX_OPSET, type OnnxExportOptions } from './io/onnx/index.js';
+export { importTfjsLayers, readTfjsLayersModel, TfjsLayersError, TFJS_SUPPORTED_LAYERS } from './io/tfjs-layers.js';

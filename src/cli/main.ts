@@ -14,6 +14,9 @@ import { benchFactorization, type BenchFactorizationOptions } from './bench-fact
 import { progressLine } from './progress.js';
 import { runSummary, type SummaryOptions } from './summary.js';
 import { runTrain, type TrainCliOptions } from './train.js';
+import { registerInferCommand } from './infer.js';
+import { registerServeCommand } from './serve.js';
+import { runExport } from './export.js';
 
 function driverOption(): Option {
   return new Option('--driver <name>', 'Vulkan driver in Node on Linux (default: env INCEPT_DRIVER or auto)').choices([...DRIVER_CHOICES]);
@@ -93,6 +96,26 @@ export function buildProgram(): Command {
     .option('--test-limit <n>', 'evaluate on the first n test images only')
     .option('--max-steps <n>', 'stop after this step (checkpointed; resume continues)')
     .action(async (opts: TrainCliOptions) => runTrain(opts));
+
+  program
+    .command('export')
+    .description("Write the engine's Inception-v3 as ONNX (the inference graph, NCHW, dynamic batch) or as a torchvision-layout safetensors state dict; random weights (seeded) unless --weights gives a torchvision state dict")
+    .addOption(driverOption())
+    .requiredOption('--out <file>', 'the file to write; .onnx or .safetensors gives the format')
+    .addOption(new Option('--format <name>', 'onnx or safetensors (default: from the extension)').choices(['onnx', 'safetensors']))
+    .option('--weights <file>', 'a torchvision / timm Inception-v3 state dict (safetensors) to export instead of random weights')
+    .option('--classes <n>', "output classes (default 1000, or the weights file's)", Number)
+    .option('--seed <n>', 'seed of the random initialisation (default 0)', Number)
+    .option('--input <n>', 'input height and width (default 299)', Number)
+    .option('--cifar10', 'the CIFAR-10 variant (32×32 input)')
+    .option('--width <w>', 'width multiplier (default 1)', Number)
+    .option('--opset <n>', 'ONNX opset, 7 to 21 (default 13)', Number)
+    .action(async (opts: { out: string; format?: 'onnx' | 'safetensors'; weights?: string; classes?: number; seed?: number; input?: number; cifar10?: boolean; width?: number; opset?: number; driver?: DriverChoice }) => {
+      await runExport({ out: opts.out, format: opts.format, weights: opts.weights, numClasses: opts.classes, seed: opts.seed, input: opts.input, variant: opts.cifar10 ? 'cifar10' : undefined, width: opts.width, opset: opts.opset, driver: opts.driver });
+    });
+
+  registerInferCommand(program);
+  registerServeCommand(program);
 
   const bench = program.command('bench').description('Benchmarks');
   bench
