@@ -196,6 +196,18 @@ describe('encoding and decoding', () => {
     file.fill(0);
     expect(tensors.get('b')!.data[0]).toBe(1.25);
   });
+
+  it('reads a Node Buffer that is a view into a larger pool (Buffer.slice does not copy)', () => {
+    const i64 = new BigInt64Array([1n, -7n, 2n ** 31n - 1n]);
+    const f = new Float32Array([0.5, -1e-20, 3]);
+    const file = build({ n: { dtype: 'I64', shape: [3], data_offsets: [0, 24] }, x: { dtype: 'F32', shape: [3], data_offsets: [24, 36] } }, [...bytesOf(i64), ...bytesOf(f)]);
+    const pooled = Buffer.concat([Buffer.alloc(5, 0xff), Buffer.from(file), Buffer.alloc(3, 0xee)]).subarray(5, 5 + file.length);
+    const before = Buffer.from(pooled);
+    const { tensors } = decode(pooled);
+    expect(Array.from(tensors.get('n')!.data)).toEqual([1, -7, 2 ** 31 - 1]);
+    expect(Array.from(tensors.get('x')!.data)).toEqual(Array.from(f));
+    expect(pooled.equals(before)).toBe(true); // the caller's bytes are left as they were
+  });
 });
 
 describe('file layout', () => {

@@ -370,7 +370,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors file'
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
-    const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);
+    // A copy made by hand: a Node Buffer's slice() is a view into the file's memory (often a
+    // shared pool), and convert() needs its own aligned bytes that start at offset 0.
+    const raw = new Uint8Array(e.end - e.begin);
+    raw.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: convert(e.name, e.dtype, raw, fail) });
   }
   return { tensors, metadata };
