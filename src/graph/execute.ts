@@ -74,16 +74,6 @@ const WRITES_VIEWS = new Set<Step['kind']>(['linear', 'batchNorm', 'relu', 'maxP
 
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
-/** inferShapes takes strides, windows and paddings as given; a zero stride or a negative
- * padding would reach the kernels as nonsense, so they are refused here, naming the node. */
-function checkGeometry(node: GraphNode, where: string): void {
-  if (node.op !== 'conv2d' && node.op !== 'maxPool' && node.op !== 'avgPool') return;
-  const ints = (v: unknown, length: number, min: number): boolean => Array.isArray(v) && v.length === length && v.every((d) => Number.isInteger(d) && d >= min);
-  if (!ints(node.stride, 2, 1)) throw new GraphError(`${where}: stride must be [strideH, strideW] of positive integers, got ${JSON.stringify(node.stride)}`);
-  if (!ints(node.padding, 4, 0)) throw new GraphError(`${where}: padding must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(node.padding)}`);
-  if (node.op !== 'conv2d' && !ints(node.kernel, 2, 1)) throw new GraphError(`${where}: kernel must be [KH, KW] of positive integers, got ${JSON.stringify(node.kernel)}`);
-}
-
 export function compileGraph(engine: Engine, graph: Graph, options: CompileGraphOptions = {}): GraphModel {
   const fuse = options.fuse ?? true;
   const shapes = inferShapes(graph);
@@ -146,7 +136,6 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
   const absorbed = new Set<GraphNode>();
   try {
     for (const node of nodes) {
-      checkGeometry(node, at(node));
       if (absorbed.has(node)) continue;
       const input = canonical(node.inputs[0] ?? '');
       switch (node.op) {

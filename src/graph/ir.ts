@@ -185,6 +185,16 @@ function poolOrConvOutput(where: string, h: number, w: number, kernel: [number, 
   return [oh, ow];
 }
 
+/** A zero stride or a negative padding would give nonsense output sizes (and reach the kernels
+ * as nonsense), so they are refused where shapes are inferred, naming the node. */
+function checkGeometry(node: GraphNode, where: string): void {
+  if (node.op !== 'conv2d' && node.op !== 'maxPool' && node.op !== 'avgPool') return;
+  const ints = (v: unknown, length: number, min: number): boolean => Array.isArray(v) && v.length === length && v.every((d) => Number.isInteger(d) && d >= min);
+  if (!ints(node.stride, 2, 1)) throw new GraphError(`${where}: stride must be [strideH, strideW] of positive integers, got ${JSON.stringify(node.stride)}`);
+  if (!ints(node.padding, 4, 0)) throw new GraphError(`${where}: padding must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(node.padding)}`);
+  if (node.op !== 'conv2d' && !ints(node.kernel, 2, 1)) throw new GraphError(`${where}: kernel must be [KH, KW] of positive integers, got ${JSON.stringify(node.kernel)}`);
+}
+
 /**
  * Checks the graph and returns the per-example shape of every value. Every error names the
  * graph's source and the node, so an importer's mistake or a file's oddity is found at load
@@ -207,6 +217,7 @@ export function inferShapes(graph: Graph): Map<string, number[]> {
     if (names.has(node.name)) throw new GraphError(`${graph.source}: two nodes are named '${node.name}'`);
     names.add(node.name);
     if (!GRAPH_OPS.includes(node.op)) throw new GraphError(`${at(node)}: unknown op`);
+    checkGeometry(node, at(node));
     const ins = node.inputs.map((name) => {
       const s = shapes.get(name);
       if (!s) throw new GraphError(`${at(node)} reads '${name}', which no earlier node writes (the nodes must be in dependency order)`);
