@@ -13,7 +13,8 @@ import { importTfjsLayers, readTfjsLayersModel, TfjsLayersError } from '../src/i
 import { testEngine } from './support/engine.js';
 import { assertClose } from './support/compare.js';
 import { freshSeed, makeRng, randomArray } from './support/random.js';
-import { inceptionShaped, publish, runGraphOnHost, saveArtifacts, setRandomWeights, setWeightsByName, tf, tfReady, toKeras3Topology, type Published, type Quantization } from './support/tfjs-models.js';
+import { graphRef } from './reference/graph.js';
+import { inceptionShaped, publish, saveArtifacts, setRandomWeights, setWeightsByName, tf, tfReady, toKeras3Topology, type Published, type Quantization } from './support/tfjs-models.js';
 
 const seed = freshSeed();
 let engine: Engine;
@@ -71,7 +72,7 @@ async function check(name: string, model: tf.LayersModel, options: CheckOptions 
       // Saturated probabilities (all 0 and 1) would hide any error: the weights are scaled so
       // the logits stay moderate, and this checks they did.
       if (graph.outputIsProbabilities) expect(ref.some((p) => p > 1e-3 && p < 0.999), `${name}: tfjs's probabilities are saturated`).toBe(true);
-      assertClose(runGraphOnHost(graph, x, batch), ref, 1e-4, `${name}, batch ${batch}: the imported graph on the host against tfjs`);
+      assertClose(graphRef(graph, x, batch), ref, 1e-4, `${name}, batch ${batch}: the imported graph on the host against tfjs`);
       for (const [k, plan] of plans.entries()) {
         const xt = engine.tensor(x, [batch, ...inShape]);
         const y = plan.run(xt);
@@ -259,11 +260,11 @@ describe(`importing (seed ${seed})`, () => {
     const keras3 = { ...published.modelJson, modelTopology: toKeras3Topology(published.modelJson.modelTopology) };
     const wrapped = { ...published.modelJson, modelTopology: { keras_version: '2.13.1', backend: 'tensorflow', model_config: { ...published.modelJson.modelTopology, class_name: 'Functional' } } };
     const x = randomArray(makeRng(caseSeed('order-x')), 2 * 7 * 9 * 4);
-    const expected = runGraphOnHost(reference, x, 2);
+    const expected = graphRef(reference, x, 2);
     for (const g of [fromReversed, await importTfjsLayers(keras3, published.readShard), await importTfjsLayers(JSON.stringify(wrapped), published.readShard)]) {
       expect(new Set(g.nodes.map((n) => JSON.stringify(n)))).toEqual(new Set(reference.nodes.map((n) => JSON.stringify(n))));
       expect([...g.weights.keys()].sort()).toEqual([...reference.weights.keys()].sort());
-      assertClose(runGraphOnHost(g, x, 2), expected, 0, 'the same model, listed differently');
+      assertClose(graphRef(g, x, 2), expected, 0, 'the same model, listed differently');
     }
   });
 
@@ -293,7 +294,7 @@ describe(`importing (seed ${seed})`, () => {
     const graph = await importTfjsLayers(json, async (p) => shards.get(p)!);
     const x = randomArray(makeRng(caseSeed('groups-x')), 6 * 5 * 3);
     const ref = tf.tidy(() => (model.predict(tf.tensor(x, [1, 6, 5, 3])) as tf.Tensor).dataSync() as Float32Array);
-    assertClose(runGraphOnHost(graph, x, 1), ref, 1e-4, 'two groups');
+    assertClose(graphRef(graph, x, 1), ref, 1e-4, 'two groups');
   });
 
   it('reads a model whose layers call a shared layer twice', async () => {
@@ -403,7 +404,7 @@ describe(`files (seed ${seed})`, () => {
     expect(graph.source).toBe(`tfjs:${path}`);
     const x = randomArray(makeRng(caseSeed('file-x')), 2 * 6 * 5 * 3);
     const ref = tf.tidy(() => (model.predict(tf.tensor(x, [2, 6, 5, 3])) as tf.Tensor).dataSync() as Float32Array);
-    assertClose(runGraphOnHost(graph, x, 2), ref, 1e-4, 'read from files');
+    assertClose(graphRef(graph, x, 2), ref, 1e-4, 'read from files');
   });
 
   it('names a missing or truncated shard and its expected byte length', async () => {
