@@ -12,6 +12,8 @@ import { inceptionV3Spec } from '../src/models/inception-v3-spec.js';
 import { testEngine } from './support/engine.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
 import { drawReport } from './support/report-page.js';
+import type { PeerReport } from '../bench/peers/report.js';
+import { benchModel } from '../src/cli/bench-model.js';
 
 let engine: Engine;
 let result: ModelBenchResult;
@@ -64,6 +66,40 @@ describe('runModelBench at 75×75', () => {
     expect(blockOf('Mixed_6b.branch7x7_2')).toBe('Mixed_6b');
     expect(blockOf('Conv2d_4a_3x3')).toBe('stem');
     expect(blockOf('AuxLogits.conv0')).toBe('aux head');
+  });
+});
+
+describe('incept bench model --peers', () => {
+  const peers: PeerReport = {
+    adapter: 'node adapter',
+    adapters: { node: 'node adapter', chromium: 'chromium adapter' },
+    date: '2026-11-29T00:00:00.000Z',
+    command: 'npm run bench:peers -- --only inference,browser --batches 1',
+    quick: false,
+    seconds: 60,
+    libraries: { 'tfjs-webgpu': '@tensorflow/tfjs-backend-webgpu 4.22.0', 'ort-web-webgpu': 'onnxruntime-web 1.30.0' },
+    rows: [
+      { group: 'inference', environment: 'node', timing: 'wall', name: 'Inception-v3 inference 299×299', batch: 1, engineMs: 1000, engineMsMin: 900, engineMsMax: 1100, peers: { 'tfjs-webgpu': { ms: 6700, msMin: 6000, msMax: 7000, ratio: 6.7, ratioMin: 5.1, ratioMax: 8.1, maxRelErr: 5.5e-5 } } },
+      { group: 'inference', environment: 'chromium', timing: 'wall', name: 'Inception-v3 inference 299×299', batch: 1, engineMs: 3000, engineMsMin: 2900, engineMsMax: 3100, peers: { 'tfjs-webgpu': { ms: 15000, msMin: 14000, msMax: 16000, ratio: 5, ratioMin: 4.5, ratioMax: 5.5, maxRelErr: 1e-5 }, 'ort-web-webgpu': { ms: 9000, msMin: 8000, msMax: 10000, ratio: 3, ratioMin: 2.6, ratioMax: 3.3, maxRelErr: 2e-5 } } },
+    ],
+    goals: [],
+  };
+
+  it('shows the peer rows in the summary and the HTML report', () => {
+    const withPeers = { ...result, peers };
+    const text = formatModelBench(withPeers);
+    expect(text).toMatch(/Against the peers/);
+    expect(text).toContain('6.70× (5.10–8.10)');
+    expect(text).toContain('3.00× (2.60–3.30)');
+    expect(text).toContain('chromium adapter');
+    const html = renderModelBenchHtml(withPeers);
+    expect(html).toContain('Against the peers');
+    expect(html).toContain('onnxruntime-web 1.30.0');
+  });
+
+  it('refuses a network the peers do not run, before doing any work', async () => {
+    await expect(benchModel({ peers: true, cifar10: true })).rejects.toThrow(/--peers compares the ImageNet network at 299×299/);
+    await expect(benchModel({ peers: true, input: '150' })).rejects.toThrow(/drop --cifar10, --input and --width/);
   });
 });
 

@@ -9,7 +9,9 @@
  * CPU fallback submits dispatches one by one, which would slow them). Each measurement is
  * repeated; the reported profile is the run with the median GPU total.
  */
+import type { PeerReport } from '../peers/report.js';
 import type { Engine } from '../../src/runtime/engine.js';
+import type { Tensor } from '../../src/runtime/tensor.js';
 import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../src/runtime/profiler.js';
 import { median } from '../../src/runtime/timing.js';
 import { Tape } from '../../src/autograd/tape.js';
@@ -78,6 +80,8 @@ export interface ModelBenchResult {
   repeats: number;
   forward: ForwardBench[];
   train?: TrainStepBench;
+  /** With --peers: the peer harness's report (inference rows, Node and Chromium). */
+  peers?: PeerReport;
 }
 
 export interface ModelBenchOptions {
@@ -94,7 +98,7 @@ export interface ModelBenchOptions {
 }
 
 /** Runs fn with profiling on and returns its dispatch records (the engine synchronised). */
-async function profiled(engine: Engine, fn: () => Promise<void>): Promise<DispatchRecord[]> {
+export async function profiled(engine: Engine, fn: () => Promise<void>): Promise<DispatchRecord[]> {
   const wasEnabled = engine.profiler.enabled;
   engine.profiler.enabled = true;
   engine.profiler.clear();
@@ -107,8 +111,8 @@ async function profiled(engine: Engine, fn: () => Promise<void>): Promise<Dispat
   }
 }
 
-const sumMs = (records: readonly DispatchRecord[]) => records.reduce((s, r) => s + r.ms, 0);
-const sumFlops = (records: readonly DispatchRecord[]) => records.reduce((s, r) => s + r.flops, 0);
+export const sumMs = (records: readonly DispatchRecord[]) => records.reduce((s, r) => s + r.ms, 0);
+export const sumFlops = (records: readonly DispatchRecord[]) => records.reduce((s, r) => s + r.flops, 0);
 
 /** The repeat whose value is closest to the median. */
 function medianRun<T>(runs: T[], value: (t: T) => number): T {
@@ -127,16 +131,10 @@ async function benchForward(engine: Engine, model: InceptionV3, batch: number, r
       progress(`forward, batch ${batch}: run ${i + 1}/${repeats + 1}${tag}`);
       await engine.sync();
       engine.pool.resetPeak();
-      const records = await profiled(engine, async () => {
-        await engine.scope(async () => {
-          await model.forward(x).read();
-        });
-      });
+      const records = await profiled(engine, () => forwardOnce(engine, model, x));
       const peak = engine.memory().peakBytes;
       const t0 = performance.now();
-      await engine.scope(async () => {
-        await model.forward(x).read();
-      });
+      await forwardOnce(engine, model, x);
       const wall = performance.now() - t0;
       if (i > 0) {
         runs.push({ records, peak });
@@ -164,14 +162,35 @@ async function benchForward(engine: Engine, model: InceptionV3, batch: number, r
   }
 }
 
-async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number, repeats: number, progress: (m: string) => void): Promise<TrainStepBench> {
+/** One inference forward of x, its logits read back, temporaries disposed. */
+export async function forwardOnce(engine: Engine, model: InceptionV3, x: Tensor): Promise<void> {
+  await engine.scope(async () => {
+    await model.forward(x).read();
+  });
+}
+
+/** The phases of a training step, in order. */
+export const TRAIN_PASSES = ['forward', 'loss', 'backward', 'update'] as const;
+export type TrainPass = (typeof TRAIN_PASSES)[number];
+
+export interface TrainStepRunner {
+  /** One step; `marks` are the profiler's record counts at the end of forward, loss and backward. */
+  step(): Promise<{ loss: number; marks: number[] }>;
+  dispose(): void;
+}
+
+/**
+ * One training step of `model` on a fixed random batch: forward on the tape (aux head when the
+ * model has one), Inception's loss, backward, a plain SGD update of every parameter. The engine
+ * is synchronised between phases, so a profile splits into them by record counts (splitPasses).
+ */
+export function trainStepRunner(engine: Engine, model: InceptionV3, batch: number): TrainStepRunner {
   const size = model.inputSize;
   const tape = new Tape(engine);
   const x = engine.keep(engine.randomNormal([batch, size, size, 3], { seed: 29 }));
   const classes = model.layers.at(-1)!.outputShape[0];
   const labels = Array.from({ length: batch }, (_, i) => (i * 7919) % classes);
   const params = [...model.parameters().values()];
-  // One step; `marks` splits its records into forward, loss, backward and update.
   const step = async (): Promise<{ loss: number; marks: number[] }> => {
     const marks: number[] = [];
     const mark = async () => {
@@ -194,6 +213,24 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
     tape.zeroGrad();
     return { loss, marks };
   };
+  return {
+    step,
+    dispose: () => {
+      tape.dispose();
+      x.dispose();
+    },
+  };
+}
+
+/** A training step's records split at its marks into forward, loss, backward and update. */
+export function splitPasses<T>(records: readonly T[], marks: readonly number[]): Record<TrainPass, T[]> {
+  const [f, l, b] = marks as [number, number, number];
+  return { forward: records.slice(0, f), loss: records.slice(f, l), backward: records.slice(l, b), update: records.slice(b) };
+}
+
+async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number, repeats: number, progress: (m: string) => void): Promise<TrainStepBench> {
+  const runner = trainStepRunner(engine, model, batch);
+  const step = runner.step;
   try {
     const runs: { records: DispatchRecord[]; marks: number[]; peak: number; loss: number }[] = [];
     const walls: number[] = [];
@@ -215,13 +252,7 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
       }
     }
     const chosen = medianRun(runs, (r) => sumMs(r.records));
-    const [f, l, b] = chosen.marks as [number, number, number];
-    const parts = {
-      forward: chosen.records.slice(0, f),
-      loss: chosen.records.slice(f, l),
-      backward: chosen.records.slice(l, b),
-      update: chosen.records.slice(b),
-    };
+    const parts = splitPasses(chosen.records, chosen.marks);
     const fwdLayers = engine.profiler.byLayer(parts.forward);
     const bwdLayers = new Map(engine.profiler.byLayer(parts.backward).map((s) => [s.layer, s.ms]));
     const layers: TrainLayer[] = fwdLayers.map((s) => ({ layer: s.layer, forwardMs: s.ms, backwardMs: bwdLayers.get(s.layer) ?? 0 }));
@@ -246,9 +277,24 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
       kernels: (Object.entries(parts) as [keyof typeof parts, DispatchRecord[]][]).flatMap(([pass, recs]) => engine.profiler.summary(recs).map((k) => ({ ...k, pass }))),
     };
   } finally {
-    tape.dispose();
-    x.dispose();
+    runner.dispose();
   }
+}
+
+export interface ModelArch {
+  variant: 'imagenet' | 'cifar10';
+  width: number;
+  inputSize: number;
+}
+
+/**
+ * The network the benchmarks run (seed 1). Inference never runs the aux head, so it is built
+ * without it (its weights would count as memory); training keeps it where it applies: from
+ * 299×299 for the ImageNet network and from 17×17 for the CIFAR-10 variant.
+ */
+export function benchModelFor(engine: Engine, arch: ModelArch, mode: 'inference' | 'train'): InceptionV3 {
+  const auxLogits = mode === 'train' && (arch.variant === 'cifar10' ? arch.inputSize >= 17 : arch.inputSize >= 299);
+  return new InceptionV3(engine, { seed: 1, ...arch, auxLogits });
 }
 
 export async function runModelBench(engine: Engine, options: ModelBenchOptions = {}): Promise<ModelBenchResult> {
@@ -261,8 +307,7 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
   const inputSize = options.inputSize ?? (variant === 'cifar10' ? 32 : 299);
   const arch = { variant, width, inputSize };
   const forward: ForwardBench[] = [];
-  // Inference never runs the aux head: build without it so its weights do not count as memory.
-  const inference = new InceptionV3(engine, { seed: 1, ...arch, auxLogits: false });
+  const inference = benchModelFor(engine, arch, 'inference');
   const counts = totals(inference.layers);
   const weightsBytes = [...inference.stateDict().values()].reduce((s, t) => s + t.byteLength, 0);
   try {
@@ -272,8 +317,7 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
   }
   let train: TrainStepBench | undefined;
   if (trainBatch > 0) {
-    // The aux head trains from 299×299 (ImageNet) and from 17×17 (CIFAR-10 variant) up.
-    const model = new InceptionV3(engine, { seed: 1, ...arch, auxLogits: variant === 'cifar10' ? inputSize >= 17 : inputSize >= 299 });
+    const model = benchModelFor(engine, arch, 'train');
     try {
       train = await benchTrainStep(engine, model, trainBatch, Math.max(1, Math.min(repeats, 2)), progress);
     } finally {

@@ -15,6 +15,7 @@ import { conv2d } from '../../src/ops/conv2d.js';
 import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
 import { FACTORIZATION_PAIRS, type ConvSpec } from '../factorization/pairs.js';
 import type { TfjsPeer } from './tfjs-node.js';
+import { maxRelErr, normals } from './compare.js';
 
 export interface PeerResult {
   ms: number;
@@ -29,6 +30,9 @@ export interface PeerResult {
 }
 
 export interface PeerRow {
+  group: 'factorization';
+  environment: 'node';
+  timing: 'gpu';
   name: string;
   batch: number;
   /** 'full' or 'factorized'. */
@@ -63,32 +67,6 @@ interface Conv {
   spec: ConvSpec;
   g: ConvGeometry;
   w: Float32Array;
-}
-
-/** Standard normal numbers from a seeded generator (mulberry32 + Box–Muller). */
-function normals(count: number, seed: number, std: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = std * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  return out;
-}
-
-function maxRelErr(peer: ArrayLike<number>, engine: ArrayLike<number>): number {
-  if (peer.length !== engine.length) throw new InceptError(`peer output has ${peer.length} elements, the engine's ${engine.length}`);
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < engine.length; i++) {
-    const d = Math.abs(peer[i]! - engine[i]!);
-    err = Number.isNaN(d) ? Infinity : Math.max(err, d);
-    mag = Math.max(mag, Math.abs(engine[i]!));
-  }
-  return err / (mag || 1);
 }
 
 export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, options: PeerFactorizationOptions = {}): Promise<PeerFactorizationResult> {
@@ -135,6 +113,7 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
               const yEngine = (await runEngine().read()) as Float32Array;
               const yTf = runTf();
               const err = maxRelErr(await yTf.data(), yEngine);
+              peer.checkErrors(`${pair.name}, batch ${batch}, ${side}`);
               tf.dispose(yTf);
               const engineTimes: number[] = [];
               const tfTimes: number[] = [];
@@ -154,11 +133,15 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
                   tfTimes.push(t.kernelMs);
                 }
               }
+              peer.checkErrors(`${pair.name}, batch ${batch}, ${side}`);
               const ratios = tfTimes.map((t, i) => t / engineTimes[i]!);
               const macs = convs.reduce((s, c) => s + convMacs(c.g), 0);
               const engineMs = median(engineTimes);
               const tfMs = median(tfTimes);
               return {
+                group: 'factorization' as const,
+                environment: 'node' as const,
+                timing: 'gpu' as const,
                 name: pair.name,
                 batch,
                 side,

@@ -7,6 +7,7 @@ import type { DriverChoice } from '../runtime/gpu-node.js';
 import { CIFAR10_MIN_INPUT_SIZE, MIN_INPUT_SIZE } from '../models/inception-v3-spec.js';
 import { positiveInts, writeReport } from './args.js';
 import { progressLine } from './progress.js';
+import { runPeerHarness } from './bench-model-peers.js';
 
 export interface BenchModelOptions {
   driver?: DriverChoice;
@@ -19,6 +20,7 @@ export interface BenchModelOptions {
   width?: string;
   json?: string;
   html?: string;
+  peers?: boolean;
 }
 
 function nonNegativeInt(flag: string, text: string): number {
@@ -38,12 +40,22 @@ export async function benchModel(opts: BenchModelOptions): Promise<void> {
   if (inputSize < minimum) throw new InceptError(`--input must be at least ${minimum} (the smallest input of Inception-v3${variant === 'cifar10' ? "'s CIFAR-10 variant" : ''}), got ${inputSize}`);
   const width = opts.width === undefined ? 1 : Number(opts.width);
   if (!(width > 0) || !Number.isFinite(width)) throw new InceptError(`--width needs a width multiplier > 0, got '${opts.width}'`);
+  if (opts.peers && (variant !== 'imagenet' || inputSize !== 299 || width !== 1)) {
+    throw new InceptError('--peers compares the ImageNet network at 299×299 and width 1 (what the peers run); drop --cifar10, --input and --width');
+  }
+  const started = performance.now();
   const engine = await createEngine({ driver: opts.driver });
   try {
-    const started = performance.now();
     const progress = progressLine(`Inception-v3 on ${engine.adapterName}`);
     const result = await runModelBench(engine, { batches, trainBatch, repeats, inputSize, variant, width, onProgress: (m) => progress.update(m) });
     progress.done();
+    if (opts.peers) {
+      // The peers run in their own process (and browser), with this engine freed first so the
+      // two do not share the adapter's memory; the harness times the engine again beside each peer.
+      engine.destroy();
+      console.log('\nInference against the peers (npm run bench:peers, in its own process):');
+      result.peers = await runPeerHarness({ batches, repeats: Math.max(repeats, 3), ...(opts.driver ? { driver: opts.driver } : {}) });
+    }
     console.log(formatModelBench(result));
     if (opts.json) console.log(`\nJSON: ${writeReport(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
     const html = writeReport(opts.html ?? `reports/model${quick ? '-quick' : ''}.html`, renderModelBenchHtml(result));

@@ -11,6 +11,7 @@ import { benchOps, type BenchOpsOptions } from './bench-ops.js';
 import { benchTrainStep, type BenchTrainStepOptions } from './bench-train-step.js';
 import { benchModel, type BenchModelOptions } from './bench-model.js';
 import { benchFactorization, type BenchFactorizationOptions } from './bench-factorization.js';
+import { profileCommand, type ProfileCliOptions } from './profile.js';
 import { progressLine } from './progress.js';
 import { runSummary, type SummaryOptions } from './summary.js';
 import { runTrain, type TrainCliOptions } from './train.js';
@@ -174,7 +175,23 @@ export function buildProgram(): Command {
     .option('--quick', 'batch 1 forward and a batch-2 training step, one timed run each')
     .option('--json <file>', 'also write the results as JSON')
     .option('--html <file>', 'where to write the HTML report (default reports/model[-quick].html)')
+    .option('--peers', 'also time inference against TensorFlow.js (WebGPU; Node and Chromium) and ONNX Runtime Web (WebGPU; Chromium) on the same adapter, through the bench/peers harness (a source checkout; installs its packages on first use)')
     .action(async (opts: BenchModelOptions) => benchModel(opts));
+
+  program
+    .command('profile')
+    .description('One Inception-v3 forward (or with --train one training step) profiled dispatch by dispatch: an HTML report with a timeline, every dispatch (layer, kernel variant, GPU ms, GFLOP/s and fraction of the matmul peak, GB/s) and the sums by layer and by kernel')
+    .addOption(driverOption())
+    .option('--train', 'profile one training step (forward, loss, backward, SGD update) instead of an inference forward')
+    .option('--batch <n>', 'images per run (default 1; with --train 2)')
+    .option('--input <n>', 'input height and width (default 299; --cifar10: 32)')
+    .option('--cifar10', 'the CIFAR-10 variant (32×32) instead of the ImageNet network')
+    .option('--width <w>', 'width multiplier (default 1)')
+    .option('--warmup <n>', 'runs before the profiled one (default 1: pipelines compile on the first)')
+    .option('--peak <gflops>', "the adapter's matmul peak in GFLOP/s for the % of peak columns (default: measured in the same run, as `incept device` does)")
+    .option('--html <file>', 'where to write the HTML report (default reports/profile.html; --train: reports/profile-train.html)')
+    .option('--json <file>', 'also write every dispatch record, the sums and the peak as JSON')
+    .action(async (opts: ProfileCliOptions) => profileCommand(opts));
 
   return program;
 }

@@ -19,6 +19,14 @@ export interface DispatchRecord {
   timing: TimingSource;
   /** The model layer that was current (Profiler.layer) when the dispatch was recorded. */
   layer?: string;
+  /**
+   * When the dispatch began, in ms: on the GPU clock (its begin-of-pass timestamp) for
+   * 'timestamp' records, on the CPU clock (performance.now() at submission) for 'cpu-wall'
+   * ones. Only differences between records of one profile mean anything.
+   */
+  startMs?: number;
+  /** Which submission (flush) the dispatch was in, counted per profiler from 0. */
+  submission?: number;
 }
 
 export interface KernelSummary {
@@ -63,6 +71,7 @@ export class Profiler {
    */
   layer: string | undefined;
   private slots: TimestampSlot[] = [];
+  private submissions = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -87,14 +96,23 @@ export class Profiler {
     const ticks = new BigUint64Array(slot.readback.getMappedRange(0, pending.length * 16).slice(0));
     slot.readback.unmap();
     this.slots.push(slot);
+    const submission = this.submissions++;
     pending.forEach((p, i) => {
-      const ns = ticks[2 * i + 1]! > ticks[2 * i]! ? Number(ticks[2 * i + 1]! - ticks[2 * i]!) : 0;
-      this.records.push({ ...p, ms: ns / 1e6, timing: 'timestamp' });
+      const begin = ticks[2 * i]!;
+      const ns = ticks[2 * i + 1]! > begin ? Number(ticks[2 * i + 1]! - begin) : 0;
+      // Whole microseconds first: a nanosecond count near 2^63 does not fit a double exactly.
+      const startMs = Number(begin / 1000n) / 1e3 + Number(begin % 1000n) / 1e6;
+      this.records.push({ ...p, ms: ns / 1e6, timing: 'timestamp', startMs, submission });
     });
   }
 
-  addWallRecord(p: Omit<DispatchRecord, 'ms' | 'timing'>, ms: number): void {
-    this.records.push({ ...p, ms, timing: 'cpu-wall' });
+  /**
+   * A dispatch timed alone on the CPU, from its submission until the queue reported it done.
+   * `startMs` is performance.now() at submission; by default the call is taken to come right
+   * after the measurement, so the start is now − ms.
+   */
+  addWallRecord(p: Omit<DispatchRecord, 'ms' | 'timing'>, ms: number, startMs = performance.now() - ms): void {
+    this.records.push({ ...p, ms, timing: 'cpu-wall', startMs, submission: this.submissions++ });
   }
 
   clear(): void {

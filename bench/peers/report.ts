@@ -1,0 +1,235 @@
+/**
+ * The peer benchmark's report: every row the harnesses produced (factorization convs, Inception-v3
+ * inference and training, in Node and in Chromium), the goals the project set against the peers,
+ * a terminal table, and one self-contained HTML page (Chart.js inlined) with the ratios drawn.
+ *
+ * ratio = peer time / engine time, per round, median over rounds (> 1: the engine is faster);
+ * min–max over the rounds. The page sets `window.__chartsDrawn` once its charts are drawn.
+ */
+import { CHART_PAGE_PRELUDE, escapeHtml, jsonForScript, loadChartJs } from '../../src/io/html-report.js';
+import { STYLE } from '../model/report.js';
+
+export interface PeerTiming {
+  ms: number;
+  msMin: number;
+  msMax: number;
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  maxRelErr: number;
+  /** What maxRelErr compared, when not the whole output. */
+  compared?: string;
+  gflops?: number;
+}
+
+export interface PeerReportRow {
+  group: 'factorization' | 'inference' | 'training';
+  /** Where both sides ran: in Node (Dawn) or in one headless Chromium page. */
+  environment: 'node' | 'chromium';
+  /** 'gpu': summed GPU timestamps of the kernels; 'wall': input upload to result on the CPU. */
+  timing: 'gpu' | 'wall';
+  name: string;
+  batch: number;
+  engineMs: number;
+  engineMsMin: number;
+  engineMsMax: number;
+  /** Factorization rows: 'full' or 'factorized', the convs and the engine's kernel variant. */
+  side?: string;
+  convs?: string;
+  engineVariant?: string;
+  peers: Record<string, PeerTiming>;
+}
+
+export interface PeerGoal {
+  goal: string;
+  /** The row group and library it is judged on. */
+  library: string;
+  group: PeerReportRow['group'];
+  /** The engine must be at least this much faster (peer / engine ≥ target). */
+  target: number;
+  /** The worst (lowest) median ratio over the rows it covers; undefined when none ran. */
+  worst?: number;
+  met?: boolean;
+  rows: number;
+}
+
+export interface PeerReport {
+  /** The Node adapter (the rows with environment 'node'). */
+  adapter: string;
+  /** Per environment, the adapter it ran on. */
+  adapters: Partial<Record<PeerReportRow['environment'], string>>;
+  date: string;
+  command: string;
+  quick: boolean;
+  seconds: number;
+  /** Library key → name and version (with the environment where it matters). */
+  libraries: Record<string, string>;
+  rows: PeerReportRow[];
+  goals: PeerGoal[];
+}
+
+/** The project's targets (issue 9): 2× TF.js at inference and training, at least ORT Web's speed at inference. */
+const GOALS: Omit<PeerGoal, 'worst' | 'met' | 'rows'>[] = [
+  { goal: 'Inception-v3 inference at least 2× faster than TensorFlow.js (WebGPU)', library: 'tfjs-webgpu', group: 'inference', target: 2 },
+  { goal: 'Inception-v3 inference at least as fast as ONNX Runtime Web (WebGPU)', library: 'ort-web-webgpu', group: 'inference', target: 1 },
+  { goal: 'Inception-v3 training step at least 2× faster than TensorFlow.js (WebGPU)', library: 'tfjs-webgpu', group: 'training', target: 2 },
+];
+
+export function judgeGoals(rows: readonly PeerReportRow[]): PeerGoal[] {
+  return GOALS.map((g) => {
+    const ratios = rows.filter((r) => r.group === g.group && r.peers[g.library]).map((r) => r.peers[g.library]!.ratio);
+    if (ratios.length === 0) return { ...g, rows: 0 };
+    const worst = Math.min(...ratios);
+    return { ...g, rows: ratios.length, worst, met: worst >= g.target };
+  });
+}
+
+const f1 = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const range = (lo: number, hi: number) => `${f1(lo)}–${f1(hi)}`;
+const ratioText = (p: PeerTiming) => `${p.ratio.toFixed(2)}× (${p.ratioMin.toFixed(2)}–${p.ratioMax.toFixed(2)})`;
+const rowLabel = (r: PeerReportRow) => `${r.name}${r.side ? `, ${r.side}` : ''}, batch ${r.batch}${r.environment === 'chromium' ? ' (Chromium)' : ''}`;
+
+function tableCells(report: PeerReport): { head: string[]; body: string[][] } {
+  const libs = Object.keys(report.libraries);
+  const head = ['row', 'where', 'timing', 'engine ms (min–max)', ...libs.flatMap((l) => [`${l} ms`, `${l} / engine`, `${l} max rel err`])];
+  const body = report.rows.map((r) => [
+    `${r.name}${r.side ? ` · ${r.side}` : ''} · batch ${r.batch}`,
+    r.environment,
+    r.timing,
+    `${f1(r.engineMs)} (${range(r.engineMsMin, r.engineMsMax)})`,
+    ...libs.flatMap((l) => {
+      const p = r.peers[l];
+      return p ? [`${f1(p.ms)} (${range(p.msMin, p.msMax)})`, ratioText(p), p.maxRelErr.toExponential(1)] : ['', '', ''];
+    }),
+  ]);
+  return { head, body };
+}
+
+export function formatPeerReport(report: PeerReport): string {
+  const { head, body } = tableCells(report);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const adapters = Object.entries(report.adapters).map(([env, a]) => `${env}: ${a}`);
+  const goals = report.goals.map((g) => `  ${g.met === undefined ? '–' : g.met ? '✓' : '✗'} ${g.goal}: ${g.worst === undefined ? 'not run' : `worst ratio ${g.worst.toFixed(2)}× over ${g.rows} row(s)`}`);
+  return [
+    `The engine vs ${Object.values(report.libraries).join(', ')} · ${report.date}`,
+    ...adapters.map((a) => `adapter ${a}`),
+    'ratio: peer time / engine time, per round, median (min–max) over rounds (> 1: the engine is faster)',
+    '',
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+    '',
+    'Goals:',
+    ...goals,
+  ].join('\n');
+}
+
+export function renderPeerReportHtml(report: PeerReport): string {
+  const chartJs = loadChartJs();
+  const { head, body } = tableCells(report);
+  const meta: [string, string][] = [
+    ...Object.entries(report.adapters).map(([env, a]) => [`Adapter (${env})`, a] as [string, string]),
+    ['Libraries', Object.values(report.libraries).join('; ')],
+    ['Date', report.date],
+    ['Command', report.command],
+    ['Duration', `${report.seconds.toFixed(0)} s${report.quick ? ' (quick mode)' : ''}`],
+    ['Ratio', 'peer time / engine time for the same round, median over rounds (min–max); > 1 means the engine is faster'],
+    ['Timing', "'gpu': the kernels' GPU timestamps summed (convolution rows); 'wall': from input upload to the result read on the CPU (whole-model rows)"],
+  ];
+  const goalRows = report.goals
+    .map((g) => `<tr><td>${g.met === undefined ? '–' : g.met ? '✓' : '✗'}</td><td>${escapeHtml(g.goal)}</td><td class="num">${escapeHtml(g.worst === undefined ? 'not run' : `${g.worst.toFixed(2)}×`)}</td><td class="num">${g.rows}</td></tr>`)
+    .join('');
+  const chartData = {
+    libraries: Object.keys(report.libraries),
+    rows: report.rows.map((r) => ({ label: rowLabel(r), group: r.group, ratios: Object.fromEntries(Object.entries(r.peers).map(([l, p]) => [l, [p.ratio, p.ratioMin, p.ratioMax]])) })),
+  };
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>incept-gpu vs peers</title>
+<link rel="icon" href="data:,">
+<style>${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; }</style>
+</head>
+<body>
+<main>
+<h1>The engine side by side with TensorFlow.js and ONNX Runtime Web</h1>
+<dl class="meta">
+${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}
+</dl>
+<p id="chart-error" hidden></p>
+<h2>Goals</h2>
+<table><thead><tr><th></th><th>goal</th><th class="num">worst ratio</th><th class="num">rows</th></tr></thead><tbody>${goalRows}</tbody></table>
+<h2>Peer time / engine time</h2>
+<p class="note">Each bar is the median ratio over rounds; the whiskers in the tooltip give min–max. Right of the 1× line the engine is faster (log scale).</p>
+<figure><div class="chart-box tall"><canvas id="chart-ratios" role="img" aria-label="Peer time over engine time per row"></canvas></div></figure>
+<h2>Every row</h2>
+<div class="table-wrap"><table><thead><tr>${head.map((h, i) => `<th${i > 2 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body
+    .map((cells) => `<tr>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table></div>
+${report.rows.some((r) => r.peers['tfjs-webgpu']?.compared) ? `<p class="note">Training rows compare: ${escapeHtml(report.rows.find((r) => r.group === 'training')?.peers['tfjs-webgpu']?.compared ?? '')}.</p>` : ''}
+<footer>Generated by <code>npm run bench:peers</code>. Charts drawn with Chart.js ${escapeHtml(chartJs.version)} (MIT), inlined.</footer>
+</main>
+<script type="application/json" id="peer-data">${jsonForScript(chartData)}</script>
+<script>
+${chartJs.source}
+</script>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+/** Plain ES2019 (no backticks or `${` in the raw part), run after the inlined Chart.js. */
+const PAGE_SCRIPT =
+  "(function () {\n  'use strict';\n" +
+  CHART_PAGE_PRELUDE +
+  String.raw`
+  try {
+    var data = JSON.parse(document.getElementById('peer-data').textContent);
+    var PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948'];
+    if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
+    var datasets = data.libraries.map(function (lib, i) {
+      return {
+        label: lib,
+        backgroundColor: PALETTE[i % PALETTE.length],
+        data: data.rows.map(function (r) { return r.ratios[lib] ? r.ratios[lib][0] : null; }),
+        ranges: data.rows.map(function (r) { return r.ratios[lib] || null; }),
+      };
+    });
+    var oneLine = {
+      id: 'oneLine',
+      afterDatasetsDraw: function (chart) {
+        var x = chart.scales.x.getPixelForValue(1);
+        var ctx = chart.ctx;
+        ctx.save();
+        ctx.strokeStyle = '#222';
+        ctx.setLineDash([4, 3]);
+        ctx.beginPath();
+        ctx.moveTo(x, chart.chartArea.top);
+        ctx.lineTo(x, chart.chartArea.bottom);
+        ctx.stroke();
+        ctx.restore();
+      },
+    };
+    var canvas = document.getElementById('chart-ratios');
+    new Chart(canvas, {
+      type: 'bar',
+      data: { labels: data.rows.map(function (r) { return r.label; }), datasets: datasets },
+      options: {
+        indexAxis: 'y',
+        scales: { x: { type: 'logarithmic', title: { display: true, text: 'peer time / engine time (log)' } } },
+        plugins: { tooltip: { callbacks: { label: function (c) {
+          var r = c.dataset.ranges[c.dataIndex];
+          return c.dataset.label + ': ' + r[0].toFixed(2) + '× (' + r[1].toFixed(2) + '–' + r[2].toFixed(2) + ')';
+        } } } },
+      },
+      plugins: [oneLine, chartCounter(1)],
+    });
+  } catch (e) {
+    fail(e);
+  }
+})();
+`;
