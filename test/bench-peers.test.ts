@@ -127,7 +127,7 @@ describe(`the peer benchmark's TF.js translation of the graph IR (seed ${seed}; 
     };
     const model = tfjsTrainingModel(tf as never, graph, { labelSmoothing: smoothing, lr: 0, clipNorm: 0, rho: 0.9, momentum: 0, epsilon: 1 });
     try {
-      const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), 4).cast('float32');
+      const oneHot = tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 4), 'float32');
       const input = tf.tensor4d(x, [n, 5, 5, 2]);
       const step = model.step(input as never, oneHot as never, true);
       expect(Math.abs((step.loss.dataSync() as Float32Array)[0]! - lossAt(graph.weights))).toBeLessThan(1e-4);

@@ -39,6 +39,7 @@ import { randomInceptionV3 } from './inception.js';
 import { exportInceptionV3Onnx } from '../../src/io/onnx/export.js';
 import type { PageConfig, PageMessage, PageRow, PeerName } from './page/protocol.js';
 import { pairTimes } from './compare.js';
+import type { PeerReportRow, PeerTiming } from './report.js';
 
 export type { PeerName } from './page/protocol.js';
 
@@ -70,27 +71,10 @@ export interface BrowserPeerOptions {
   executablePath?: string;
 }
 
-export interface BrowserPeerTiming {
-  ms: number;
-  msMin: number;
-  msMax: number;
-  ratio: number;
-  ratioMin: number;
-  ratioMax: number;
-  maxRelErr: number;
-}
+export type BrowserPeerTiming = PeerTiming;
 
-export interface BrowserPeerRow {
-  group: 'inference';
-  environment: 'chromium';
-  timing: 'wall';
-  name: string;
-  batch: number;
-  engineMs: number;
-  engineMsMin: number;
-  engineMsMax: number;
-  peers: Record<PeerName, BrowserPeerTiming>;
-}
+/** A row measured in the page: the engine and both peers, wall time. */
+export type BrowserPeerRow = PeerReportRow & { group: 'inference'; environment: 'chromium'; timing: 'wall'; peers: Record<PeerName, PeerTiming> };
 
 export interface BrowserPeerResult {
   adapter: string;

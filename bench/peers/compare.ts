@@ -1,18 +1,14 @@
 /** Seeded inputs and the output comparison every peer row uses. */
 import { InceptError } from '../../src/runtime/errors.js';
 import { median } from '../../src/runtime/timing.js';
+import { mulberry32 } from '../../src/data/random.js';
 
-/** Standard normal numbers from a seeded generator (mulberry32 + Box–Muller), the same in Node and the page. */
+/** Standard normal numbers from a seeded generator (Box–Muller on mulberry32), the same in Node and the page. */
 export function normals(count: number, seed: number, std: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = std * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  // 1 − u is in (0, 1]: the logarithm stays finite.
+  for (let i = 0; i < count; i++) out[i] = std * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   return out;
 }
 

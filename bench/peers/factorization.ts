@@ -15,36 +15,20 @@ import { conv2d } from '../../src/ops/conv2d.js';
 import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
 import { FACTORIZATION_PAIRS, type ConvSpec } from '../factorization/pairs.js';
 import type { TfjsPeer } from './tfjs-node.js';
-import { maxRelErr, normals } from './compare.js';
+import { maxRelErr, normals, pairTimes } from './compare.js';
+import type { PeerReportRow, PeerTiming } from './report.js';
 
-export interface PeerResult {
-  ms: number;
-  msMin: number;
-  msMax: number;
-  /** Peer time / engine time (> 1: the engine is faster): median of the rounds' ratios. */
-  ratio: number;
-  ratioMin: number;
-  ratioMax: number;
-  /** max |peer − engine| / max |engine| over the whole output. */
-  maxRelErr: number;
-}
-
-export interface PeerRow {
+export interface PeerRow extends PeerReportRow {
   group: 'factorization';
   environment: 'node';
   timing: 'gpu';
-  name: string;
-  batch: number;
   /** 'full' or 'factorized'. */
   side: string;
   convs: string;
   macs: number;
-  engineMs: number;
-  engineMsMin: number;
-  engineMsMax: number;
   engineGflops: number;
   engineVariant: string;
-  peers: Record<string, PeerResult & { gflops: number }>;
+  peers: Record<string, PeerTiming & { gflops: number }>;
 }
 
 export interface PeerFactorizationResult {
@@ -134,10 +118,9 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
                 }
               }
               peer.checkErrors(`${pair.name}, batch ${batch}, ${side}`);
-              const ratios = tfTimes.map((t, i) => t / engineTimes[i]!);
+              const tfPaired = pairTimes(tfTimes, engineTimes);
               const macs = convs.reduce((s, c) => s + convMacs(c.g), 0);
               const engineMs = median(engineTimes);
-              const tfMs = median(tfTimes);
               return {
                 group: 'factorization' as const,
                 environment: 'node' as const,
@@ -153,16 +136,7 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
                 engineGflops: (2 * macs) / engineMs / 1e6,
                 engineVariant,
                 peers: {
-                  'tfjs-webgpu': {
-                    ms: tfMs,
-                    msMin: Math.min(...tfTimes),
-                    msMax: Math.max(...tfTimes),
-                    gflops: (2 * macs) / tfMs / 1e6,
-                    ratio: median(ratios),
-                    ratioMin: Math.min(...ratios),
-                    ratioMax: Math.max(...ratios),
-                    maxRelErr: err,
-                  },
+                  'tfjs-webgpu': { ...tfPaired, gflops: (2 * macs) / tfPaired.ms / 1e6, maxRelErr: err },
                 },
               };
             } finally {

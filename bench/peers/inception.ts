@@ -20,29 +20,15 @@ import { compileGraph } from '../../src/graph/execute.js';
 import { Tape } from '../../src/autograd/tape.js';
 import { DEFAULT_LABEL_SMOOTHING, inceptionLoss } from '../../src/nn/loss.js';
 import { RMSProp, RMSPROP_DEFAULTS } from '../../src/optim/rmsprop.js';
-import { maxRelErr, normals, pairTimes, type PairedTimes } from './compare.js';
+import { maxRelErr, normals, pairTimes } from './compare.js';
+import type { PeerReportRow } from './report.js';
 import { tfjsInferenceModel, tfjsTrainingModel } from './tfjs-graph.js';
 import type { TfjsPeer } from './tfjs-node.js';
 
 export const INCEPTION_INPUT = 299;
 
-export interface ModelPeerResult extends PairedTimes {
-  maxRelErr: number;
-  /** What maxRelErr compared. */
-  compared: string;
-}
-
-export interface ModelPeerRow {
-  group: 'inference' | 'training';
-  environment: 'node' | 'chromium';
-  timing: 'wall';
-  name: string;
-  batch: number;
-  engineMs: number;
-  engineMsMin: number;
-  engineMsMax: number;
-  peers: Record<string, ModelPeerResult>;
-}
+/** A whole-model row: wall time, and what the outputs were compared on. */
+export type ModelPeerRow = PeerReportRow & { group: 'inference' | 'training'; timing: 'wall' };
 
 export interface InceptionPeerOptions {
   batches: number[];

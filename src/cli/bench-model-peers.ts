@@ -54,7 +54,9 @@ export async function runPeerHarness(options: PeerHarnessOptions): Promise<PeerR
     });
     if (code !== 0) throw new InceptError(`--peers: the peer benchmark (\`npm ${args.join(' ')}\` in ${root}) failed with exit code ${code}; its output is above`);
     try {
-      return JSON.parse(readFileSync(json, 'utf8')) as PeerReport;
+      const report = JSON.parse(readFileSync(json, 'utf8')) as PeerReport;
+      // The temporary output paths say nothing to a reader of the model report.
+      return { ...report, command: report.command.replace(/ --(json|html) \S+/g, '') };
     } catch (e) {
       throw new InceptError(`--peers: the peer benchmark finished but its report ${json} could not be read: ${e instanceof Error ? e.message : String(e)}`);
     }

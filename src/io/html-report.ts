@@ -30,6 +30,16 @@ export interface ChartJsSource {
 
 let chartJsCache: ChartJsSource | undefined;
 
+/** The end of a self-contained chart page: its data as JSON (read back by id), Chart.js
+ * inlined, then the page's own script (which draws the charts from the data). */
+export function chartPageScripts(dataId: string, data: unknown, chartJs: ChartJsSource, pageScript: string): string {
+  return `<script type="application/json" id="${dataId}">${jsonForScript(data)}</script>
+<script>
+${chartJs.source}
+</script>
+<script>${pageScript}</script>`;
+}
+
 /** Reads Chart.js's minified UMD build from node_modules (resolved from this module). */
 export function loadChartJs(): ChartJsSource {
   if (chartJsCache) return chartJsCache;
