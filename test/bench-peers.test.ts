@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../src/graph/ir.js';
 import { tfjsInferenceModel, tfjsTrainingModel } from '../bench/peers/tfjs-graph.js';
-import { formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../bench/peers/report.js';
+import { AGREEMENT_TOLERANCE, disagreements, formatPeerReport, judgeGoals, peerReportChartCount, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../bench/peers/report.js';
 import { pairTimes } from '../bench/peers/compare.js';
 import { Builder } from './support/graph-builder.js';
 import { assertClose } from './support/compare.js';
@@ -191,6 +191,16 @@ describe('the peer report', () => {
     expect(() => pairTimes([1, 2], [1])).toThrow(/same number of rounds/);
   });
 
+  it('outputs beyond the agreement tolerance, or NaN, are reported as disagreements naming the row and library', () => {
+    expect(disagreements(rows)).toEqual([]);
+    const off = row('inference', { 'ort-web-webgpu': timing([1], [1], 2 * AGREEMENT_TOLERANCE.inference) }, 'chromium');
+    const nan = row('factorization', { 'tfjs-webgpu': timing([1], [1], Number.NaN) });
+    const found = disagreements([...rows, off, nan]);
+    expect(found).toHaveLength(2);
+    expect(found[0]).toMatch(/inference row, batch 1 \(Chromium\): ort-web-webgpu differs from the engine by 2\.00e-3/);
+    expect(found[1]).toMatch(/factorization row, batch 1: tfjs-webgpu differs from the engine by NaN/);
+  });
+
   let chromium: LaunchedChromium | undefined;
   afterAll(async () => chromium?.close());
 
@@ -221,6 +231,7 @@ describe('the peer report', () => {
     const state = await drawReport(chromium.browser, html);
     expect(state.error).toBeUndefined();
     expect(state.pageErrors).toEqual([]);
-    expect(state.drawn).toBe(1);
+    expect(state.drawn).toBe(peerReportChartCount(report));
+    expect(peerReportChartCount(report)).toBe(2);
   }, 180_000);
 });

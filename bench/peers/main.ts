@@ -20,7 +20,7 @@ import { runPeerFactorization } from './factorization.js';
 import { runPeerInception } from './inception.js';
 import { runBrowserPeers } from './browser.js';
 import { loadTfjsWebgpu, type TfjsPeer } from './tfjs-node.js';
-import { formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from './report.js';
+import { disagreements, formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from './report.js';
 
 const PARTS = ['factorization', 'inference', 'training', 'browser'] as const;
 type Part = (typeof PARTS)[number];
@@ -147,6 +147,8 @@ const program = new Command('bench-peers')
     if (opts.json) console.log(`\nJSON: ${write(opts.json, `${JSON.stringify({ ...report, ...(skipped.length > 0 ? { skipped } : {}) }, null, 2)}\n`)}`);
     console.log(`HTML report: ${write(opts.html ?? `reports/peers${quick ? '-quick' : ''}.html`, renderPeerReportHtml(report))}`);
     console.log(`(${report.seconds.toFixed(0)} s)`);
+    const bad = disagreements(rows);
+    if (bad.length > 0) throw new InceptError(`the outputs disagree (a bug in the engine or in a peer):\n  ${bad.join('\n  ')}`);
   });
 
 program.parseAsync().then(

@@ -72,6 +72,23 @@ const GOALS: Omit<PeerGoal, 'worst' | 'met' | 'rows'>[] = [
   { goal: 'Inception-v3 training step at least 2× faster than TensorFlow.js (WebGPU)', library: 'tfjs-webgpu', group: 'training', target: 2 },
 ];
 
+/**
+ * The largest max-relative-error a peer may show before the run counts as a disagreement (a bug
+ * on one side): a conv row sums the same products in the same order as TF.js (seen: 0); a whole
+ * network's logits go through 94 layers of float32 rounding (seen: 4e-5 to 6e-5); the training
+ * row judges the loss and the classifier's gradient (seen: 2e-4 to 4e-4).
+ */
+export const AGREEMENT_TOLERANCE: Record<PeerReportRow['group'], number> = { factorization: 1e-4, inference: 1e-3, training: 1e-2 };
+
+/** Every (row, peer) whose output disagrees with the engine's beyond the tolerance, described. */
+export function disagreements(rows: readonly PeerReportRow[]): string[] {
+  return rows.flatMap((r) =>
+    Object.entries(r.peers)
+      .filter(([, p]) => !(p.maxRelErr <= AGREEMENT_TOLERANCE[r.group]))
+      .map(([lib, p]) => `${rowLabel(r)}: ${lib} differs from the engine by ${p.maxRelErr.toExponential(2)} (tolerance ${AGREEMENT_TOLERANCE[r.group].toExponential(0)})`),
+  );
+}
+
 export function judgeGoals(rows: readonly PeerReportRow[]): PeerGoal[] {
   return GOALS.map((g) => {
     const ratios = rows.filter((r) => r.group === g.group && r.peers[g.library]).map((r) => r.peers[g.library]!.ratio);
@@ -122,6 +139,11 @@ export function formatPeerReport(report: PeerReport): string {
   ].join('\n');
 }
 
+/** How many charts the page draws (it sets window.__chartsDrawn to this when done). */
+export function peerReportChartCount(report: PeerReport): number {
+  return report.rows.some((r) => r.group !== 'factorization') ? 2 : 1;
+}
+
 export function renderPeerReportHtml(report: PeerReport): string {
   const chartJs = loadChartJs();
   const { head, body } = tableCells(report);
@@ -139,8 +161,15 @@ export function renderPeerReportHtml(report: PeerReport): string {
     .join('');
   const chartData = {
     libraries: Object.keys(report.libraries),
-    rows: report.rows.map((r) => ({ label: rowLabel(r), group: r.group, ratios: Object.fromEntries(Object.entries(r.peers).map(([l, p]) => [l, [p.ratio, p.ratioMin, p.ratioMax]])) })),
+    rows: report.rows.map((r) => ({
+      label: rowLabel(r),
+      group: r.group,
+      engineMs: r.engineMs,
+      ms: Object.fromEntries(Object.entries(r.peers).map(([l, p]) => [l, p.ms])),
+      ratios: Object.fromEntries(Object.entries(r.peers).map(([l, p]) => [l, [p.ratio, p.ratioMin, p.ratioMax]])),
+    })),
   };
+  const wholeModel = report.rows.some((r) => r.group !== 'factorization');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -148,7 +177,7 @@ export function renderPeerReportHtml(report: PeerReport): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>incept-gpu vs peers</title>
 <link rel="icon" href="data:,">
-<style>${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; }</style>
+<style>${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; } td.num { white-space: nowrap; }</style>
 </head>
 <body>
 <main>
@@ -162,6 +191,13 @@ ${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).joi
 <h2>Peer time / engine time</h2>
 <p class="note">Each bar is the median ratio over rounds; the whiskers in the tooltip give min–max. Right of the 1× line the engine is faster (log scale).</p>
 <figure><div class="chart-box tall"><canvas id="chart-ratios" role="img" aria-label="Peer time over engine time per row"></canvas></div></figure>
+${
+    wholeModel
+      ? `<h2>Whole network: time per run</h2>
+<p class="note">Median wall time of one run (inference: input upload to logits read; training: one step to the loss read after the update), log scale.</p>
+<figure><div class="chart-box"><canvas id="chart-model-ms" role="img" aria-label="Whole-network time per library"></canvas></div></figure>`
+      : ''
+  }
 <h2>Every row</h2>
 <div class="table-wrap"><table><thead><tr>${head.map((h, i) => `<th${i > 2 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body
     .map((cells) => `<tr>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)
@@ -207,6 +243,7 @@ const PAGE_SCRIPT =
         ctx.restore();
       },
     };
+    var counter = chartCounter(data.rows.some(function (r) { return r.group !== 'factorization'; }) ? 2 : 1);
     var canvas = document.getElementById('chart-ratios');
     new Chart(canvas, {
       type: 'bar',
@@ -219,8 +256,21 @@ const PAGE_SCRIPT =
           return c.dataset.label + ': ' + r[0].toFixed(2) + '× (' + r[1].toFixed(2) + '–' + r[2].toFixed(2) + ')';
         } } } },
       },
-      plugins: [oneLine, chartCounter(1)],
+      plugins: [oneLine, counter],
     });
+    var model = data.rows.filter(function (r) { return r.group !== 'factorization'; });
+    if (model.length > 0) {
+      var libs = ['engine'].concat(data.libraries);
+      new Chart(document.getElementById('chart-model-ms'), {
+        type: 'bar',
+        data: { labels: model.map(function (r) { return r.label; }), datasets: libs.map(function (lib, i) {
+          return { label: lib, backgroundColor: i === 0 ? '#222' : PALETTE[(i - 1) % PALETTE.length],
+            data: model.map(function (r) { return lib === 'engine' ? r.engineMs : (r.ms[lib] === undefined ? null : r.ms[lib]); }) };
+        }) },
+        options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'ms per run (log)' } } } },
+        plugins: [counter],
+      });
+    }
   } catch (e) {
     fail(e);
   }
