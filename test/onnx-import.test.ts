@@ -232,6 +232,25 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
     expectError(finish(b, y), /node #1 'pixel_add' \(Add\): the constant 'shift' has shape \[1, 1, 3, 3\]; only a scalar or one value per channel/);
   });
 
+  it("the transform_input ops anywhere else: Mul of two activations, a gathered channel fed to a conv, channels concatenated out of order", () => {
+    let b = base();
+    let y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
+    expectError(finish(b, b.node('Mul', [y, y], {}, { name: 'square' })), /node #1 'square' \(Mul\): Mul is supported only between one channel taken out with Gather and a scalar constant/);
+    const gather = (bb: OnnxBuilder, c: number, name: string): string => {
+      const g = bb.node('Gather', ['x', bb.initializer(`i${c}`, [], [c], { type: 'int64' })], { axis: 1 }, { name });
+      return bb.node('Unsqueeze', [g, bb.initializer(`a${c}`, [1], [1], { type: 'int64' })], {}, { name: `${name}_u` });
+    };
+    b = base();
+    b.initializer('w1', [4, 1, 3, 3], uniform(rng, 36));
+    expectError(finish(b, b.node('Conv', [gather(b, 0, 'g0'), 'w1'], {}, { name: 'conv1ch' })), /node #2 'conv1ch' \(Conv\): input 0 \(X\) 'g0_u_out' is channel 0 of 'x' taken apart \(Gather node #0 'g0'\); a channel taken out with Gather may only be rescaled/);
+    b = base();
+    y = b.node('Concat', [gather(b, 1, 'g1'), gather(b, 0, 'g0'), gather(b, 2, 'g2')], { axis: 1 }, { name: 'swap' });
+    expectError(finish(b, b.node('Conv', [y, 'w'], {}, { name: 'conv' })), /node #6 'swap' \(Concat\): a Concat of gathered channels must take all 3 channels of 'x' in order.*got channel 1, channel 0, channel 2 on axis 1/);
+    b = base();
+    y = b.node('Mul', [gather(b, 0, 'g0'), b.initializer('k', [3], [1, 2, 3])], {}, { name: 'vector_mul' });
+    expectError(finish(b, y), /node #2 'vector_mul' \(Mul\): the constant 'k' must be one floating-point number, got \[3\]/);
+  });
+
   it('several inputs or outputs', () => {
     let b = base().input('y', ['batch', 3, 5, 5]);
     expectError(finish(b, b.node('Conv', ['x', 'w'], {}, { name: 'conv' })), /the graph has 2 inputs \('x', 'y'\); importOnnx takes graphs with exactly one input/);

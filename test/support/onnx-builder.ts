@@ -159,6 +159,51 @@ function batchNorm(b: OnnxBuilder, rng: Rng, x: string, c: number, name: string,
 /** Graphs that cover every op and attribute form importOnnx supports, at odd sizes. */
 export const ONNX_CASES: OnnxCase[] = [
   {
+    name: "PyTorch's transform_input preamble (per channel Gather → Unsqueeze → Mul → Add, Concat; opset 13) → Conv → Relu → GlobalAveragePool → Flatten → Gemm",
+    chw: [3, 6, 5],
+    build(rng) {
+      const b = new OnnxBuilder(13).input('x', ['batch', 3, 6, 5]);
+      const axes = b.initializer('axes', [1], [1], { type: 'int64' });
+      // torchvision: x_ch = unsqueeze(x[:, c], 1) * (std_c / 0.5) + (mean_c − 0.5) / 0.5
+      const stds = [0.229, 0.224, 0.225];
+      const means = [0.485, 0.456, 0.406];
+      const chans = [0, 1, 2].map((c) => {
+        const idx = b.initializer(`idx${c}`, [], [c], { type: 'int64' });
+        let y = b.node('Gather', ['x', idx], { axis: 1 });
+        y = b.node('Unsqueeze', [y, axes]);
+        y = b.node('Mul', [y, b.initializer(`mul${c}`, [], [stds[c]! / 0.5])]);
+        return b.node('Add', [y, b.initializer(`add${c}`, [], [(means[c]! - 0.5) / 0.5])]);
+      });
+      let y = b.node('Concat', chans, { axis: 1 }, { name: 'transform_input' });
+      y = b.node('Conv', [y, convWeight(b, rng, 'conv.w', [4, 3, 3, 3])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv' });
+      y = b.node('Relu', [y]);
+      y = b.node('GlobalAveragePool', [y]);
+      y = b.node('Flatten', [y]);
+      b.node('Gemm', [y, b.initializer('fc.w', [2, 4], uniform(rng, 8)), b.initializer('fc.b', [2], uniform(rng, 2))], { transB: 1 }, { name: 'fc', outputs: ['logits'] });
+      return b.output('logits', ['batch', 2]).build();
+    },
+  },
+  {
+    name: 'the same preamble written with Sub and Div, constants first, Unsqueeze axes as an attribute (opset 11), on a 2-channel input with a padded conv after',
+    chw: [2, 5, 7],
+    build(rng) {
+      const b = new OnnxBuilder(11).input('x', ['batch', 2, 5, 7]);
+      const chans = [0, 1].map((c) => {
+        const idx = b.initializer(`idx${c}`, [], [c - 2], { type: 'int64' }); // negative index
+        let y = b.node('Gather', ['x', idx], { axis: 1 });
+        y = b.node('Unsqueeze', [y], { axes: [1] });
+        y = b.node('Div', [y, b.initializer(`div${c}`, [1], [0.5 + c])]);
+        y = b.node('Sub', [b.initializer(`sub${c}`, [], [0.25 * (c + 1)]), y]); // k − x
+        return b.node('Mul', [b.initializer(`mul${c}`, [1, 1, 1, 1], [1.5 - c]), y]);
+      });
+      let y = b.node('Concat', chans, { axis: -3 });
+      y = b.node('Conv', [y, convWeight(b, rng, 'conv.w', [3, 2, 3, 3])], { kernel_shape: [3, 3], pads: [2, 1, 0, 1] }, { name: 'conv' });
+      y = b.node('GlobalAveragePool', [y]);
+      y = b.node('Flatten', [y], {}, { outputs: ['out'] });
+      return b.output('out', ['batch', 3]).build();
+    },
+  },
+  {
     name: 'Conv (asymmetric pads, strides 2, bias) → BatchNormalization → Relu → Flatten of 3×5 (chw order) → Gemm (transB 1, alpha, beta)',
     chw: [3, 7, 9],
     build(rng) {

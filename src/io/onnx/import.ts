@@ -13,6 +13,11 @@
  * nothing else reads) is folded into that node's bias (β), which is how exporters write biases
  * of MatMul and how some write conv biases.
  *
+ * torchvision's Inception-v3 exported with `transform_input=True` starts by renormalising each
+ * input channel (Gather → Unsqueeze → Mul → Add, then Concat); that pattern, with Sub and Div
+ * too, becomes one per-channel affine node. Gather, Unsqueeze, Mul, Sub and Div are accepted
+ * only there.
+ *
  * Errors are GraphErrors (OnnxImportError) that start with the file's name and name the node
  * by index, name and op_type.
  */
@@ -55,6 +60,12 @@ export const ONNX_IMPORT_OPS = [
   'Softmax',
   'Identity',
   'Constant',
+  // Only on single input channels: PyTorch's Inception-v3 `transform_input` preamble.
+  'Gather',
+  'Unsqueeze',
+  'Mul',
+  'Sub',
+  'Div',
 ] as const;
 
 /** An ONNX file the importer cannot read or does not support; the message says which node and why. */
@@ -66,6 +77,9 @@ export class OnnxImportError extends GraphError {
     super(`${source}: ${problem}`);
   }
 }
+
+/** eps of the BatchNorm node that stands for a per-channel affine (see ChannelOf). */
+const AFFINE_EPS = 1e-5;
 
 const fmt = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`;
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -92,7 +106,25 @@ interface Constant {
   origin: string;
 }
 
-type Value = Activation | Constant;
+/**
+ * One channel of an image-like activation, taken out with Gather and rescaled by scalar
+ * constants: torchvision's Inception-v3 with `transform_input=True` exports its input
+ * renormalisation this way (per channel: Gather → Unsqueeze → Mul → Add, then a Concat). The
+ * only way back to an activation is a Concat of every channel of the source, in order, which
+ * becomes one per-channel affine node (a BatchNorm with mean 0 and variance + eps = 1).
+ */
+interface ChannelOf {
+  kind: 'channel';
+  source: Activation;
+  channel: number;
+  /** Gather drops the channel axis; Unsqueeze on axis 1 restores it. */
+  squeezed: boolean;
+  scale: number;
+  shift: number;
+  origin: string;
+}
+
+type Value = Activation | Constant | ChannelOf;
 
 interface DecodedTensor {
   dims: number[];
@@ -395,6 +427,7 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
     };
     const activation = (i: number, what: string, layouts: readonly Layout[] = ['nchw', 'nc11', 'nf']): Activation => {
       const v = valueOf(i, what);
+      if (v.kind === 'channel') return nodeFail(`input ${i} (${what}) '${ins[i]}' is channel ${v.channel} of '${v.source.ir}' taken apart (${v.origin}); a channel taken out with Gather may only be rescaled by scalar constants (Mul, Add, Sub, Div), unsqueezed and concatenated back with all the others in order (PyTorch's transform_input)`);
       if (v.kind !== 'activation') return nodeFail(`input ${i} (${what}) '${ins[i]}' is a constant (${v.origin}); it must be computed from the graph input`);
       if (!layouts.includes(v.layout)) {
         const onnxShape = v.layout === 'nchw' ? `[N, ${v.shape[2]}, ${v.shape[0]}, ${v.shape[1]}]` : v.layout === 'nc11' ? `[N, ${v.shape[0]}, 1, 1]` : `[N, ${v.shape[0]}]`;
@@ -431,6 +464,73 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
       pendingReads.set(a.ir, (pendingReads.get(a.ir) ?? 0) - 1);
     };
     const attrs = (allowed: readonly string[]): Attributes => new Attributes(node, allowed, nodeFail);
+    /** Mul, Add, Sub or Div of a gathered channel and a scalar constant: folded into its affine. */
+    const channelArithmetic = (): void => {
+      const va = valueOf(0, 'A');
+      const vb = valueOf(1, 'B');
+      const chIndex = va.kind === 'channel' ? 0 : vb.kind === 'channel' ? 1 : -1;
+      const v = chIndex === 0 ? va : chIndex === 1 ? vb : undefined;
+      if (!v || v.kind !== 'channel' || (chIndex === 0 ? vb : va).kind !== 'constant') {
+        return nodeFail(`${opType} is supported only between one channel taken out with Gather and a scalar constant (PyTorch's transform_input)${opType === 'Add' ? ', or as a residual Add or a bias' : ''}`);
+      }
+      const c = constant(1 - chIndex, chIndex === 0 ? 'B' : 'A');
+      if (c.isInteger || c.values.length !== 1) nodeFail(`the constant '${ins[1 - chIndex]}' must be one floating-point number, got ${fmt(c.dims)}`);
+      const k = c.values[0]!;
+      const constantFirst = chIndex === 1;
+      if (opType === 'Div' && constantFirst) nodeFail('dividing a constant by a channel is not supported');
+      let { scale, shift } = v;
+      switch (opType) {
+        case 'Mul':
+          scale *= k;
+          shift *= k;
+          break;
+        case 'Div':
+          if (k === 0) nodeFail(`division by zero ('${ins[1]}' is 0)`);
+          scale /= k;
+          shift /= k;
+          break;
+        case 'Add':
+          shift += k;
+          break;
+        case 'Sub':
+          // x − k, or k − x.
+          if (constantFirst) {
+            scale = -scale;
+            shift = k - shift;
+          } else shift -= k;
+          break;
+      }
+      define({ ...v, scale, shift });
+    };
+    /** A Concat of gathered channels: all of one source, in order, each unsqueezed. */
+    const concatChannels = (axis: number): void => {
+      const vs = ins.map((_, i) => valueOf(i, `input ${i}`));
+      const first = vs[0]!;
+      if (first.kind !== 'channel') return nodeFail(`input 0 '${ins[0]}' is not a gathered channel, but other inputs are; a Concat of gathered channels must take every channel of one value, in order`);
+      const source = first.source;
+      const ok = (axis === 1 || axis === -3) && vs.length === source.shape[2] && vs.every((v, i) => v.kind === 'channel' && v.source.ir === source.ir && v.channel === i && !v.squeezed);
+      if (!ok) {
+        nodeFail(`a Concat of gathered channels must take all ${source.shape[2]} channels of '${source.ir}' in order, each unsqueezed back to [N, 1, H, W], on axis 1; got ${vs.map((v) => (v.kind === 'channel' ? `channel ${v.channel}${v.squeezed ? ' (squeezed)' : ''}` : 'another value')).join(', ')} on axis ${axis}`);
+      }
+      const channels = vs as ChannelOf[];
+      const c = channels.length;
+      emit(
+        {
+          op: 'batchNorm',
+          name: irName,
+          inputs: [source.ir],
+          output: out,
+          gamma: addWeight(`${irName}.scale`, [c], Float32Array.from(channels, (v) => v.scale)),
+          beta: addWeight(`${irName}.shift`, [c], Float32Array.from(channels, (v) => v.shift)),
+          mean: addWeight(`${irName}.zero`, [c], new Float32Array(c)),
+          // The IR wants eps > 0: variance + eps is 1 to within float32 rounding (7e-9).
+          variance: addWeight(`${irName}.one`, [c], new Float32Array(c).fill(1 - AFFINE_EPS)),
+          eps: AFFINE_EPS,
+        },
+        'nchw',
+        source.shape,
+      );
+    };
 
     switch (opType) {
       case 'Constant': {
@@ -592,6 +692,10 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         const a = attrs(['axis']);
         if (!a.has('axis')) nodeFail('axis is required');
         if (ins.length < 1) nodeFail('it has no inputs');
+        if (ins.some((_, i) => valueOf(i, `input ${i}`).kind === 'channel')) {
+          concatChannels(a.int('axis', 1));
+          return;
+        }
         const xs = ins.map((_, i) => activation(i, `input ${i}`));
         const layout = xs[0]!.layout;
         if (xs.some((x) => x.layout !== layout)) nodeFail(`its inputs mix image-like and flat values; they must all be [N, C, H, W] or all be flat`);
@@ -640,10 +744,46 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         return;
       }
 
+      case 'Mul':
+      case 'Sub':
+      case 'Div':
+        attrs([]);
+        channelArithmetic();
+        return;
+
+      case 'Gather': {
+        const a = attrs(['axis']);
+        const x = activation(0, 'data', ['nchw']);
+        const axis = a.int('axis', 0);
+        if (axis !== 1 && axis !== -3) nodeFail(`axis ${axis} is not supported; only Gather on the channel axis (1), which takes one channel out (PyTorch's transform_input)`);
+        const idx = constant(1, 'indices');
+        if (!idx.isInteger || idx.values.length !== 1 || idx.dims.length > 1) nodeFail(`the indices '${ins[1]}' must be one integer (a scalar or [1]), got ${fmt(idx.dims)}`);
+        const channels = x.shape[2]!;
+        const k = idx.values[0]! < 0 ? idx.values[0]! + channels : idx.values[0]!;
+        if (!(k >= 0 && k < channels)) nodeFail(`index ${idx.values[0]} is outside the ${channels} channels`);
+        consumed(x);
+        define({ kind: 'channel', source: x, channel: k, squeezed: idx.dims.length === 0, scale: 1, shift: 0, origin: `Gather node #${index} '${node.name ?? ''}'` });
+        return;
+      }
+
+      case 'Unsqueeze': {
+        const a = attrs(['axes']);
+        const v = valueOf(0, 'data');
+        if (v.kind !== 'channel') return nodeFail(`Unsqueeze is supported only on a channel taken out with Gather (PyTorch's transform_input), not on '${ins[0]}'`);
+        const axes = opset >= 13 ? (ins[1] ? (constant(1, 'axes').values as number[]) : []) : (a.ints('axes') ?? []);
+        if (!v.squeezed || axes.length !== 1 || (axes[0] !== 1 && axes[0] !== -3)) nodeFail(`only restoring the channel axis (axes [1]) of a gathered channel is supported, got axes ${fmt(axes)}`);
+        define({ ...v, squeezed: false });
+        return;
+      }
+
       case 'Add': {
         attrs([]);
         const va = valueOf(0, 'A');
         const vb = valueOf(1, 'B');
+        if (va.kind === 'channel' || vb.kind === 'channel') {
+          channelArithmetic();
+          return;
+        }
         if (va.kind === 'activation' && vb.kind === 'activation') {
           const x = activation(0, 'A');
           const y = activation(1, 'B');
