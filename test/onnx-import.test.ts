@@ -58,7 +58,9 @@ describe(`importOnnx against onnxruntime (seed ${seed})`, () => {
       for (const n of [1, 3]) {
         const dims = [n, c, h, w];
         const x = uniform(rng, n * c * h * w, -2, 2);
-        const ref = await runOrt(bytes, x, dims);
+        // An NHWC file takes the same pixels in NHWC order; the engine always does.
+        const nhwc = testCase.inputLayout === 'nhwc';
+        const ref = nhwc ? await runOrt(bytes, nchwToNhwc(x, dims), [n, h, w, c]) : await runOrt(bytes, x, dims);
         const got = await runEngine(engine, graph, x, dims);
         expect(got.length).toBe(ref.data.length);
         const cmp = compare(got, ref.data);
@@ -249,6 +251,9 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
     b = base();
     y = b.node('Mul', [gather(b, 0, 'g0'), b.initializer('k', [3], [1, 2, 3])], {}, { name: 'vector_mul' });
     expectError(finish(b, y), /node #2 'vector_mul' \(Mul\): the constant 'k' must be one floating-point number, got \[3\]/);
+    b = base();
+    y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
+    expectError(finish(b, b.node('Transpose', [y], { perm: [0, 2, 3, 1] }, { name: 'to_nhwc' })), /node #1 'to_nhwc' \(Transpose\): Transpose is supported only as the NHWC → NCHW transpose \(perm \[0, 3, 1, 2\]\) of the graph input/);
   });
 
   it('several inputs or outputs', () => {

@@ -137,6 +137,8 @@ export interface OnnxCase {
   name: string;
   /** Per-example [C, H, W] of the input. */
   chw: [number, number, number];
+  /** The file's input layout: NCHW (default) or NHWC (a tf2onnx model, transposed inside). */
+  inputLayout?: 'nhwc';
   build(rng: Rng): Uint8Array;
 }
 
@@ -158,6 +160,24 @@ function batchNorm(b: OnnxBuilder, rng: Rng, x: string, c: number, name: string,
 
 /** Graphs that cover every op and attribute form importOnnx supports, at odd sizes. */
 export const ONNX_CASES: OnnxCase[] = [
+  {
+    name: 'tf2onnx: an NHWC input transposed to NCHW (perm [0, 3, 1, 2]) → Conv (bias) → Relu → MaxPool → GlobalAveragePool → Flatten → MatMul + Add → Softmax',
+    chw: [3, 9, 7],
+    inputLayout: 'nhwc',
+    build(rng) {
+      const b = new OnnxBuilder(13).input('input_1', ['batch', 9, 7, 3]);
+      let y = b.node('Transpose', ['input_1'], { perm: [0, 3, 1, 2] }, { name: 'transpose_in' });
+      y = b.node('Conv', [y, convWeight(b, rng, 'conv.w', [5, 3, 3, 3]), b.initializer('conv.b', [5], uniform(rng, 5))], { kernel_shape: [3, 3], strides: [2, 1], pads: [1, 1, 1, 1] }, { name: 'conv' });
+      y = b.node('Relu', [y]);
+      y = b.node('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
+      y = b.node('GlobalAveragePool', [y]);
+      y = b.node('Flatten', [y]);
+      y = b.node('MatMul', [y, b.initializer('fc.w', [5, 4], uniform(rng, 20))]);
+      y = b.node('Add', [y, b.initializer('fc.b', [4], uniform(rng, 4))]);
+      b.node('Softmax', [y], {}, { outputs: ['probs'] });
+      return b.output('probs', ['batch', 4]).build();
+    },
+  },
   {
     name: "PyTorch's transform_input preamble (per channel Gather → Unsqueeze → Mul → Add, Concat; opset 13) → Conv → Relu → GlobalAveragePool → Flatten → Gemm",
     chw: [3, 6, 5],

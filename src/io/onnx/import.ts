@@ -18,6 +18,9 @@
  * too, becomes one per-channel affine node. Gather, Unsqueeze, Mul, Sub and Div are accepted
  * only there.
  *
+ * A Keras model converted by tf2onnx keeps its NHWC input and transposes it to NCHW first; that
+ * input is read as NHWC (the engine's own layout) and the Transpose is dropped.
+ *
  * Errors are GraphErrors (OnnxImportError) that start with the file's name and name the node
  * by index, name and op_type.
  */
@@ -66,6 +69,8 @@ export const ONNX_IMPORT_OPS = [
   'Mul',
   'Sub',
   'Div',
+  // Only as the NHWC → NCHW transpose of the graph input (tf2onnx's converted Keras models).
+  'Transpose',
 ] as const;
 
 /** An ONNX file the importer cannot read or does not support; the message says which node and why. */
@@ -370,7 +375,11 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
   if (outputs.length !== 1) fail(`the graph has ${outputs.length} outputs (${outputs.map((v) => `'${v.name}'`).join(', ') || 'none'}); importOnnx takes graphs with exactly one output`);
   const input = realInputs[0]!;
   const inputName = input.name ?? '';
-  const inputShape = nchwInputShape(input, fail);
+  // tf2onnx keeps a Keras model's NHWC input and transposes it to NCHW first thing: the engine
+  // is NHWC, so that input is taken as it is and the Transpose becomes a no-op.
+  const inputReaders = (graph.node ?? []).filter((n) => (n.input ?? []).includes(inputName));
+  const nhwcInput = inputReaders.length === 1 && inputReaders[0]!.op_type === 'Transpose' && isNhwcToNchw(inputReaders[0]!);
+  const inputShape = imageInputShape(input, nhwcInput ? 'nhwc' : 'nchw', fail);
   const outputName = outputs[0]!.name ?? '';
 
   // How often each value is read, to know when an Add may fold into its producer.
@@ -555,6 +564,13 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         attrs([]);
         alias(activation(0, 'input'));
         return;
+
+      case 'Transpose': {
+        attrs(['perm']);
+        if (!(nhwcInput && ins[0] === inputName)) nodeFail(`Transpose is supported only as the NHWC → NCHW transpose (perm [0, 3, 1, 2]) of the graph input, as tf2onnx writes it; the engine does not transpose activations elsewhere`);
+        alias(activation(0, 'data'));
+        return;
+      }
 
       case 'Relu': {
         attrs([]);
@@ -894,17 +910,24 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
 }
 
 /** [C, H, W] of the graph input, which must be a float [N, C, H, W] tensor with known C, H, W. */
-function nchwInputShape(input: ValueInfoProto, fail: (p: string) => never): [number, number, number] {
+function isNhwcToNchw(node: NodeProto): boolean {
+  const perm = node.attribute?.find((a) => a.name === 'perm')?.ints?.map((v) => int64ToNumber(v));
+  return perm !== undefined && perm.length === 4 && perm.every((p, i) => p === [0, 3, 1, 2][i]);
+}
+
+/** [C, H, W] of the graph input, whose dims are [N, C, H, W] or, before a tf2onnx transpose, [N, H, W, C]. */
+function imageInputShape(input: ValueInfoProto, layout: 'nchw' | 'nhwc', fail: (p: string) => never): [number, number, number] {
   const name = input.name ?? '';
   const tensor = input.type?.tensor_type;
   if (!tensor) return fail(`the graph input '${name}' is not a tensor`);
   if ((tensor.elem_type ?? 0) !== DataType.FLOAT) fail(`the graph input '${name}' has type ${DATA_TYPE_NAMES[tensor.elem_type ?? 0] ?? tensor.elem_type}; importOnnx takes a FLOAT input`);
   const dims = tensor.shape?.dim ?? [];
   const text = fmt(dims.map((d) => (d.dim_param ? d.dim_param : int64ToNumber(d.dim_value) || '?')));
-  if (dims.length !== 4) fail(`the graph input '${name}' has shape ${text}; importOnnx takes an NCHW image batch [N, C, H, W]`);
-  const chw = dims.slice(1).map((d) => int64ToNumber(d.dim_value));
-  if (chw.some((d) => !(d >= 1))) fail(`the graph input '${name}' has shape ${text}; its channels, height and width must be fixed numbers (only the batch may be symbolic)`);
-  return chw as [number, number, number];
+  if (dims.length !== 4) fail(`the graph input '${name}' has shape ${text}; importOnnx takes an NCHW image batch [N, C, H, W] (or an NHWC one that a Transpose turns into NCHW first)`);
+  const rest = dims.slice(1).map((d) => int64ToNumber(d.dim_value));
+  if (rest.some((d) => !(d >= 1))) fail(`the graph input '${name}' has shape ${text}; its channels, height and width must be fixed numbers (only the batch may be symbolic)`);
+  const [a, b, c] = rest as [number, number, number];
+  return layout === 'nchw' ? [a, b, c] : [c, a, b];
 }
 
 /** A per-channel addend from a constant broadcast against an [N, C, H, W] (rank 4) or [N, F] (rank 2) value. */
