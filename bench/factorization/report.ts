@@ -12,7 +12,7 @@
  * charts once every chart has rendered, or `window.__chartError` (and `data-chart-error`) to the
  * message if drawing failed, so tests and scripts can tell a drawn report from a broken one.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
 export { escapeHtml, loadChartJs, type ChartJsSource } from '../../src/io/html-report.js';
 import type { FactorizationResult, FactorizationRow, FusedResult, SideResult, TimingSource } from './result.js';
 
@@ -574,15 +574,7 @@ export function renderFactorizationHtml(r: FactorizationResult): string {
     )
     .join('\n');
 
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head>
+  return `${pageHead(title, STYLE)}
 <body>
 <main>
 <h1>Inception-v3 factorization: full vs factorized convolutions</h1>

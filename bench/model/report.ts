@@ -6,7 +6,7 @@
  * The page sets `window.__chartsDrawn` (and `data-charts-drawn` on <body>) to the number of
  * charts once all are drawn, or `window.__chartError` (`data-chart-error`) if drawing failed.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
 import type { PeerReport } from '../peers/report.js';
 import type { ModelBenchResult } from './run.js';
 
@@ -231,15 +231,7 @@ wall ${escapeHtml(f1(t.wallMs))} ms (${escapeHtml(f1((1000 * t.batch) / t.wallMs
         ['layer', 'forward ms', 'backward ms', ''],
       )}</details>`
     : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head>
+  return `${pageHead(title, STYLE)}
 <body>
 <main>
 <h1>Inception-v3 end to end</h1>

@@ -6,7 +6,7 @@
  * ratio = peer time / engine time, per round, median over rounds (> 1: the engine is faster);
  * min–max over the rounds. The page sets `window.__chartsDrawn` once its charts are drawn.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
 import { STYLE } from '../model/report.js';
 import type { PairedTimes } from './compare.js';
 
@@ -170,15 +170,7 @@ export function renderPeerReportHtml(report: PeerReport): string {
     })),
   };
   const wholeModel = report.rows.some((r) => r.group !== 'factorization');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>incept-gpu vs peers</title>
-<link rel="icon" href="data:,">
-<style>${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; } td.num { white-space: nowrap; }</style>
-</head>
+  return `${pageHead('incept-gpu vs peers', `${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; } td.num { white-space: nowrap; }`)}
 <body>
 <main>
 <h1>The engine side by side with TensorFlow.js and ONNX Runtime Web</h1>

@@ -11,7 +11,7 @@
  * Every dispatch row carries `data-seq` (the engine's dispatch number); the embedded JSON
  * (`<script id="profile-data">`) is the whole ProfileResult.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
 import { f1, STYLE, table } from '../model/report.js';
 import { kernelFamily, type ProfileGroup, type ProfilePass, type ProfileResult } from './run.js';
 
@@ -326,15 +326,7 @@ export function renderProfileHtml(r: ProfileResult): string {
     );
   const d = r.dispatches;
   const gapRows = r.gaps.map((g) => ({ ...g, a: d[g.after]!, b: d[g.before]! }));
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}${EXTRA_STYLE}</style>
-</head>
+  const html = `${pageHead(title, `${STYLE}${EXTRA_STYLE}`)}
 <body>
 <main>
 <h1>${escapeHtml(title)}</h1>

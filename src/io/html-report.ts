@@ -30,6 +30,19 @@ export interface ChartJsSource {
 
 let chartJsCache: ChartJsSource | undefined;
 
+/** The start of a report page, up to </head>: title (escaped here) and the page's CSS. */
+export function pageHead(title: string, style: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<link rel="icon" href="data:,">
+<style>${style}</style>
+</head>`;
+}
+
 /** The end of a self-contained chart page: its data as JSON (read back by id), Chart.js
  * inlined, then the page's own script (which draws the charts from the data). */
 export function chartPageScripts(dataId: string, data: unknown, chartJs: ChartJsSource, pageScript: string): string {
