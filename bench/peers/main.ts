@@ -122,7 +122,7 @@ const program = new Command('bench-peers')
               const r = await runBrowserPeers(engine, { batches: [batch], repeats: quick ? Math.min(repeats, 2) : batch > 1 ? Math.min(repeats, 2) : repeats, onProgress });
               rows.push(...r.rows);
               adapters.chromium = r.adapter;
-              for (const [k, v] of Object.entries(r.libraries)) if (!Object.values(libraries).includes(v)) libraries[k] = libraries[k] ? `${libraries[k]}; ${v}` : v;
+              for (const [k, v] of Object.entries(r.libraries)) if (!libraries[k]?.split('; ').includes(v)) libraries[k] = libraries[k] ? `${libraries[k]}; ${v}` : v;
             }
             break;
         }
