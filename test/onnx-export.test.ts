@@ -217,7 +217,8 @@ describe(`exportOnnx against onnxruntime (seed ${seed})`, () => {
       const again = exportOnnx(graph);
       const [c, h, w] = testCase.chw;
       const x = uniform(rng, 3 * c * h * w, -2, 2);
-      const a = await runOrt(original, x, [3, c, h, w]);
+      // A tf2onnx-style original takes NHWC; the export always takes NCHW.
+      const a = testCase.inputLayout === 'nhwc' ? await runOrt(original, nchwToNhwc(x, [3, c, h, w]), [3, h, w, c]) : await runOrt(original, x, [3, c, h, w]);
       const b = await runOrt(again, x, [3, c, h, w]);
       expect(b.dims).toEqual(a.dims);
       expectClose(b.data, a.data, `round trip of '${testCase.name}'`, 1e-5);
