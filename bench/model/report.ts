@@ -42,10 +42,9 @@ export function table(head: string[], body: string[][], leftColumns = 1, leftTra
 function peerTable(p: PeerReport): { head: string[]; body: string[][] } {
   const libs = Object.keys(p.libraries);
   return {
-    head: ['row', 'where', 'engine ms', ...libs.flatMap((l) => [`${l} ms`, `${l} / engine`, 'max rel err'])],
+    head: ['row', 'engine ms', ...libs.flatMap((l) => [`${l} ms`, `${l} / engine`, 'max rel err'])],
     body: p.rows.map((row) => [
-      `${row.name}, batch ${row.batch}`,
-      row.environment,
+      `${row.name}, batch ${row.batch} (${row.environment === 'node' ? 'Node' : 'Chromium'})`,
       f1(row.engineMs),
       ...libs.flatMap((l) => {
         const t = row.peers[l];
@@ -59,7 +58,7 @@ function peerLines(p: PeerReport): string[] {
   const { head, body } = peerTable(p);
   return [
     `Against the peers (wall time, input upload to logits read; ratio = peer / engine per round, median (min–max); ${Object.entries(p.adapters).map(([env, a]) => `${env}: ${a}`).join('; ')}):`,
-    ...table(head, body, 2),
+    ...table(head, body),
   ];
 }
 
