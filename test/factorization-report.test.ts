@@ -29,6 +29,7 @@ import {
   type SideResult,
 } from '../bench/factorization/result.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
+import { closeServer, listenOnLoopback } from '../src/serve/loopback.js';
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic result: four Inception-v3 replacements at batch 1 and 8.
@@ -310,10 +311,7 @@ function serveHtml(body: string): Promise<Server> {
     if ((req.url ?? '/') === '/report.html') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
     else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  return listenOnLoopback(s);
 }
 
 beforeAll(async () => {
@@ -353,10 +351,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await chromium?.close();
-  if (server) {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server!.close(() => resolve()));
-  }
+  if (server) await closeServer(server);
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 

@@ -40,6 +40,7 @@ import { exportInceptionV3Onnx } from '../../src/io/onnx/export.js';
 import type { PageConfig, PageMessage, PageRow, PeerName } from './page/protocol.js';
 import { pairTimes } from './compare.js';
 import type { PeerReportRow, PeerTiming } from './report.js';
+import { closeServer, listenOnLoopback } from '../../src/serve/loopback.js';
 
 export type { PeerName } from './page/protocol.js';
 
@@ -197,16 +198,9 @@ function serve(files: Map<string, Uint8Array>, ortDist: string): Promise<Server>
     }
     res.writeHead(200, { ...isolation, 'content-type': typeOf(path), 'content-length': body.byteLength }).end(body);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
+  return listenOnLoopback(server);
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 /** The engine's Inception-v3 with random weights (seeded) and BatchNorm statistics calibrated on
  * a random batch, as ONNX (NCHW input [N, 3, 299, 299], logits out; no aux head). */

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import puppeteer, { TimeoutError, type Browser } from 'puppeteer-core';
 import type { PageResults } from './page.js';
+import { closeServer, listenOnLoopback } from '../../src/serve/loopback.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -165,16 +166,9 @@ function serve(files: Map<string, Uint8Array>): Promise<Server> {
     const type = path.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'application/json';
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
+  return listenOnLoopback(server);
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 /** Bundles, serves and runs page.ts in headless Chromium; resolves with everything observed. */
 export async function runBrowserPage(options: HarnessOptions): Promise<HarnessOutcome> {
