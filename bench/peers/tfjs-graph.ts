@@ -94,7 +94,7 @@ export function tfjsInferenceModel(tf: Tf, graph: Graph): TfjsInferenceModel {
       case 'dense': {
         const wInfo = graph.weights.get(node.weight);
         if (!wInfo) throw new TfjsGraphError(`${graph.source}: node ${node.name} reads weight '${node.weight}', which the graph does not have`);
-        let w = Float32Array.from(wInfo.data);
+        const w = Float32Array.from(wInfo.data);
         let bias = hostWeight(graph, node.bias, node);
         let relu = node.relu ?? false;
         let output = node.output;
@@ -125,7 +125,6 @@ export function tfjsInferenceModel(tf: Tf, graph: Graph): TfjsInferenceModel {
         } else {
           steps.push({ node, output, run: (v) => tf.fused.matMul({ a: v.get(input) as TfCore.Tensor2D, b: W as TfCore.Tensor2D, ...(B ? { bias: B } : {}), activation }) });
         }
-        w = new Float32Array(0);
         break;
       }
       case 'batchNorm': {
