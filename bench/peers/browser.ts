@@ -41,6 +41,7 @@ import type { PageConfig, PageMessage, PageRow, PeerName } from './page/protocol
 import { pairTimes } from './compare.js';
 import type { PeerReportRow, PeerTiming } from './report.js';
 import { closeServer, listenOnLoopback } from '../../src/serve/loopback.js';
+import { CHROMIUM_ARGS } from '../../src/serve/chromium.js';
 
 export type { PeerName } from './page/protocol.js';
 
@@ -88,18 +89,8 @@ export const DEFAULT_BROWSER_TIMEOUT_MS = 10 * 60_000;
 /** From opening the page to its first message (the bundle loaded and ran). */
 const PAGE_START_TIMEOUT_MS = 60_000;
 
-/** The flags of test/browser/harness.ts (CHROMIUM_ARGS; not imported, as that module imports
- * esbuild and puppeteer-core statically) plus the adapter's description in adapter.info. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-  '--enable-webgpu-developer-features',
-];
+/** The project's Chromium flags, plus the adapter's description in adapter.info. */
+const PAGE_CHROMIUM_ARGS = [...CHROMIUM_ARGS, '--enable-webgpu-developer-features'];
 
 /** ANGLE on Vulkan makes Chromium's GPU process load the system's Vulkan drivers (lavapipe among
  * them, from /usr/share/vulkan/icd.d); WebGPU still picks its own adapter. */
@@ -273,7 +264,7 @@ export async function runBrowserPeers(engine: Engine, options: BrowserPeerOption
     browser = await puppeteer.launch({
       executablePath,
       headless: true,
-      args: [...CHROMIUM_ARGS, ...(adapterChoice === 'lavapipe' ? LAVAPIPE_ARGS : []), `--user-data-dir=${userDataDir}`],
+      args: [...PAGE_CHROMIUM_ARGS, ...(adapterChoice === 'lavapipe' ? LAVAPIPE_ARGS : []), `--user-data-dir=${userDataDir}`],
       // The protocol timeout must outlast the longest step.
       protocolTimeout: Math.max(timeoutMs, PAGE_START_TIMEOUT_MS) + 60_000,
     });

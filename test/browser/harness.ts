@@ -18,6 +18,7 @@ import * as esbuild from 'esbuild';
 import puppeteer, { TimeoutError, type Browser } from 'puppeteer-core';
 import type { PageResults } from './page.js';
 import { closeServer, listenOnLoopback } from '../../src/serve/loopback.js';
+import { CHROMIUM_ARGS } from '../../src/serve/chromium.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -49,17 +50,7 @@ export interface HarnessOutcome {
   timings: { bundleMs: number; launchMs: number; pageMs: number };
 }
 
-/** The flags Chromium needs here: WebGPU on (it is off on Linux by default), no sandbox (root in
- * a container), no background traffic to hosts that cannot be reached anyway. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
+export { CHROMIUM_ARGS } from '../../src/serve/chromium.js';
 
 interface EsbuildConfig {
   common: esbuild.BuildOptions;
