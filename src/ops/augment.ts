@@ -15,6 +15,7 @@ import { KernelFamily } from '../runtime/kernel.js';
 import { withPhilox } from './philox.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const augmentKernel = new KernelFamily('augment.wgsl', withPhilox(augmentWgsl));
 
@@ -154,7 +155,7 @@ export function packImageBytes(bytes: Uint8Array): Uint32Array {
  * `packImageBytes`. Returns f32[B, 32, 32, 3] (NHWC), (x / 255 − mean_c) / std_c of the
  * cropped and flipped image in training, of the image itself in evaluation.
  */
-export function augmentImages(words: Tensor, options: AugmentOptions): Tensor<'f32'> {
+export const augmentImages = guardOp(function augmentImages(words: Tensor, options: AugmentOptions): Tensor<'f32'> {
   const op = 'augmentImages';
   const engine = engineOf(op, words);
   expectDType(op, 'words', words, 'u32');
@@ -184,7 +185,7 @@ export function augmentImages(words: Tensor, options: AugmentOptions): Tensor<'f
     table.dispose();
   }
   return y as Tensor<'f32'>;
-}
+});
 
 function drawParams(count: number, d: ResolvedDraws) {
   const [keyLo, keyHi] = splitWords(d.seed);
@@ -194,7 +195,7 @@ function drawParams(count: number, d: ResolvedDraws) {
 
 /** The kernel's own draws for `count` images: u32[count, 3], rows (dx, dy, flip). For checking
  * `augmentDraws` against the GPU. */
-export function augmentDrawsGpu(engine: Engine, count: number, options: AugmentDrawOptions): Tensor<'u32'> {
+export const augmentDrawsGpu = guardOp(function augmentDrawsGpu(engine: Engine, count: number, options: AugmentDrawOptions): Tensor<'u32'> {
   const op = 'augmentDrawsGpu';
   checkInteger(op, 'count', count, 2 ** 32);
   const d = resolveDraws(op, count, options);
@@ -208,7 +209,7 @@ export function augmentDrawsGpu(engine: Engine, count: number, options: AugmentD
     cost: { bytes: 12 * count },
   });
   return draws;
-}
+});
 
 export interface AugmentBatchResult {
   /** f32[B, 32, 32, 3], normalised (and augmented in training). */
@@ -221,7 +222,7 @@ export interface AugmentBatchResult {
  * Host bytes to a GPU batch: uploads the images (packed, 3 KB per image) and runs
  * `augmentImages`; uploads `labels` (one byte per image) as i32 when given.
  */
-export function augmentBatch(engine: Engine, images: Uint8Array, labels: Uint8Array | Int32Array | undefined, options: AugmentOptions): AugmentBatchResult {
+export const augmentBatch = guardOp(function augmentBatch(engine: Engine, images: Uint8Array, labels: Uint8Array | Int32Array | undefined, options: AugmentOptions): AugmentBatchResult {
   const op = 'augmentBatch';
   if (!(images instanceof Uint8Array) || images.length % IMAGE_BYTES !== 0) {
     throw new InvalidArgumentError(`${op}: images must be a Uint8Array of whole 3×32×32 images (a multiple of ${IMAGE_BYTES} bytes), got ${images instanceof Uint8Array ? `${images.length} bytes` : String(images)}`);
@@ -236,4 +237,4 @@ export function augmentBatch(engine: Engine, images: Uint8Array, labels: Uint8Ar
   } finally {
     words.dispose();
   }
-}
+});

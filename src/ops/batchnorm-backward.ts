@@ -5,6 +5,7 @@ import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { batchNormChunking } from './batchnorm.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const batchnormBackwardKernel = new KernelFamily('batchnorm_backward.wgsl', batchnormBackwardWgsl);
 const WORKGROUP_SIZE = 64;
@@ -24,7 +25,7 @@ export interface BatchNormBackwardOptions {
  * γ = 1 and dgamma is the gradient a γ would get); dbeta is β's gradient whether or not the
  * forward had a β.
  */
-export function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | null, mean: Tensor, invStd: Tensor, options: BatchNormBackwardOptions = {}): { dx: Tensor<'f32'>; dgamma: Tensor<'f32'>; dbeta: Tensor<'f32'> } {
+export const batchNormTrainBackward = guardOp(function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | null, mean: Tensor, invStd: Tensor, options: BatchNormBackwardOptions = {}): { dx: Tensor<'f32'>; dgamma: Tensor<'f32'>; dbeta: Tensor<'f32'> } {
   const op = 'batchNormTrainBackward';
   if (options.relu !== undefined && typeof options.relu !== 'boolean') throw new InvalidArgumentError(`${op}: relu must be a boolean, got ${String(options.relu)}`);
   const relu = options.relu ?? false;
@@ -98,4 +99,4 @@ export function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | nu
     partials.dispose();
   }
   return { dx, dgamma, dbeta };
-}
+});

@@ -14,6 +14,7 @@ import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkOutput, resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const batchnormKernel = new KernelFamily('batchnorm.wgsl', batchnormWgsl);
 const WORKGROUP_SIZE = 64;
@@ -140,12 +141,12 @@ function checkOut(engine: Engine, op: string, x: Tensor, out: Tensor | undefined
 
 /** The per-channel mean and biased (population) variance over every position of x's leading
  * dimensions. */
-export function batchNormStatistics(x: Tensor): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
+export const batchNormStatistics = guardOp(function batchNormStatistics(x: Tensor): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
   const op = 'batchNormStatistics';
   const engine = engineOf(op, x);
   const { rows, channels } = checkX(op, x);
   return statistics(engine, op, x, rows, channels);
-}
+});
 
 function checkPartials(op: string, p: PartialStatistics, channels: number): void {
   expectDType(op, 'partials', p.partials, 'f32');
@@ -155,12 +156,12 @@ function checkPartials(op: string, p: PartialStatistics, channels: number): void
 }
 
 /** Partial statistics of x by the standalone pass (partial_stats), for merging later. */
-export function batchNormPartialStatistics(x: Tensor): PartialStatistics {
+export const batchNormPartialStatistics = guardOp(function batchNormPartialStatistics(x: Tensor): PartialStatistics {
   const op = 'batchNormPartialStatistics';
   const engine = engineOf(op, x);
   const { rows, channels } = checkX(op, x);
   return partialStatistics(engine, op, x, rows, channels);
-}
+});
 
 function partialStatistics(engine: Engine, op: string, x: Tensor, rows: number, channels: number): PartialStatistics {
   const { chunks, rowsPerChunk } = batchNormChunking(rows);
@@ -274,7 +275,7 @@ function runningWeights(op: string, options: BatchNormTrainOptions): { keep: num
  * Dispatches: statistics (2), per-channel scale (1), running update (1, when asked) and one
  * normalising pass over x.
  */
-export function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: BatchNormTrainOptions = {}): BatchNormTrainResult {
+export const batchNormTrain = guardOp(function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: BatchNormTrainOptions = {}): BatchNormTrainResult {
   const op = 'batchNormTrain';
   const { runningMean, runningVar } = options;
   const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
@@ -324,7 +325,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | n
     variance.dispose();
     scale.dispose();
   }
-}
+});
 
 /**
  * Inference-mode BatchNorm from running statistics: y = γ·(x − mean)/√(var + eps) + β (then
@@ -333,7 +334,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | n
  * would cancel when |mean| is large against the spread; where BatchNorm follows a conv, fold it
  * into the conv's epilogue instead (foldBatchNorm) and skip this pass.
  */
-export function batchNormInference(x: Tensor, gamma: Tensor | null, beta: Tensor | null, runningMean: Tensor, runningVar: Tensor, options: BatchNormInferenceOptions = {}): Tensor<'f32'> {
+export const batchNormInference = guardOp(function batchNormInference(x: Tensor, gamma: Tensor | null, beta: Tensor | null, runningMean: Tensor, runningVar: Tensor, options: BatchNormInferenceOptions = {}): Tensor<'f32'> {
   const op = 'batchNormInference';
   const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
   const engine = engineOf(op, ...tensors);
@@ -356,7 +357,7 @@ export function batchNormInference(x: Tensor, gamma: Tensor | null, beta: Tensor
     invStd.dispose();
     scale.dispose();
   }
-}
+});
 
 /**
  * Inference BatchNorm folded into a per-channel scale and shift for a conv's epilogue

@@ -21,6 +21,7 @@ import { formatShape, type Tensor } from '../runtime/tensor.js';
 import { convGeometry, convGeometryUniforms, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { sumChannels } from './reduce.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const conv2dBackwardKernel = new KernelFamily('conv2d_backward.wgsl', conv2dBackwardWgsl);
 
@@ -93,7 +94,7 @@ function geometryParams(g: ConvGeometry, dy: Tensor) {
  * dx = ∂L/∂x, shaped xShape [N, H, W, Cin], of y = conv2d(x, w, options) given dy = ∂L/∂y
  * [N, OH, OW, Cout] and the weights w [KH, KW, Cin, Cout].
  */
-export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: Conv2dBackwardOptions = {}): Tensor<'f32'> {
+export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: Conv2dBackwardOptions = {}): Tensor<'f32'> {
   const op = 'conv2dBackwardInput';
   const engine = engineOf(op, dy, w);
   expectDType(op, 'dy', dy, 'f32');
@@ -117,7 +118,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
     throw e;
   }
   return dx;
-}
+});
 
 function recordInput(engine: Engine, op: string, variant: Conv2dBackwardVariant, g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor, params: Record<string, number>, cost: { flops: number; bytes: number }): void {
   if (variant === 'tile8x8') {
@@ -175,7 +176,7 @@ function chunking(pixels: number, chunks: number): { chunks: number; chunkPixels
  * dw = ∂L/∂w, shaped wShape [KH, KW, Cin, Cout], of y = conv2d(x, w, options) given the
  * forward's input x [N, H, W, Cin] and dy = ∂L/∂y [N, OH, OW, Cout].
  */
-export function conv2dBackwardWeights(x: Tensor, dy: Tensor, wShape: readonly number[], options: Conv2dBackwardWeightsOptions = {}): Tensor<'f32'> {
+export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(x: Tensor, dy: Tensor, wShape: readonly number[], options: Conv2dBackwardWeightsOptions = {}): Tensor<'f32'> {
   const op = 'conv2dBackwardWeights';
   const engine = engineOf(op, x, dy);
   expectDType(op, 'x', x, 'f32');
@@ -229,17 +230,17 @@ export function conv2dBackwardWeights(x: Tensor, dy: Tensor, wShape: readonly nu
     if (part !== dw) part.dispose();
   }
   return dw;
-}
+});
 
 /** ∂L/∂bias [Cout]: dy [N, OH, OW, Cout] summed over its pixels (a plain tensor; sumChannels
  * refuses channel views). */
-export function conv2dBackwardBias(dy: Tensor): Tensor<'f32'> {
+export const conv2dBackwardBias = guardOp(function conv2dBackwardBias(dy: Tensor): Tensor<'f32'> {
   const op = 'conv2dBackwardBias';
   engineOf(op, dy);
   expectDType(op, 'dy', dy, 'f32');
   if (dy.shape.length !== 4) throw new InvalidArgumentError(`${op}: dy must be rank 4 NHWC [N, OH, OW, Cout], got ${dy.describe()}`);
   return sumChannels(dy);
-}
+});
 
 export interface Conv2dGradients {
   dx?: Tensor<'f32'>;
@@ -252,7 +253,7 @@ export interface Conv2dGradients {
  * `input: false` (a first layer's image needs none), dw, and db when `bias: true`. Saved from
  * the forward: x and w (and its options).
  */
-export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {}): Conv2dGradients {
+export const conv2dBackward = guardOp(function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {}): Conv2dGradients {
   const { input = true, bias = false } = options;
   const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), ...(options.padding !== undefined ? { padding: options.padding } : {}) };
   const dw = conv2dBackwardWeights(x, dy, w.shape, geometry);
@@ -260,7 +261,7 @@ export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options: Conv2d
   if (input) grads.dx = conv2dBackwardInput(dy, w, x.shape, geometry);
   if (bias) grads.db = conv2dBackwardBias(dy);
   return grads;
-}
+});
 
 /** Which kernels would run (for tests and benchmarks). */
 export function conv2dBackwardVariants(g: ConvGeometry): { input: Conv2dBackwardVariant; weights: Conv2dBackwardVariant; chunks: number } {

@@ -23,6 +23,7 @@ import { checkOutput, resolveOutput, vec4OutputRefusal, type OutputOption } from
 import { batchNormPartialStatistics, type PartialStatistics } from './batchnorm.js';
 import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const conv2dKernels = kernelFamiliesWithSubgroups('conv2d.wgsl', conv2dWgsl);
 export const conv2dAsymKernels = kernelFamiliesWithSubgroups('conv2d_asym.wgsl', conv2dAsymWgsl);
@@ -158,7 +159,7 @@ const CONV_KERNELS_VERSION = (() => {
 })();
 
 /** y = conv2d(x, w) with the optional epilogue; x NHWC [N,H,W,Cin], w HWIO [KH,KW,Cin,Cout]. */
-export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+export const conv2d = guardOp(function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
   const engine = engineOf(op, x, w);
   expectDType(op, 'x', x, 'f32');
@@ -180,7 +181,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     variant = engine.tuner.choose(op, shapeClass, candidates, fallback, () => tuningSetup(engine, g, epi));
   }
   return recordConv2d(engine, x, w, g, epi, variant as Conv2dVariant, options.out);
-}
+});
 
 /** Variants that can also write BatchNorm partial statistics (their *_stats entries), with the
  * output pixels per statistics block. */
@@ -194,7 +195,7 @@ const STATS_BLOCK_PIXELS: Partial<Record<Conv2dVariant, number>> = { subgroup16x
  * (Cout not a multiple of 4, or an explicit other variant) the conv runs as usual and the
  * standalone statistics pass follows. No epilogue or bias: BatchNorm's β takes that role.
  */
-export function conv2dWithStatistics(x: Tensor, w: Tensor, options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {}): { y: Tensor; statistics: PartialStatistics } {
+export const conv2dWithStatistics = guardOp(function conv2dWithStatistics(x: Tensor, w: Tensor, options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {}): { y: Tensor; statistics: PartialStatistics } {
   const op = 'conv2dWithStatistics';
   const engine = engineOf(op, x, w);
   if ((options as Conv2dOptions).epilogue || (options as Conv2dOptions).bias) {
@@ -223,7 +224,7 @@ export function conv2dWithStatistics(x: Tensor, w: Tensor, options: Omit<Conv2dO
   }
   const { y, statistics } = recordConv2d(engine, x, w, g, undefined, variant, options.out, true) as { y: Tensor; statistics: PartialStatistics };
   return { y, statistics };
-}
+});
 
 /** Fresh inputs of the problem's shapes for the tuner (seeded: variants see the same data). */
 function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined): { inputs: Tensor[]; run: (variant: string) => unknown } {

@@ -11,6 +11,7 @@ import { withPhilox } from './philox.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const dropoutKernel = new KernelFamily('dropout.wgsl', withPhilox(dropoutWgsl));
 const WORKGROUP_SIZE = 64;
@@ -54,7 +55,7 @@ function checkRate(op: string, rate: unknown): number {
  * copy of x (always a new tensor, or `out`, never x itself, so the caller owns what it gets
  * either way). Honours `out`, including channel views (x itself must be a plain tensor).
  */
-export function dropout(x: Tensor, options: DropoutOptions): Tensor<'f32'> {
+export const dropout = guardOp(function dropout(x: Tensor, options: DropoutOptions): Tensor<'f32'> {
   const op = 'dropout';
   const engine = engineOf(op, x);
   expectDType(op, 'x', x, 'f32');
@@ -66,10 +67,10 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor<'f32'> {
   const { y, outOffset, outStride } = resolveOutput(engine, op, x.shape, options.out);
   run(engine, op, x, y, outOffset, outStride, training ? rate : 0, seed, offset);
   return y;
-}
+});
 
 /** dx = dy · mask / (1 − rate) with the mask regenerated from the forward pass's seed and offset. */
-export function dropoutBackward(dy: Tensor, options: DropoutBackwardOptions): Tensor<'f32'> {
+export const dropoutBackward = guardOp(function dropoutBackward(dy: Tensor, options: DropoutBackwardOptions): Tensor<'f32'> {
   const op = 'dropoutBackward';
   const engine = engineOf(op, dy);
   expectDType(op, 'dy', dy, 'f32');
@@ -79,7 +80,7 @@ export function dropoutBackward(dy: Tensor, options: DropoutBackwardOptions): Te
   const { y, outOffset, outStride } = resolveOutput(engine, op, dy.shape, undefined);
   run(engine, op, dy, y, outOffset, outStride, rate, seed, offset);
   return y;
-}
+});
 
 function run(engine: Engine, op: string, x: Tensor, y: Tensor, outOffset: number, outStride: number, rate: number, seed: number, offset: number): void {
   const n = x.size;

@@ -9,6 +9,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { describeShapes, engineOf, expectDType, isSuffixShape } from './util.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import type { Engine } from '../runtime/engine.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 /** Output tensor, view uniforms and override for an elementwise result shaped like x. */
 function output(engine: Engine, op: string, x: Tensor, out: Tensor | undefined): { y: Tensor<'f32'>; view: { channels: number; outOffset: number; outStride: number }; overrides: Record<string, number> } {
@@ -42,20 +43,20 @@ function binary(op: 'add' | 'mul', a: Tensor, b: Tensor, out?: Tensor): Tensor<'
 }
 
 /** a + b, b broadcast over a's leading dimensions. */
-export function add(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const add = guardOp(function add(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   return binary('add', a, b, options.out);
-}
+});
 
 /** a · b elementwise, b broadcast over a's leading dimensions. */
-export function mul(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const mul = guardOp(function mul(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   return binary('mul', a, b, options.out);
-}
+});
 
 /**
  * x · scale[c] + shift[c] with c the innermost (channel) index, then max(·, 0) if `relu`.
  * BatchNorm folded for inference is exactly this.
  */
-export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } & OutputOption = {}): Tensor<'f32'> {
+export const scaleShift = guardOp(function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } & OutputOption = {}): Tensor<'f32'> {
   const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
   const engine = engineOf(op, x, scale, shift);
   for (const [name, t] of [['x', x], ['scale', scale], ['shift', shift]] as const) expectDType(op, name, t, 'f32');
@@ -75,10 +76,10 @@ export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { r
     views: ['out'],
   });
   return o.y;
-}
+});
 
 /** max(x, 0). */
-export function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const relu = guardOp(function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   const engine = engineOf('relu', x);
   expectDType('relu', 'x', x, 'f32');
   const o = output(engine, 'relu', x, options.out);
@@ -93,10 +94,10 @@ export function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
     views: ['out'],
   });
   return o.y;
-}
+});
 
 /** ReLU's backward: dy where y (ReLU's output, or its input) is positive, else 0. */
-export function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
+export const reluBackward = guardOp(function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
   const op = 'reluBackward';
   const engine = engineOf(op, dy, y);
   expectDType(op, 'dy', dy, 'f32');
@@ -115,4 +116,4 @@ export function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
     cost: { flops: dy.size, bytes: 12 * dy.size },
   });
   return o.y;
-}
+});

@@ -9,6 +9,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { matmul } from './matmul.js';
 import { checkOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export interface LinearOptions extends OutputOption {
   /** max(·, 0) after the bias, in the same epilogue. */
@@ -16,7 +17,7 @@ export interface LinearOptions extends OutputOption {
 }
 
 /** x·W (+ bias) (then ReLU), [B, out]; `out` may be a channel view of a wider [B, C] tensor. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: LinearOptions = {}): Tensor {
+export const linear = guardOp(function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: LinearOptions = {}): Tensor {
   const op = 'linear';
   const engine = engineOf(op, x, weight, ...(bias ? [bias] : []));
   expectDType(op, 'x', x, 'f32');
@@ -34,4 +35,4 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: Linear
   if (options.out) checkOutput(engine, op, [batch, out], options.out);
   const epilogue = bias || options.relu ? { ...(bias ? { shift: bias } : {}), relu: options.relu ?? false } : undefined;
   return matmul(x, weight, { ...(epilogue ? { epilogue } : {}), ...(options.out ? { out: options.out } : {}) });
-}
+});

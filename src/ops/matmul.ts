@@ -11,6 +11,7 @@ import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
 import { kernelFamiliesWithSubgroups, subgroupWorkgroupX } from './subgroups.js';
 import { describeShapes, engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 const families = kernelFamiliesWithSubgroups('matmul.wgsl', matmulWgsl);
 /** The kernels every device can compile. */
@@ -62,7 +63,7 @@ export function defaultMatmulVariant(engine: Engine, m: number, n: number, k: nu
   return matmulVariantApplies('tile4x4_vec4', m, n, k) ? 'tile4x4_vec4' : 'tile4x4';
 }
 
-export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+export const matmul = guardOp(function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const engine = engineOf('matmul', a, b);
   expectDType('matmul', 'a', a, 'f32');
   expectDType('matmul', 'b', b, 'f32');
@@ -123,4 +124,4 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: epi.overrides, bindings, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg), batch], cost, views: ['c', 'c4'] });
   }
   return out;
-}
+});

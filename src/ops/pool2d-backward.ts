@@ -10,6 +10,7 @@ import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { resolvePoolGeometry, type AvgPool2dOptions, type PoolGeometry, type Pool2dOptions } from './pool2d.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const pool2dBackwardKernel = new KernelFamily('pool2d_backward.wgsl', pool2dBackwardWgsl);
 const WORKGROUP_SIZE = 256;
@@ -56,7 +57,7 @@ function dispatch(engine: Engine, op: string, entry: string, g: PoolGeometry, dy
  * output's shape, flat indices into x), x's shape and the forward's options (window, stride,
  * padding: they say which windows can contain each input element).
  */
-export function maxPool2dBackward(dy: Tensor, indices: Tensor, xShape: readonly number[], options: Pool2dOptions): Tensor<'f32'> {
+export const maxPool2dBackward = guardOp(function maxPool2dBackward(dy: Tensor, indices: Tensor, xShape: readonly number[], options: Pool2dOptions): Tensor<'f32'> {
   const op = 'maxPool2dBackward';
   const engine = engineOf(op, dy, indices);
   const g = resolvePoolGeometry(op, xShape, options);
@@ -66,11 +67,11 @@ export function maxPool2dBackward(dy: Tensor, indices: Tensor, xShape: readonly 
     throw new InvalidArgumentError(`${op}: indices must be a plain i32 tensor of dy's shape [${dy.shape.join(', ')}] (maxPool2d's returnIndices), got ${indices.describe()}`);
   }
   return dispatch(engine, op, 'max_pool_backward', g, dy, indices);
-}
+});
 
 /** dx of avgPool2d: each output's dy shared over its window's input elements, divided as the
  * forward divided. Needs only x's shape and the forward's options (countIncludePad included). */
-export function avgPool2dBackward(dy: Tensor, xShape: readonly number[], options: AvgPool2dOptions): Tensor<'f32'> {
+export const avgPool2dBackward = guardOp(function avgPool2dBackward(dy: Tensor, xShape: readonly number[], options: AvgPool2dOptions): Tensor<'f32'> {
   const op = 'avgPool2dBackward';
   const engine = engineOf(op, dy);
   const g = resolvePoolGeometry(op, xShape, options);
@@ -78,10 +79,10 @@ export function avgPool2dBackward(dy: Tensor, xShape: readonly number[], options
   if (typeof include !== 'boolean') throw new InvalidArgumentError(`${op}: countIncludePad must be a boolean, got ${String(include)}`);
   checkDy(op, dy, g);
   return dispatch(engine, op, 'avg_pool_backward', g, dy, null, { COUNT_INCLUDE_PAD: include ? 1 : 0 });
-}
+});
 
 /** dx of globalAvgPool: dy [N, 1, 1, C] spread evenly, dy/(H·W), over each image. Needs x's shape. */
-export function globalAvgPoolBackward(dy: Tensor, xShape: readonly number[]): Tensor<'f32'> {
+export const globalAvgPoolBackward = guardOp(function globalAvgPoolBackward(dy: Tensor, xShape: readonly number[]): Tensor<'f32'> {
   const op = 'globalAvgPoolBackward';
   const engine = engineOf(op, dy);
   if (xShape.length !== 4 || !xShape.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -92,4 +93,4 @@ export function globalAvgPoolBackward(dy: Tensor, xShape: readonly number[]): Te
   const g: PoolGeometry = { n, h, w, c, kh: h, kw: w, strideH: 1, strideW: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, oh: 1, ow: 1 };
   checkDy(op, dy, g);
   return dispatch(engine, op, 'global_avg_pool_backward', g, dy, null);
-}
+});

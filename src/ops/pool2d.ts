@@ -16,6 +16,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { resolvePadding, resolveStride, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp, releaseOnThrow } from '../runtime/op-guard.js';
 
 export const pool2dKernel = new KernelFamily('pool2d.wgsl', pool2dWgsl);
 const WORKGROUP_SIZE = 256;
@@ -124,6 +125,10 @@ function dispatchPool(engine: Engine, op: string, entry: string, x: Tensor, g: P
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions & { returnIndices: true }): { y: Tensor<'f32'>; indices: Tensor<'i32'> };
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> };
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
+  return releaseOnThrow(() => recordMaxPool2d(x, options));
+}
+
+function recordMaxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
   const op = 'maxPool2d';
   const engine = engineOf(op, x, ...(options?.out ? [options.out] : []));
   const g = poolGeometry(op, x, options);
@@ -135,17 +140,17 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f3
 }
 
 /** Average pooling; see the module comment for `countIncludePad`. */
-export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'f32'> {
+export const avgPool2d = guardOp(function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'f32'> {
   const op = 'avgPool2d';
   const engine = engineOf(op, x, ...(options?.out ? [options.out] : []));
   const g = poolGeometry(op, x, options);
   const include = options.countIncludePad ?? true;
   if (typeof include !== 'boolean') throw new InvalidArgumentError(`${op}: countIncludePad must be a boolean, got ${String(include)}`);
   return dispatchPool(engine, op, 'avg_pool', x, g, options.out, { overrides: { COUNT_INCLUDE_PAD: include ? 1 : 0 } });
-}
+});
 
 /** The mean over H and W of each image and channel: [N, H, W, C] → [N, 1, 1, C]. */
-export function globalAvgPool(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const globalAvgPool = guardOp(function globalAvgPool(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   const op = 'globalAvgPool';
   const engine = engineOf(op, x, ...(options.out ? [options.out] : []));
   expectDType(op, 'x', x, 'f32');
@@ -165,4 +170,4 @@ export function globalAvgPool(x: Tensor, options: OutputOption = {}): Tensor<'f3
     cost: { flops: x.size, bytes: 4 * (x.size + n * c) },
   });
   return y;
-}
+});

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import { formatShape, type Tensor } from '../runtime/tensor.js';
 import { describeShapes, engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const reduceKernel = new KernelFamily('reduce.wgsl', reduceWgsl);
 
@@ -95,38 +96,38 @@ function reduceAll(engine: Engine, op: string, tensors: readonly Tensor[], squar
 }
 
 /** Σ x over all elements, as a [1] tensor (0 for an empty tensor). */
-export function sum(x: Tensor): Tensor<'f32'> {
+export const sum = guardOp(function sum(x: Tensor): Tensor<'f32'> {
   const engine = engineOf('sum', x);
   expectFloatInput('sum', 'x', x);
   return reduceAll(engine, 'sum', [x], false, 1, false);
-}
+});
 
 /** The mean of all elements, as a [1] tensor. */
-export function mean(x: Tensor): Tensor<'f32'> {
+export const mean = guardOp(function mean(x: Tensor): Tensor<'f32'> {
   const engine = engineOf('mean', x);
   expectFloatInput('mean', 'x', x);
   if (x.size === 0) throw new InvalidArgumentError(`mean: x (${x.describe()}) is empty; its mean is undefined`);
   return reduceAll(engine, 'mean', [x], false, 1 / x.size, false);
-}
+});
 
 /**
  * sqrt(Σ over tensors of Σ x²), as a [1] tensor: the global gradient norm for clipping, in one
  * pass over the data (see reduceAll for the dispatch count).
  */
-export function globalNorm(tensors: readonly Tensor[]): Tensor<'f32'> {
+export const globalNorm = guardOp(function globalNorm(tensors: readonly Tensor[]): Tensor<'f32'> {
   const op = 'globalNorm';
   if (!Array.isArray(tensors) || tensors.length === 0) throw new InvalidArgumentError(`${op}: tensors must be a non-empty array of f32 tensors, got ${Array.isArray(tensors) ? 'an empty array' : String(tensors)}`);
   const engine = engineOf(op, ...tensors);
   tensors.forEach((t, i) => expectFloatInput(op, `tensors[${i}]`, t));
   return reduceAll(engine, op, tensors, true, 1, true);
-}
+});
 
 /**
  * Σ over all dimensions but the innermost: x of shape [..., C] gives [C] (the bias gradient
  * from an NHWC output gradient). Rows are summed 64 at a time, level after level
  * (⌈log64(rows)⌉ dispatches), so no float32 running sum exceeds 64 terms.
  */
-export function sumChannels(x: Tensor): Tensor<'f32'> {
+export const sumChannels = guardOp(function sumChannels(x: Tensor): Tensor<'f32'> {
   const op = 'sumChannels';
   const engine = engineOf(op, x);
   expectFloatInput(op, 'x', x);
@@ -163,7 +164,7 @@ export function sumChannels(x: Tensor): Tensor<'f32'> {
     for (const t of intermediates) t.dispose();
   }
   return result;
-}
+});
 
 function checkAxpy(op: string, y: Tensor, x: Tensor, alpha: number): Engine {
   const engine = engineOf(op, y, x);
@@ -177,7 +178,7 @@ function checkAxpy(op: string, y: Tensor, x: Tensor, alpha: number): Engine {
 }
 
 /** y + α·x as a new tensor (one fused multiply-add per element). */
-export function scaledAdd(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
+export const scaledAdd = guardOp(function scaledAdd(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
   const op = 'scaledAdd';
   const engine = checkAxpy(op, y, x, alpha);
   const out = engine.empty(y.shape, 'f32', op);
@@ -190,10 +191,10 @@ export function scaledAdd(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
     cost: { flops: 2 * y.size, bytes: 12 * y.size },
   });
   return out;
-}
+});
 
 /** y ← y + α·x in y's own buffer (optimizer updates); returns y. x must not share y's buffer. */
-export function scaledAddInPlace(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
+export const scaledAddInPlace = guardOp(function scaledAddInPlace(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
   const op = 'scaledAddInPlace';
   const engine = checkAxpy(op, y, x, alpha);
   if (x.buffer === y.buffer) {
@@ -208,4 +209,4 @@ export function scaledAddInPlace(y: Tensor, x: Tensor, alpha: number): Tensor<'f
     cost: { flops: 2 * y.size, bytes: 12 * y.size },
   });
   return y as Tensor<'f32'>;
-}
+});

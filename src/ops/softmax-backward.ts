@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const softmaxBackwardKernel = new KernelFamily('softmax_backward.wgsl', softmaxBackwardWgsl);
 
@@ -19,7 +20,7 @@ export interface SoftmaxCrossEntropyBackwardOptions {
  * as given to it: i32 labels [B] (q one-hot) or f32 soft targets q [B, K], each row summing to
  * 1 (the formula uses Σ_k q'_k = 1), and the same labelSmoothing ε. All plain tensors.
  */
-export function softmaxCrossEntropyBackward(probabilities: Tensor, targets: Tensor, options: SoftmaxCrossEntropyBackwardOptions = {}): Tensor<'f32'> {
+export const softmaxCrossEntropyBackward = guardOp(function softmaxCrossEntropyBackward(probabilities: Tensor, targets: Tensor, options: SoftmaxCrossEntropyBackwardOptions = {}): Tensor<'f32'> {
   const op = 'softmaxCrossEntropyBackward';
   const engine = engineOf(op, probabilities, targets);
   expectDType(op, 'probabilities', probabilities, 'f32');
@@ -54,4 +55,4 @@ export function softmaxCrossEntropyBackward(probabilities: Tensor, targets: Tens
   });
   if (!hard) labelSlot.dispose();
   return dlogits;
-}
+});

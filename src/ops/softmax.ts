@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const softmaxKernel = new KernelFamily('softmax.wgsl', softmaxWgsl);
 const WORKGROUP_SIZE = 64;
@@ -26,7 +27,7 @@ function rowsOf(op: string, name: string, t: Tensor): [number, number] {
 }
 
 /** Probabilities per row: exp(l − max) / Σ exp(l − max). */
-export function softmax(logits: Tensor): Tensor<'f32'> {
+export const softmax = guardOp(function softmax(logits: Tensor): Tensor<'f32'> {
   const op = 'softmax';
   const engine = engineOf(op, logits);
   const [rows, classes] = rowsOf(op, 'logits', logits);
@@ -40,7 +41,7 @@ export function softmax(logits: Tensor): Tensor<'f32'> {
     cost: { flops: 5 * rows * classes, bytes: 4 * (3 * rows * classes) },
   });
   return probabilities;
-}
+});
 
 export interface SoftmaxCrossEntropyOptions {
   /** ε in [0, 1): targets become (1 − ε)·q + ε/K. Default 0; the paper and TF-slim use 0.1. */
@@ -63,7 +64,7 @@ export interface SoftmaxCrossEntropyResult {
  * the GPU cannot be checked before the run: an out-of-range one makes that example's loss
  * (and so the mean) NaN.
  */
-export function softmaxCrossEntropy(logits: Tensor, targets: Tensor | Int32Array | readonly number[], options: SoftmaxCrossEntropyOptions = {}): SoftmaxCrossEntropyResult {
+export const softmaxCrossEntropy = guardOp(function softmaxCrossEntropy(logits: Tensor, targets: Tensor | Int32Array | readonly number[], options: SoftmaxCrossEntropyOptions = {}): SoftmaxCrossEntropyResult {
   const op = 'softmaxCrossEntropy';
   const engine = engineOf(op, logits, ...(isTensor(targets) ? [targets] : []));
   const [rows, classes] = rowsOf(op, 'logits', logits);
@@ -112,7 +113,7 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor | Int32Array
     });
     return { losses, meanLoss, probabilities };
   });
-}
+});
 
 function isTensor(t: unknown): t is Tensor {
   return t instanceof Tensor;
@@ -128,7 +129,7 @@ function checkedLabels(op: string, labels: Int32Array | readonly number[], rows:
 }
 
 /** The k largest values of each row (descending, ties to the lower index) and their indices. */
-export function topK(values: Tensor, k: number): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
+export const topK = guardOp(function topK(values: Tensor, k: number): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
   const op = 'topK';
   const engine = engineOf(op, values);
   const [rows, classes] = rowsOf(op, 'values', values);
@@ -144,5 +145,5 @@ export function topK(values: Tensor, k: number): { values: Tensor<'f32'>; indice
     cost: { flops: 3 * k * rows * classes, bytes: 4 * (rows * classes + 2 * rows * k) },
   });
   return { values: topValues, indices: topIndices };
-}
+});
 

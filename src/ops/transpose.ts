@@ -4,10 +4,11 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const transposeKernel = new KernelFamily('transpose.wgsl', transposeWgsl);
 
-export function transpose(x: Tensor): Tensor<'f32'> {
+export const transpose = guardOp(function transpose(x: Tensor): Tensor<'f32'> {
   const op = 'transpose';
   const engine = engineOf(op, x);
   expectDType(op, 'x', x, 'f32');
@@ -27,4 +28,4 @@ export function transpose(x: Tensor): Tensor<'f32'> {
     cost: { flops: 0, bytes: 8 * x.size },
   });
   return y;
-}
+});

@@ -8,6 +8,7 @@ export function engineOf(op: string, ...tensors: Tensor[]): Engine {
   for (const t of tensors) {
     if (t.owner !== owner) throw new InvalidArgumentError(`${op}: tensors belong to different engines`);
     if (t.isDisposed) throw new InvalidArgumentError(`${op}: ${t.describe()} was disposed`);
+    if (t.owner.isDestroyed) throw new InvalidArgumentError(`${op}: ${t.describe()} was used after its engine was destroyed (engine.destroy())`);
   }
   return owner as unknown as Engine;
 }

@@ -11,10 +11,11 @@
 import fillWgsl from '../../kernels/fill.wgsl';
 import randomWgsl from '../../kernels/random.wgsl';
 import { isBrowser, isSoftwareAdapter, requestGpuDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
-import { DeviceLostError, GpuError, InvalidArgumentError, KernelBindingError, type DispatchContext, type GpuErrorKind } from './errors.js';
+import { DeviceLimitError, DeviceLostError, GpuError, InvalidArgumentError, KernelBindingError, type DispatchContext, type GpuErrorKind } from './errors.js';
 import { KernelFamily, packUniform, type BindingInfo, type EntryInfo } from './kernel.js';
 import { BufferPool, sizeClass, type MemoryStats, type PooledBuffer } from './pool.js';
 import { LocalStorageTuningStore, MemoryTuningStore, Tuner, type TuningMode, type TuningStore } from './tuner.js';
+import { createScopeStack, type ScopeFrame, type ScopeStack } from './scope-stack.js';
 import { MAX_TIMED_DISPATCHES, Profiler, type DispatchRecord, type TimestampSlot } from './profiler.js';
 import { checkShape, formatShape, shapeSize, Tensor, typedArrayFor, type DType, type Shape, type TensorOwner } from './tensor.js';
 
@@ -114,11 +115,20 @@ export class Engine implements TensorOwner {
   private batch: Batch;
   private nextBatchId = 1;
   private lastSubmission: Promise<void> = Promise.resolve();
+  /** Batches flushed but not yet handed to the queue (only while a profiled flush without
+   * timestamp queries submits its dispatches one by one); uploads to their buffers are staged. */
+  private unsubmitted = new Set<number>();
+  /** Resolves when every flushed batch has been handed to the queue. */
+  private submitChain: Promise<void> | undefined;
+  private destroyed = false;
   private freeArenas: GPUBuffer[] = [];
   private readbackPool = new Map<number, GPUBuffer[]>();
   private modules = new Map<KernelFamily, GPUShaderModule>();
   private pipelines = new Map<string, CachedPipeline>();
-  private scopes: Set<Tensor>[] = [];
+  /** The open engine.scope calls of the running code (per async context in Node). */
+  private scopeStack: ScopeStack = createScopeStack();
+  /** The scope frame each tracked tensor belongs to (one at most). */
+  private scopeOf = new Map<Tensor, ScopeFrame>();
   private live = new Set<Tensor>();
   private uncaptured: GpuError[] = [];
   /** Errors of batches that were flushed internally; reported by the next flush. */
@@ -252,7 +262,9 @@ export class Engine implements TensorOwner {
    */
   empty<D extends DType = 'f32'>(shape: Shape, dtype: D = 'f32' as D, label?: string): Tensor<D> {
     const t = this.allocate(shape, dtype, label ?? 'empty');
-    if (this.poisonOutputs && t.size > 0) this.fillBits(t, dtype === 'f32' ? POISON_F32 : POISON_INT);
+    // A tensor too large for one binding cannot be poisoned by the fill kernel, and no kernel can
+    // write it whole either: the op's own dispatch refuses it, naming the op.
+    if (this.poisonOutputs && t.size > 0 && align4(t.byteLength) <= this.limits.maxStorageBufferBindingSize) this.fillBits(t, dtype === 'f32' ? POISON_F32 : POISON_INT);
     return t;
   }
 
@@ -274,6 +286,7 @@ export class Engine implements TensorOwner {
   }
 
   private allocate<D extends DType>(shape: Shape, dtype: D, what: string): Tensor<D> {
+    if (this.destroyed) throw this.destroyedError(what);
     checkShape(shape, what);
     const bytes = shapeSize(shape) * 4;
     if (this.precheck && sizeClass(bytes) > this.limits.maxBufferSize) {
@@ -293,13 +306,15 @@ export class Engine implements TensorOwner {
   }
 
   /**
-   * Writes host data into a pooled buffer. queue.writeBuffer runs before the open batch is
-   * submitted, so a buffer that the open batch already uses is written through a staging copy
-   * recorded in order instead.
+   * Writes host data into a pooled buffer. queue.writeBuffer takes effect at once, ahead of
+   * anything not yet submitted, so it is only used on a buffer that no unsubmitted batch touches
+   * (the open one, or one whose submission is still queued behind a timed flush). Any other
+   * buffer — for instance one just freed by recorded work and handed out again by the pool — is
+   * written through a staging copy recorded in the open batch, in order after that work.
    */
   private upload(pb: PooledBuffer, data: Float32Array | Int32Array | Uint32Array): void {
     if (data.byteLength === 0) return;
-    if (pb.lastBatch !== this.batch.id) {
+    if (pb.lastBatch !== this.batch.id && !this.unsubmitted.has(pb.lastBatch)) {
       this.device.queue.writeBuffer(pb.buffer, 0, data.buffer, data.byteOffset, align4(data.byteLength));
       return;
     }
@@ -317,28 +332,37 @@ export class Engine implements TensorOwner {
     return this.batch.segments[this.batch.segments.length - 1]!.encoder;
   }
 
-  /** Takes a tensor out of every open scope, so it outlives them (the caller disposes it).
+  /** Takes a tensor out of its scope, so it outlives every open scope (the caller disposes it).
    * The autograd tape keeps what backward needs this way. */
   keep<T extends Tensor>(t: T): T {
-    for (const s of this.scopes) s.delete(t);
+    this.scopeOf.get(t)?.delete(t);
+    this.scopeOf.delete(t);
     return t;
   }
 
   /** @internal (TensorOwner) */
   track(t: Tensor): void {
     this.live.add(t);
-    this.scopes[this.scopes.length - 1]?.add(t);
+    const open = this.scopeStack.current();
+    const frame = open[open.length - 1];
+    if (frame) {
+      frame.add(t);
+      this.scopeOf.set(t, frame);
+    }
   }
 
   /** @internal (TensorOwner) */
   untrack(t: Tensor): void {
     this.live.delete(t);
-    for (const s of this.scopes) s.delete(t);
+    this.scopeOf.get(t)?.delete(t);
+    this.scopeOf.delete(t);
   }
 
   /** @internal (TensorOwner) */
   releaseStorage(pb: PooledBuffer): void {
-    // Safe to reuse at once: later work on this buffer is recorded after earlier work, in order.
+    // Safe to reuse at once: later dispatches on this buffer are recorded after earlier ones,
+    // in order, and a later upload into it is staged while the work is unsubmitted (upload).
+    if (this.destroyed) return;
     this.pool.release(pb);
   }
 
@@ -353,35 +377,60 @@ export class Engine implements TensorOwner {
 
   /**
    * Runs `fn` and disposes every tensor it created except those it returns (a tensor, or
-   * tensors inside a returned array or object). Works with async functions too, as long as
-   * scopes are not interleaved across awaits.
+   * tensors inside a returned array, Map or object); what it returns moves to the enclosing
+   * scope. If `fn` throws, everything it created is disposed.
+   *
+   * `fn` may be async. In Node each call tracks its own tensors across its awaits (the open
+   * scopes follow the async context), so a service may run many scopes at once. Browsers have
+   * no async context: there, async scopes must not overlap (await one before starting the
+   * next; nesting is fine), and an overlap is detected when a scope ends and thrown as an error.
    */
   scope<T>(fn: () => T): T {
-    const created = new Set<Tensor>();
-    this.scopes.push(created);
-    const finish = (result: T): T => {
-      this.scopes.splice(this.scopes.lastIndexOf(created), 1);
+    const frame: ScopeFrame = new Set();
+    const open = this.scopeStack.current();
+    const parent = open[open.length - 1];
+    const finish = (result: T | undefined, failed: boolean): void => {
+      const innermost = this.scopeStack.close(frame);
       const keep = new Set<Tensor>();
-      collectTensors(result, keep, 0);
-      for (const t of created) if (!keep.has(t)) t.dispose();
-      const parent = this.scopes[this.scopes.length - 1];
-      if (parent) for (const t of keep) if (!t.isDisposed && created.has(t)) parent.add(t);
-      return result;
+      if (!failed && innermost) collectTensors(result, keep, 0);
+      for (const t of frame) if (!keep.has(t)) t.dispose();
+      for (const t of keep) {
+        if (t.isDisposed || !frame.has(t)) continue;
+        frame.delete(t);
+        if (parent && !this.destroyed) {
+          parent.add(t);
+          this.scopeOf.set(t, parent);
+        } else {
+          this.scopeOf.delete(t);
+        }
+      }
+      if (!innermost && !failed) {
+        throw new InvalidArgumentError(
+          'engine.scope: two async scopes overlapped (one ended while a scope started after it was still open). Without async context tracking (browsers) tensors cannot be told apart between overlapping calls, so everything the ending scope created was disposed. Await each async scope before starting the next, or use synchronous scopes.',
+        );
+      }
     };
     let result: T;
     try {
-      result = fn();
+      result = this.scopeStack.open(frame, fn);
     } catch (e) {
-      finish(undefined as T);
+      finish(undefined, true);
       throw e;
     }
     if (result instanceof Promise) {
-      return result.then(finish, (e: unknown) => {
-        finish(undefined as T);
-        throw e;
-      }) as T;
+      return result.then(
+        (value: unknown) => {
+          finish(value as T, false);
+          return value;
+        },
+        (e: unknown) => {
+          finish(undefined, true);
+          throw e;
+        },
+      ) as T;
     }
-    return finish(result);
+    finish(result, false);
+    return result;
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -399,6 +448,7 @@ export class Engine implements TensorOwner {
   /** Records one dispatch into the open batch. Throws at once for argument mistakes; WebGPU's
    * own errors surface at the next flush() or readback, naming this op and kernel. */
   dispatch(spec: DispatchSpec): void {
+    if (this.destroyed) throw this.destroyedError(spec.op);
     if (this.lost) throw this.lost;
     const context: DispatchContext = { op: spec.op, kernel: `${spec.kernel.file}:${spec.entry}` };
     const entry = spec.kernel.entry(spec.entry);
@@ -456,7 +506,13 @@ export class Engine implements TensorOwner {
         throw new KernelBindingError(context, `workgroup counts ${JSON.stringify(spec.workgroups)} must be non-negative integers`, spec.kernel.describeEntry(spec.entry));
       }
       if (this.precheck && n > max) {
-        throw new KernelBindingError(context, `workgroup count ${n} exceeds this device's maxComputeWorkgroupsPerDimension (${max}); fold the grid (engine.grid1d)`, `dispatch: ${JSON.stringify(spec.workgroups)}`);
+        const outputs = Object.entries(spec.bindings)
+          .filter(([name, v]) => v instanceof Tensor && spec.kernel.entry(spec.entry).bindings.some((b) => b.name === name && b.access === 'read_write'))
+          .map(([, v]) => (v as Tensor).describe());
+        throw new DeviceLimitError(
+          context,
+          `the grid [${wg.join(', ')}] has ${n} workgroups along one dimension, more than this device allows (maxComputeWorkgroupsPerDimension ${max})${outputs.length ? ` for output ${outputs.join(', ')}` : ''}. Process it in smaller pieces (a smaller batch or image); a kernel author folds such a grid into two dimensions (engine.grid1d)`,
+        );
       }
     }
     return wg;
@@ -500,7 +556,11 @@ export class Engine implements TensorOwner {
       if (size > t.pooled.capacity) fail(`binding '${b.name}' (${b.typeText}) needs ${size} bytes; ${t.describe()} has ${t.pooled.capacity}`);
       if (b.minBytes > t.spanElements * 4) fail(`binding '${b.name}' is ${b.typeText} (${b.minBytes} bytes) but ${t.describe()} has only ${t.byteLength} bytes`);
       if (this.precheck && size > this.limits.maxStorageBufferBindingSize) {
-        fail(`binding '${b.name}': ${size} bytes exceed maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})`);
+        const limit = this.limits.maxStorageBufferBindingSize;
+        throw new DeviceLimitError(
+          context,
+          `${t.describe()} (bound as '${b.name}') spans ${size} bytes (${formatBytes(size)}), more than one storage binding may hold on this device: maxStorageBufferBindingSize is ${limit} bytes (${formatBytes(limit)}). Process it in smaller pieces (a smaller batch or image), or use an adapter with a larger limit`,
+        );
       }
       const buf = t.buffer;
       const clash = b.access === 'read_write' ? (writers.get(buf) ?? readers.get(buf)) : writers.get(buf);
@@ -586,8 +646,16 @@ export class Engine implements TensorOwner {
   }
 
   /** Submits everything recorded so far as one submission. Resolves when WebGPU has reported
-   * on it; rejects with a GpuError naming the kernel if anything in it failed. */
+   * on it; rejects with a GpuError naming the kernel if anything in it failed.
+   *
+   * The batch is finished and handed to the queue synchronously, before this returns. That is
+   * what keeps uploads in order: `queue.writeBuffer` takes effect ahead of anything not yet
+   * submitted, so if submission waited (for instance on the encoder's error scope) an upload
+   * issued meanwhile into a buffer this batch reads or frees would overtake it. Errors are
+   * collected by error scopes and reported when the returned promise settles; an encoder that
+   * failed to finish yields an invalid command buffer, which WebGPU refuses to run. */
   flush(): Promise<void> {
+    if (this.destroyed) return Promise.reject(this.destroyedError('flush'));
     if (this.lost) return Promise.reject(this.lost);
     const batch = this.batch;
     const empty = batch.checks.length === 0 && batch.dispatches === 0 && batch.segments.length === 1 && !batch.timestamps;
@@ -602,34 +670,35 @@ export class Engine implements TensorOwner {
       last.resolveQuerySet(slot.querySet, 0, 2 * pending.length, slot.resolve, 0);
       last.copyBufferToBuffer(slot.resolve, 0, slot.readback, 0, 16 * pending.length);
     }
-    let commandBuffers: GPUCommandBuffer[] = [];
     this.device.pushErrorScope('validation');
-    commandBuffers = batch.segments.map((s) => s.encoder.finish());
+    const commandBuffers = batch.segments.map((s) => s.encoder.finish());
     const finishError = this.device.popErrorScope();
-    for (const a of batch.arenas) this.device.queue.writeBuffer(a.buffer, 0, a.data.buffer, 0, a.used);
 
-    const submitted = (async () => {
-      let submitError: Promise<GPUError | null> = Promise.resolve(null);
-      const finishErr = await finishError;
-      if (!finishErr) {
-        if (batch.segments.some((s) => s.timed)) {
-          for (let i = 0; i < batch.segments.length; i++) {
-            const t0 = performance.now();
-            this.device.queue.submit([commandBuffers[i]!]);
-            await this.device.queue.onSubmittedWorkDone();
-            const timed = batch.segments[i]!.timed;
-            if (timed) this.profiler.addWallRecord(timed, performance.now() - t0);
-          }
-        } else {
-          this.device.pushErrorScope('validation');
-          this.device.queue.submit(commandBuffers);
-          submitError = this.device.popErrorScope();
-        }
-      }
-      for (const a of batch.arenas) this.freeArenas.push(a.buffer);
-      for (const b of batch.staging) b.destroy();
+    let submitError: Promise<GPUError | null>;
+    if (!this.submitChain && !batch.segments.some((s) => s.timed)) {
+      submitError = this.submitNow(batch, commandBuffers);
+    } else {
+      // Profiling without timestamp queries: each dispatch is submitted alone and timed by the
+      // wall clock, so this batch reaches the queue over several turns. Until it has, uploads
+      // into its buffers are staged (see upload) and later batches queue behind it.
+      this.unsubmitted.add(batch.id);
+      const previous = this.submitChain ?? Promise.resolve();
+      const done = previous.then(() => this.submitSegments(batch, commandBuffers)).finally(() => this.unsubmitted.delete(batch.id));
+      const chain = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.submitChain = chain;
+      void chain.then(() => {
+        if (this.submitChain === chain) this.submitChain = undefined;
+      });
+      submitError = done;
+    }
+
+    const checked = (async () => {
       // Errors of allocations and dispatches come first: an encoder error is often only their
-      // consequence ("invalid due to a previous error").
+      // consequence ("invalid due to a previous error"), and a submit error of a command buffer
+      // that failed to finish is only the consequence of that.
       const errors: GpuError[] = [];
       for (const check of batch.checks) {
         const results = await Promise.all(check.scopes);
@@ -637,9 +706,10 @@ export class Engine implements TensorOwner {
           if (err) errors.push(new GpuError(check.kinds[i]!, check.context, err.message));
         });
       }
-      if (finishErr) errors.push(new GpuError(errorKind(finishErr), contextFromMessage(finishErr.message, batch) ?? finishContext, finishErr.message));
+      const finishErr = await finishError;
       const submitErr = await submitError;
-      if (submitErr) errors.push(new GpuError(errorKind(submitErr), contextFromMessage(submitErr.message, batch) ?? finishContext, submitErr.message));
+      if (finishErr) errors.push(new GpuError(errorKind(finishErr), contextFromMessage(finishErr.message, batch) ?? finishContext, finishErr.message));
+      else if (submitErr) errors.push(new GpuError(errorKind(submitErr), contextFromMessage(submitErr.message, batch) ?? finishContext, submitErr.message));
       errors.push(...this.deferredErrors.splice(0), ...this.uncaptured.splice(0));
       if (errors.length) {
         const first = errors[0]!;
@@ -648,10 +718,49 @@ export class Engine implements TensorOwner {
       }
       if (batch.timestamps) await this.profiler.collect(batch.timestamps.slot, batch.timestamps.pending);
     })();
-    // Later flushes wait for earlier ones so profiles and errors come in order.
-    const chained = this.lastSubmission.catch(() => undefined).then(() => submitted);
+    // Later flushes report after earlier ones so profiles and errors come in order.
+    const chained = this.lastSubmission.catch(() => undefined).then(() => checked);
     this.lastSubmission = chained;
     return chained;
+  }
+
+  /** Writes the batch's uniforms and submits it in one call; returns the submit's error scope. */
+  private submitNow(batch: Batch, commandBuffers: GPUCommandBuffer[]): Promise<GPUError | null> {
+    for (const a of batch.arenas) this.device.queue.writeBuffer(a.buffer, 0, a.data.buffer, 0, a.used);
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit(commandBuffers);
+    const error = this.device.popErrorScope();
+    this.retire(batch);
+    return error;
+  }
+
+  /** Submits a batch one command buffer at a time, timing each profiled dispatch by the wall
+   * clock from its submit to the queue's report that the work is done. */
+  private async submitSegments(batch: Batch, commandBuffers: GPUCommandBuffer[]): Promise<GPUError | null> {
+    for (const a of batch.arenas) this.device.queue.writeBuffer(a.buffer, 0, a.data.buffer, 0, a.used);
+    let first: GPUError | null = null;
+    try {
+      for (let i = 0; i < batch.segments.length; i++) {
+        const t0 = performance.now();
+        this.device.pushErrorScope('validation');
+        this.device.queue.submit([commandBuffers[i]!]);
+        const error = this.device.popErrorScope();
+        await this.device.queue.onSubmittedWorkDone();
+        first ??= await error;
+        const timed = batch.segments[i]!.timed;
+        if (timed) this.profiler.addWallRecord(timed, performance.now() - t0);
+      }
+    } finally {
+      this.retire(batch);
+    }
+    return first;
+  }
+
+  /** After submission: arenas go back for reuse (their next write is queued after this
+   * submission), staging buffers are destroyed (WebGPU keeps them until the work has run). */
+  private retire(batch: Batch): void {
+    for (const a of batch.arenas) this.freeArenas.push(a.buffer);
+    for (const b of batch.staging) b.destroy();
   }
 
   /** Waits until the GPU has finished all submitted work. */
@@ -662,6 +771,7 @@ export class Engine implements TensorOwner {
 
   /** @internal (TensorOwner) Copies a tensor to a mappable buffer, submits, maps, copies out. */
   async readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    t.pooled; // throws, naming the tensor, if it was disposed or this engine destroyed
     if (t.slice) return this.readChannelView(t);
     const out = typedArrayFor(t.dtype, t.size);
     if (t.size === 0) return out;
@@ -700,10 +810,30 @@ export class Engine implements TensorOwner {
     return out;
   }
 
-  /** Frees the device and everything on it. */
+  /** Frees the device and everything on it. Tensors of this engine are dead afterwards: using
+   * one throws an error naming it; disposing one does nothing. Calling destroy again does nothing. */
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.pool.trim();
+    for (const list of this.readbackPool.values()) for (const b of list) b.destroy();
+    this.readbackPool.clear();
+    for (const b of this.freeArenas) b.destroy();
+    this.freeArenas = [];
+    this.live.clear();
+    this.scopeStack.clear();
+    this.pipelines.clear();
+    this.modules.clear();
     this.device.destroy();
+  }
+
+  /** True once destroy() was called. */
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  private destroyedError(what: string): InvalidArgumentError {
+    return new InvalidArgumentError(`${what}: this engine was destroyed (engine.destroy()); create a new engine with createEngine()`);
   }
 }
 
@@ -767,4 +897,16 @@ async function defaultTuningStore(): Promise<TuningStore> {
 /** Convenience: the engine in one call, e.g. `const engine = await createEngine()`. */
 export function createEngine(options: EngineOptions = {}): Promise<Engine> {
   return Engine.create(options);
+}
+
+/** Bytes in the unit a person reads: 134217728 → '128 MiB'. */
+function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }

@@ -35,6 +35,18 @@ export class KernelBindingError extends InceptError {
   }
 }
 
+/** A problem too large for one dispatch on this device (a binding over maxStorageBufferBindingSize,
+ * a grid over maxComputeWorkgroupsPerDimension). The message names the op, the tensor and the
+ * limit and says what to change, without the kernel's WGSL: the call was right, only too big. */
+export class DeviceLimitError extends InvalidArgumentError {
+  constructor(
+    readonly context: DispatchContext,
+    problem: string,
+  ) {
+    super(`${context.op} (kernel ${context.kernel}): ${problem}`);
+  }
+}
+
 export type GpuErrorKind = 'validation' | 'out-of-memory' | 'internal';
 
 /** A WebGPU error captured by an error scope, tied to the dispatch (or allocation) that caused it. */

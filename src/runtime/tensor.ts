@@ -3,6 +3,7 @@
  * counted); the buffer returns to the pool when the last tensor on it is disposed.
  */
 import { InvalidArgumentError } from './errors.js';
+import { noteCreated } from './op-guard.js';
 import type { PooledBuffer } from './pool.js';
 
 export type DType = 'f32' | 'i32' | 'u32';
@@ -34,6 +35,8 @@ export function checkShape(shape: Shape, what: string): void {
 
 /** The engine side a tensor needs; kept narrow so tensor.ts does not import the engine. */
 export interface TensorOwner {
+  /** True once the engine was destroyed: its tensors can no longer be used. */
+  readonly isDestroyed: boolean;
   readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array>;
   releaseStorage(pb: PooledBuffer): void;
   track(t: Tensor): void;
@@ -76,6 +79,7 @@ export class Tensor<D extends DType = DType> {
   ) {
     this.size = shapeSize(shape);
     owner.track(this);
+    noteCreated(this);
   }
 
   /** @internal */
@@ -115,6 +119,7 @@ export class Tensor<D extends DType = DType> {
   /** The pooled buffer; throws if the tensor was disposed. @internal */
   get pooled(): PooledBuffer {
     if (this.disposedFlag) throw new InvalidArgumentError(`${this.describe()} was used after dispose()`);
+    if (this.owner.isDestroyed) throw new InvalidArgumentError(`${this.describe()} was used after its engine was destroyed (engine.destroy()); tensors live only as long as their engine`);
     return this.storage.pb;
   }
 

@@ -1,0 +1,45 @@
+/**
+ * An op that throws releases what it allocated. Ops allocate their outputs (and temporaries)
+ * before the dispatch that can still refuse them (a binding over a device limit, a workgroup
+ * count too large); called outside any `engine.scope`, nothing else holds those tensors, so
+ * every failing call would leak its output's GPU memory. Every public op is wrapped by `guardOp`:
+ * while it runs, each tensor created is noted, and if it throws they are all disposed.
+ *
+ * Ops record work synchronously, so one stack of frames serves every engine.
+ */
+import type { Tensor } from './tensor.js';
+
+const frames: Tensor[][] = [];
+
+/** @internal Called for every tensor created (tensor.ts). */
+export function noteCreated(t: Tensor): void {
+  frames[frames.length - 1]?.push(t);
+}
+
+/** Runs `fn`; if it throws, disposes every tensor created while it ran. An op nested in another
+ * hands its tensors to the outer frame, so the outer op's failure releases them too. */
+export function releaseOnThrow<T>(fn: () => T): T {
+  const frame: Tensor[] = [];
+  frames.push(frame);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    frames.pop();
+    for (const t of frame) t.dispose();
+    throw e;
+  }
+  frames.pop();
+  const outer = frames[frames.length - 1];
+  if (outer) for (const t of frame) outer.push(t);
+  return result;
+}
+
+/** The op `fn`, releasing what it allocated when it throws (see the module comment). */
+export function guardOp<F extends (...args: never[]) => unknown>(fn: F): F {
+  const guarded = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
+    return releaseOnThrow(() => fn.apply(this, args) as ReturnType<F>);
+  };
+  Object.defineProperty(guarded, 'name', { value: fn.name });
+  return guarded as unknown as F;
+}
