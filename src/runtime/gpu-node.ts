@@ -71,11 +71,19 @@ function mesaMajor(info: GPUAdapterInfo): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** One Dawn instance per set of flags for the whole process. Each instance is a Vulkan instance
+ * with its drivers loaded; creating one per engine made every create/destroy cycle keep several
+ * MiB that only a finalizer (if ever) gave back. Engines share the instance, each with its own
+ * adapter and device. */
+const dawnInstances = new Map<string, GPU>();
+
 async function tryAdapter(
   dawn: WebGpuModule,
   flags: string[],
 ): Promise<{ gpu: GPU; adapter: GPUAdapter | null; error?: string }> {
-  const gpu = dawn.create(flags);
+  const key = flags.join('\n');
+  let gpu = dawnInstances.get(key);
+  if (!gpu) dawnInstances.set(key, (gpu = dawn.create(flags)));
   try {
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     return { gpu, adapter };
