@@ -235,6 +235,13 @@ fn store_stats(chunk: u32, c4: u32, s: Welford4) {
   if (c + 3u < params.Cout) { stats[at + 3u] = vec4f(s.shift.w, s.mean.w, s.m2.w, s.count); }
 }
 
+// The workgroup's row (pixel-block) index. A grid taller than maxComputeWorkgroupsPerDimension
+// is folded into z by the dispatcher (Engine.foldRows); the blocks past the end of a folded grid
+// start at m0 ≥ M and write nothing, like the tail of the last block.
+fn row_block(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.y + wid.z * nwg.y;
+}
+
 // ---------------------------------------------------------------- shared64
 
 const TILE = 64u;
@@ -253,10 +260,11 @@ fn w_or_zero(k: u32, c: u32) -> f32 {
 @compute @workgroup_size(16, 16)
 fn shared64(
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let pixelBase = wid.y * TILE;
+  let pixelBase = row_block(wid, nwg) * TILE;
   let colBase = wid.x * TILE;
   // Staging: invocation li gathers pixels 4·(li/16).. at k li%16, and fetches channels
   // 4·(li%16).. of weight row li/16.
@@ -388,20 +396,31 @@ fn store_tile8x8(m0: u32, col0: u32, t: Tile8x8) {
 }
 
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
-fn tile8x8(@builtin(global_invocation_id) gid: vec3u) {
+fn tile8x8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+) {
   let col0 = gid.x * 2u;
-  let m0 = gid.y * 8u;
+  let m0 = (row_block(wid, nwg) * TILE_WG_Y + lid.y) * 8u;
   if (col0 >= params.Cout / 4u || m0 >= params.M) {
     return;
   }
   store_tile8x8(m0, col0, tile8x8_compute(m0, col0));
 }
 
-// tile8x8 plus the block's BatchNorm statistics (block = gid.y, 8 pixels).
+// tile8x8 plus the block's BatchNorm statistics (chunk = m0 / 8, 8 pixels).
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
-fn tile8x8_stats(@builtin(global_invocation_id) gid: vec3u) {
+fn tile8x8_stats(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+) {
   let col0 = gid.x * 2u;
-  let m0 = gid.y * 8u;
+  let chunk = row_block(wid, nwg) * TILE_WG_Y + lid.y;
+  let m0 = chunk * 8u;
   if (col0 >= params.Cout / 4u || m0 >= params.M) {
     return;
   }
@@ -410,11 +429,11 @@ fn tile8x8_stats(@builtin(global_invocation_id) gid: vec3u) {
   var s0 = Welford4();
   welford_tile(&s0, m0, t.a00);
   welford_tile(&s0, m0 + 4u, t.a10);
-  store_stats(gid.y, col0, s0);
+  store_stats(chunk, col0, s0);
   var s1 = Welford4();
   welford_tile(&s1, m0, t.a01);
   welford_tile(&s1, m0 + 4u, t.a11);
-  store_stats(gid.y, col0 + 1u, s1);
+  store_stats(chunk, col0 + 1u, s1);
 }
 
 // Column i of the result is pixel i's four channels: b (channels) times a.i (pixel i's input).
@@ -461,12 +480,13 @@ fn lane_group(subgroupSize: u32) -> u32 {
   return min(min(subgroupSize, SUBGROUP_WG_X), block_width());
 }
 
-// (first pixel, first channel group) of invocation li of workgroup wid: the workgroup holds
-// SUBGROUP_WG_X / block_width() pixel blocks of 16; each invocation owns two channel groups.
-fn block16x8(wid: vec3u, li: u32, subgroupSize: u32) -> vec2u {
+// (first pixel, first channel group) of invocation li of the workgroup at column wx and row
+// block wy: the workgroup holds SUBGROUP_WG_X / block_width() pixel blocks of 16; each
+// invocation owns two channel groups.
+fn block16x8(wx: u32, wy: u32, li: u32, subgroupSize: u32) -> vec2u {
   let width = block_width();
-  let m0 = (wid.y * (SUBGROUP_WG_X / width) + li / width) * 16u;
-  let col0 = (wid.x * width + li % width) * 2u;
+  let m0 = (wy * (SUBGROUP_WG_X / width) + li / width) * 16u;
+  let col0 = (wx * width + li % width) * 2u;
   return vec2u(m0, col0);
 }
 
@@ -541,10 +561,11 @@ fn store_tile16x8(m0: u32, col0: u32, t: Tile16x8) {
 fn subgroup16x8(
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) subgroupSize: u32,
 ) {
-  let at = block16x8(wid, li, subgroupSize);
+  let at = block16x8(wid.x, row_block(wid, nwg), li, subgroupSize);
   store_tile16x8(at.x, at.y, subgroup16x8_compute(at.x, at.y, lane, subgroupSize));
 }
 
@@ -553,10 +574,11 @@ fn subgroup16x8(
 fn subgroup16x8_stats(
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) subgroupSize: u32,
 ) {
-  let at = block16x8(wid, li, subgroupSize);
+  let at = block16x8(wid.x, row_block(wid, nwg), li, subgroupSize);
   let m0 = at.x;
   let col0 = at.y;
   let t = subgroup16x8_compute(m0, col0, lane, subgroupSize);
@@ -598,11 +620,12 @@ fn weight_panel(k0: u32, c4: u32) -> mat4x4f {
 fn subgroup32x8(
   @builtin(global_invocation_id) gid: vec3u,
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
 ) {
   let C4 = params.Cout / 4u;
   let K = params.K;
-  let m0 = wid.y * 32u;
+  let m0 = row_block(wid, nwg) * 32u;
   let col0 = gid.x * 2u;
   let c0 = min(col0, C4 - 1u);
   let c1 = min(col0 + 1u, C4 - 1u);

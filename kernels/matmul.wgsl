@@ -90,6 +90,19 @@ fn epilogue1(v: f32, j: u32) -> f32 {
 override TILE_WG_X: u32 = 8;
 override TILE_WG_Y: u32 = 8;
 
+// A grid taller than maxComputeWorkgroupsPerDimension comes folded into z when there is one
+// matrix (Engine.foldRows, matmul.ts): the row block is wid.y + wid.z · num_workgroups.y and the
+// matrix index 0. Blocks past the end start at row ≥ M and store nothing.
+override FOLDED_ROWS: bool = false;
+
+fn grid_row_block(wid: vec3u, nwg: vec3u) -> u32 {
+  return select(wid.y, wid.y + wid.z * nwg.y, FOLDED_ROWS);
+}
+
+fn grid_matrix(wid: vec3u) -> u32 {
+  return select(wid.z, 0u, FOLDED_ROWS);
+}
+
 fn store_row(base: u32, row: u32, col0: u32, v: vec4f) {
   if (row >= params.M) {
     return;
@@ -103,17 +116,23 @@ fn store_row(base: u32, row: u32, col0: u32, v: vec4f) {
 }
 
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
-fn tile4x4(@builtin(global_invocation_id) gid: vec3u) {
+fn tile4x4(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+) {
   let M = params.M;
   let N = params.N;
   let K = params.K;
   let col0 = gid.x * 4u;
-  let row0 = gid.y * 4u;
+  let row0 = (grid_row_block(wid, nwg) * TILE_WG_Y + lid.y) * 4u;
   if (col0 >= N || row0 >= M) {
     return;
   }
-  let aBase = gid.z * M * K;
-  let bBase = gid.z * K * N;
+  let matrixIndex = grid_matrix(wid);
+  let aBase = matrixIndex * M * K;
+  let bBase = matrixIndex * K * N;
   // Clamped indices: lanes past the edge compute garbage that store_row never writes.
   let r0 = aBase + min(row0, M - 1u) * K;
   let r1 = aBase + min(row0 + 1u, M - 1u) * K;
@@ -135,7 +154,7 @@ fn tile4x4(@builtin(global_invocation_id) gid: vec3u) {
     acc2 = fma(vec4f(a[r2 + k]), bv, acc2);
     acc3 = fma(vec4f(a[r3 + k]), bv, acc3);
   }
-  let cBase = gid.z * M * params.ldc;
+  let cBase = matrixIndex * M * params.ldc;
   store_row(cBase, row0, col0, acc0);
   store_row(cBase, row0 + 1u, col0, acc1);
   store_row(cBase, row0 + 2u, col0, acc2);
@@ -159,17 +178,23 @@ fn epilogue4(v: vec4f, j4: u32) -> vec4f {
 }
 
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
-fn tile4x4_vec4(@builtin(global_invocation_id) gid: vec3u) {
+fn tile4x4_vec4(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+) {
   let M = params.M;
   let N4 = params.N / 4u;
   let K4 = params.K / 4u;
   let col = gid.x;
-  let row0 = gid.y * 4u;
+  let row0 = (grid_row_block(wid, nwg) * TILE_WG_Y + lid.y) * 4u;
   if (col >= N4 || row0 >= M) {
     return;
   }
-  let aBase = gid.z * M * K4;
-  let bBase = gid.z * params.K * N4;
+  let matrixIndex = grid_matrix(wid);
+  let aBase = matrixIndex * M * K4;
+  let bBase = matrixIndex * params.K * N4;
   let r0 = aBase + row0 * K4;
   let r1 = aBase + min(row0 + 1u, M - 1u) * K4;
   let r2 = aBase + min(row0 + 2u, M - 1u) * K4;
@@ -194,7 +219,7 @@ fn tile4x4_vec4(@builtin(global_invocation_id) gid: vec3u) {
     acc3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, acc3))));
   }
   let ldc4 = params.ldc / 4u;
-  let cBase = gid.z * M * ldc4 + params.cOffset / 4u + col;
+  let cBase = matrixIndex * M * ldc4 + params.cOffset / 4u + col;
   c4[cBase + row0 * ldc4] = epilogue4(acc0, col);
   if (row0 + 1u < M) { c4[cBase + (row0 + 1u) * ldc4] = epilogue4(acc1, col); }
   if (row0 + 2u < M) { c4[cBase + (row0 + 2u) * ldc4] = epilogue4(acc2, col); }
@@ -225,16 +250,18 @@ fn b_or_zero(base: u32, k: u32, col: u32) -> f32 {
 @compute @workgroup_size(16, 16)
 fn shared64(
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(local_invocation_index) li: u32,
 ) {
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let rowBase = wid.y * TILE;
+  let rowBase = grid_row_block(wid, nwg) * TILE;
   let colBase = wid.x * TILE;
-  let aBase = wid.z * M * K;
-  let bBase = wid.z * K * N;
+  let matrixIndex = grid_matrix(wid);
+  let aBase = matrixIndex * M * K;
+  let bBase = matrixIndex * K * N;
   // Staging: invocation li fetches rows 4·(li/16).. of A at k li%16 (neighbours read
   // neighbouring k, so the loads coalesce), and columns 4·(li%16).. of B at k li/16.
   let ak = li % DEPTH;
@@ -271,7 +298,7 @@ fn shared64(
     }
     workgroupBarrier();
   }
-  let cBase = wid.z * M * params.ldc;
+  let cBase = matrixIndex * M * params.ldc;
   let row = rowBase + lid.y * 4u;
   let col = colBase + lid.x * 4u;
   store_row(cBase, row, col, acc0);
@@ -326,19 +353,21 @@ override SUBGROUP_WG_X: u32 = 32;
 fn subgroup16x8(
   @builtin(global_invocation_id) gid: vec3u,
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) subgroupSize: u32,
 ) {
   let M = params.M;
   let N4 = params.N / 4u;
   let K = params.K;
-  let row0 = wid.y * 16u;
+  let row0 = grid_row_block(wid, nwg) * 16u;
   let col0 = gid.x * 2u;
   // Lanes past N read a valid column and never store.
   let c0 = min(col0, N4 - 1u);
   let c1 = min(col0 + 1u, N4 - 1u);
-  let aBase = gid.z * M * K;
-  let bBase = gid.z * K * N4;
+  let matrixIndex = grid_matrix(wid);
+  let aBase = matrixIndex * M * K;
+  let bBase = matrixIndex * K * N4;
   let lanes = min(subgroupSize, SUBGROUP_WG_X);
   var acc00 = mat4x4f(); var acc01 = mat4x4f();
   var acc10 = mat4x4f(); var acc11 = mat4x4f();
@@ -368,7 +397,7 @@ fn subgroup16x8(
       acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
     }
   }
-  let cBase = gid.z * M * (params.ldc / 4u);
+  let cBase = matrixIndex * M * (params.ldc / 4u);
   store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
   store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
   store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);
@@ -402,17 +431,19 @@ fn b_panel(bBase: u32, k0: u32, col4: u32) -> mat4x4f {
 fn subgroup32x8(
   @builtin(global_invocation_id) gid: vec3u,
   @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
 ) {
   let M = params.M;
   let N4 = params.N / 4u;
   let K = params.K;
-  let row0 = wid.y * 32u;
+  let row0 = grid_row_block(wid, nwg) * 32u;
   let col0 = gid.x * 2u;
   let c0 = min(col0, N4 - 1u);
   let c1 = min(col0 + 1u, N4 - 1u);
-  let aBase = gid.z * M * K;
-  let bBase = gid.z * K * N4;
+  let matrixIndex = grid_matrix(wid);
+  let aBase = matrixIndex * M * K;
+  let bBase = matrixIndex * K * N4;
   var acc00 = mat4x4f(); var acc01 = mat4x4f();
   var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc20 = mat4x4f(); var acc21 = mat4x4f();
@@ -443,7 +474,7 @@ fn subgroup32x8(
     acc60 += q0 * p6; acc61 += q1 * p6;
     acc70 += q0 * p7; acc71 += q1 * p7;
   }
-  let cBase = gid.z * M * (params.ldc / 4u);
+  let cBase = matrixIndex * M * (params.ldc / 4u);
   store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
   store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
   store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);

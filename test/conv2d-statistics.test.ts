@@ -44,6 +44,22 @@ describe(`conv with fused BatchNorm statistics (seed ${seed})`, () => {
   for (const c of CASES) {
     const name = `x[${c.x.join('×')}] ${c.k.join('×')}→${c.cout} stride ${c.stride}`;
     it(`${name}: every fusing variant, then batchNormTrain + ReLU, matches float64`, async () => {
+      await checkCase(c, name);
+    });
+  }
+
+  it('with the grid folded into z (a lowered per-dimension limit), the fused statistics still match', async () => {
+    const saved = engine.gridLimit;
+    engine.gridLimit = 2;
+    try {
+      await checkCase(CASES[0]!, 'folded grid');
+    } finally {
+      engine.gridLimit = saved;
+    }
+  });
+
+  async function checkCase(c: Case, name: string): Promise<void> {
+    {
       const [n, h, w, cin] = c.x;
       const xHost = randomArray(rng, n * h * w * cin);
       const wHost = randomArray(rng, c.k[0] * c.k[1] * cin * c.cout);
@@ -62,7 +78,7 @@ describe(`conv with fused BatchNorm statistics (seed ${seed})`, () => {
           assertClose(await bn.y.read(), ref, 1e-4, `${name} ${variant ?? 'dispatched'}: conv → BatchNorm → ReLU`);
         });
       }
-    });
+    }
   }
 
   it('the fused path dispatches no standalone statistics pass', async () => {

@@ -114,6 +114,22 @@ describe('conv2d against the float64 reference', () => {
     for (const v of ['shared64', 'tile8x8', 'window8x8', 'shared_line64', 'pointwise:tile4x4']) expect(seen).toContain(v);
   });
 
+  it('a grid with more row blocks than a dimension may hold is folded into z: every general variant still matches', async () => {
+    // The device limit (65535) needs tens of millions of pixels to pass; a lowered limit makes the
+    // kernels meet the folded grid, and its blocks past the end, on a small problem.
+    const p: Problem = { xShape: [2, 13, 11, 5], wShape: [3, 3, 5, 12], stride: [1, 1], padding: 'same' };
+    const g = convGeometry('test', p.xShape, p.wShape, p.stride, p.padding);
+    const general = conv2dCandidates(g, engine).filter((v) => !v.startsWith('pointwise:') && !['window8x8', 'shared_line64', 'subgroup_line16x8', 'subgroup_window8x8'].includes(v));
+    expect(general).toEqual(expect.arrayContaining(['shared64', 'tile8x8']));
+    const saved = engine.gridLimit;
+    engine.gridLimit = 2;
+    try {
+      await checkVariants(p, general, makeRng(freshSeed()), true);
+    } finally {
+      engine.gridLimit = saved;
+    }
+  });
+
   describe('every distinct conv shape of Inception-v3 at batch 1', () => {
     const seed = freshSeed();
     for (const s of INCEPTION_CONV_SHAPES) {

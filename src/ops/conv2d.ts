@@ -318,7 +318,7 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     const stats = engine.empty([chunks * g.cout, 4], 'f32', 'conv2d statistics');
     const statsCost = { flops: cost.flops + 7 * m * g.cout, bytes: cost.bytes + 16 * chunks * g.cout };
     if (variant === 'tile8x8') {
-      engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8_stats', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost: statsCost, views: ['y4'] });
+      engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8_stats', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)), cost: statsCost, views: ['y4'] });
     } else {
       const grid = subgroup16x8Grid(engine, g.cout, m);
       engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: 'subgroup16x8_stats', overrides: { ...grid.overrides, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: grid.workgroups, cost: statsCost, views: ['y4'] });
@@ -326,9 +326,9 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     return { y, statistics: { partials: stats, chunks, channels: g.cout } };
   }
   if (variant === 'shared64') {
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 64), Math.ceil(m / 64)], cost, views: ['y'] });
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(g.cout / 64), Math.ceil(m / 64)), cost, views: ['y'] });
   } else if (variant === 'tile8x8') {
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)], cost, views: ['y4'] });
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)), cost, views: ['y4'] });
   } else if (variant === 'subgroup16x8') {
     const grid = subgroup16x8Grid(engine, g.cout, m);
     engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { ...grid.overrides, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: grid.workgroups, cost, views: ['y4'] });
@@ -336,7 +336,7 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     const [rows, channelsPerLane] = SUBGROUP_TILES[variant as keyof typeof SUBGROUP_TILES];
     const lanes = Math.ceil(g.cout / channelsPerLane);
     const wgX = subgroupWorkgroupX(engine, lanes);
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows)], cost, views: ['y4'] });
+    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(lanes / wgX), Math.ceil(m / rows)), cost, views: ['y4'] });
   }
   return y;
 }
@@ -348,13 +348,13 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
  * that each take their own 16 pixels, instead of leaving half the lanes idle. Only on the CPU
  * drivers, whose subgroups are consecutive local invocations (the grouping relies on it).
  */
-function subgroup16x8Grid(engine: Engine, cout: number, m: number): { overrides: Record<string, number>; workgroups: [number, number] } {
+function subgroup16x8Grid(engine: Engine, cout: number, m: number): { overrides: Record<string, number>; workgroups: [number, number, number] } {
   const lanes = Math.ceil(cout / 8);
   const sg = engine.adapterInfo.subgroupMaxSize ?? 0;
   if (engine.isSoftwareAdapter && sg > 1 && 2 * lanes <= sg) {
     const group = 2 ** Math.ceil(Math.log2(lanes));
-    return { overrides: { SUBGROUP_WG_X: sg, LANE_GROUP: group }, workgroups: [1, Math.ceil(m / (16 * (sg / group)))] };
+    return { overrides: { SUBGROUP_WG_X: sg, LANE_GROUP: group }, workgroups: engine.foldRows(1, Math.ceil(m / (16 * (sg / group)))) };
   }
   const wgX = subgroupWorkgroupX(engine, lanes);
-  return { overrides: { SUBGROUP_WG_X: wgX }, workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / 16)] };
+  return { overrides: { SUBGROUP_WG_X: wgX }, workgroups: engine.foldRows(Math.ceil(lanes / wgX), Math.ceil(m / 16)) };
 }

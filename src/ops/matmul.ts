@@ -102,26 +102,33 @@ export const matmul = guardOp(function matmul(a: Tensor, b: Tensor, options: Mat
   const params = { M: m, N: n, K: k, batch, cOffset: outOffset, ldc: outStride };
   const cost = { flops: (2 * k + epilogueFlops(options.epilogue)) * batch * m * n, bytes: 4 * batch * (m * k + k * n + m * n) };
   const rows = SUBGROUP_ROWS[variant];
+  // [x, row blocks, batch]; one matrix whose row blocks pass the per-dimension limit (a 1×1 conv
+  // over a large batch) has its rows folded into z instead (FOLDED_ROWS in matmul.wgsl).
+  const grid = (x: number, rowBlocks: number): { workgroups: [number, number, number]; overrides: Record<string, number> } =>
+    batch === 1 && rowBlocks > engine.gridLimit ? { workgroups: engine.foldRows(x, rowBlocks), overrides: { ...epi.overrides, FOLDED_ROWS: 1 } } : { workgroups: [x, rowBlocks, batch], overrides: epi.overrides };
   if (rows) {
     // One invocation owns `rows` rows and two vec4 columns of C.
     const lanes = Math.ceil(n / 8);
     const wgX = subgroupWorkgroupX(engine, lanes);
+    const g = grid(Math.ceil(lanes / wgX), Math.ceil(m / rows));
     engine.dispatch({
       op: 'matmul',
       kernel: matmulSubgroupKernel,
       entry: variant,
-      overrides: { SUBGROUP_WG_X: wgX, ...epi.overrides },
+      overrides: { SUBGROUP_WG_X: wgX, ...g.overrides },
       bindings: { a, b4: b, c4: out, params, ...epi.bindings },
-      workgroups: [Math.ceil(lanes / wgX), Math.ceil(m / rows), batch],
+      workgroups: g.workgroups,
       cost,
       views: ['c4'],
     });
   } else if (variant === 'shared64') {
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', overrides: epi.overrides, bindings: { a, b, c: out, params, ...epi.bindings }, workgroups: [Math.ceil(n / 64), Math.ceil(m / 64), batch], cost, views: ['c'] });
+    const g = grid(Math.ceil(n / 64), Math.ceil(m / 64));
+    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', overrides: g.overrides, bindings: { a, b, c: out, params, ...epi.bindings }, workgroups: g.workgroups, cost, views: ['c'] });
   } else {
     const wg = 8;
     const bindings: Record<string, BindingValue> = variant === 'tile4x4_vec4' ? { a4: a, b4: b, c4: out, params, ...epi.bindings } : { a, b, c: out, params, ...epi.bindings };
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: epi.overrides, bindings, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg), batch], cost, views: ['c', 'c4'] });
+    const g = grid(Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg));
+    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: g.overrides, bindings, workgroups: g.workgroups, cost, views: ['c', 'c4'] });
   }
   return out;
 });

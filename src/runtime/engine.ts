@@ -164,6 +164,7 @@ export class Engine implements TensorOwner {
     this.driverReason = acquired.reason;
     this.poisonOutputs = options.poisonOutputs ?? false;
     this.precheck = options.precheck ?? true;
+    this.gridLimit = this.limits.maxComputeWorkgroupsPerDimension;
     this.profiler = new Profiler(this.device, this.features.has('timestamp-query') ? 'timestamp' : 'cpu-wall');
     this.profiler.enabled = options.profile ?? false;
     this.pool = new BufferPool((size) => this.createStorageBuffer(size));
@@ -439,10 +440,24 @@ export class Engine implements TensorOwner {
    * Kernels recover the flat index as gid.x + gid.y * num_workgroups.x * workgroupSize. */
   grid1d(n: number, workgroupSize: number): [number, number, number] {
     const groups = Math.ceil(n / workgroupSize);
-    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
+    const maxX = this.gridLimit;
     if (groups <= maxX) return [groups, 1, 1];
     const y = Math.ceil(groups / maxX);
     return [Math.ceil(groups / y), y, 1];
+  }
+
+  /** @internal The most workgroups a grid puts along one dimension before grid1d and foldRows
+   * fold it: the device's limit. Tests lower it to exercise folded grids on small problems. */
+  gridLimit: number;
+
+  /** Workgroup counts for an [x, rows] grid whose row count may pass the per-dimension limit:
+   * the rows fold into z. Kernels that accept it recover the row as
+   * wid.y + wid.z * num_workgroups.y and write nothing for rows past the end. */
+  foldRows(x: number, rows: number): [number, number, number] {
+    const max = this.gridLimit;
+    if (rows <= max) return [x, rows, 1];
+    const z = Math.ceil(rows / max);
+    return [x, Math.ceil(rows / z), z];
   }
 
   /** Records one dispatch into the open batch. Throws at once for argument mistakes; WebGPU's
