@@ -28,6 +28,9 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.destroy());
 
+/** A classification without its timing, for bit-exact comparison. */
+const key = (r: Classification | Classification[]) => JSON.stringify((Array.isArray(r) ? r : [r]).map((x) => ({ top: x.top, outputs: Array.from(x.outputs ?? []) })));
+
 function randomImage(rng: Rng, width: number, height: number): DecodedImage {
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i++) data[i] = Math.floor(rng() * 256);
@@ -119,8 +122,6 @@ describe(`concurrent classify() returns the sequential results bit for bit ${rep
     model?.dispose();
   });
 
-  const key = (r: Classification | Classification[]) => JSON.stringify((Array.isArray(r) ? r : [r]).map((x) => ({ top: x.top, outputs: Array.from(x.outputs ?? []) })));
-
   for (const format of ['torchvision', 'onnx', 'tfjs']) {
     it(`${format}: six overlapping calls (single images, image lists, tensors)`, async () => {
       const { c } = classifiers.find((x) => x.name === format)!;
@@ -148,6 +149,51 @@ describe(`concurrent classify() returns the sequential results bit for bit ${rep
       }
     }, 300_000);
   }
+});
+
+describe(`a soak: classify, uploads, ops, reads and disposes all overlapping ${replay}`, () => {
+  it('twelve rounds of random mixes match the sequential results and host arithmetic exactly', async () => {
+    const model = new InceptionV3(engine, { seed: seed + 20, variant: 'cifar10', width: 0.125, numClasses: 10 });
+    const rng = makeRng(seed + 21);
+    try {
+      await model.calibrate(engine.randomNormal([4, 32, 32, 3], { seed: seed + 22 }));
+      const c = await loadClassifier(engine, { weights: encodeSafetensors(await torchvisionStateDict(model)) });
+      try {
+        const images = Array.from({ length: 5 }, (_, i) => randomImage(rng, 32 + 7 * i, 40 - 3 * i));
+        const sequential: string[] = [];
+        for (const image of images) sequential.push(key(await c.classify(image, { scores: true })));
+        const liveBefore = engine.liveTensors;
+        for (let round = 0; round < 12; round++) {
+          const jobs: Promise<void>[] = [];
+          const count = 3 + Math.floor(rng() * 5);
+          for (let j = 0; j < count; j++) {
+            if (rng() < 0.5) {
+              const i = Math.floor(rng() * images.length);
+              jobs.push(c.classify(images[i]!, { scores: true }).then((r) => expect(key(r), `round ${round}: image ${i}`).toBe(sequential[i])));
+            } else {
+              const host = Float32Array.from({ length: 1 + Math.floor(rng() * 2000) }, () => Math.round((rng() - 0.5) * 100));
+              jobs.push(
+                (async () => {
+                  const t = engine.tensor(host);
+                  const r = relu(t);
+                  t.dispose();
+                  const got = await r.read();
+                  r.dispose();
+                  expect(Array.from(got), `round ${round}: relu of ${host.length} values`).toEqual(Array.from(host, (v) => Math.max(0, v)));
+                })(),
+              );
+            }
+          }
+          await Promise.all(jobs);
+        }
+        expect(engine.liveTensors, 'every tensor of the soak was released').toBe(liveBefore);
+      } finally {
+        c.dispose();
+      }
+    } finally {
+      model.dispose();
+    }
+  });
 });
 
 describe('async scopes', () => {
