@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { createEngine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
+import { createScopeStack, type ScopeStack } from '../src/runtime/scope-stack.js';
 import { add, relu } from '../src/index.js';
 import { InceptionV3 } from '../src/models/inception-v3.js';
 import { torchvisionStateDict } from '../src/models/inception-v3-weights.js';
@@ -243,6 +244,39 @@ describe('async scopes', () => {
     kept.dispose();
     kept2.dispose();
     expect(engine.liveTensors).toBe(before);
+  });
+});
+
+describe('async scopes without async context tracking (what a browser has)', () => {
+  it('sequential and nested async scopes work; overlapping ones are detected and refused with a clear error', async () => {
+    const e = await testEngine();
+    (e as unknown as { scopeStack: ScopeStack }).scopeStack = createScopeStack({ asyncContext: false });
+    try {
+      const tick = () => new Promise<void>((r) => setTimeout(r, 1));
+      const one = await e.scope(async () => {
+        await tick();
+        const inner = await e.scope(async () => {
+          await tick();
+          return relu(e.tensor([-1, 2]));
+        });
+        return add(inner, inner);
+      });
+      expect(Array.from(await one.read())).toEqual([0, 4]);
+      expect(e.liveTensors).toBe(1);
+      one.dispose();
+      const body = () =>
+        e.scope(async () => {
+          const t = e.tensor([1]);
+          await tick();
+          return t;
+        });
+      const outcomes = await Promise.allSettled([body(), body()]);
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatch(/engine\.scope: two async scopes overlapped.*Await each async scope before starting the next/s);
+    } finally {
+      e.destroy();
+    }
   });
 });
 

@@ -76,7 +76,9 @@ class GlobalScopeStack implements ScopeStack {
   }
 }
 
-export function createScopeStack(): ScopeStack {
-  const storage = asyncLocalStorage<readonly ScopeFrame[]>();
+/** The stack for this runtime: per async context where it can be, else one global list.
+ * `asyncContext: false` forces the global list (what a browser gets), for tests. */
+export function createScopeStack(options: { asyncContext?: boolean } = {}): ScopeStack {
+  const storage = options.asyncContext === false ? undefined : asyncLocalStorage<readonly ScopeFrame[]>();
   return storage ? new AsyncContextScopeStack(storage) : new GlobalScopeStack();
 }
