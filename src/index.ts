@@ -55,8 +55,8 @@ export { loadCifar10, DEFAULT_CIFAR10_DIRECTORY, type LoadCifar10Options, type C
 export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, readTensorsToHost, uploadTensors, SafetensorsError, type SafetensorsDType, type SafetensorsInput, type SafetensorsTensor, type DecodedSafetensors } from './io/safetensors.js';
 export * from './optim/index.js';
 export { writeCheckpoint, readCheckpoint, checkpointPaths, type Checkpoint, type CheckpointInput, type CheckpointPaths } from './io/checkpoint-file.js';
-export { decodeImage, readImageFile, detectImageFormat, ImageDecodeError, type ImageFormat, type DecodedImage, type DecodeImageOptions } from './io/image.js';
-export { resizeRgb, resizeImage, packRgbBytes, MAX_RESIZE_SIDE, type ResizeOptions, type ImageSize, type Rect } from './ops/resize.js';
+export { decodeImage, readImageFile, detectImageFormat, imageHeaderSize, DEFAULT_MAX_MEGAPIXELS, ImageDecodeError, type ImageFormat, type ImageHeaderSize, type DecodedImage, type DecodeImageOptions } from './io/image.js';
+export { resizeRgb, resizeImage, packRgbBytes, MAX_RESIZE_SIDE, MAX_IMAGE_SIDE, DEFAULT_MAX_CHUNK_BYTES, type ResizeOptions, type ImageSize, type Rect } from './ops/resize.js';
 export {
   preprocess,
   resolvePreprocess,
@@ -71,6 +71,7 @@ export {
   type PreprocessSteps,
   type PreprocessOptions,
   type PreprocessGeometry,
+  type UploadOptions,
 } from './io/preprocess.js';
 export {
   loadClassifier,

@@ -12,8 +12,9 @@ import * as esbuild from 'esbuild';
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, detectImageFormat, ImageDecodeError, readImageFile, type DecodedImage, type DecodeImageOptions } from '../src/io/image.js';
+import { DEFAULT_MAX_MEGAPIXELS, decodeImage, detectImageFormat, ImageDecodeError, imageHeaderSize, readImageFile, type DecodedImage, type DecodeImageOptions } from '../src/io/image.js';
 import { InceptError, InvalidArgumentError } from '../src/runtime/errors.js';
+import { encodeMosaicJpeg, mosaicRgbAt, randomMosaic } from './support/jpeg-mosaic.js';
 import { freshSeed, makeRng, randomInt, type Rng } from './support/random.js';
 
 const randomBytes = (rng: Rng, n: number, max = 256) => Uint8Array.from({ length: n }, () => Math.floor(rng() * max));
@@ -350,7 +351,7 @@ describe('broken input', () => {
     const big = writePng({ width: 1, height: 1, depth: 8, colorType: 0, samples: [0] });
     new DataView(big.buffer).setUint32(16, 5000);
     new DataView(big.buffer).setUint32(20, 3000);
-    expectDecodeError(big, 'big.png', /^big\.png: PNG too large: 5000×3000 is 15\.0 megapixels, more than maxMegapixels \(10\)/, { maxMegapixels: 10 });
+    expectDecodeError(big, 'big.png', /^big\.png: PNG too large: its header says 5000×3000 pixels \(15\.0 megapixels\), more than the pixel budget of 10 megapixels/, { maxMegapixels: 10 });
     expect(detectImageFormat(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0))).toBe('jpeg');
     expect(detectImageFormat(gif)).toBeUndefined();
     // An ArrayBuffer and a Uint8Array at an offset are read the same way.
@@ -394,6 +395,67 @@ describe('broken input', () => {
       }
     }
   });
+});
+
+// ------------------------------------------------------------------------------ pixel budget
+
+describe('pixel budget: sizes are read from the header and checked before any pixel is decoded', () => {
+  const seed = freshSeed();
+
+  it(`the default budget is ${DEFAULT_MAX_MEGAPIXELS} megapixels: room for a 48 MP photo (8000×6000), not for 9990×9990`, () => {
+    expect(DEFAULT_MAX_MEGAPIXELS).toBeGreaterThanOrEqual(48);
+    expect(DEFAULT_MAX_MEGAPIXELS * 1e6).toBeLessThan(9990 * 9990);
+  });
+
+  it('a 97 KB PNG whose header says 9990×9990 (a decompression bomb, made by fast-png) is refused with its size and the budget', () => {
+    const bomb = encodePng({ width: 9990, height: 9990, data: new Uint8Array(9990 * 9990), channels: 1, depth: 8 });
+    expect(bomb.length).toBeLessThan(200_000);
+    expectDecodeError(bomb, 'bomb.png', new RegExp(`^bomb\\.png: PNG too large: its header says 9990×9990 pixels \\(99\\.8 megapixels\\), more than the pixel budget of ${DEFAULT_MAX_MEGAPIXELS} megapixels \\(maxMegapixels\\); nothing was decoded`));
+    expect(imageHeaderSize(bomb)).toEqual({ format: 'png', width: 9990, height: 9990 });
+  });
+
+  it(`a complete 9990×9990 JPEG is refused from its frame header, with its size and the budget (seed ${seed})`, () => {
+    const bytes = encodeMosaicJpeg(randomMosaic(makeRng(seed), 9990, 9990));
+    expectDecodeError(bytes, 'huge.jpg', new RegExp(`^huge\\.jpg: JPEG too large: its header says 9990×9990 pixels \\(99\\.8 megapixels\\), more than the pixel budget of ${DEFAULT_MAX_MEGAPIXELS} megapixels \\(maxMegapixels\\); nothing was decoded`));
+    expect(imageHeaderSize(bytes)).toEqual({ format: 'jpeg', width: 9990, height: 9990 });
+    // A frame header after other segments, and progressive frames, are found too.
+    const progressive = fromBase64(PROGRESSIVE_420_JPEG);
+    expect(imageHeaderSize(progressive)).toEqual({ format: 'jpeg', width: FIXTURE_W, height: FIXTURE_H });
+    expect(imageHeaderSize(fromBase64(CMYK_JPEG))).toEqual({ format: 'jpeg', width: FIXTURE_W, height: FIXTURE_H });
+    // Bytes that end before the frame header give no size (the decoder then says what is wrong).
+    expect(imageHeaderSize(bytes.subarray(0, 30))).toBeUndefined();
+    expect(imageHeaderSize(Uint8Array.of(1, 2, 3))).toBeUndefined();
+  });
+
+  it(`maxMegapixels moves the budget both ways, for PNG and JPEG (seed ${seed})`, () => {
+    const rng = makeRng(seed + 1);
+    const rgba = randomBytes(rng, 40 * 30 * 4);
+    const png = encodePng({ width: 40, height: 30, data: rgba, channels: 4, depth: 8 });
+    const jpg = new Uint8Array(jpeg.encode({ width: 40, height: 30, data: rgba }, 90).data);
+    for (const [bytes, name, format] of [[png, 'small.png', 'PNG'], [jpg, 'small.jpg', 'JPEG']] as const) {
+      // 1200 pixels: refused at 0.0011 megapixels, decoded at 0.0012.
+      expectDecodeError(bytes, name, new RegExp(`^${name.replace('.', '\\.')}: ${format} too large: its header says 40×30 pixels \\(0\\.0012 megapixels\\), more than the pixel budget of 0\\.0011 megapixels`), { maxMegapixels: 0.0011 });
+      expect(decodeImage(bytes, name, { maxMegapixels: 0.0012 }).width).toBe(40);
+    }
+    expect(() => decodeImage(png, 'x.png', { maxMegapixels: Number.NaN })).toThrow(/^decodeImage: maxMegapixels must be a number > 0, got NaN/);
+  });
+
+  it(`a 48-megapixel 4:2:0 JPEG (8000×6000) decodes under the default budget to the colours it was made of (seed ${seed})`, () => {
+    const plan = randomMosaic(makeRng(seed + 2), 8000, 6000);
+    const image = decodeImage(encodeMosaicJpeg(plan), 'photo48.jpg');
+    expect([image.width, image.height, image.data.length]).toEqual([8000, 6000, 8000 * 6000 * 3]);
+    const rng = makeRng(seed + 3);
+    for (let k = 0; k < 2000; k++) {
+      const x = randomInt(rng, 0, 7999);
+      const y = randomInt(rng, 0, 5999);
+      const want = mosaicRgbAt(plan, x, y);
+      for (let c = 0; c < 3; c++) {
+        const got = image.data[(y * 8000 + x) * 3 + c]!;
+        // jpeg-js truncates the converted value to 8 bits; its IDCT may be one level off.
+        if (Math.abs(got - Math.min(255, Math.max(0, want[c]!))) > 2) throw new Error(`pixel (${x}, ${y}) channel ${c}: ${got}, made as ${want[c]}`);
+      }
+    }
+  }, 120_000);
 });
 
 // ------------------------------------------------------------------------------ files, browser

@@ -1,12 +1,13 @@
 /** Image resizing on the GPU (kernels/resize.wgsl) against float64 references of PyTorch's,
  * TensorFlow 1's and PIL's filters (test/reference/resize.ts), with crops before and after the
  * resize and normalisation fused in; the inference presets against reference compositions of
- * their steps; batching into slots of a poisoned output; argument checks.
+ * their steps; batching into slots of a poisoned output; images uploaded in row chunks (forced
+ * small here, and a 48-megapixel photo larger than one storage binding); argument checks.
  *
  * Tolerance: resized values in [0, 255] must be within 1e-5 of that range (2.55e-3) of the
  * float64 reference everywhere; normalised outputs within the same error carried through the
  * normalisation (2.55e-3 · |scale|). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -18,7 +19,7 @@ import {
   TF_SLIM_PRESET,
   TORCHVISION_PRESET,
 } from '../src/io/preprocess.js';
-import { packRgbBytes, resizeImage, resizeRgb, type ResizeOptions } from '../src/ops/resize.js';
+import { MAX_IMAGE_SIDE, packRgbBytes, resizeImage, resizeRgb, type ResizeOptions } from '../src/ops/resize.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
 import {
@@ -26,13 +27,17 @@ import {
   axisTaps,
   cropGrid,
   kerasRef,
+  presetRegionRef,
   pythonRound,
   resizeGrid,
+  resizeRegion,
   tfSlimRef,
   toGrid,
   torchvisionRef,
   type GridRef,
   type ImageRef,
+  type PresetRef,
+  type RectRef,
   type ResizeModeRef,
 } from './reference/resize.js';
 import { assertClose } from './support/compare.js';
@@ -320,6 +325,146 @@ describe('presets', () => {
   });
 });
 
+describe('images larger than one storage binding: uploaded in row chunks', () => {
+  const seed = freshSeed();
+
+  // Normalised outputs: the resize tolerance times the largest |scale|.
+  const tolFor = (preset: PresetRef) => ABS_TOL * Math.max(...resolvePreprocess(preset).scale.map(Math.abs)) + 1e-6;
+
+  /** Runs `f` and returns what it returned with the sizes, in u32 words, of the packed image
+   * pieces uploaded meanwhile. */
+  async function withUploads<T>(f: () => Promise<T>): Promise<{ result: T; words: number[] }> {
+    const spy = vi.spyOn(engine, 'tensor');
+    try {
+      const result = await f();
+      const words = spy.mock.calls.filter((call) => call[2] === 'u32').map((call) => (call[0] as Uint32Array).length);
+      return { result, words };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  /** A random image of `length` bytes, filled four bytes at a time (fast for 144 MB). */
+  function bigRandomImage(rng: Rng, height: number, width: number): ImageRef {
+    const words = new Uint32Array(Math.ceil((height * width * 3) / 4));
+    for (let i = 0; i < words.length; i++) words[i] = Math.floor(rng() * 2 ** 32);
+    return { height, width, data: new Uint8Array(words.buffer, 0, height * width * 3) };
+  }
+
+  interface ChunkCase {
+    image: [number, number];
+    resized: [number, number];
+    mode: ResizeModeRef;
+    source?: RectRef;
+    crop?: RectRef;
+  }
+  // Downscales whose filter windows span several chunks, upscales, a one-pixel-wide image, the
+  // identity, and windows before and after the resize.
+  const cases: ChunkCase[] = [
+    { image: [97, 61], resized: [13, 9], mode: 'antialias' },
+    { image: [97, 61], resized: [13, 9], mode: 'bilinear' },
+    { image: [97, 61], resized: [13, 9], mode: 'bilinear-tf1' },
+    { image: [45, 33], resized: [90, 71], mode: 'antialias' },
+    { image: [45, 33], resized: [90, 71], mode: 'bilinear' },
+    { image: [200, 3], resized: [7, 5], mode: 'antialias' },
+    { image: [31, 1], resized: [299, 299], mode: 'bilinear-tf1' },
+    { image: [31, 17], resized: [31, 17], mode: 'antialias' },
+    { image: [71, 45], resized: [23, 29], mode: 'antialias', source: { top: 3, left: 5, height: 60, width: 37 }, crop: { top: 2, left: 4, height: 17, width: 21 } },
+    { image: [71, 45], resized: [123, 29], mode: 'bilinear', source: { top: 9, left: 0, height: 51, width: 45 }, crop: { top: 50, left: 1, height: 61, width: 27 } },
+  ];
+
+  it(`resizeImage with maxChunkBytes: pieces of at most that size, chunks thinner than a filter window, every filter, matches float64 (seed ${seed})`, async () => {
+    const rng = makeRng(seed);
+    for (const c of cases) {
+      const [h, w] = c.image;
+      const image = randomImage(rng, h, w);
+      const source = c.source ?? { top: 0, left: 0, height: h, width: w };
+      const crop = c.crop ?? { top: 0, left: 0, height: c.resized[0], width: c.resized[1] };
+      // One to four rows of the source window per piece, in whole words.
+      const rows = randomInt(rng, 1, 4);
+      const maxChunkBytes = 4 * Math.ceil((rows * source.width * 3) / 4);
+      const what = `${c.mode} ${h}×${w} (source ${JSON.stringify(source)}) → ${c.resized.join('×')} (crop ${JSON.stringify(crop)}), ${rows} row(s) a piece`;
+      const { result, words } = await withUploads(() =>
+        runResize(image, {
+          height: c.resized[0],
+          width: c.resized[1],
+          antialias: c.mode === 'antialias',
+          halfPixelCenters: c.mode !== 'bilinear-tf1',
+          source,
+          crop,
+          maxChunkBytes,
+        }),
+      );
+      expect(words.length, `${what}: pieces`).toBeGreaterThan(1);
+      for (const n of words) expect(n * 4, `${what}: piece size`).toBeLessThanOrEqual(maxChunkBytes);
+      expect(result.shape).toEqual([1, crop.height, crop.width, 3]);
+      expectWithin(result.data, resizeRegion(image, source, { height: c.resized[0], width: c.resized[1] }, crop, c.mode).data, ABS_TOL, what);
+    }
+  });
+
+  it(`the region reference equals the whole-grid references on small images (seed ${seed})`, () => {
+    const rng = makeRng(seed + 1);
+    for (const [h, w] of [[375, 500], [53, 37], [1, 1]] as const) {
+      const image = randomImage(rng, h, w);
+      for (const [preset, whole] of [['torchvision', torchvisionRef(image)], ['keras', kerasRef(image)], ['tf-slim', tfSlimRef(image)]] as const) {
+        const region = presetRegionRef(image, preset);
+        expect(region.data.length).toBe(whole.data.length);
+        const worst = region.data.reduce((m, v, i) => Math.max(m, Math.abs(v - whole.data[i]!)), 0);
+        expect(worst, `${preset} ${h}×${w}`).toBeLessThan(1e-9);
+      }
+    }
+  });
+
+  it(`preprocess with maxChunkBytes: a batch through each preset in small pieces matches the references (seed ${seed})`, async () => {
+    const rng = makeRng(seed + 2);
+    const images = [randomImage(rng, 375, 500), randomImage(rng, 53, 37), randomImage(rng, 1, 1)];
+    const maxChunkBytes = 4 * randomInt(rng, 1000, 3000);
+    for (const preset of ['torchvision', 'keras', 'tf-slim'] as const) {
+      const { result, words } = await withUploads(() => engine.scope(() => preprocess(engine, images, preset, { maxChunkBytes }).read()));
+      expect(words.length).toBeGreaterThan(images.length);
+      for (const n of words) expect(n * 4).toBeLessThanOrEqual(maxChunkBytes);
+      const slot = 299 * 299 * 3;
+      images.forEach((im, b) => expectWithin(result.subarray(b * slot, (b + 1) * slot), presetRegionRef(im, preset).data, tolFor(preset), `${preset} image ${b}, pieces of ${maxChunkBytes} bytes`));
+    }
+  });
+
+  it(`a 48-megapixel photo (8000×6000: 144 MB of RGB, more than a 128 MiB binding) through the three presets matches float64 (seed ${seed})`, async () => {
+    const image = bigRandomImage(makeRng(seed + 3), 6000, 8000);
+    const bindable = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+    for (const preset of ['torchvision', 'keras', 'tf-slim'] as const) {
+      const { result, words } = await withUploads(() => engine.scope(() => preprocess(engine, [image], preset).read()));
+      for (const n of words) expect(n * 4).toBeLessThanOrEqual(bindable);
+      expectWithin(result, presetRegionRef(image, preset).data, tolFor(preset), `${preset} 8000×6000`);
+    }
+  }, 300_000);
+
+  it(`sides beyond 32768: a 1000×40000 panorama through the presets, and a 2×40000 strip resized (seed ${seed})`, async () => {
+    const rng = makeRng(seed + 4);
+    const panorama = bigRandomImage(rng, 1000, 40000);
+    for (const preset of ['torchvision', 'keras', 'tf-slim'] as const) {
+      const got = await engine.scope(() => preprocess(engine, [panorama], preset).read());
+      expectWithin(got, presetRegionRef(panorama, preset).data, tolFor(preset), `${preset} 1000×40000`);
+    }
+    const strip = randomImage(rng, 2, 40000);
+    for (const mode of ['antialias', 'bilinear'] as const) {
+      const got = await runResize(strip, { height: 5, width: 299, antialias: mode === 'antialias' });
+      expectWithin(got.data, resizeGrid(toGrid(strip), 5, 299, mode).data, ABS_TOL, `${mode} 2×40000 → 5×299`);
+    }
+    expect(MAX_IMAGE_SIDE).toBeGreaterThanOrEqual(65535); // every JPEG size
+  }, 300_000);
+
+  it('pieces too small for one row, and shapes beyond the kernel, are refused by name', () => {
+    const image = { width: 40, height: 3, data: new Uint8Array(360) };
+    engine.scope(() => {
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, maxChunkBytes: 100 })).toThrow(/resizeImage: maxChunkBytes \(100\) is less than one row of the source window \(40 pixels × 3 = 120 bytes\)/);
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, maxChunkBytes: 2 ** 40 })).toThrow(/resizeImage: maxChunkBytes must be an integer in \[4, \d+\] \(what this device binds\), got 1099511627776/);
+      expect(() => preprocess(engine, [{ width: 40000, height: 2, data: new Uint8Array(240000) }], 'torchvision')).toThrow(
+        /preprocess: a 2×40000 image resized to 342 on its shorter side would be 342×6840000, more than 32768 on a side \(aspect ratios up to 95\.8:1 fit\)/,
+      );
+    });
+  });
+});
+
 describe('argument checks', () => {
   it('name the op and the argument', () => {
     const image = { width: 4, height: 3, data: new Uint8Array(36) };
@@ -338,7 +483,7 @@ describe('argument checks', () => {
       expect(() => resizeRgb(words, image, { height: 2, width: 2, index: 1 })).toThrow(/resizeRgb: index 1 needs an out tensor/);
       expect(() => resizeImage(engine, { width: 4, height: 3, data: new Uint8Array(35) }, { height: 2, width: 2 })).toThrow(/resizeImage: image.data must be a Uint8Array of height × width × 3 = 36 bytes/);
       expect(() => preprocess(engine, [image], 'caffe' as never)).toThrow(/preprocess: unknown preset "caffe"; the presets are torchvision, keras, tf-slim/);
-      expect(() => preprocess(engine, [image, { width: 0, height: 3, data: new Uint8Array(0) }], 'keras')).toThrow(/preprocess: images\[1\].width must be an integer in \[1, 32768\]/);
+      expect(() => preprocess(engine, [image, { width: 0, height: 3, data: new Uint8Array(0) }], 'keras')).toThrow(/preprocess: images\[1\].width must be an integer in \[1, 16777216\]/);
       expect(() => preprocess(engine, [image], { preset: 'torchvision', size: 300, resizeSize: 256 })).toThrow(/preprocess: resizeSize \(256\) must be at least the crop's sides/);
       expect(() => preprocess(engine, [image], { mean: [0, 0, 0], scale: [1, 1, 1] })).toThrow(/preprocess: give mean and std .* or scale and bias/);
       expect(() => preprocess(engine, [image], { std: [1, 0, 1] })).toThrow(/preprocess: std must be three finite numbers > 0/);

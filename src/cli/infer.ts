@@ -2,8 +2,14 @@
  * `incept infer IMAGE… --weights FILE`: classifies images with a model file (torchvision
  * safetensors, ONNX, or a TF.js model.json with its shards beside it) and prints the top classes
  * of each with their probabilities and where the time went (load, decode, preprocess,
- * forward). `--json` prints one JSON document for tools. Every error is an InceptError, so the
- * CLI prints `incept: <message>` and exits 1.
+ * forward). `--json` prints one JSON document for tools.
+ *
+ * Every flag is checked before the images are read and the engine starts. An image that cannot
+ * be read, decoded (including one over the pixel budget, `--max-megapixels`) or classified gets
+ * an error entry in the report; the others are still classified. Exit status: 0 when every
+ * image was classified, 2 when some were not (the report is printed, and the failures are
+ * listed on stderr), 1 when the run itself failed (a flag, the model or label file, the
+ * device): then the CLI prints `incept: <message>` and no report.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -11,14 +17,19 @@ import { Command, Option } from 'commander';
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
-import { readImageFile, type DecodedImage } from '../io/image.js';
+import { DEFAULT_MAX_MEGAPIXELS, ImageDecodeError, readImageFile, type DecodedImage } from '../io/image.js';
 import { PREPROCESS_PRESETS, type PreprocessPreset } from '../io/preprocess.js';
 import { MAX_TOP_K } from '../ops/softmax.js';
-import { loadClassifier, type Classifier, type ClassifyRun } from '../api/classifier.js';
+import { loadClassifier, type Classification, type Classifier } from '../api/classifier.js';
 import { MODEL_FORMATS, type ModelFormat } from '../api/format.js';
 import { labelsForClasses, parseLabels } from '../api/labels.js';
 import { defaultLabelsPath } from './package-root.js';
 import { progressLine } from './progress.js';
+
+/** The largest --batch: images per forward pass. */
+export const MAX_INFER_BATCH = 256;
+/** The largest --max-megapixels (decoding takes up to about 25 bytes a pixel). */
+export const MAX_INFER_MEGAPIXELS = 1000;
 
 export interface InferOptions {
   weights: string;
@@ -29,9 +40,26 @@ export interface InferOptions {
   json?: boolean;
   /** A label file (JSON list, Keras class index, or one per line). */
   labels?: string;
-  /** Images per forward pass (default 8). */
+  /** Images per forward pass (default 8, at most MAX_INFER_BATCH). */
   batch?: number | string;
+  /** The pixel budget of decoding, in megapixels (default DEFAULT_MAX_MEGAPIXELS). */
+  maxMegapixels?: number | string;
   driver?: DriverChoice;
+}
+
+/** A classified image in the report. */
+export interface InferImageResult {
+  file: string;
+  width: number;
+  height: number;
+  top: { index: number; label: string; probability: number }[];
+  ms: number;
+}
+
+/** An image that could not be read, decoded or classified: its file name and why. */
+export interface InferImageError {
+  file: string;
+  error: string;
 }
 
 /** What `--json` prints. */
@@ -40,16 +68,27 @@ export interface InferReport {
   adapter: string;
   /** The label file used, or null (labels are then `class N`). */
   labels: string | null;
-  images: { file: string; width: number; height: number; top: { index: number; label: string; probability: number }[]; ms: number }[];
+  /** One entry per image, in the order given. */
+  images: (InferImageResult | InferImageError)[];
+  /** How many images have an error entry. */
+  failed: number;
   timing: { loadMs: number; decodeMs: number; preprocessMs: number; forwardMs: number; totalMs: number; batch: number };
 }
 
-function positiveInt(flag: string, v: number | string | undefined, fallback: number, max = Infinity): number {
+/** Text of a flag as a number; '' and the like are NaN, not 0. */
+const numberOf = (v: number | string): number => (typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v));
+
+function intFlag(flag: string, v: number | string | undefined, fallback: number, max: number): number {
   if (v === undefined) return fallback;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max || (typeof v === 'string' && v.trim() === '')) {
-    throw new InceptError(`${flag} needs an integer from 1${max < Infinity ? ` to ${max}` : ''}, got '${String(v)}'`);
-  }
+  const n = numberOf(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InceptError(`${flag} needs an integer from 1 to ${max}, got '${String(v)}'`);
+  return n;
+}
+
+function megapixelsFlag(flag: string, v: number | string | undefined): number {
+  if (v === undefined) return DEFAULT_MAX_MEGAPIXELS;
+  const n = numberOf(v);
+  if (!(n > 0 && n <= MAX_INFER_MEGAPIXELS)) throw new InceptError(`${flag} needs a number of megapixels greater than 0 and at most ${MAX_INFER_MEGAPIXELS}, got '${String(v)}'`);
   return n;
 }
 
@@ -74,28 +113,81 @@ function formatReport(r: InferReport): string {
     `Labels   ${r.labels ?? "none (class indices; --labels FILE names them)"}`,
     `Adapter  ${r.adapter}`,
   ];
-  const width = Math.max(...r.images.flatMap((im) => im.top.map((t) => t.label.length)), 8);
+  const done = r.images.filter((im): im is InferImageResult => !('error' in im));
+  const width = Math.max(...done.flatMap((im) => im.top.map((t) => t.label.length)), 8);
   for (const im of r.images) {
+    if ('error' in im) {
+      lines.push('', `${im.file}: error: ${im.error}`);
+      continue;
+    }
     lines.push('', `${im.file} (${im.width}×${im.height})`);
     im.top.forEach((t, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${t.label.padEnd(width)}  ${percent(t.probability).padStart(7)}  (class ${t.index})`));
   }
   const t = r.timing;
-  const n = r.images.length;
-  lines.push(
-    '',
-    `Time     load ${ms(t.loadMs)}, decode ${ms(t.decodeMs)}, preprocess ${ms(t.preprocessMs)}, forward ${ms(t.forwardMs)}; ${n} image${n === 1 ? '' : 's'} in batches of up to ${t.batch}, ${ms(t.forwardMs / n)} forward per image`,
-  );
+  const n = done.length;
+  const count = r.failed > 0 ? `${n} of ${r.images.length} images classified` : `${n} image${n === 1 ? '' : 's'}`;
+  const perImage = n > 0 ? `, ${ms(t.forwardMs / n)} forward per image` : '';
+  lines.push('', `Time     load ${ms(t.loadMs)}, decode ${ms(t.decodeMs)}, preprocess ${ms(t.preprocessMs)}, forward ${ms(t.forwardMs)}; ${count} in batches of up to ${t.batch}${perImage}`);
   return lines.join('\n');
+}
+
+/** Why an image failed, without the path an ImageDecodeError starts with (the entry names it). */
+const problemOf = (e: unknown): string => (e instanceof ImageDecodeError ? e.problem : e instanceof Error ? e.message : String(e));
+
+/** An image read and decoded, or why not. */
+type Decoded = { file: string; image: DecodedImage } | { file: string; error: string };
+
+/** The classification of each image (or why it failed), and the time in each stage. */
+interface Classified {
+  results: (Classification | { error: string })[];
+  preprocessMs: number;
+  forwardMs: number;
+}
+
+/**
+ * Classifies images `batch` at a time. A batch that throws is retried one image at a time, so
+ * that an image the classifier refuses costs only its own entry.
+ */
+async function classifyEach(classifier: Classifier, images: readonly DecodedImage[], topk: number, batch: number): Promise<Classified> {
+  const out: Classified = { results: [], preprocessMs: 0, forwardMs: 0 };
+  const attempt = async (part: readonly DecodedImage[]): Promise<Classification[]> => {
+    const run = await classifier.classifyDetailed(part, { topk, batchSize: part.length });
+    out.preprocessMs += run.timing.preprocessMs;
+    out.forwardMs += run.timing.forwardMs;
+    return run.results;
+  };
+  for (let start = 0; start < images.length; start += batch) {
+    const part = images.slice(start, start + batch);
+    try {
+      out.results.push(...(await attempt(part)));
+    } catch (e) {
+      if (part.length === 1) {
+        out.results.push({ error: problemOf(e) });
+        continue;
+      }
+      for (const image of part) {
+        try {
+          out.results.push(...(await attempt([image])));
+        } catch (single) {
+          out.results.push({ error: problemOf(single) });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 export async function runInfer(images: string[], options: InferOptions): Promise<void> {
   const t0 = performance.now();
+  // Every flag first: nothing is read and no engine starts before they are all good.
   if (!options.weights) throw new InceptError('infer: --weights FILE is required (torchvision safetensors, .onnx, or a TF.js model.json)');
   if (images.length === 0) throw new InceptError('infer: give at least one image (JPEG or PNG)');
   if (options.format !== undefined && !MODEL_FORMATS.includes(options.format)) throw new InceptError(`--format must be one of ${MODEL_FORMATS.join(', ')}, got '${options.format}'`);
   if (options.preset !== undefined && !(options.preset in PREPROCESS_PRESETS)) throw new InceptError(`--preset must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, got '${options.preset}'`);
-  const topk = positiveInt('--topk', options.topk, 5, MAX_TOP_K);
-  const batch = positiveInt('--batch', options.batch, 8);
+  const topk = intFlag('--topk', options.topk, 5, MAX_TOP_K);
+  const batch = intFlag('--batch', options.batch, 8, MAX_INFER_BATCH);
+  const maxMegapixels = megapixelsFlag('--max-megapixels', options.maxMegapixels);
+  if (!existsSync(options.weights)) throw new InceptError(`--weights ${options.weights}: no such file`);
 
   // An explicit label file must fit the model; the ImageNet list beside the checkout is used
   // only when the model has ImageNet's class count.
@@ -103,13 +195,8 @@ export async function runInfer(images: string[], options: InferOptions): Promise
   const fallbackPath = options.labels === undefined ? defaultLabelsPath() : undefined;
   const fallbackLabels = fallbackPath !== undefined && existsSync(fallbackPath) ? readLabelFile(fallbackPath) : undefined;
 
-  const progress = options.json ? undefined : progressLine('infer');
-  const tDecode = performance.now();
-  const decoded: DecodedImage[] = [];
-  for (const path of images) decoded.push(await readImageFile(path));
-  const decodeMs = performance.now() - tDecode;
-
   const engine = await createEngine({ driver: options.driver });
+  const progress = options.json ? undefined : progressLine('infer');
   let classifier: Classifier | undefined;
   try {
     progress?.update(`loading ${options.weights}`);
@@ -128,9 +215,51 @@ export async function runInfer(images: string[], options: InferOptions): Promise
       labelSource = fallbackPath!;
     }
     if (topk > classifier.numClasses) throw new InceptError(`--topk ${topk}: the model has only ${classifier.numClasses} classes`);
-    progress?.update(`classifying ${images.length} image(s) on ${engine.adapterName}`);
-    const run: ClassifyRun = await classifier.classifyDetailed(decoded, { topk, batchSize: batch });
+
+    // A batch of files at a time is decoded, classified and let go, so that decoded pixels of
+    // at most `batch` images are held at once.
+    const entries: (InferImageResult | InferImageError)[] = [];
+    const timing = { decodeMs: 0, preprocessMs: 0, forwardMs: 0 };
+    for (let start = 0; start < images.length; start += batch) {
+      const tDecode = performance.now();
+      const decoded: Decoded[] = [];
+      for (const path of images.slice(start, start + batch)) {
+        progress?.update(`decoding ${basename(path)}`);
+        try {
+          decoded.push({ file: basename(path), image: await readImageFile(path, { maxMegapixels }) });
+        } catch (e) {
+          if (!(e instanceof InceptError)) throw e;
+          decoded.push({ file: basename(path), error: problemOf(e) });
+        }
+      }
+      timing.decodeMs += performance.now() - tDecode;
+      const readable = decoded.flatMap((d) => ('image' in d ? [d.image] : []));
+      progress?.update(`classifying ${readable.length} image(s) on ${engine.adapterName} (${start + decoded.length} of ${images.length})`);
+      const run = await classifyEach(classifier, readable, topk, batch);
+      timing.preprocessMs += run.preprocessMs;
+      timing.forwardMs += run.forwardMs;
+      let next = 0;
+      for (const d of decoded) {
+        if ('error' in d) {
+          entries.push({ file: d.file, error: d.error });
+          continue;
+        }
+        const r = run.results[next++]!;
+        if ('error' in r) {
+          entries.push({ file: d.file, error: r.error });
+          continue;
+        }
+        entries.push({
+          file: d.file,
+          width: d.image.width,
+          height: d.image.height,
+          top: r.top.map((t) => ({ index: t.index, label: relabel ? relabel[t.index]! : t.label, probability: t.probability })),
+          ms: r.ms,
+        });
+      }
+    }
     progress?.done();
+    const failures = entries.filter((e): e is InferImageError => 'error' in e);
     const report: InferReport = {
       model: {
         source: classifier.source,
@@ -144,16 +273,15 @@ export async function runInfer(images: string[], options: InferOptions): Promise
       },
       adapter: engine.adapterName,
       labels: labelSource,
-      images: run.results.map((r, i) => ({
-        file: basename(images[i]!),
-        width: decoded[i]!.width,
-        height: decoded[i]!.height,
-        top: r.top.map((t) => ({ index: t.index, label: relabel ? relabel[t.index]! : t.label, probability: t.probability })),
-        ms: r.ms,
-      })),
-      timing: { loadMs, decodeMs, preprocessMs: run.timing.preprocessMs, forwardMs: run.timing.forwardMs, totalMs: performance.now() - t0, batch },
+      images: entries,
+      failed: failures.length,
+      timing: { loadMs, ...timing, totalMs: performance.now() - t0, batch },
     };
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    if (failures.length > 0) {
+      console.error(`incept: ${failures.length} of ${entries.length} images could not be classified:\n${failures.map((f) => `  ${f.file}: ${f.error}`).join('\n')}`);
+      process.exitCode = 2;
+    }
   } finally {
     progress?.done();
     classifier?.dispose();
@@ -166,14 +294,15 @@ export function registerInferCommand(program: Command): Command {
   return program
     .command('infer')
     .description('Classify images with a model file (torchvision safetensors, ONNX, or a TF.js model.json with its shards): top classes with probabilities, and the time taken')
-    .argument('<images...>', 'JPEG or PNG files')
+    .argument('<images...>', 'JPEG or PNG files (exit status 2 when some could not be classified; each gets an error entry)')
     .requiredOption('--weights <file>', 'the model: an Inception-v3 state dict as safetensors (torchvision/timm names), an .onnx file, or a TF.js model.json')
     .addOption(new Option('--format <format>', 'the file format (default: told from the file)').choices([...MODEL_FORMATS]))
     .addOption(new Option('--preset <name>', 'preprocessing (default: torchvision for safetensors and ONNX, keras for TF.js)').choices(Object.keys(PREPROCESS_PRESETS)))
     .option('--topk <k>', `classes shown per image, 1 to ${MAX_TOP_K} (default 5)`)
     .option('--labels <file>', 'class names: a JSON list, a Keras class-index JSON, or one per line (default: the ImageNet list beside the checkout, for 1000-class models)')
-    .option('--batch <n>', 'images per forward pass (default 8)')
-    .option('--json', 'print JSON: { model, adapter, labels, images: [ { file, top: [ { index, label, probability } ], ms } ], timing }')
+    .option('--batch <n>', `images per forward pass, 1 to ${MAX_INFER_BATCH} (default 8)`)
+    .option('--max-megapixels <n>', `pixel budget of decoding: a larger image (by its header) gets an error entry without being decoded; greater than 0, at most ${MAX_INFER_MEGAPIXELS} (default ${DEFAULT_MAX_MEGAPIXELS})`)
+    .option('--json', 'print JSON: { model, adapter, labels, images: [ { file, width, height, top: [ { index, label, probability } ], ms } or { file, error } ], failed, timing }')
     .addOption(new Option('--driver <name>', 'Vulkan driver in Node on Linux (default: env INCEPT_DRIVER or auto)').choices([...DRIVER_CHOICES]))
     .action(async (files: string[], opts: InferOptions) => runInfer(files, opts));
 }

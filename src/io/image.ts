@@ -30,6 +30,14 @@
  * upsampling, so JPEG pixels can differ from libjpeg-turbo's (PIL's, TensorFlow's) by a few
  * levels at colour edges; luminance is the same up to IDCT rounding.
  *
+ * Decompression bombs: a few kilobytes of PNG or JPEG can claim tens of thousands of pixels a
+ * side. The width and height are read from the header (PNG's IHDR, JPEG's frame header) before
+ * anything is inflated or decoded, and an image of more than `maxMegapixels` (default
+ * DEFAULT_MAX_MEGAPIXELS, 64: a 48 MP or 61 MP camera's photo passes, 9990 × 9990 does not) is
+ * refused with its size and the budget. Decoding takes about 3 bytes a pixel for the result
+ * plus the decoder's own memory (jpeg-js: up to about 25 bytes a pixel for 4:4:4 colour; a
+ * 48 MP 4:2:0 photo peaks near 1 GB of process memory).
+ *
  * Every failure is an `ImageDecodeError` whose message starts with the source's name: an empty
  * input, bytes that are neither format (the message shows the first bytes and names the format
  * they look like: GIF, WebP, BMP, TIFF, HEIF/AVIF, text or HTML), a truncated or corrupt file
@@ -58,9 +66,14 @@ export interface DecodeImageOptions {
   alpha?: 'drop' | 'composite';
   /** Background for `alpha: 'composite'`, 8-bit R, G, B (default white, [255, 255, 255]). */
   background?: readonly [number, number, number];
-  /** Largest image decoded, in megapixels (default 100): guards against decompression bombs. */
+  /** The pixel budget: the largest image decoded, in megapixels (million pixels; default
+   * DEFAULT_MAX_MEGAPIXELS). Checked against the header's size before decoding. */
   maxMegapixels?: number;
 }
+
+/** The default pixel budget of `decodeImage`, in megapixels: room for 48 MP (8000 × 6000) and
+ * 61 MP (9504 × 6336) camera photos. */
+export const DEFAULT_MAX_MEGAPIXELS = 64;
 
 /** A file or buffer that could not be decoded; the message starts with the source's name. */
 export class ImageDecodeError extends InceptError {
@@ -84,6 +97,79 @@ export function detectImageFormat(bytes: Uint8Array): ImageFormat | undefined {
   if (startsWith(bytes, PNG_SIGNATURE)) return 'png';
   if (startsWith(bytes, JPEG_SIGNATURE)) return 'jpeg';
   return undefined;
+}
+
+/** An image's format and size as its header states them, before any pixel is decoded. */
+export interface ImageHeaderSize {
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+/**
+ * The width and height a PNG's IHDR or a JPEG's frame header (SOF0–SOF15) states, without
+ * decoding; undefined when the bytes are neither format or end before that header.
+ */
+export function imageHeaderSize(bytes: Uint8Array): ImageHeaderSize | undefined {
+  const format = detectImageFormat(bytes);
+  if (format === 'png') {
+    if (bytes.length < 24 || ascii(bytes, 12, 16) !== 'IHDR') return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { format, width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (format === 'jpeg') {
+    const frame = jpegFrameSize(bytes);
+    return frame && { format, ...frame };
+  }
+  return undefined;
+}
+
+/** Markers that carry no length: TEM, RST0–7, SOI, EOI. */
+const isStandaloneMarker = (m: number) => m === 0x01 || (m >= 0xd0 && m <= 0xd9);
+/** SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
+const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+
+/** Walks a JPEG's marker segments up to the frame header and reads its size. */
+function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (isStandaloneMarker(marker)) {
+      at += 2;
+      continue;
+    }
+    // Entropy-coded data before any frame header: not a file we can size.
+    if (marker === 0xda) return undefined;
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    if (isFrameMarker(marker)) {
+      if (at + 9 > bytes.length) return undefined;
+      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
+    }
+    if (length < 2) return undefined;
+    at += 2 + length;
+  }
+  return undefined;
+}
+
+/** Megapixels for messages: one decimal, or two significant digits below 0.1. */
+function megapixels(pixels: number): string {
+  const mp = pixels / 1e6;
+  return mp >= 0.1 ? mp.toFixed(1) : String(Number(mp.toPrecision(2)));
+}
+
+/** Refuses an image whose header states more pixels than the budget, before it is decoded. */
+function checkPixelBudget(source: string, format: ImageFormat, width: number, height: number, maxMegapixels: number): void {
+  if (width * height <= maxMegapixels * 1e6) return;
+  throw new ImageDecodeError(
+    source,
+    `${format === 'png' ? 'PNG' : 'JPEG'} too large: its header says ${width}×${height} pixels (${megapixels(width * height)} megapixels), ` +
+      `more than the pixel budget of ${maxMegapixels} megapixels (maxMegapixels); nothing was decoded`,
+  );
 }
 
 /** A guess at what other format the bytes are, for the error message. */
@@ -137,8 +223,8 @@ export function decodeImage(input: Uint8Array | ArrayBuffer, source = 'image', o
   if (!Array.isArray(background) || background.length !== 3 || !background.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) {
     throw new InvalidArgumentError(`decodeImage: background must be three integers in [0, 255] (R, G, B), got ${JSON.stringify(options.background)}`);
   }
-  const maxMegapixels = options.maxMegapixels ?? 100;
-  if (!(typeof maxMegapixels === 'number' && maxMegapixels > 0)) throw new InvalidArgumentError(`decodeImage: maxMegapixels must be a number > 0, got ${String(options.maxMegapixels)}`);
+  const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
+  if (!(typeof maxMegapixels === 'number' && maxMegapixels > 0 && maxMegapixels < Infinity)) throw new InvalidArgumentError(`decodeImage: maxMegapixels must be a number > 0, got ${String(options.maxMegapixels)}`);
   const composite = alpha === 'composite' ? (background as readonly [number, number, number]) : undefined;
 
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input (0 bytes): not an image');
@@ -174,6 +260,9 @@ export async function readImageFile(path: string, options: DecodeImageOptions = 
 // ------------------------------------------------------------------------------------------ JPEG
 
 function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number): DecodedImage {
+  const frame = jpegFrameSize(bytes);
+  // Without a readable frame header jpeg-js says what is wrong (and applies the same budget).
+  if (frame) checkPixelBudget(source, 'jpeg', frame.width, frame.height, maxMegapixels);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, {
@@ -182,7 +271,10 @@ function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number): D
       // A missing block is an error, not a grey patch.
       tolerantDecoding: false,
       maxResolutionInMP: maxMegapixels,
-      maxMemoryUsageInMB: Math.max(512, Math.ceil(maxMegapixels * 10)),
+      // What jpeg-js counts for an image at the budget: 4 bytes a sample for the coefficient
+      // blocks, 1 for the sample lines and 1 for the output, four components at full
+      // resolution at worst (CMYK 4:4:4), plus tables.
+      maxMemoryUsageInMB: Math.ceil(maxMegapixels * 24) + 64,
     });
   } catch (e) {
     const message = messageOf(e);
@@ -200,7 +292,7 @@ function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number): D
 function jpegProblem(bytes: Uint8Array, message: string): string {
   if (/4 components/.test(message)) return 'unsupported JPEG: four components (CMYK) without the Adobe APP14 marker that says how they are stored';
   if (/Unsupported color mode/i.test(message)) return 'unsupported JPEG colour mode';
-  if (/maxResolutionInMP|maxMemoryUsageInMB/.test(message)) return 'JPEG too large (raise maxMegapixels to decode it)';
+  if (/maxResolutionInMP|maxMemoryUsageInMB/.test(message)) return 'JPEG too large for the pixel budget (maxMegapixels)';
   if (/only single frame/.test(message)) return 'unsupported or corrupt JPEG (not exactly one frame: hierarchical, or the frame header is missing)';
   const n = bytes.length;
   const endsWithEoi = n >= 2 && bytes[n - 2] === 0xff && bytes[n - 1] === 0xd9;
@@ -225,9 +317,7 @@ function decodePng(bytes: Uint8Array, source: string, composite: readonly [numbe
   const colorType = bytes[25]!;
   const interlace = bytes[28]!;
   if (width === 0 || height === 0) throw new ImageDecodeError(source, `corrupt PNG: its header says ${width}×${height}`);
-  if (width * height > maxMegapixels * 1e6) {
-    throw new ImageDecodeError(source, `PNG too large: ${width}×${height} is ${((width * height) / 1e6).toFixed(1)} megapixels, more than maxMegapixels (${maxMegapixels})`);
-  }
+  checkPixelBudget(source, 'png', width, height, maxMegapixels);
   if (interlace === 1 && depth < 8) {
     throw new ImageDecodeError(source, `unsupported PNG: Adam7-interlaced with ${depth}-bit samples (fast-png deinterlaces 8- and 16-bit images only); re-save it without interlacing`);
   }

@@ -1,7 +1,8 @@
 /**
  * Inference preprocessing: decoded 8-bit RGB images to a normalised f32 NHWC batch
- * [B, H, W, 3] on the GPU, each image resized, cropped and normalised by one dispatch of
- * kernels/resize.wgsl straight into its slot of the batch.
+ * [B, H, W, 3] on the GPU, each image resized, cropped and normalised by kernels/resize.wgsl
+ * straight into its slot of the batch (one dispatch, or one per piece of rows for an image
+ * larger than a storage binding: see src/ops/resize.ts).
  *
  * Three presets reproduce the evaluation pipelines Inception-v3 was released with (each
  * preset's doc comment lists its steps exactly); `size` and the other fields of
@@ -12,8 +13,9 @@
  */
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
+import { releaseOnThrow } from '../runtime/op-guard.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkImage, MAX_RESIZE_SIDE, resizeRgb, uploadImage, type ChannelTriple, type Rect } from '../ops/resize.js';
+import { checkBindable, checkImage, MAX_RESIZE_SIDE, resizeDecodedImage, type ChannelTriple, type Rect } from '../ops/resize.js';
 import type { DecodedImage } from './image.js';
 
 export type PreprocessPreset = 'torchvision' | 'keras' | 'tf-slim';
@@ -234,7 +236,10 @@ export function preprocessGeometry(steps: PreprocessSteps, image: { width: numbe
       ? { width: s, height: Math.trunc((s * source.height) / source.width) }
       : { height: s, width: Math.trunc((s * source.width) / source.height) };
   if (resized.height > MAX_RESIZE_SIDE || resized.width > MAX_RESIZE_SIDE) {
-    throw new InvalidArgumentError(`${op}: a ${H}×${W} image resized to ${s} on its shorter side is ${resized.height}×${resized.width}, more than ${MAX_RESIZE_SIDE} on a side`);
+    throw new InvalidArgumentError(
+      `${op}: a ${H}×${W} image resized to ${s} on its shorter side would be ${resized.height}×${resized.width}, more than ${MAX_RESIZE_SIDE} on a side ` +
+        `(aspect ratios up to ${(MAX_RESIZE_SIDE / s).toFixed(1)}:1 fit)`,
+    );
   }
   const crop: Rect = {
     top: roundHalfEven((resized.height - steps.height) / 2),
@@ -245,39 +250,52 @@ export function preprocessGeometry(steps: PreprocessSteps, image: { width: numbe
   return { source, resized, crop };
 }
 
+/** How images go up to the GPU. */
+export interface UploadOptions {
+  /** The largest piece of an image uploaded and bound at once, in bytes (whole rows; default the
+   * device's maxStorageBufferBindingSize, at most 64 MiB). */
+  maxChunkBytes?: number;
+}
+
 /**
  * Preprocesses a batch of decoded images on the GPU: f32 [B, height, width, 3] (NHWC), image b
- * in slot b. Each image is uploaded (packed, 3 bytes a pixel) and resized, cropped and
- * normalised by one dispatch into its slot. `spec`: a preset name ('torchvision', 'keras',
- * 'tf-slim') or options that start from one.
+ * in slot b. Each image is uploaded (packed, 3 bytes a pixel; in pieces of whole rows when it is
+ * larger than `maxChunkBytes`) and resized, cropped and normalised into its slot. `spec`: a
+ * preset name ('torchvision', 'keras', 'tf-slim') or options that start from one.
  */
-export function preprocess(engine: Engine, images: readonly DecodedImage[], spec: PreprocessPreset | PreprocessOptions = 'torchvision'): Tensor<'f32'> {
+export function preprocess(
+  engine: Engine,
+  images: readonly DecodedImage[],
+  spec: PreprocessPreset | PreprocessOptions = 'torchvision',
+  upload: UploadOptions = {},
+): Tensor<'f32'> {
+  return releaseOnThrow(() => recordPreprocess(engine, images, spec, upload));
+}
+
+function recordPreprocess(engine: Engine, images: readonly DecodedImage[], spec: PreprocessPreset | PreprocessOptions, upload: UploadOptions): Tensor<'f32'> {
   const op = 'preprocess';
   const steps = resolvePreprocess(spec);
   if (!Array.isArray(images)) throw new InvalidArgumentError(`${op}: images must be an array of decoded images, got ${String(images)}`);
   images.forEach((im, b) => checkImage(op, `images[${b}]`, im));
   const geometry = images.map((im) => preprocessGeometry(steps, im));
+  checkBindable(op, engine, [images.length, steps.height, steps.width, 3]);
   const out = engine.empty([images.length, steps.height, steps.width, 3], 'f32', op);
   try {
     images.forEach((im, b) => {
       const g = geometry[b]!;
-      const words = uploadImage(engine, im);
-      try {
-        resizeRgb(words, im, {
-          height: g.resized.height,
-          width: g.resized.width,
-          antialias: steps.antialias,
-          halfPixelCenters: steps.halfPixelCenters,
-          source: g.source,
-          crop: g.crop,
-          scale: steps.scale,
-          bias: steps.bias,
-          out,
-          index: b,
-        });
-      } finally {
-        words.dispose();
-      }
+      resizeDecodedImage(op, engine, im, {
+        height: g.resized.height,
+        width: g.resized.width,
+        antialias: steps.antialias,
+        halfPixelCenters: steps.halfPixelCenters,
+        source: g.source,
+        crop: g.crop,
+        scale: steps.scale,
+        bias: steps.bias,
+        out,
+        index: b,
+        ...(upload.maxChunkBytes !== undefined ? { maxChunkBytes: upload.maxChunkBytes } : {}),
+      });
     });
   } catch (e) {
     out.dispose();

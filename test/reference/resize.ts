@@ -160,3 +160,83 @@ export function tfSlimRef(image: ImageRef, size = 299, centralFraction = 0.875):
   const resized = resizeGrid(cropped, size, size, 'bilinear-tf1');
   return { ...resized, data: resized.data.map((v) => (v - 0.5) * 2) };
 }
+
+/** A rectangle of an image or grid: rows top .. top + height − 1, columns left .. left + width − 1. */
+export interface RectRef {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * The resize cropGrid(resizeGrid(cropGrid(toGrid(image), source), H, W, mode), crop) computes,
+ * for the crop's pixels only and straight from the bytes (a 48-megapixel photo would be 1.15 GB
+ * as a float64 grid): along x for each source row some output row needs, then along y. The
+ * same taps (axisTaps), the same float64 sums.
+ */
+export function resizeRegion(image: ImageRef, source: RectRef, resized: { height: number; width: number }, crop: RectRef, mode: ResizeModeRef): GridRef {
+  const xTaps = Array.from({ length: crop.width }, (_, x) => axisTaps(source.width, resized.width, mode, crop.left + x));
+  const yTaps = Array.from({ length: crop.height }, (_, y) => axisTaps(source.height, resized.height, mode, crop.top + y));
+  const rows = new Map<number, Float64Array>();
+  const horizontal = (i: number): Float64Array => {
+    let row = rows.get(i);
+    if (row) return row;
+    row = new Float64Array(crop.width * 3);
+    const base = ((source.top + i) * image.width + source.left) * 3;
+    for (let x = 0; x < crop.width; x++) {
+      const t = xTaps[x]!;
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let k = 0; k < t.index.length; k++) s += t.weight[k]! * image.data[base + t.index[k]! * 3 + c]!;
+        row[x * 3 + c] = s;
+      }
+    }
+    rows.set(i, row);
+    return row;
+  };
+  const out = new Float64Array(crop.height * crop.width * 3);
+  for (let y = 0; y < crop.height; y++) {
+    const t = yTaps[y]!;
+    const taps = t.index.map(horizontal);
+    for (let x = 0; x < crop.width * 3; x++) {
+      let s = 0;
+      for (let k = 0; k < taps.length; k++) s += t.weight[k]! * taps[k]![x]!;
+      out[y * crop.width * 3 + x] = s;
+    }
+    // Rows above every later output row's taps are not needed again.
+    const lowest = y + 1 < crop.height ? Math.min(...yTaps[y + 1]!.index) : Infinity;
+    for (const i of rows.keys()) if (i < lowest) rows.delete(i);
+  }
+  return { width: crop.width, height: crop.height, data: out };
+}
+
+export type PresetRef = 'torchvision' | 'keras' | 'tf-slim';
+
+/**
+ * A preset's reference (torchvisionRef, kerasRef, tfSlimRef: the same geometry and arithmetic)
+ * through resizeRegion, for images too large for the whole-grid versions.
+ */
+export function presetRegionRef(image: ImageRef, preset: PresetRef, size = 299): GridRef {
+  const { width: w, height: h } = image;
+  if (preset === 'torchvision') {
+    const resize = Math.round(size / 0.875);
+    const [short, long] = w <= h ? [w, h] : [h, w];
+    const newLong = Math.trunc((resize * long) / short);
+    const [newW, newH] = w <= h ? [resize, newLong] : [newLong, resize];
+    const crop = { top: pythonRound((newH - size) / 2), left: pythonRound((newW - size) / 2), height: size, width: size };
+    const g = resizeRegion(image, { top: 0, left: 0, height: h, width: w }, { height: newH, width: newW }, crop, 'antialias');
+    return { ...g, data: g.data.map((v, i) => (v / 255 - IMAGENET_MEAN_REF[i % 3]!) / IMAGENET_STD_REF[i % 3]!) };
+  }
+  const all = { top: 0, left: 0, height: size, width: size };
+  if (preset === 'keras') {
+    const g = resizeRegion(image, { top: 0, left: 0, height: h, width: w }, { height: size, width: size }, all, 'bilinear');
+    return { ...g, data: g.data.map((v) => v / 127.5 - 1) };
+  }
+  // x / 255 commutes with the resize (a linear filter), so the bytes are resized first.
+  const hStart = Math.trunc((h - h * 0.875) / 2);
+  const wStart = Math.trunc((w - w * 0.875) / 2);
+  const source = { top: hStart, left: wStart, height: h - 2 * hStart, width: w - 2 * wStart };
+  const g = resizeRegion(image, source, { height: size, width: size }, all, 'bilinear-tf1');
+  return { ...g, data: g.data.map((v) => (v / 255 - 0.5) * 2) };
+}
