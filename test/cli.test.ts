@@ -168,7 +168,7 @@ describe('incept train', () => {
       expect(first.stdout).toMatch(/Batches: 8 images, 5 steps per epoch, 1 epochs/);
       expect(first.stdout).toMatch(/--max-steps 2 reached at step 2 \(epoch 0\.40\)/);
       expect(first.stdout).toContain(`continue with: incept train --resume --out ${out}`);
-      expect(existsSync(join(out, 'checkpoint.safetensors')) && existsSync(join(out, 'checkpoint.json'))).toBe(true);
+      expect(existsSync(join(out, 'checkpoints', 'latest.json'))).toBe(true);
       const second = await incept([...common, '--resume']);
       expect(second.stdout).toMatch(/Resuming at step 2 \(epoch 0\.40\)/);
       expect(second.stdout).toMatch(/epoch 1\.00: test top-1 \d+\.\d+%, test loss \d/);
@@ -206,7 +206,7 @@ describe('incept train', () => {
       expect(code, stderr).toBe(0);
       expect(stderr).toMatch(/Ctrl-C: finishing the step in flight/);
       expect(stdout).toMatch(/stopped by Ctrl-C at step \d+/);
-      expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(true);
+      expect(existsSync(join(out, 'checkpoints', 'latest.json'))).toBe(true);
       expect(stdout).toContain('continue with: incept train --resume');
     } finally {
       rmSync(root, { recursive: true, force: true });

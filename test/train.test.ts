@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import type { ImageDataset } from '../src/data/dataset.js';
 import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../src/train/trainer.js';
-import { MetricsLog, readMetrics } from '../src/train/metrics.js';
+import { MetricsLog, readMetrics, type MetricRecord } from '../src/train/metrics.js';
+import { readTrainCheckpoint } from '../src/train/checkpoint.js';
 import { testEngine } from './support/engine.js';
 import { freshSeed, makeRng } from './support/random.js';
 
@@ -48,16 +49,25 @@ function syntheticSet(count: number, rngSeed: number): ImageDataset {
 const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, width: 0.125, batchSize: 8, epochs: 2, lr: 0.02, warmupSteps: 2, seed: seed % 100_000, ema: 0.9 };
 const data = { train: syntheticSet(32, seed), test: syntheticSet(16, seed + 1) };
 
+/** The uninterrupted run the resumed ones are compared with: 6 steps (an evaluation at 4), once. */
+let straightRun: Promise<{ losses: number[]; records: MetricRecord[] }> | undefined;
+function straight(): Promise<{ losses: number[]; records: MetricRecord[] }> {
+  straightRun ??= (async () => {
+    const dir = join(root, 'straight');
+    const trainer = await Trainer.create(engine, config, data, dir);
+    try {
+      const { losses } = await trainer.run(new MetricsLog(join(dir, 'metrics.jsonl')), { maxSteps: 6, logEvery: 1 });
+      return { losses, records: readMetrics(join(dir, 'metrics.jsonl')) };
+    } finally {
+      trainer.dispose();
+    }
+  })();
+  return straightRun;
+}
+
 describe(`CIFAR-10 trainer (seed ${seed})`, () => {
   it('a run stopped at step 3 and resumed from its checkpoint repeats the uninterrupted losses and evaluation exactly', async () => {
-    const straightDir = join(root, 'straight');
-    const straight = await Trainer.create(engine, config, data, straightDir);
-    let full: number[];
-    try {
-      full = (await straight.run(new MetricsLog(join(straightDir, 'metrics.jsonl')), { maxSteps: 6, logEvery: 1 })).losses;
-    } finally {
-      straight.dispose();
-    }
+    const { losses: full, records: straightRecords } = await straight();
     expect(full).toHaveLength(6);
     expect(full.every(Number.isFinite)).toBe(true);
 
@@ -86,7 +96,7 @@ describe(`CIFAR-10 trainer (seed ${seed})`, () => {
     const evals = records.filter((r) => r.kind === 'eval');
     expect(evals.map((r) => r.step)).toEqual([4]);
     // The evaluation (with the weight average, restored from the checkpoint) matches too.
-    const straightEval = readMetrics(join(straightDir, 'metrics.jsonl')).find((r) => r.kind === 'eval');
+    const straightEval = straightRecords.find((r) => r.kind === 'eval');
     expect(evals[0]).toMatchObject({ testAcc: straightEval!.kind === 'eval' ? straightEval!.testAcc : NaN, testLoss: straightEval!.kind === 'eval' ? straightEval!.testLoss : NaN });
     for (const r of records) expect(Number.isFinite(r.epoch)).toBe(true);
   }, 600_000);
@@ -99,13 +109,61 @@ describe(`CIFAR-10 trainer (seed ${seed})`, () => {
       expect(out.stopped).toBe('time');
       expect(out.lastEval?.images).toBe(16);
       expect(out.lastEval!.accuracy).toBeGreaterThanOrEqual(0);
-      expect(out.checkpoint).toBe(join(dir, 'checkpoint.safetensors'));
+      expect(out.checkpoint.startsWith(join(dir, 'checkpoints', 'step-00000000-'))).toBe(true);
+      expect((await readTrainCheckpoint(dir)).path).toBe(out.checkpoint);
       const records = readMetrics(join(dir, 'metrics.jsonl'));
       expect(records.at(-1)).toMatchObject({ kind: 'eval', step: 0, testAcc: out.lastEval!.accuracy });
     } finally {
       trainer.dispose();
     }
   }, 300_000);
+
+  it('--checkpoint-every 0: a checkpoint after every step, mid-epoch too, and none written twice for one step', async () => {
+    const dir = join(root, 'every-step');
+    const trainer = await Trainer.create(engine, config, data, dir);
+    const saved: number[] = [];
+    try {
+      const out = await trainer.run(new MetricsLog(join(dir, 'metrics.jsonl')), { maxSteps: 3, checkpointEverySeconds: 0, onCheckpoint: (c) => saved.push(c.step) });
+      expect(out.stopped).toBe('max-steps');
+      expect((await readTrainCheckpoint(dir)).path).toBe(out.checkpoint);
+    } finally {
+      trainer.dispose();
+    }
+    expect(saved).toEqual([1, 2, 3]); // 4 steps an epoch: all three mid-epoch
+    expect((await readTrainCheckpoint(dir)).state).toMatchObject({ step: 3, loader: { cursor: 24 } });
+  }, 300_000);
+
+  it('resuming refuses a configuration that differs from the checkpoint’s, naming the settings', async () => {
+    const dir = join(root, 'differs');
+    const first = await Trainer.create(engine, config, data, dir);
+    try {
+      await first.run(new MetricsLog(join(dir, 'metrics.jsonl')), { maxSteps: 1 });
+    } finally {
+      first.dispose();
+    }
+    await expect(Trainer.create(engine, { ...config, batchSize: 4, seed: config.seed + 1 }, data, dir, true)).rejects.toThrow(/batchSize \(8 in the checkpoint, 4 given\).*seed/);
+    await expect(Trainer.create(engine, config, { train: syntheticSet(24, seed), test: data.test }, dir, true)).rejects.toThrow(/32 training images.*24/);
+  }, 300_000);
+
+  it('a time budget that runs out mid-epoch evaluates without restarting the epoch’s mean training loss', async () => {
+    const { records: straightRecords } = await straight();
+    const dir = join(root, 'budget-mid-epoch');
+    const run = async (resume: boolean, control: Parameters<Trainer['run']>[1]) => {
+      const t = await Trainer.create(engine, config, data, dir, resume);
+      try {
+        return await t.run(new MetricsLog(join(dir, 'metrics.jsonl'), resume ? { resumeAtStep: t.step } : {}), { logEvery: 1, ...control });
+      } finally {
+        t.dispose();
+      }
+    };
+    await run(false, { maxSteps: 2 });
+    expect((await run(true, { seconds: 0 })).stopped).toBe('time'); // evaluates at step 2, mid-epoch
+    await run(true, { maxSteps: 4 });
+    const evals = readMetrics(join(dir, 'metrics.jsonl')).filter((r) => r.kind === 'eval');
+    expect(evals.map((r) => r.step)).toEqual([2, 4]);
+    const want = straightRecords.find((r) => r.kind === 'eval' && r.step === 4);
+    expect(evals[1]).toMatchObject({ testAcc: want?.kind === 'eval' ? want.testAcc : NaN, trainLoss: want?.kind === 'eval' ? want.trainLoss : NaN });
+  }, 600_000);
 
   it('resuming where there is no checkpoint names what is missing', async () => {
     await expect(Trainer.create(engine, config, data, join(root, 'nothing-here'), true)).rejects.toThrow(/checkpoint/);

@@ -72,7 +72,7 @@ export function buildProgram(): Command {
 
   program
     .command('train')
-    .description('Train the CIFAR-10 variant of Inception-v3: progress bar, test-set evaluation each epoch, JSON-lines metrics, an HTML report, checkpoints (epoch ends, time budget, Ctrl-C) and --resume')
+    .description('Train the CIFAR-10 variant of Inception-v3: progress bar, test-set evaluation each epoch, JSON-lines metrics, an HTML report, checkpoints (epoch ends, every --checkpoint-every minutes, time budget, Ctrl-C) and --resume')
     .addOption(driverOption())
     .option('--data <dir>', 'folder with the CIFAR-10 binary files (default ../shared/data/cifar-10-batches-bin)')
     .option('--out <dir>', 'where checkpoints, metrics and the report go (default runs/cifar10)')
@@ -92,10 +92,13 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of initialisation, shuffling, augmentation and dropout (default 1)')
     .option('--ema <decay>', "evaluate with a moving average of the weights (the paper's; e.g. 0.999); default off")
     .option('--metrics <file>', 'JSON-lines metrics (default <out>/metrics.jsonl)')
-    .option('--resume', "continue the run whose checkpoint is in --out (its configuration is kept)")
+    .option('--resume', 'continue the run in --out from its newest checkpoint, with the settings it was started with (a flag that contradicts them is refused)')
+    .option('--overwrite', 'start a new run in an --out folder that holds one, deleting its checkpoints, metrics and report')
     .option('--train-limit <n>', 'use only the first n training images')
     .option('--test-limit <n>', 'evaluate on the first n test images only')
     .option('--max-steps <n>', 'stop after this step (checkpointed; resume continues)')
+    .option('--checkpoint-every <minutes>', 'also checkpoint mid-epoch this often, so a crash loses at most this much (default 10; 0: after every step)')
+    .option('--log-every <steps>', 'a metrics line every this many steps (default 10)')
     .action(async (opts: TrainCliOptions) => runTrain(opts));
 
   program

@@ -1,83 +1,32 @@
 /**
  * `incept train`: trains the CIFAR-10 variant of Inception-v3 with a progress bar, evaluation
- * at each epoch end, JSON-lines metrics, an HTML report, checkpoints at epoch ends, at the end
- * of the time budget and on Ctrl-C, and `--resume`.
+ * at each epoch end, JSON-lines metrics, an HTML report, checkpoints (epoch ends, every few
+ * minutes, at the end of the time budget and on Ctrl-C) and `--resume`.
+ *
+ * The run folder (--out) is the run: `run.json` (what defines it), `checkpoints/`, the metrics
+ * and the report, and `run.lock` while a process trains in it. Nothing there is lost to a
+ * mistake or a crash: a new run does not start over an existing one (unless --overwrite);
+ * --resume restores the saved settings and refuses flags that contradict them; the metrics are
+ * repaired to match the checkpoint resumed from; a checkpoint replaces the previous one only once
+ * complete. Every flag is checked before the model is built, the adapter-dependent ones (how wide
+ * a network, how large a batch) against the adapter's limits.
  */
+import { existsSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
-import type { DriverChoice } from '../runtime/gpu-node.js';
 import { DEFAULT_CIFAR10_DIRECTORY, loadCifar10 } from '../data/cifar10.js';
-import { DEFAULT_TRAIN_CONFIG, Trainer, type TrainConfig } from '../train/trainer.js';
-import { MetricsLog } from '../train/metrics.js';
-import { OPTIMIZER_CHOICES, SCHEDULE_CHOICES, type OptimizerChoice, type ScheduleChoice } from '../train/optimizer-choice.js';
+import { Trainer, type TrainConfig } from '../train/trainer.js';
+import { MetricsLog, describeRepair } from '../train/metrics.js';
+import { latestCheckpointInfo } from '../train/checkpoint.js';
+import { readRunRecord, writeRunRecord, type RunRecord } from '../train/run-config.js';
+import { deleteRun, describeRun } from '../train/run-folder.js';
+import { acquireRunLock } from '../train/run-lock.js';
+import { checkTrainingBuffers } from '../train/buffer-limits.js';
+import { restoreConfig, trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions, type TrainRunOptions } from './train-options.js';
 
-export interface TrainCliOptions {
-  driver?: DriverChoice;
-  data?: string;
-  out?: string;
-  width?: string;
-  epochs?: string;
-  batchSize?: string;
-  lr?: string;
-  optimizer?: string;
-  schedule?: string;
-  warmup?: string;
-  momentum?: string;
-  weightDecay?: string;
-  labelSmoothing?: string;
-  auxWeight?: string;
-  clip?: string;
-  minutes?: string;
-  seed?: string;
-  metrics?: string;
-  resume?: boolean;
-  ema?: string;
-  trainLimit?: string;
-  testLimit?: string;
-  maxSteps?: string;
-}
-
-function num(flag: string, text: string | undefined, fallback: number, check: (v: number) => boolean, what: string): number {
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || !check(v)) throw new InceptError(`${flag} needs ${what}, got '${text}'`);
-  return v;
-}
-const positive = (v: number) => v > 0;
-const nonNegative = (v: number) => v >= 0;
-const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
-const nonNegativeInt = (v: number) => Number.isInteger(v) && v >= 0;
-
-export function trainConfigFrom(opts: TrainCliOptions): TrainConfig {
-  const d = DEFAULT_TRAIN_CONFIG;
-  if (opts.optimizer !== undefined && !OPTIMIZER_CHOICES.includes(opts.optimizer as OptimizerChoice)) {
-    throw new InceptError(`--optimizer must be one of ${OPTIMIZER_CHOICES.join(', ')}, got '${opts.optimizer}'`);
-  }
-  if (opts.schedule !== undefined && !SCHEDULE_CHOICES.includes(opts.schedule as ScheduleChoice)) {
-    throw new InceptError(`--schedule must be one of ${SCHEDULE_CHOICES.join(', ')}, got '${opts.schedule}'`);
-  }
-  const optimizer = (opts.optimizer as OptimizerChoice | undefined) ?? d.optimizer;
-  return {
-    width: num('--width', opts.width, d.width, positive, 'a width multiplier > 0'),
-    epochs: num('--epochs', opts.epochs, d.epochs, positiveInt, 'a positive integer'),
-    batchSize: num('--batch-size', opts.batchSize, d.batchSize, positiveInt, 'a positive integer'),
-    lr: num('--lr', opts.lr, optimizer === 'rmsprop' ? 0.045 : d.lr, positive, 'a learning rate > 0'),
-    optimizer,
-    schedule: (opts.schedule as ScheduleChoice | undefined) ?? (optimizer === 'rmsprop' ? 'exponential' : d.schedule),
-    warmupSteps: num('--warmup', opts.warmup, d.warmupSteps, nonNegativeInt, 'a number of steps ≥ 0'),
-    momentum: num('--momentum', opts.momentum, d.momentum, (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
-    weightDecay: num('--weight-decay', opts.weightDecay, d.weightDecay, nonNegative, 'a number ≥ 0'),
-    labelSmoothing: num('--label-smoothing', opts.labelSmoothing, d.labelSmoothing, (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
-    auxWeight: num('--aux-weight', opts.auxWeight, d.auxWeight, nonNegative, 'a number ≥ 0'),
-    clip: num('--clip', opts.clip, d.clip, nonNegative, 'a threshold ≥ 0 (0: no clipping)'),
-    seed: num('--seed', opts.seed, d.seed, nonNegativeInt, 'an integer ≥ 0'),
-    ...(opts.ema !== undefined ? { ema: num('--ema', opts.ema, 0, (v) => v >= 0 && v < 1, 'a decay in [0, 1) (0: off)') } : {}),
-    ...(opts.trainLimit !== undefined ? { trainLimit: num('--train-limit', opts.trainLimit, 0, positiveInt, 'a positive integer') } : {}),
-    ...(opts.testLimit !== undefined ? { testLimit: num('--test-limit', opts.testLimit, 0, positiveInt, 'a positive integer') } : {}),
-  };
-}
+export { trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions } from './train-options.js';
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
@@ -87,78 +36,177 @@ function formatEta(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s).padStart(2, '0')}s`;
 }
 
+const say = (m: string) => process.stderr.write(`${m}\n`);
+
+/** What this invocation trains: the configuration, where the metrics go, and where it starts. */
+interface RunPlan {
+  config: TrainConfig;
+  metricsPath: string;
+  /** The run's saved record (resuming a run that has one). */
+  record?: RunRecord;
+  /** 'new': a new run; 'checkpoint': resume from the newest checkpoint; 'restart': resume a run
+   * that stopped before its first checkpoint, from step 0. */
+  start: 'new' | 'checkpoint' | 'restart';
+  /** Metrics files to delete before starting (--overwrite). */
+  overwrite?: string[];
+}
+
+/** Decides, from the flags and what the folder holds, what to train; refuses what would lose data. */
+function planRun(opts: TrainCliOptions, run: TrainRunOptions, outDir: string): RunPlan {
+  const defaultMetrics = resolve(opts.metrics ?? join(outDir, 'metrics.jsonl'));
+  if (!run.resume) {
+    const record = readRunRecordQuietly(outDir);
+    const existing = describeRun(outDir, defaultMetrics);
+    if (existing && !run.overwrite) {
+      throw new InceptError(
+        `${outDir} already holds a training run (${existing}). To continue it: incept train --resume --out ${outDir}${opts.data ? ` --data ${opts.data}` : ''}; to start a new run, choose another --out folder, or add --overwrite to delete this run's checkpoints, metrics and report first`,
+      );
+    }
+    return { config: trainConfigFrom(opts), metricsPath: defaultMetrics, start: 'new', ...(existing ? { overwrite: [defaultMetrics, ...(record ? [record.metrics] : [])] } : {}) };
+  }
+  const record = readRunRecord(outDir);
+  const latest = latestCheckpointInfo(outDir);
+  const saved = record?.config ?? latest?.config;
+  if (!saved) {
+    throw new InceptError(
+      latest
+        ? `incept train --resume: the checkpoint in ${latest.path} has no configuration to restore (damaged?), and ${outDir} has no run.json`
+        : `incept train --resume: nothing to resume in ${outDir}: it has no run (no run.json, no checkpoint). Start the run without --resume`,
+    );
+  }
+  const config = restoreConfig(saved, opts, outDir);
+  const metricsPath = opts.metrics !== undefined ? defaultMetrics : (record?.metrics ?? defaultMetrics);
+  return { config, metricsPath, ...(record ? { record } : {}), start: latest ? 'checkpoint' : 'restart' };
+}
+
+function readRunRecordQuietly(dir: string): RunRecord | undefined {
+  try {
+    return readRunRecord(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runTrain(opts: TrainCliOptions): Promise<void> {
-  const config = trainConfigFrom(opts);
-  const minutes = opts.minutes === undefined ? undefined : num('--minutes', opts.minutes, 0, positive, 'a number of minutes > 0');
-  const maxSteps = opts.maxSteps === undefined ? undefined : num('--max-steps', opts.maxSteps, 0, positiveInt, 'a positive integer');
+  // Every flag first: nothing is read, locked or started with a bad one.
+  const run = trainRunOptionsFrom(opts);
+  trainConfigFrom(opts);
   const outDir = resolve(opts.out ?? 'runs/cifar10');
   const directory = opts.data ?? DEFAULT_CIFAR10_DIRECTORY;
-  const metricsPath = resolve(opts.metrics ?? join(outDir, 'metrics.jsonl'));
-  const [train, test] = await Promise.all([
-    loadCifar10({ directory, split: 'train', ...(config.trainLimit ? { limit: config.trainLimit } : {}) }),
-    loadCifar10({ directory, split: 'test', ...(config.testLimit ? { limit: config.testLimit } : {}) }),
-  ]);
-  const engine = await createEngine({ driver: opts.driver });
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130); // a second Ctrl-C does not wait
-    interrupted = true;
-    process.stderr.write('\nCtrl-C: finishing the step in flight, then writing a checkpoint (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
-  const trainer = await Trainer.create(engine, config, { train, test }, outDir, opts.resume ?? false);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new InceptError(`--out ${opts.out}: ${outDir} is a file; a run needs a folder`);
+  if (run.resume && !existsSync(outDir)) throw new InceptError(`incept train --resume: nothing to resume in ${outDir}: there is no such folder`);
+
+  const created = !existsSync(outDir);
+  const lock = await acquireRunLock(outDir, { onMessage: say, command: `incept ${process.argv.slice(2).join(' ')}` });
   try {
-    const c = trainer.config;
-    const metrics = new MetricsLog(metricsPath, { append: opts.resume ?? false });
-    const facts: [string, string][] = [
-      ['Adapter', engine.adapterName],
-      ['Model', `Inception-v3, CIFAR-10 variant, width ${c.width}, aux head weighted ${c.auxWeight}`],
-      ['Data', `${train.count} training and ${test.count} test images from ${train.directory}`],
-      ['Optimizer', `${c.optimizer}, lr ${c.lr} (${c.schedule}, ${c.warmupSteps} warm-up steps), momentum ${c.momentum}, weight decay ${c.weightDecay}, clip ${c.clip || 'off'}`],
-      ['Evaluation', c.ema ? `with an exponential moving average of the weights, decay ${c.ema}` : 'with the weights as trained'],
-      ['Batches', `${c.batchSize} images, ${trainer.stepsPerEpoch} steps per epoch, ${c.epochs} epochs, label smoothing ${c.labelSmoothing}, seed ${c.seed}`],
-    ];
-    console.log(facts.map(([k, v]) => `${k}: ${v}`).join('\n'));
-    if (opts.resume) console.log(`Resuming at step ${trainer.step} (epoch ${(trainer.step / trainer.stepsPerEpoch).toFixed(2)}) from ${outDir}`);
-    const tty = process.stderr.isTTY;
-    const bar = tty
-      ? new cliProgress.SingleBar(
-          { format: 'epoch {epochs} [{bar}] {value}/{total} steps | {ips} img/s | loss {loss} | lr {lr} | ETA {etaText}', stream: process.stderr, hideCursor: true },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-    const totalSteps = c.epochs * trainer.stepsPerEpoch;
-    bar?.start(totalSteps, trainer.step, { epochs: '0', ips: '-', loss: '-', lr: '-', etaText: '?' });
-    const outcome = await trainer.run(metrics, {
-      ...(minutes !== undefined ? { seconds: minutes * 60 } : {}),
-      ...(maxSteps !== undefined ? { maxSteps } : {}),
-      interrupted: () => interrupted,
-      onStep: (s) => {
-        const eta = ((s.totalSteps - s.step) * c.batchSize) / s.imagesPerSecond;
-        const fields = { epochs: s.epoch.toFixed(2), ips: s.imagesPerSecond.toFixed(1), loss: s.loss.toFixed(3), lr: s.lr.toPrecision(3), etaText: formatEta(eta) };
-        if (bar) bar.update(s.step, fields);
-        else if (s.step % 50 === 0 || s.step === 1) process.stderr.write(`step ${s.step}/${s.totalSteps} epoch ${fields.epochs} ${fields.ips} img/s loss ${fields.loss} lr ${fields.lr} ETA ${fields.etaText}\n`);
-      },
-      onEval: (e) => {
-        const line = `epoch ${e.epoch.toFixed(2)}: test top-1 ${(100 * e.accuracy).toFixed(2)}%, test loss ${e.loss.toFixed(4)} (${e.images} images)`;
-        if (bar) bar.stop();
-        console.log(line);
-        trainer.writeReport(metricsPath, facts);
-        if (bar) bar.start(totalSteps, trainer.step);
-      },
-      onMessage: (m) => {
-        if (!bar) process.stderr.write(`${m}\n`);
-      },
-    });
-    bar?.stop();
-    const report = trainer.writeReport(metricsPath, facts);
-    const why = { done: `all ${c.epochs} epochs done`, time: `the ${minutes} minute budget ran out`, interrupted: 'stopped by Ctrl-C', 'max-steps': `--max-steps ${maxSteps} reached` }[outcome.stopped];
-    console.log(`${why} at step ${outcome.steps} (epoch ${outcome.epochs.toFixed(2)})${outcome.lastEval ? `; last test top-1 ${(100 * outcome.lastEval.accuracy).toFixed(2)}%` : ''}`);
-    console.log(`checkpoint: ${outcome.checkpoint}\nmetrics: ${metricsPath}\nreport: ${report}`);
-    if (outcome.stopped !== 'done') console.log(`continue with: incept train --resume --out ${outDir}${opts.data ? ` --data ${opts.data}` : ''}`);
+    const plan = planRun(opts, run, outDir);
+    const config = plan.config;
+    const [train, test] = await Promise.all([
+      loadCifar10({ directory, split: 'train', ...(config.trainLimit ? { limit: config.trainLimit } : {}) }),
+      loadCifar10({ directory, split: 'test', ...(config.testLimit ? { limit: config.testLimit } : {}) }),
+    ]);
+    const resumed = plan.start === 'new' ? '' : ' (the run’s setting)';
+    if (config.trainLimit && train.count < config.trainLimit) throw new InceptError(`--train-limit ${config.trainLimit}${resumed}: ${train.directory} has only ${train.count} training images`);
+    if (config.testLimit && test.count < config.testLimit) throw new InceptError(`--test-limit ${config.testLimit}${resumed}: ${test.directory} has only ${test.count} test images`);
+    if (config.batchSize > train.count) throw new InceptError(`--batch-size ${config.batchSize}${resumed}: more than the ${train.count} training images${config.trainLimit ? ` (--train-limit ${config.trainLimit})` : ''}; the allowed range is 1 to ${train.count}`);
+    if (plan.record && (plan.record.trainImages !== train.count || plan.record.testImages !== test.count)) {
+      throw new InceptError(
+        `incept train --resume: the run in ${outDir} trains on ${plan.record.trainImages} training and ${plan.record.testImages} test images, but ${train.directory} gives ${train.count} and ${test.count}: point --data at the run's data folder`,
+      );
+    }
+
+    const engine = await createEngine({ driver: opts.driver });
+    let trainer: Trainer | undefined;
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130); // a second Ctrl-C does not wait (the lock is released on exit)
+      interrupted = true;
+      process.stderr.write('\nCtrl-C: finishing the step in flight, then writing a checkpoint (Ctrl-C again to quit at once)\n');
+    };
+    try {
+      const tooLarge = checkTrainingBuffers(engine.limits, config);
+      if (tooLarge) throw new InceptError(`${tooLarge.message}${plan.start === 'new' ? '' : ` (${tooLarge.flag} is the run’s saved setting)`}`);
+
+      if (plan.overwrite) {
+        deleteRun(outDir, plan.overwrite);
+        say(`--overwrite: deleted the previous run in ${outDir}`);
+      }
+      // What defines the run is on disk before its first step, so a crash at any point resumes it.
+      if (!plan.record) await writeRunRecord(outDir, { config, trainImages: train.count, testImages: test.count, metrics: plan.metricsPath, started: new Date().toISOString() });
+      if (plan.start === 'restart') say(`${outDir} has no checkpoint yet: starting its run again from step 0, with its saved settings`);
+      process.on('SIGINT', onSigint);
+      trainer = await Trainer.create(engine, config, { train, test }, outDir, plan.start === 'checkpoint', { onMessage: say });
+      const c = trainer.config;
+      const metricsPath = plan.metricsPath;
+      const metrics = new MetricsLog(metricsPath, plan.start === 'new' ? {} : { resumeAtStep: trainer.step });
+      const repaired = metrics.repair && describeRepair(metricsPath, metrics.repair, trainer.step);
+      if (repaired) say(repaired);
+      const facts: [string, string][] = [
+        ['Adapter', engine.adapterName],
+        ['Model', `Inception-v3, CIFAR-10 variant, width ${c.width}, aux head weighted ${c.auxWeight}`],
+        ['Data', `${train.count} training and ${test.count} test images from ${train.directory}`],
+        ['Optimizer', `${c.optimizer}, lr ${c.lr} (${c.schedule}, ${c.warmupSteps} warm-up steps), momentum ${c.momentum}, weight decay ${c.weightDecay}, clip ${c.clip || 'off'}`],
+        ['Evaluation', c.ema ? `with an exponential moving average of the weights, decay ${c.ema}` : 'with the weights as trained'],
+        ['Batches', `${c.batchSize} images, ${trainer.stepsPerEpoch} steps per epoch, ${c.epochs} epochs, label smoothing ${c.labelSmoothing}, seed ${c.seed}`],
+      ];
+      console.log(facts.map(([k, v]) => `${k}: ${v}`).join('\n'));
+      if (plan.start === 'checkpoint') console.log(`Resuming at step ${trainer.step} (epoch ${(trainer.step / trainer.stepsPerEpoch).toFixed(2)}) from ${outDir}`);
+      const t = trainer;
+      const writeReport = () => {
+        try {
+          return t.writeReport(metricsPath, facts);
+        } catch (e) {
+          // The report is a view of the metrics: failing to draw it must not stop the training.
+          say(`could not write the report: ${(e as Error).message}`);
+          return join(outDir, 'report.html');
+        }
+      };
+      const tty = process.stderr.isTTY;
+      const bar = tty
+        ? new cliProgress.SingleBar(
+            { format: 'epoch {epochs} [{bar}] {value}/{total} steps | {ips} img/s | loss {loss} | lr {lr} | ETA {etaText}', stream: process.stderr, hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      const totalSteps = c.epochs * trainer.stepsPerEpoch;
+      bar?.start(totalSteps, trainer.step, { epochs: '0', ips: '-', loss: '-', lr: '-', etaText: '?' });
+      const outcome = await trainer.run(metrics, {
+        ...(run.minutes !== undefined ? { seconds: run.minutes * 60 } : {}),
+        ...(run.maxSteps !== undefined ? { maxSteps: run.maxSteps } : {}),
+        checkpointEverySeconds: run.checkpointEverySeconds,
+        logEvery: run.logEvery,
+        interrupted: () => interrupted,
+        onStep: (s) => {
+          const eta = ((s.totalSteps - s.step) * c.batchSize) / s.imagesPerSecond;
+          const fields = { epochs: s.epoch.toFixed(2), ips: s.imagesPerSecond.toFixed(1), loss: s.loss.toFixed(3), lr: s.lr.toPrecision(3), etaText: formatEta(eta) };
+          if (bar) bar.update(s.step, fields);
+          else if (s.step % 50 === 0 || s.step === 1) process.stderr.write(`step ${s.step}/${s.totalSteps} epoch ${fields.epochs} ${fields.ips} img/s loss ${fields.loss} lr ${fields.lr} ETA ${fields.etaText}\n`);
+        },
+        onEval: (e) => {
+          const line = `epoch ${e.epoch.toFixed(2)}: test top-1 ${(100 * e.accuracy).toFixed(2)}%, test loss ${e.loss.toFixed(4)} (${e.images} images)`;
+          if (bar) bar.stop();
+          console.log(line);
+          writeReport();
+          if (bar) bar.start(totalSteps, t.step);
+        },
+        onMessage: (m) => {
+          if (!bar) say(m);
+        },
+      });
+      bar?.stop();
+      const report = writeReport();
+      const why = { done: `all ${c.epochs} epochs done`, time: `the ${run.minutes} minute budget ran out`, interrupted: 'stopped by Ctrl-C', 'max-steps': `--max-steps ${run.maxSteps} reached` }[outcome.stopped];
+      console.log(`${why} at step ${outcome.steps} (epoch ${outcome.epochs.toFixed(2)})${outcome.lastEval ? `; last test top-1 ${(100 * outcome.lastEval.accuracy).toFixed(2)}%` : ''}`);
+      console.log(`checkpoint: ${outcome.checkpoint}\nmetrics: ${metricsPath}\nreport: ${report}`);
+      if (outcome.stopped !== 'done') console.log(`continue with: incept train --resume --out ${outDir}${opts.data ? ` --data ${opts.data}` : ''}`);
+    } finally {
+      process.off('SIGINT', onSigint);
+      trainer?.dispose();
+      engine.destroy();
+    }
   } finally {
-    process.off('SIGINT', onSigint);
-    trainer.dispose();
-    engine.destroy();
+    lock.release();
+    // A run refused before it wrote anything leaves no empty folder behind.
+    if (created && readdirSync(outDir).length === 0) rmdirSync(outDir);
   }
 }

@@ -1,11 +1,12 @@
 /**
  * A checkpoint as two files side by side: `${name}.safetensors` (the tensors) and `${name}.json`
- * (anything else: step, optimizer settings, metrics). Each is written atomically; both carry the
- * same random checkpoint id (in the safetensors metadata and in the JSON), so a pair where one file
- * was overwritten without the other (an interrupted save, a copy from elsewhere) is refused
- * instead of mixing weights and state from different runs. Node only (file system).
+ * (anything else: step, optimizer settings, metrics). Each is written atomically, through a
+ * temporary file of its own unique name (two writers never share one); both carry the same random
+ * checkpoint id (in the safetensors metadata and in the JSON), so a pair where one file was
+ * overwritten without the other (an interrupted save, a copy from elsewhere) is refused instead of
+ * mixing weights and state from different runs. Node only (file system).
  */
-import { InvalidArgumentError } from '../runtime/errors.js';
+import { InceptError, InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import {
   SafetensorsError,
@@ -14,7 +15,6 @@ import {
   nodeFs,
   readFileBytes,
   readTensorsToHost,
-  writeFileAtomic,
   type SafetensorsTensor,
 } from './safetensors.js';
 
@@ -55,8 +55,33 @@ export function checkpointPaths(dir: string, name: string): CheckpointPaths {
   return { safetensors: joinPath(dir, `${name}.safetensors`), json: joinPath(dir, `${name}.json`) };
 }
 
-/** Writes `${dir}/${name}.safetensors` and `${dir}/${name}.json` (creating dir), each atomically. */
-export async function writeCheckpoint(dir: string, name: string, checkpoint: CheckpointInput): Promise<CheckpointPaths & { id: string }> {
+/**
+ * Writes bytes to `path` atomically: to a temporary file beside it with a unique name (so
+ * concurrent writers of the same path never write into one temporary file), flushed to disk,
+ * then renamed over `path`; a reader sees the old file or the new one, never half of one.
+ * @internal
+ */
+export async function writeFileAtomically(path: string, bytes: Uint8Array, what: string): Promise<void> {
+  const fs = await nodeFs(what);
+  const tmp = `${path}.${globalThis.crypto.randomUUID()}.tmp`;
+  try {
+    const fh = await fs.open(tmp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw new InceptError(`${what}: could not write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Writes `${dir}/${name}.safetensors` and `${dir}/${name}.json` (creating dir), each atomically.
+ * `afterTensors` runs between the two (crash tests stop there). */
+export async function writeCheckpoint(dir: string, name: string, checkpoint: CheckpointInput, hooks: { afterTensors?: () => void } = {}): Promise<CheckpointPaths & { id: string }> {
   const paths = checkpointPaths(dir, name);
   const id = globalThis.crypto.randomUUID();
   const what = `writeCheckpoint(${paths.safetensors})`;
@@ -76,8 +101,9 @@ export async function writeCheckpoint(dir: string, name: string, checkpoint: Che
   }
   if (dir !== '') await (await nodeFs('writeCheckpoint')).mkdir(dir, { recursive: true });
   // Tensors first: if the JSON rename never happens, the ids differ and readCheckpoint says so.
-  await writeFileAtomic(paths.safetensors, bytes, 'writeCheckpoint');
-  await writeFileAtomic(paths.json, new TextEncoder().encode(`${text}\n`), 'writeCheckpoint');
+  await writeFileAtomically(paths.safetensors, bytes, 'writeCheckpoint');
+  hooks.afterTensors?.();
+  await writeFileAtomically(paths.json, new TextEncoder().encode(`${text}\n`), 'writeCheckpoint');
   return { ...paths, id };
 }
 

@@ -2,10 +2,16 @@
  * What a training run logs: one JSON object per line, a step record every few steps and an
  * evaluation record at each epoch end, and the HTML report drawn from them (loss and accuracy
  * curves, Chart.js inlined so the file opens with no network).
+ *
+ * A crash can leave the log ahead of the checkpoint a resume starts from (records of steps the
+ * resumed run will do again) and can cut the last line in half. Opening the log to continue a
+ * run repairs both first (`repairMetrics`), so no step is logged twice and no torn line makes
+ * the report unreadable later.
  */
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts } from '../io/html-report.js';
+import { crashNow, crashRequested } from './crash-points.js';
 
 export interface StepRecord {
   kind: 'step';
@@ -34,17 +40,99 @@ export interface EvalRecord {
 
 export type MetricRecord = StepRecord | EvalRecord;
 
+/** What `repairMetrics` did: bytes of a torn last line cut, records dropped for being past the
+ * step, whole lines dropped for not being JSON, records kept. */
+export interface MetricsRepair {
+  tornBytes: number;
+  dropped: number;
+  unreadable: number;
+  kept: number;
+}
+
+/**
+ * Makes a metrics file fit to continue: cuts a last line that has no newline (a crash in the
+ * middle of an append), drops whole lines that are not JSON and, with `afterStep`, the records
+ * of later steps (logged after the checkpoint a resume starts from; the resumed run logs them
+ * again). Rewrites the file atomically, only when something changed. A missing file is empty.
+ */
+export function repairMetrics(path: string, options: { afterStep?: number } = {}): MetricsRepair {
+  const repair: MetricsRepair = { tornBytes: 0, dropped: 0, unreadable: 0, kept: 0 };
+  if (!existsSync(path)) return repair;
+  const text = readFileSync(path, 'utf8');
+  const end = text.lastIndexOf('\n') + 1;
+  repair.tornBytes = Buffer.byteLength(text.slice(end));
+  const kept: string[] = [];
+  for (const line of text.slice(0, end).split('\n')) {
+    if (!line.trim()) continue;
+    let record: Partial<MetricRecord> | undefined;
+    try {
+      record = JSON.parse(line) as Partial<MetricRecord>;
+    } catch {
+      repair.unreadable++;
+      continue;
+    }
+    if (options.afterStep !== undefined && typeof record?.step === 'number' && record.step > options.afterStep) {
+      repair.dropped++;
+      continue;
+    }
+    kept.push(line);
+  }
+  repair.kept = kept.length;
+  if (repair.tornBytes || repair.dropped || repair.unreadable) {
+    const tmp = `${path}.${globalThis.crypto.randomUUID()}.tmp`;
+    try {
+      const fd = openSync(tmp, 'wx');
+      try {
+        writeSync(fd, kept.map((l) => `${l}\n`).join(''));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+  return repair;
+}
+
+/** In words, for the training log: what a repair changed, or undefined when nothing. */
+export function describeRepair(path: string, repair: MetricsRepair, afterStep?: number): string | undefined {
+  const parts: string[] = [];
+  if (repair.tornBytes) parts.push(`cut a torn last line (${repair.tornBytes} bytes, written when a run stopped mid-append)`);
+  if (repair.unreadable) parts.push(`dropped ${repair.unreadable} line${repair.unreadable === 1 ? '' : 's'} that ${repair.unreadable === 1 ? 'is' : 'are'} not JSON`);
+  if (repair.dropped) parts.push(`dropped ${repair.dropped} record${repair.dropped === 1 ? '' : 's'} past the checkpoint's step ${afterStep ?? '?'} (the resumed run logs those steps again)`);
+  return parts.length ? `${path}: ${parts.join('; ')}` : undefined;
+}
+
+export interface MetricsLogOptions {
+  /** Keep the records already there and add to them (a torn last line is cut first). */
+  append?: boolean;
+  /** Continue a run resumed at this step: as `append`, and records of later steps are dropped. */
+  resumeAtStep?: number;
+}
+
 /** Appends records to a JSON-lines file (created with its folder on first use). */
 export class MetricsLog {
   readonly path: string;
-  constructor(path: string, options: { append?: boolean } = {}) {
+  /** What opening the log repaired (appending or resuming), else undefined. */
+  readonly repair: MetricsRepair | undefined;
+  constructor(path: string, options: MetricsLogOptions = {}) {
     this.path = resolve(path);
     mkdirSync(dirname(this.path), { recursive: true });
-    if (!options.append) writeFileSync(this.path, '');
+    if (options.resumeAtStep !== undefined) this.repair = repairMetrics(this.path, { afterStep: options.resumeAtStep });
+    else if (options.append) this.repair = repairMetrics(this.path);
+    else writeFileSync(this.path, '');
   }
 
+  /** One line per record, appended in a single write. */
   write(record: MetricRecord): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    if (crashRequested('metrics-torn', record.step)) {
+      appendFileSync(this.path, line.slice(0, Math.floor(line.length / 2)));
+      crashNow();
+    }
+    appendFileSync(this.path, line);
   }
 }
 

@@ -5,9 +5,11 @@
  * the tape (BatchNorm on batch statistics, dropout, aux head), Inception's loss (label smoothing,
  * aux weight 0.4), backward, the global gradient norm in one pass, and the optimizer's update
  * with clipping applied inside its kernel. At each epoch end: the test set in inference mode,
- * a metrics record, a checkpoint and the HTML report. A time budget or Ctrl-C ends the run after
- * the step in flight: the budget evaluates first, both write a checkpoint, and `resume`
- * continues from it.
+ * a metrics record, a checkpoint and the HTML report. Between epoch ends a checkpoint every few
+ * minutes (`checkpointEverySeconds`), so a crash loses minutes, not an epoch. A time budget or
+ * Ctrl-C ends the run after the step in flight: the budget evaluates first, both write a
+ * checkpoint, and `resume` continues from the newest one (src/train/checkpoint.ts: a checkpoint
+ * is published only once complete, so a crash never leaves a half-written one to resume from).
  *
  * Every random choice is a counter-based function of (seed, step): the shuffle per epoch, the
  * augmentation draws, the dropout masks. So the RNG state is the step count, and a resumed run
@@ -30,7 +32,9 @@ import { MetricsLog, readMetrics, renderTrainReport, type MetricRecord } from '.
 import { createOptimizer, scheduleFor, type OptimizerChoice, type ScheduleChoice, type TrainOptimizer } from './optimizer-choice.js';
 import type { LearningRateSchedule } from '../optim/schedule.js';
 import { ExponentialMovingAverage } from '../optim/ema.js';
-import { readTrainCheckpoint, writeTrainCheckpoint } from './checkpoint.js';
+import { readTrainCheckpoint, removeUnpublishedCheckpoints, writeTrainCheckpoint } from './checkpoint.js';
+import { configDifferences, settingValue } from './run-config.js';
+import { imagesPerBuffer } from './buffer-limits.js';
 import { writeReport } from '../cli/args.js';
 
 export interface TrainConfig {
@@ -83,6 +87,10 @@ export interface RunControl {
   logEvery?: number;
   /** Set to true (e.g. by SIGINT) to stop after the step in flight and checkpoint. */
   interrupted?: () => boolean;
+  /** Also checkpoint mid-epoch once this many seconds have passed since the last checkpoint (or
+   * the start); 0: after every step. Default: only at epoch ends and when stopping. */
+  checkpointEverySeconds?: number;
+  onCheckpoint?: (c: { step: number; path: string }) => void;
   onStep?: (s: { step: number; epoch: number; loss: number; lr: number; imagesPerSecond: number; stepsPerEpoch: number; totalSteps: number }) => void;
   onEval?: (e: Evaluation & { epoch: number }) => void;
   onMessage?: (m: string) => void;
@@ -95,6 +103,7 @@ export interface TrainOutcome {
   losses: number[];
   lastEval?: Evaluation;
   stopped: 'done' | 'time' | 'interrupted' | 'max-steps';
+  /** The folder of the newest checkpoint. */
   checkpoint: string;
 }
 
@@ -107,6 +116,10 @@ export interface TrainState {
   /** Sum and count of training losses in the current epoch (the epoch's mean at its end). */
   epochLossSum: number;
   epochLossCount: number;
+  /** Images of the data the run trains and evaluates on (checked when resuming; absent in
+   * checkpoints written before they were recorded). */
+  trainImages?: number;
+  testImages?: number;
 }
 
 export class Trainer {
@@ -117,6 +130,9 @@ export class Trainer {
   readonly ema: ExponentialMovingAverage | undefined;
   private readonly tape: Tape;
   private state: TrainState;
+  /** The newest checkpoint on disk and whether the state has moved on since it was written. */
+  private saved: { path: string; step: number } | undefined;
+  private changedSinceSave = true;
 
   private constructor(
     readonly engine: Engine,
@@ -132,17 +148,39 @@ export class Trainer {
     this.loader = new BatchLoader(engine, train, { batchSize: config.batchSize, seed: config.seed, training: true, dropLast: true, ...(state ? { state: state.loader } : {}) });
     this.schedule = scheduleFor(config, this.loader.batchesPerEpoch);
     this.ema = config.ema ? new ExponentialMovingAverage(engine, this.model.parameters(), { decay: config.ema, numUpdates: true }) : undefined;
-    this.state = state ?? { config, step: 0, loader: this.loader.state, seconds: 0, epochLossSum: 0, epochLossCount: 0 };
+    this.state = { ...(state ?? { config, step: 0, loader: this.loader.state, seconds: 0, epochLossSum: 0, epochLossCount: 0 }), trainImages: train.count, testImages: test.count };
   }
 
-  /** A fresh run, or (resume) the one whose checkpoint is in outDir. */
-  static async create(engine: Engine, config: TrainConfig, data: { train: ImageDataset; test: ImageDataset }, outDir: string, resume = false): Promise<Trainer> {
+  /**
+   * A fresh run, or (resume) the one whose newest checkpoint is in outDir; `config` must then be
+   * the checkpoint's (the CLI restores it from the run folder) and the data the same size.
+   * Checkpoint folders a crash left unpublished are cleared first: the caller holds the folder.
+   */
+  static async create(
+    engine: Engine,
+    config: TrainConfig,
+    data: { train: ImageDataset; test: ImageDataset },
+    outDir: string,
+    resume = false,
+    options: { onMessage?: (m: string) => void } = {},
+  ): Promise<Trainer> {
     const dir = resolve(outDir);
     if (data.train.count < config.batchSize) throw new InceptError(`incept train: the batch size ${config.batchSize} is larger than the ${data.train.count} training images`);
+    for (const path of removeUnpublishedCheckpoints(dir)) options.onMessage?.(`removed ${path}: a checkpoint whose writing was cut short (it was never the one to resume from)`);
     if (!resume) return new Trainer(engine, config, data.train, data.test, dir);
-    const saved = await readTrainCheckpoint(dir);
+    const saved = await readTrainCheckpoint(dir, options);
+    const differ = configDifferences(saved.state.config, config);
+    if (differ.length) {
+      const what = differ.map((k) => `${k} (${String(settingValue(saved.state.config, k) ?? 'not set')} in the checkpoint, ${String(settingValue(config, k) ?? 'not set')} given)`).join(', ');
+      throw new InceptError(`Trainer.create: resuming ${dir} with a configuration that differs from its checkpoint's: ${what}. A resumed run keeps its configuration`);
+    }
+    for (const [split, was, now] of [['training', saved.state.trainImages, data.train.count], ['test', saved.state.testImages, data.test.count]] as const) {
+      if (was !== undefined && was !== now) throw new InceptError(`Trainer.create: the run in ${dir} was trained on ${was} ${split} images; the data given has ${now} (another data folder or limit?)`);
+    }
     const t = new Trainer(engine, saved.state.config, data.train, data.test, dir, saved.state);
     t.loadTensors(saved.tensors);
+    t.saved = { path: saved.path, step: saved.state.step };
+    t.changedSinceSave = false;
     return t;
   }
 
@@ -175,12 +213,18 @@ export class Trainer {
     for (const [name, t] of this.optimizer.state()) tensors.set(`optimizer.${name}`, t);
     if (this.ema) for (const [name, t] of this.ema.state()) tensors.set(`ema.${name}`, t);
     this.state.loader = this.loader.state;
-    return writeTrainCheckpoint(this.outDir, tensors, this.state);
+    const path = await writeTrainCheckpoint(this.outDir, tensors, this.state);
+    this.saved = { path, step: this.state.step };
+    this.changedSinceSave = false;
+    return path;
   }
 
   /** Test-set accuracy and loss, with the averaged weights when the run keeps an average. */
   async evaluate(onBatch?: (done: number, total: number) => void): Promise<Evaluation> {
-    const run = () => evaluate(this.engine, this.model, this.test, onBatch ? { onBatch } : {});
+    // 250 images a batch unless the adapter's buffers hold fewer (evaluation results do not
+    // depend on the batch: each image is scored alone, and summed in the same order).
+    const batchSize = Math.max(1, Math.min(250, imagesPerBuffer(this.engine.limits, this.model.layers)));
+    const run = () => evaluate(this.engine, this.model, this.test, { batchSize, ...(onBatch ? { onBatch } : {}) });
     if (!this.ema) return run();
     this.model.invalidateFolded();
     try {
@@ -213,16 +257,28 @@ export class Trainer {
     const params = [...this.model.parameters()];
     let windowStart = performance.now();
     let windowImages = 0;
+    let lastCheckpointAt = performance.now();
+    const checkpoint = async () => {
+      this.state.seconds = seconds();
+      const path = await this.checkpoint();
+      lastCheckpointAt = performance.now();
+      control.onCheckpoint?.({ step: this.state.step, path });
+    };
 
-    const endOfEpoch = async (epoch: number) => {
-      control.onMessage?.(`epoch ${epoch} done: evaluating on ${this.test.count} test images`);
+    /** Evaluates (and logs it); at an epoch's end the epoch's loss sums start over, while a time
+     * budget that stops mid-epoch keeps them, so the epoch's mean is the same when resumed. */
+    const evaluateNow = async (epoch: number) => {
+      control.onMessage?.(`${epoch > 0 && Number.isInteger(epoch) ? `epoch ${epoch} done` : `stopping at epoch ${epoch.toFixed(2)}`}: evaluating on ${this.test.count} test images`);
       lastEval = await this.evaluate();
       const trainLoss = this.state.epochLossCount ? this.state.epochLossSum / this.state.epochLossCount : undefined;
       metrics.write({ kind: 'eval', step: this.state.step, epoch, testAcc: lastEval.accuracy, testLoss: lastEval.loss, ...(trainLoss !== undefined ? { trainLoss } : {}), seconds: seconds() });
       evaluatedAt = this.state.step;
+      this.changedSinceSave = true;
       control.onEval?.({ ...lastEval, epoch });
-      this.state.epochLossSum = 0;
-      this.state.epochLossCount = 0;
+      if (this.state.step % stepsPerEpoch === 0) {
+        this.state.epochLossSum = 0;
+        this.state.epochLossCount = 0;
+      }
     };
 
     while (this.state.step < totalSteps) {
@@ -258,6 +314,7 @@ export class Trainer {
       if (!Number.isFinite(loss)) throw new InceptError(`incept train: the loss became ${loss} at step ${step} (learning rate ${lr}); lower --lr or keep clipping on`);
       losses.push(loss);
       this.state.step++;
+      this.changedSinceSave = true;
       this.state.epochLossSum += loss;
       this.state.epochLossCount++;
       windowImages += config.batchSize;
@@ -271,16 +328,17 @@ export class Trainer {
         windowImages = 0;
       }
       if (this.state.step % stepsPerEpoch === 0) {
-        await endOfEpoch(this.state.step / stepsPerEpoch);
-        this.state.seconds = seconds();
-        await this.checkpoint();
+        await evaluateNow(this.state.step / stepsPerEpoch);
+        await checkpoint();
+      } else if (control.checkpointEverySeconds !== undefined && (performance.now() - lastCheckpointAt) / 1000 >= control.checkpointEverySeconds) {
+        await checkpoint();
       }
     }
     // The time budget ends with an evaluation (unless the epoch end just did one).
-    if (stopped === 'time' && evaluatedAt !== this.state.step) await endOfEpoch(this.state.step / stepsPerEpoch);
-    this.state.seconds = seconds();
-    const checkpoint = await this.checkpoint();
-    return { steps: this.state.step, epochs: this.state.step / stepsPerEpoch, losses, ...(lastEval ? { lastEval } : {}), stopped, checkpoint };
+    if (stopped === 'time' && evaluatedAt !== this.state.step) await evaluateNow(this.state.step / stepsPerEpoch);
+    // A checkpoint unless the newest one already holds this state (e.g. the epoch end just wrote it).
+    if (this.changedSinceSave || !this.saved) await checkpoint();
+    return { steps: this.state.step, epochs: this.state.step / stepsPerEpoch, losses, ...(lastEval ? { lastEval } : {}), stopped, checkpoint: this.saved!.path };
   }
 
   dispose(): void {
