@@ -233,5 +233,5 @@ describe('the peer report', () => {
     expect(state.pageErrors).toEqual([]);
     expect(state.drawn).toBe(peerReportChartCount(report));
     expect(peerReportChartCount(report)).toBe(2);
-  }, 180_000);
+  });
 });

@@ -117,7 +117,7 @@ describe(`concurrent classify() returns the sequential results bit for bit ${rep
     const published = publish(await saveArtifacts(keras));
     const files = [{ name: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(published.modelJson)) }, ...[...published.shards].map(([name, bytes]) => ({ name, bytes }))];
     classifiers.push({ name: 'tfjs', c: await loadClassifier(engine, { weights: files }) });
-  }, 300_000);
+  });
   afterAll(() => {
     for (const { c } of classifiers) c.dispose();
     model?.dispose();
@@ -148,7 +148,7 @@ describe(`concurrent classify() returns the sequential results bit for bit ${rep
       } finally {
         for (const t of tensors) t.dispose();
       }
-    }, 300_000);
+    });
   }
 });
 

@@ -30,6 +30,7 @@ import {
 } from '../bench/factorization/result.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
 import { closeServer, listenOnLoopback } from '../src/serve/loopback.js';
+import { HANG_GUARD_MS } from './support/hang-guard.js';
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic result: four Inception-v3 replacements at batch 1 and 8.
@@ -339,7 +340,7 @@ beforeAll(async () => {
         const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
         return w.__chartsDrawn !== undefined || w.__chartError !== undefined;
       },
-      { timeout: 60_000, polling: 50 },
+      { timeout: HANG_GUARD_MS, polling: 50 },
     );
     o.loadMs = performance.now() - t0;
     outcome = o;
@@ -347,7 +348,7 @@ beforeAll(async () => {
     // Reported by every browser test below (a failing beforeAll alone would leave them reported as skipped).
     setupError = e;
   }
-}, 180_000);
+});
 
 afterAll(async () => {
   await chromium?.close();

@@ -348,7 +348,7 @@ describe(`the engine's Inception-v3 as a graph (seed ${seed})`, () => {
         graphModel?.dispose();
         model.dispose();
       }
-    }, 900_000);
+    });
   }
 
   it('the spec and the model parameters line up with the graph for a v2 stem and 1001 classes', async () => {

@@ -455,7 +455,7 @@ describe('pixel budget: sizes are read from the header and checked before any pi
         if (Math.abs(got - Math.min(255, Math.max(0, want[c]!))) > 2) throw new Error(`pixel (${x}, ${y}) channel ${c}: ${got}, made as ${want[c]}`);
       }
     }
-  }, 120_000);
+  });
 });
 
 // ------------------------------------------------------------------------------ files, browser

@@ -46,6 +46,6 @@ describe(`Inception-v3 inference (seed ${seed})`, () => {
       } finally {
         model.dispose();
       }
-    }, 600_000);
+    });
   }
 });

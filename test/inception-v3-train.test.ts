@@ -73,7 +73,7 @@ describe(`Inception-v3 training graph (seed ${seed})`, () => {
         tape.dispose();
         model.dispose();
       }
-    }, 900_000);
+    });
   }
 
   it('updates the running statistics (PyTorch momentum 0.1, unbiased variance) and its first BatchNorm matches float64', async () => {
@@ -100,7 +100,7 @@ describe(`Inception-v3 training graph (seed ${seed})`, () => {
       tape.dispose();
       model.dispose();
     }
-  }, 300_000);
+  });
 
   it("trains the paper's aux head without BatchNorm (Table 3): its convs' biases get gradients", async () => {
     const model = new InceptionV3(engine, { seed, auxBatchNorm: false });
@@ -123,7 +123,7 @@ describe(`Inception-v3 training graph (seed ${seed})`, () => {
       tape.dispose();
       model.dispose();
     }
-  }, 600_000);
+  });
 
   it('trains the CIFAR-10 variant (width 0.25, aux head, asymmetric same padding) at batch 4', async () => {
     const model = new InceptionV3(engine, { seed, variant: 'cifar10', width: 0.25 });
@@ -151,7 +151,7 @@ describe(`Inception-v3 training graph (seed ${seed})`, () => {
       tape.dispose();
       model.dispose();
     }
-  }, 300_000);
+  });
 
   it('rejects an input of the wrong size, naming what it needs', () => {
     const model = new InceptionV3(engine, { seed, inputSize: 75, auxLogits: false });

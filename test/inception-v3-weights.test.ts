@@ -53,7 +53,7 @@ describe(`torchvision layout (seed ${seed})`, () => {
       a.dispose();
       b.dispose();
     }
-  }, 120_000);
+  });
 
   it('refuses files that do not fit, naming the key; ignores the aux head for a model without one', async () => {
     const withAux = new InceptionV3(engine, { seed, variant: 'cifar10', width: 0.25 });
@@ -74,5 +74,5 @@ describe(`torchvision layout (seed ${seed})`, () => {
       noAux.dispose();
       hundred.dispose();
     }
-  }, 120_000);
+  });
 });

@@ -24,9 +24,10 @@ import type { InferImageResult, InferReport } from '../src/cli/infer.js';
 import { testEngine } from './support/engine.js';
 import { encodeMosaicJpeg, randomMosaic } from './support/jpeg-mosaic.js';
 import { freshSeed, makeRng } from './support/random.js';
+import { HANG_GUARD_MS } from './support/hang-guard.js';
 
 const run = promisify(execFile);
-const incept = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, ['bin/incept.js', ...args], { timeout: 300_000, maxBuffer: 16 << 20, env });
+const incept = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, ['bin/incept.js', ...args], { timeout: HANG_GUARD_MS, maxBuffer: 16 << 20, env });
 /** A failed run's exit code and output (the test fails if the run succeeds). */
 const failure = async (args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> => {
   const outcome = await incept(args, env).then(
@@ -76,7 +77,7 @@ beforeAll(async () => {
   writeFileSync(BOMB, encodePng({ width: 9990, height: 9990, data: new Uint8Array(9990 * 9990), channels: 1, depth: 8 }));
   writeFileSync(NOTES, 'just text\n');
   writeFileSync(NARROW, encodePng({ width: 1000, height: 1, data: new Uint8Array(3000).fill(90), channels: 3, depth: 8 }));
-}, 180_000);
+});
 afterAll(() => {
   engine?.destroy();
   rmSync(dir, { recursive: true, force: true });
@@ -94,7 +95,7 @@ describe(`incept infer ${replay}`, () => {
     for (const [, , label, , index] of rows) expect(label!.trim()).toBe(LABELS[Number(index)]);
     expect(stdout).toMatch(/^Time {5}load \d.*, decode .*, preprocess .*, forward .*; 2 images in batches of up to 8/m);
     expect(stderr).toMatch(/infer…/); // progress goes to stderr
-  }, 300_000);
+  });
 
   it('--json: one document; the same probabilities as loadClassifier on the same file; no labels for a 10-class model', async () => {
     const { stdout } = await incept(['infer', TABBY, '--weights', SMALL, '--json', '--topk', '10', '--batch', '1']);
@@ -118,7 +119,7 @@ describe(`incept infer ${replay}`, () => {
     } finally {
       c.dispose();
     }
-  }, 300_000);
+  });
 
   it('an ONNX file of the same network: detected, same top classes', async () => {
     const [onnx, torch] = await Promise.all([incept(['infer', TABBY, '--weights', ONNX, '--json', '--topk', '3']), incept(['infer', TABBY, '--weights', SMALL, '--json', '--topk', '3'])]);
@@ -127,7 +128,7 @@ describe(`incept infer ${replay}`, () => {
     expect(a.model).toMatchObject({ format: 'onnx', classes: 10, inputShape: [32, 32, 3], preset: 'torchvision' });
     expect(classified(a, 0).top.map((t) => t.index)).toEqual(classified(b, 0).top.map((t) => t.index));
     classified(a, 0).top.forEach((t, i) => expect(t.probability).toBeCloseTo(classified(b, 0).top[i]!.probability, 4));
-  }, 300_000);
+  });
 
   it('--labels FILE names the classes; one of another length is an error', async () => {
     const names = Array.from({ length: 10 }, (_, i) => `thing-${i}`);
@@ -140,7 +141,7 @@ describe(`incept infer ${replay}`, () => {
     const wrong = await failure(['infer', TABBY, '--weights', SMALL, '--labels', join(SAMPLES, 'imagenet-simple-labels.json')]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^incept: labels for .*cifar\.safetensors: 1000 label\(s\) for a model with 10 classes/m);
-  }, 300_000);
+  });
 
   it('exits 1 with a message naming the fault: missing, truncated, foreign and wrong model files; bad flags', async () => {
     const truncated = join(dir, 'truncated.safetensors');
@@ -163,7 +164,7 @@ describe(`incept infer ${replay}`, () => {
       expect(stderr, `stderr of incept ${args.join(' ')}`).toMatch(message);
       expect(stderr, 'no stack trace').not.toMatch(/^\s+at /m);
     }
-  }, 300_000);
+  });
   it('many images, some bad: each bad file gets an error entry, the others (a 48 MP photo among them) are classified, exit code 2', async () => {
     const files = [TABBY, NOTES, PHOTO48, BOMB, ORANGE];
     const names = ['n02123045_tabby.JPEG', 'notes.jpg', 'photo48.jpg', 'bomb.png', 'n07747607_orange.JPEG'];
@@ -213,7 +214,7 @@ describe(`incept infer ${replay}`, () => {
       file: 'photo48.jpg',
       error: 'JPEG too large: its header says 8000×6000 pixels (48.0 megapixels), more than the pixel budget of 40 megapixels (maxMegapixels); nothing was decoded',
     });
-  }, 300_000);
+  });
 
   it('only bad images: every one gets its entry and the exit code is 2', async () => {
     const { code, stdout, stderr } = await failure(['infer', NOTES, BOMB, '--weights', SMALL, '--json']);
@@ -222,7 +223,7 @@ describe(`incept infer ${replay}`, () => {
     expect(report.images.map((im) => ('error' in im ? im.file : `${im.file} classified`))).toEqual(['notes.jpg', 'bomb.png']);
     expect(report.failed).toBe(2);
     expect(stderr).toMatch(/^incept: 2 of 2 images could not be classified:/m);
-  }, 300_000);
+  });
 
   it('flags are checked before the engine starts: the message names the flag, the value and the range', async () => {
     // A driver choice the engine refuses: a flag error seen instead proves the flags came first.
@@ -248,5 +249,5 @@ describe(`incept infer ${replay}`, () => {
     // With good flags the same environment reaches the engine, which refuses the driver.
     const control = await failure(['infer', TABBY, '--weights', SMALL, '--max-megapixels', '48.5', '--batch', '256'], env);
     expect(control.stderr).toMatch(/^incept: INCEPT_DRIVER='no-such-driver' is not a driver choice/m);
-  }, 300_000);
+  });
 });

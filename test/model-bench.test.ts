@@ -20,7 +20,7 @@ let result: ModelBenchResult;
 beforeAll(async () => {
   engine = await testEngine();
   result = await runModelBench(engine, { inputSize: 75, batches: [1, 2], trainBatch: 2, repeats: 1 });
-}, 600_000);
+});
 afterAll(() => engine?.destroy());
 
 describe('runModelBench at 75×75', () => {
@@ -116,5 +116,5 @@ describe('the model benchmark report in headless Chromium', () => {
     expect(state.pageErrors).toEqual([]);
     expect(state.drawn).toBe(modelBenchChartCount(result));
     expect(state.tables).toBe(1 + result.forward.length + 1);
-  }, 180_000);
+  });
 });

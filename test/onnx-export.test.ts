@@ -268,7 +268,7 @@ describe(`Inception-v3 to ONNX (seed ${seed})`, () => {
     } finally {
       model.dispose();
     }
-  }, 300_000);
+  });
 });
 
 describe(`runExport, the future 'incept export' (seed ${seed})`, () => {
@@ -311,5 +311,5 @@ describe(`runExport, the future 'incept export' (seed ${seed})`, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  });
 });

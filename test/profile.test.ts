@@ -22,6 +22,7 @@ import { parseProfileOptions } from '../src/cli/profile.js';
 import { testEngine } from './support/engine.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
 import { drawReport } from './support/report-page.js';
+import { HANG_GUARD_MS } from './support/hang-guard.js';
 
 const TINY: ProfileOptions = { variant: 'cifar10', width: 0.125, inputSize: 32, batch: 2 };
 const PEAK: PeakInfo = { gflops: 8, source: 'given', how: 'given by the test' };
@@ -54,7 +55,7 @@ beforeAll(async () => {
   };
   fwd = await profile(TINY);
   train = await profile({ ...TINY, train: true });
-}, 600_000);
+});
 afterAll(() => engine?.destroy());
 
 const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(b)));
@@ -263,7 +264,7 @@ describe('the report', () => {
       expect(state.pageErrors).toEqual([]);
       expect(state.drawn).toBe(profileChartCount());
       expect(state.tableRows).toBeGreaterThan(train.result.dispatches.length);
-    }, 180_000);
+    });
   });
 });
 
@@ -293,7 +294,7 @@ describe('options', () => {
 
 describe('incept profile (the built command)', () => {
   const run = promisify(execFile);
-  const incept = (args: string[]) => run(process.execPath, ['bin/incept.js', ...args], { timeout: 300_000, maxBuffer: 64 << 20 });
+  const incept = (args: string[]) => run(process.execPath, ['bin/incept.js', ...args], { timeout: HANG_GUARD_MS, maxBuffer: 64 << 20 });
   let dir: string;
   beforeAll(async () => {
     // The command runs from dist/: rebuild it if it predates this command's sources.
@@ -301,7 +302,7 @@ describe('incept profile (the built command)', () => {
     const sources = ['src/cli/profile.ts', 'bench/profile/run.ts', 'bench/profile/report.ts', 'src/runtime/profiler.ts', 'src/cli/main.ts'];
     if (sources.some((s) => statSync(s).mtimeMs > built)) await run(process.execPath, ['esbuild.config.mjs']);
     dir = mkdtempSync(join(tmpdir(), 'incept-profile-'));
-  }, 120_000);
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('writes the HTML and the JSON and prints the summary, with the peak measured in the same run', async () => {
@@ -327,7 +328,7 @@ describe('incept profile (the built command)', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain('<canvas id="chart-timeline"');
     expect(tableRows(page, 'dispatches').length).toBe(data.dispatches.length);
-  }, 300_000);
+  });
 
   it('exits 1 naming a bad option', async () => {
     const err = (await incept(['profile', '--batch', '0']).catch((e: unknown) => e)) as { code: number; stderr: string };

@@ -79,5 +79,5 @@ describe('training report in headless Chromium', () => {
     expect(state.pageErrors).toEqual([]);
     expect(state.drawn).toBe(2);
     expect(state.tableRows).toBe(2);
-  }, 120_000);
+  });
 });

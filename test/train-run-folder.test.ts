@@ -49,7 +49,7 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
     expect(over.code, over.stderr).toBe(0);
     expect(readMetricLines(join(out, 'metrics.jsonl')).filter((r) => r.kind === 'step').map((r) => r.step)).toEqual([1, 2]);
     expect(JSON.parse(read(join(out, 'run.json'))).config.seed).toBe(seed + 1);
-  }, 600_000);
+  });
 
   it('--resume restores the run’s settings from its folder and refuses a flag that contradicts them, by name', async () => {
     const out = join(root, 'restore');
@@ -71,7 +71,7 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
     expect(resumed.stdout).toContain(`seed ${seed}`);
     expect(resumed.stdout).toContain('Resuming at step 1 ');
     expect(resumed.stdout).toMatch(/all 2 epochs done at step 4 /);
-  }, 600_000);
+  });
 
   it('--resume with nothing to resume says so without starting the engine', async () => {
     const r = await runIncept(['train', ...tiny, '--out', join(root, 'empty'), '--resume']);
@@ -96,7 +96,7 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
     expect(steps[1]!.loss).not.toBe(99);
     expect(records.filter((r) => r.kind === 'eval').map((r) => r.step)).toEqual([2]);
     expect(read(join(out, 'report.html'))).toContain('Best test accuracy');
-  }, 600_000);
+  });
 
   it('one process per run folder: a live holder’s lock is refused, a dead one’s is taken over', async () => {
     const out = join(root, 'locked');
@@ -119,5 +119,5 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
     expect(taken.stderr).toContain(`taking over ${lock}`);
     expect(taken.stderr).toContain(`process ${deadPid}`);
     expect(existsSync(lock)).toBe(false); // released at exit
-  }, 600_000);
+  });
 });

@@ -24,6 +24,7 @@ import { loadClassifier } from '../../src/api/classifier.js';
 import { testEngine } from '../support/engine.js';
 import { freshSeed } from '../support/random.js';
 import { launchChromium, type LaunchedChromium } from './harness.js';
+import { HANG_GUARD_MS } from '../support/hang-guard.js';
 
 const SAMPLES = new URL('../../../shared/data/imagenet-sample/', import.meta.url).pathname;
 const TABBY = join(SAMPLES, 'n02123045_tabby.JPEG');
@@ -63,7 +64,7 @@ beforeAll(async () => {
   server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (serverOut += d.toString()));
   url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`incept serve printed no URL within 30 s:\n${serverOut}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`incept serve printed no URL (hung):\n${serverOut}`)), HANG_GUARD_MS);
     const look = () => {
       const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(serverOut);
       if (m) {
@@ -75,7 +76,7 @@ beforeAll(async () => {
     server!.once('exit', (code) => reject(new Error(`incept serve exited with ${code}:\n${serverOut}`)));
   });
   chromium = await launchChromium();
-}, 180_000);
+});
 
 afterAll(async () => {
   await chromium?.close();
@@ -92,7 +93,7 @@ async function openPage(): Promise<Page> {
     if (r.status() >= 400) failedRequests.push(`${r.url()}: HTTP ${r.status()}`);
   });
   await page.goto(url, { waitUntil: 'load' });
-  await page.waitForFunction(() => document.body.dataset.state !== 'loading-page', { timeout: 30_000 });
+  await page.waitForFunction(() => document.body.dataset.state !== 'loading-page', { timeout: HANG_GUARD_MS });
   return page;
 }
 
@@ -117,10 +118,10 @@ describe(`incept serve ${replay}`, () => {
       const t0 = performance.now();
       await pick(page, '#image', TABBY);
       await pick(page, '#weights', WEIGHTS);
-      await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), { timeout: 240_000, polling: 250 });
+      await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), { timeout: HANG_GUARD_MS, polling: 250 });
       const state = await serveState(page);
       expect(state.error, 'the page reported an error').toBeUndefined();
-      await page.waitForFunction(() => document.body.dataset.chartsDrawn === '1', { timeout: 30_000 });
+      await page.waitForFunction(() => document.body.dataset.chartsDrawn === '1', { timeout: HANG_GUARD_MS });
       console.info(`serve page: ${((performance.now() - t0) / 1000).toFixed(1)} s from picking the files to the drawn chart, adapter '${state.adapter}'`);
 
       expect(state.model).toEqual({ description: 'Inception-v3 (CIFAR-10 variant), width 0.25, torchvision layout', format: 'torchvision', classes: 10, inputShape: [32, 32, 3] });
@@ -148,14 +149,14 @@ describe(`incept serve ${replay}`, () => {
     } finally {
       await page.close();
     }
-  }, 300_000);
+  });
 
   it('a truncated model file shows an error naming it', async () => {
     const page = await openPage();
     try {
       await pick(page, '#image', TABBY);
       await pick(page, '#weights', TRUNCATED);
-      await page.waitForFunction(() => document.body.dataset.state === 'error', { timeout: 120_000, polling: 250 });
+      await page.waitForFunction(() => document.body.dataset.state === 'error', { timeout: HANG_GUARD_MS, polling: 250 });
       const shown = await page.$eval('#error', (e) => ({ text: e.textContent, hidden: (e as HTMLElement).hidden }));
       expect(shown.hidden).toBe(false);
       expect(shown.text).toMatch(/^truncated\.safetensors: /);
@@ -163,7 +164,7 @@ describe(`incept serve ${replay}`, () => {
     } finally {
       await page.close();
     }
-  }, 180_000);
+  });
 
   it('no uncaught page errors and no failed requests', () => {
     expect(pageErrors).toEqual([]);
@@ -175,5 +176,5 @@ describe(`incept serve ${replay}`, () => {
     server!.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(serverOut).toMatch(/Ctrl-C: stopping the server/);
-  }, 30_000);
+  });
 });

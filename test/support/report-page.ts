@@ -1,5 +1,6 @@
 /** Opens a self-contained HTML report in headless Chromium and waits until its charts are drawn (or failed). */
 import type { Browser } from 'puppeteer-core';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 export interface DrawnReport {
   /** window.__chartsDrawn: how many charts rendered (undefined if drawing failed). */
@@ -24,7 +25,7 @@ export async function drawReport(browser: Browser, html: string): Promise<DrawnR
         const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
         return w.__chartsDrawn !== undefined || w.__chartError !== undefined;
       },
-      { timeout: 60_000, polling: 50 },
+      { timeout: HANG_GUARD_MS, polling: 50 },
     );
     const state = await page.evaluate(() => {
       const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };

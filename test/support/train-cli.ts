@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 /** A CIFAR-10 folder of the real binary format with `perFile` records in each of the six files
  * (CI machines have no CIFAR-10): 5·perFile training and perFile test images. */
@@ -46,7 +47,7 @@ export function runIncept(args: string[], options: RunOptions = {}): Promise<Inc
     const guard = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`incept ${args.join(' ')} did not end; stdout: ${stdout}\nstderr: ${stderr}`));
-    }, options.hangGuardMs ?? 280_000);
+    }, options.hangGuardMs ?? HANG_GUARD_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(guard);
