@@ -47,7 +47,7 @@ let tabby: DecodedImage;
 beforeAll(async () => {
   small = await cifarFile();
   tabby = await readImageFile(sample('n02123045_tabby.JPEG'));
-}, 180_000);
+});
 afterAll(() => small?.model.dispose());
 
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
@@ -225,7 +225,7 @@ describe(`loadClassifier, the graph formats ${replay}`, () => {
       c.dispose();
     }
     await expect(loadClassifier(engine, { weights: { name: 'model.onnx', bytes: bytes.subarray(0, bytes.length >> 1) } })).rejects.toThrow(/model\.onnx/);
-  }, 120_000);
+  });
 
   it('TF.js: model.json with its shards as files; keras preprocessing; a model ending in softmax is not softmaxed again; a missing shard is named', async () => {
     await tfReady();
@@ -258,7 +258,7 @@ describe(`loadClassifier, the graph formats ${replay}`, () => {
     }
     const shardName = [...published.shards.keys()][1]!;
     await expect(loadClassifier(engine, { weights: files.filter((f) => f.name !== shardName) })).rejects.toThrow(new RegExp(`model\\.json lists the weight shard '${shardName}', which is not among the files given`));
-  }, 120_000);
+  });
 });
 
 describe(`the 299×299 network end to end ${replay}`, () => {
@@ -289,5 +289,5 @@ describe(`the 299×299 network end to end ${replay}`, () => {
     } finally {
       native.dispose();
     }
-  }, 300_000);
+  });
 });

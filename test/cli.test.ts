@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { inceptionV3Spec, totals } from '../src/models/inception-v3-spec.js';
+import { HANG_GUARD_MS } from './support/hang-guard.js';
 
 const run = promisify(execFile);
 const incept = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, ['bin/incept.js', ...args], { env: { ...process.env, ...env }, timeout: 300_000, maxBuffer: 16 << 20 });
+  run(process.execPath, ['bin/incept.js', ...args], { env: { ...process.env, ...env }, timeout: HANG_GUARD_MS, maxBuffer: 16 << 20 });
 
 describe('incept device', () => {
   it('--json prints adapter, features, limits and a measured peakGflops', async () => {
@@ -211,7 +212,7 @@ describe('incept train', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-  }, 300_000);
+  });
 
   it('names a bad flag value or a missing data folder', async () => {
     const bad = (await incept(['train', '--optimizer', 'adam']).catch((e: unknown) => e)) as { code: number; stderr: string };
