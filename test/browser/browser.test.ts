@@ -16,7 +16,7 @@ const CASE_NAMES = [...new Set(ALL_CASE_NAMES)];
 
 /** tsc checks these against the names page.ts uses. */
 const ERROR_CHECKS: ErrorCheckName[] = [
-  'error check: workgroup count over the device limit throws KernelBindingError',
+  'error check: workgroup count over the device limit throws DeviceLimitError',
   'error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it',
   'tuning: a conv2d choice is measured and kept in localStorage for the next engine',
 ];

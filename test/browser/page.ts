@@ -5,7 +5,7 @@
  * which the Node side (browser.test.ts) waits for and asserts on.
  */
 import { createEngine, type Engine } from '../../src/runtime/engine.js';
-import { GpuError, KernelBindingError } from '../../src/runtime/errors.js';
+import { DeviceLimitError, GpuError } from '../../src/runtime/errors.js';
 import { KernelFamily } from '../../src/runtime/kernel.js';
 import { conv2d } from '../../src/ops/conv2d.js';
 import { kernelCases } from '../cases/kernel-cases.js';
@@ -30,7 +30,7 @@ export interface PageResults {
 
 /** Names of the in-page error checks, as they appear in `results`; the test names them too. */
 export type ErrorCheckName =
-  | 'error check: workgroup count over the device limit throws KernelBindingError'
+  | 'error check: workgroup count over the device limit throws DeviceLimitError'
   | 'error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it'
   | 'tuning: a conv2d choice is measured and kept in localStorage for the next engine';
 
@@ -72,8 +72,8 @@ async function checkWorkgroupLimit(engine: Engine): Promise<void> {
     } catch (e) {
       thrown = e;
     }
-    if (!(thrown instanceof KernelBindingError)) throw new Error(`expected a KernelBindingError, got ${thrown === undefined ? 'no error' : message(thrown)}`);
-    if (!/page_copy\.wgsl:copy/.test(thrown.message)) throw new Error(`the error does not name the kernel: ${thrown.message}`);
+    if (!(thrown instanceof DeviceLimitError)) throw new Error(`expected a DeviceLimitError, got ${thrown === undefined ? 'no error' : message(thrown)}`);
+    if (!/^pageCopy \(kernel page_copy\.wgsl:copy\).*maxComputeWorkgroupsPerDimension/s.test(thrown.message)) throw new Error(`the error does not name the op, kernel and limit: ${thrown.message}`);
     // Nothing was recorded, so the batch must flush cleanly.
     await engine.flush();
   });
@@ -151,7 +151,7 @@ async function main(out: PageResults): Promise<void> {
     // After the kernel cases, so a batch left failed by these cannot affect them.
     const checks: [ErrorCheckName, (e: Engine) => Promise<void>][] = [
       ['tuning: a conv2d choice is measured and kept in localStorage for the next engine', checkTuningInLocalStorage],
-      ['error check: workgroup count over the device limit throws KernelBindingError', checkWorkgroupLimit],
+      ['error check: workgroup count over the device limit throws DeviceLimitError', checkWorkgroupLimit],
       ['error check: kernel over maxComputeWorkgroupStorageSize rejects flush with GpuError naming it', checkWorkgroupMemory],
     ];
     for (const [name, check] of checks) {
