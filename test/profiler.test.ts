@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { add } from '../src/ops/elementwise.js';
 import { matmul } from '../src/ops/matmul.js';
+import { scaledAddInPlace } from '../src/ops/reduce.js';
+import { MAX_TIMED_DISPATCHES } from '../src/runtime/profiler.js';
 import { testEngine } from './support/engine.js';
 
 let engine: Engine;
@@ -68,5 +70,24 @@ describe('profiler', () => {
       expect(Array.from(await y.read())).toEqual(new Array(8).fill(1101));
     });
     expect(engine.profiler.records.length).toBe(1100);
+  });
+
+  it('the dispatch that finds the query set full keeps its own uniforms (each dispatch a different α)', async () => {
+    // The full query set flushes the batch; a dispatch bound before that flush would have its
+    // uniforms in an arena the next batch reuses, and read a later dispatch's α.
+    for (const lead of [0, 1, 7]) {
+      await engine.scope(async () => {
+        const x = engine.tensor(new Float32Array(5).fill(1));
+        const y = engine.tensor(new Float32Array(5));
+        for (let i = 0; i < lead; i++) scaledAddInPlace(y, x, 0);
+        await engine.sync();
+        engine.profiler.clear();
+        const n = MAX_TIMED_DISPATCHES + 300;
+        for (let i = 1; i <= n; i++) scaledAddInPlace(y, x, i);
+        // Whole numbers below 2^24: every partial sum is exact in float32.
+        expect(Array.from(await y.read()), `lead ${lead}`).toEqual(new Array(5).fill((n * (n + 1)) / 2));
+        expect(engine.profiler.records.length).toBe(n);
+      });
+    }
   });
 });

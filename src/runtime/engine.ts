@@ -469,12 +469,14 @@ export class Engine implements TensorOwner {
     const entry = spec.kernel.entry(spec.entry);
     const workgroups = this.checkWorkgroups(spec, context);
     if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return; // empty problem: nothing to run
-    const bound = this.bindDispatch(spec, entry, context);
-
     if (this.profiler.enabled && this.profiler.timing === 'timestamp' && this.batch.dispatches >= MAX_TIMED_DISPATCHES) {
-      // The query set is full. Nobody awaits this flush, so its errors wait for the next one.
+      // The query set is full. Flush before binding: binding writes this dispatch's uniforms into
+      // the open batch's arena, and a flushed batch's arenas are reused by the next one, so a
+      // dispatch bound before the flush and recorded after it would read another's uniforms.
+      // Nobody awaits this flush, so its errors wait for the next one.
       this.flush().catch((e: unknown) => this.deferredErrors.push(e as GpuError));
     }
+    const bound = this.bindDispatch(spec, entry, context);
     const batch = this.batch;
     const seq = ++dispatchSeq;
     batch.contexts.set(seq, context);
