@@ -96,7 +96,7 @@ describe('incept bench factorization', () => {
     expect(zero.stderr).toMatch(/--batches needs positive integers separated by commas, got '0,8'/);
     const none = await bad(['--filter', 'no such conv', '--no-tune']);
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/no pair matches 'no such conv'; pairs: Mixed_5b 5×5/);
+    expect(none.stderr).toMatch(/--filter 'no such conv' matches no pair; pairs: Mixed_5b 5×5/);
   });
 });
 
@@ -116,7 +116,7 @@ describe('incept summary', () => {
   it('rejects an input below 75 with a clear error', async () => {
     const err = (await incept(['summary', '--no-aux', '--input', '74']).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/incept: Inception-v3: the input size must be an integer of at least 75/);
+    expect(err.stderr).toMatch(/incept: --input needs an integer of at least 75 \(smaller images vanish in Inception-v3's stride-2 layers\), got '74'/);
   });
 
   it('--cifar10: 32×32 input, 10 classes, the spec\'s totals; --width scales it and says so', async () => {
@@ -223,6 +223,6 @@ describe('incept train', () => {
     const missing = (await incept(['train', '--data', '/nonexistent/cifar']).catch((e: unknown) => e)) as { stderr: string };
     expect(missing.stderr).toMatch(/\/nonexistent\/cifar/);
     const input = (await incept(['bench', 'model', '--input', '50']).catch((e: unknown) => e)) as { stderr: string };
-    expect(input.stderr).toMatch(/--input must be at least 75/);
+    expect(input.stderr).toMatch(/--input needs an integer of at least 75/);
   });
 });

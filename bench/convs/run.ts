@@ -73,7 +73,7 @@ export function convKind(g: ConvGeometry): ConvKind {
   return asymmetricAxis(g) ? 'asymmetric' : 'general';
 }
 
-function describe(g: ConvGeometry): string {
+export function describe(g: ConvGeometry): string {
   const stride = g.strideH === 1 && g.strideW === 1 ? '' : g.strideH === g.strideW ? `/${g.strideH}` : `/${g.strideH}×${g.strideW}`;
   return `${g.kh}×${g.kw}${stride} ${g.h === g.w ? `${g.h}²` : `${g.h}×${g.w}`}×${g.cin}→${g.cout}`;
 }

@@ -24,9 +24,12 @@
  * safetensors and ONNX, 'keras' for TF.js; `preset` overrides) at the model's input size.
  * Probabilities are the model's softmax, unless the model already ends in one.
  *
- * Everything wrong with a file (truncated, a missing or misshapen tensor, an ONNX parse error,
- * a label list of another length) is a ClassifierError or another InceptError naming the file
- * and the fault, raised by loadClassifier before anything runs.
+ * Everything wrong with a file (truncated, a missing or misshapen tensor, NaN or infinite
+ * weights, a negative running variance, an ONNX parse error, a label list of another length) is
+ * a ClassifierError or another InceptError naming the file and the fault, raised by
+ * loadClassifier before anything runs. A path is read through readUserFile (io/read-user-file.ts):
+ * a regular file within the size limit, never a device or a FIFO. Outputs that come out NaN or
+ * infinite at classify time are a ClassifierError naming the image, never a made-up class.
  */
 import type { Engine } from '../runtime/engine.js';
 import { InceptError, InvalidArgumentError } from '../runtime/errors.js';
@@ -34,7 +37,9 @@ import { Tensor } from '../runtime/tensor.js';
 import type { DispatchRecord, LayerSummary } from '../runtime/profiler.js';
 import type { DecodedImage } from '../io/image.js';
 import { preprocess as preprocessImages, type PreprocessOptions, type PreprocessPreset, PREPROCESS_PRESETS } from '../io/preprocess.js';
-import { decodeSafetensors, nodeFs, type SafetensorsTensor } from '../io/safetensors.js';
+import { decodeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { readUserFile, UserFileError } from '../io/read-user-file.js';
+import { firstNonFinite } from '../io/weight-values.js';
 import { softmax, topK, MAX_TOP_K } from '../ops/softmax.js';
 import { InceptionV3 } from '../models/inception-v3.js';
 import { loadTorchvisionWeights } from '../models/inception-v3-weights.js';
@@ -180,21 +185,20 @@ const toBytes = (b: Uint8Array | ArrayBuffer): Uint8Array =>
   b instanceof ArrayBuffer ? new Uint8Array(b) : b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const baseName = (p: string): string => p.split(/[\\/]/).pop() ?? p;
 
+/** A file-reading fault as the ClassifierError the API promises (same message: path, then problem). */
+function asClassifierError(e: unknown): never {
+  if (e instanceof UserFileError) throw new ClassifierError(e.message);
+  throw e;
+}
+
 function isNamedBytes(v: unknown): v is NamedBytes {
   return typeof v === 'object' && v !== null && typeof (v as NamedBytes).name === 'string' && ((v as NamedBytes).bytes instanceof Uint8Array || (v as NamedBytes).bytes instanceof ArrayBuffer);
 }
 
 async function resolveSource(weights: WeightsSource, source: string | undefined): Promise<ResolvedSource> {
   if (typeof weights === 'string') {
-    const fs = await nodeFs('loadClassifier with a path');
-    let buf: Uint8Array;
-    try {
-      buf = await fs.readFile(weights);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ClassifierError(`${weights}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory; give the model file (for TF.js, its model.json)' : `cannot read it: ${(e as Error).message}`}`);
-    }
-    return { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), name: source ?? weights, path: weights };
+    const bytes = await readUserFile(weights, { what: 'model file', directoryHint: 'give the model file (for TF.js, its model.json)' }).catch(asClassifierError);
+    return { bytes, name: source ?? weights, path: weights };
   }
   if (weights instanceof Uint8Array || weights instanceof ArrayBuffer) return { bytes: toBytes(weights), name: source ?? 'the model file' };
   if (isNamedBytes(weights)) return { bytes: toBytes(weights.bytes), name: source ?? weights.name };
@@ -247,14 +251,13 @@ async function tfjsSource(src: ResolvedSource): Promise<TfjsModelSource> {
     const dir = src.path.slice(0, Math.max(src.path.lastIndexOf('/'), src.path.lastIndexOf('\\')) + 1);
     return {
       modelJson,
+      // The importer has already refused shard paths that leave this folder (src/io/tfjs-layers.ts).
       readShard: async (p) => {
-        const fs = await nodeFs('reading TF.js weight shards');
         const full = dir + p;
         try {
-          const b = await fs.readFile(full);
-          return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+          return await readUserFile(full, { what: 'TF.js weight shard' });
         } catch (e) {
-          throw new ClassifierError(`${src.name} lists the weight shard '${p}', which could not be read at ${full}: ${(e as Error).message}`);
+          throw new ClassifierError(`${src.name} lists the weight shard '${p}', which could not be read at ${full}: ${e instanceof UserFileError ? e.problem : (e as Error).message}`);
         }
       },
     };
@@ -344,7 +347,7 @@ async function loadTorchvision(engine: Engine, bytes: Uint8Array, source: string
     throw e;
   }
   try {
-    loadTorchvisionWeights(model, tensors, source);
+    loadTorchvisionWeights(model, tensors, source, { keyPrefix: trainCheckpoint ? 'model.' : '' });
   } catch (e) {
     model.dispose();
     throw e;
@@ -444,19 +447,36 @@ class LoadedClassifier implements Classifier {
     let forwardMs = 0;
     const results: Omit<Classification, 'ms'>[] = [];
 
+    const total = input instanceof Tensor ? input.shape[0]! : Array.isArray(input) ? input.length : 1;
+    let batchNumber = 0;
     const runBatch = async (x: Tensor): Promise<void> => {
       const t = performance.now();
       const firstRecord = profiler.records.length;
+      const first = results.length;
+      batchNumber++;
       const out = this.engine.scope(() => {
         const y = this.backend.forward(x);
         const p = this.outputIsProbabilities ? y : softmax(y);
         const top = topK(p, k);
-        return options.scores ? { y, p, top } : { top };
+        return options.scores ? { y, p, top } : { y, top };
       });
       try {
-        const [values, indices, probabilities, outputs] = await Promise.all([out.top.values.read(), out.top.indices.read(), out.p?.read(), out.y?.read()]);
+        // The outputs are always read (classes × images floats, small next to the forward) to
+        // catch NaN and infinities, which would otherwise come out as `class -1` or a
+        // confident wrong answer.
+        const [values, indices, probabilities, outputs] = await Promise.all([out.top.values.read(), out.top.indices.read(), out.p?.read(), out.y.read()]);
         const n = x.shape[0]!;
         for (let i = 0; i < n; i++) {
+          const row = (outputs as Float32Array).subarray(i * classes, (i + 1) * classes);
+          const bad = firstNonFinite(row);
+          const topIndexBad = (indices as Int32Array | Uint32Array).subarray(i * k, (i + 1) * k).some((j) => j < 0 || j >= classes);
+          if (bad >= 0 || topIndexBad || firstNonFinite((values as Float32Array).subarray(i * k, (i + 1) * k)) >= 0) {
+            const what = bad >= 0 ? `${String(row[bad])} (class ${bad} first)` : 'not a probability distribution (NaN or infinite after the softmax)';
+            throw new ClassifierError(
+              `${this.source}: the model's outputs for image ${first + i} (of ${total}; batch ${batchNumber}, images ${first}–${first + n - 1}) are ${what}; ` +
+                'no class can be read from them. The input holds NaN or values near float32\'s limit, or the weights overflow',
+            );
+          }
           const top: TopClass[] = [];
           for (let j = 0; j < k; j++) {
             const index = indices[i * k + j]!;
@@ -464,14 +484,14 @@ class LoadedClassifier implements Classifier {
           }
           results.push({
             top,
-            ...(probabilities && outputs ? { probabilities: (probabilities as Float32Array).slice(i * classes, (i + 1) * classes), outputs: (outputs as Float32Array).slice(i * classes, (i + 1) * classes) } : {}),
+            ...(probabilities ? { probabilities: (probabilities as Float32Array).slice(i * classes, (i + 1) * classes), outputs: (outputs as Float32Array).slice(i * classes, (i + 1) * classes) } : {}),
           });
         }
       } finally {
         out.top.values.dispose();
         out.top.indices.dispose();
         out.p?.dispose();
-        out.y?.dispose();
+        out.y.dispose();
       }
       forwardMs += performance.now() - t;
       forwardRecords.push(...profiler.records.slice(firstRecord));

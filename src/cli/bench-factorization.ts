@@ -1,9 +1,13 @@
-/** `incept bench factorization`: runs the benchmark, prints the table, writes JSON and HTML. */
+/** `incept bench factorization`: checks its flags (the batch against the adapter's limits), runs
+ * the benchmark, prints the table, writes JSON and HTML. */
 import { formatFactorizationTable, renderFactorizationHtml } from '../../bench/factorization/report.js';
 import { runFactorization } from '../../bench/factorization/run.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import { positiveInts, secondsAsMs, writeReport as write } from './args.js';
+import { FACTORIZATION_PAIRS, type FactorizationPair } from '../../bench/factorization/pairs.js';
+import { InceptError } from '../runtime/errors.js';
+import { outputPathFlag, positiveInts, repeatsFlag, secondsAsMs, writeReport as write } from './args.js';
+import { adapterLimits, batchFootprint, checkFits } from './adapter-fit.js';
 import { progressLine } from './progress.js';
 
 export interface BenchFactorizationOptions {
@@ -18,11 +22,33 @@ export interface BenchFactorizationOptions {
   tune: boolean;
 }
 
+/** The pairs the filter keeps, or an error listing them all. */
+function pairsFor(filter: string | undefined): FactorizationPair[] {
+  const pairs = FACTORIZATION_PAIRS.filter((p) => !filter || p.name.includes(filter));
+  if (pairs.length === 0) throw new InceptError(`--filter '${filter}' matches no pair; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
+  return pairs;
+}
+
+/** The largest activation of a pair: its input, middle or output at the pair's grid. */
+function pairImage(pairs: readonly FactorizationPair[]): { floats: number; what: string } {
+  let best = { floats: 0, what: '' };
+  for (const p of pairs) {
+    const c = Math.max(p.full.cin, p.full.cout, p.factorized[0].cout);
+    if (p.h * p.w * c > best.floats) best = { floats: p.h * p.w * c, what: `${p.name}'s ${p.h}×${p.w}×${c} activation` };
+  }
+  return best;
+}
+
 export async function benchFactorization(opts: BenchFactorizationOptions): Promise<void> {
   const quick = opts.quick ?? false;
   const batches = opts.batches ? positiveInts('--batches', opts.batches) : undefined;
-  const repeats = opts.repeats ? positiveInts('--repeats', opts.repeats)[0] : undefined;
+  const repeats = opts.repeats !== undefined ? repeatsFlag(opts.repeats) : undefined;
   const budgetMs = opts.tuningBudget !== undefined ? secondsAsMs('--tuning-budget', opts.tuningBudget) : undefined;
+  const pairs = pairsFor(opts.filter);
+  if (opts.json !== undefined) outputPathFlag('--json', opts.json);
+  const htmlPath = outputPathFlag('--html', opts.html ?? `reports/factorization${quick ? '-quick' : ''}.html`);
+  const largestBatch = Math.max(...(batches ?? (quick ? [1] : [1, 8])));
+  checkFits(await adapterLimits(opts.driver), [{ flag: '--batches', value: largestBatch, min: 1, integer: true }], ([b]) => batchFootprint(b!, pairImage(pairs)));
   const engine = await createEngine({ driver: opts.driver });
   try {
     const progress = progressLine(`factorization benchmark${quick ? ' (quick)' : ''} on ${engine.adapterName}`);
@@ -37,7 +63,7 @@ export async function benchFactorization(opts: BenchFactorizationOptions): Promi
     });
     progress.done();
     console.log(formatFactorizationTable(result));
-    const html = write(opts.html ?? `reports/factorization${quick ? '-quick' : ''}.html`, renderFactorizationHtml(result));
+    const html = write(htmlPath, renderFactorizationHtml(result));
     console.log(`\nHTML report: ${html}`);
     if (opts.json) console.log(`JSON: ${write(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
     console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; tuning results kept in ${engine.tuner.store.description})`);

@@ -4,8 +4,8 @@ import { runModelBench } from '../../bench/model/run.js';
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import { CIFAR10_MIN_INPUT_SIZE, MIN_INPUT_SIZE } from '../models/inception-v3-spec.js';
-import { positiveInts, writeReport } from './args.js';
+import { inputSizeFlag, intFlag, minInputSize, outputPathFlag, positiveInts, repeatsFlag, widthFlag, writeReport } from './args.js';
+import { adapterLimits, checkFits, largerOf, networkFootprint } from './adapter-fit.js';
 import { progressLine } from './progress.js';
 import { runPeerHarness } from './bench-model-peers.js';
 
@@ -23,26 +23,36 @@ export interface BenchModelOptions {
   peers?: boolean;
 }
 
-function nonNegativeInt(flag: string, text: string): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 0) throw new InceptError(`${flag} needs a non-negative integer, got '${text}'`);
-  return v;
-}
-
 export async function benchModel(opts: BenchModelOptions): Promise<void> {
   const quick = opts.quick ?? false;
   const batches = opts.batches ? positiveInts('--batches', opts.batches) : quick ? [1] : [1, 8];
-  const trainBatch = opts.trainBatch !== undefined ? nonNegativeInt('--train-batch', opts.trainBatch) : quick ? 2 : 8;
-  const repeats = opts.repeats ? positiveInts('--repeats', opts.repeats)[0]! : quick ? 1 : 3;
+  const trainBatch = opts.trainBatch !== undefined ? intFlag('--train-batch', opts.trainBatch, { min: 0 }) : quick ? 2 : 8;
+  const repeats = opts.repeats !== undefined ? repeatsFlag(opts.repeats) : quick ? 1 : 3;
   const variant = opts.cifar10 ? 'cifar10' : 'imagenet';
-  const inputSize = opts.input ? positiveInts('--input', opts.input)[0]! : variant === 'cifar10' ? 32 : 299;
-  const minimum = variant === 'cifar10' ? CIFAR10_MIN_INPUT_SIZE : MIN_INPUT_SIZE;
-  if (inputSize < minimum) throw new InceptError(`--input must be at least ${minimum} (the smallest input of Inception-v3${variant === 'cifar10' ? "'s CIFAR-10 variant" : ''}), got ${inputSize}`);
-  const width = opts.width === undefined ? 1 : Number(opts.width);
-  if (!(width > 0) || !Number.isFinite(width)) throw new InceptError(`--width needs a width multiplier > 0, got '${opts.width}'`);
+  const inputSize = opts.input !== undefined ? inputSizeFlag(opts.input, variant, false) : variant === 'cifar10' ? 32 : 299;
+  const width = opts.width === undefined ? 1 : widthFlag(opts.width);
   if (opts.peers && (variant !== 'imagenet' || inputSize !== 299 || width !== 1)) {
     throw new InceptError('--peers compares the ImageNet network at 299×299 and width 1 (what the peers run); drop --cifar10, --input and --width');
   }
+  if (opts.json !== undefined) outputPathFlag('--json', opts.json);
+  const htmlPath = outputPathFlag('--html', opts.html ?? `reports/model${quick ? '-quick' : ''}.html`);
+  // The forward runs without the aux head; the training step has it where the input allows
+  // (as bench/model/run.ts builds the network).
+  checkFits(
+    await adapterLimits(opts.driver),
+    [
+      { flag: '--batches', value: Math.max(...batches), min: 1, integer: true },
+      { flag: '--train-batch', value: trainBatch, min: 0, integer: true },
+      { flag: '--input', value: inputSize, min: minInputSize(variant, false).min, integer: true },
+      { flag: '--width', value: width, min: 0.01, integer: false },
+    ],
+    ([batch, train, size, w]) => {
+      const arch = { variant, inputSize: size!, width: w! } as const;
+      const forward = networkFootprint({ ...arch, auxLogits: false }, batch!);
+      const auxLogits = variant === 'cifar10' ? size! >= 17 : size! >= 299;
+      return train! > 0 ? largerOf(forward, networkFootprint({ ...arch, auxLogits }, train!)) : forward;
+    },
+  );
   const started = performance.now();
   const engine = await createEngine({ driver: opts.driver });
   try {
@@ -58,7 +68,7 @@ export async function benchModel(opts: BenchModelOptions): Promise<void> {
     }
     console.log(formatModelBench(result));
     if (opts.json) console.log(`\nJSON: ${writeReport(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
-    const html = writeReport(opts.html ?? `reports/model${quick ? '-quick' : ''}.html`, renderModelBenchHtml(result));
+    const html = writeReport(htmlPath, renderModelBenchHtml(result));
     console.log(`HTML report: ${html}`);
     console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
   } finally {

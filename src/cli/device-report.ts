@@ -1,5 +1,6 @@
 /** `incept device`: what adapter the engine found, why, what it offers, and its matmul peak. */
 import type { Engine } from '../runtime/engine.js';
+import { InceptError } from '../runtime/errors.js';
 import type { PeakResult } from '../ops/matmul-peak.js';
 
 export interface DeviceReport {
@@ -14,6 +15,11 @@ export interface DeviceReport {
   timing: 'timestamp' | 'cpu-wall';
   peakGflops: number | null;
   peak: PeakResult | null;
+}
+
+/** The flags, before the engine starts: --quick only shortens a peak measurement --no-peak skips. */
+export function checkDeviceOptions(opts: { peak: boolean; quick?: boolean }): void {
+  if (opts.quick && !opts.peak) throw new InceptError('--quick shortens the matmul peak measurement, which --no-peak skips; give one of them');
 }
 
 function limitsObject(limits: GPUSupportedLimits): Record<string, number> {

@@ -14,6 +14,8 @@ import { loadTorchvisionWeights, torchvisionStateDict } from '../models/inceptio
 import { encodeSafetensors, loadSafetensors, writeFileAtomic, type SafetensorsTensor } from '../io/safetensors.js';
 import { DEFAULT_ONNX_OPSET, exportInceptionV3Onnx } from '../io/onnx/export.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET } from '../io/onnx/import.js';
+import { inputSizeFlag, intFlag, outputPathFlag, widthFlag } from './args.js';
+import { adapterLimits, checkFits, largestWeight, type AdapterLimits } from './adapter-fit.js';
 
 export type ExportFormat = 'onnx' | 'safetensors';
 
@@ -24,19 +26,19 @@ export interface ExportOptions {
   /** A torchvision Inception-v3 state dict as safetensors; without it, weights are random (seeded). */
   weights?: string;
   /** Output classes; default 1000, or the weights file's. */
-  numClasses?: number;
+  numClasses?: number | string;
   /** Seed of the random initialisation (default 0). */
-  seed?: number;
+  seed?: number | string;
   /** Input height and width (default 299). */
-  input?: number;
+  input?: number | string;
   variant?: 'imagenet' | 'cifar10';
   /** Channel width multiplier (default 1). */
-  width?: number;
+  width?: number | string;
   /** Include the aux head (safetensors only; the ONNX graph is the inference graph). Default:
    * for safetensors, when the input size allows it (and the weights file has it). */
   aux?: boolean;
   /** ONNX opset, 7–21 (default 13). */
-  opset?: number;
+  opset?: number | string;
   driver?: DriverChoice;
   /** An engine to build the model on (the caller keeps it); default a new one, destroyed after. */
   engine?: Engine;
@@ -61,49 +63,61 @@ function formatOf(out: string, format: string | undefined): ExportFormat {
   return byExtension;
 }
 
-function checkInt(flag: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) {
-    throw new InceptError(`${flag} needs an integer ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}, got ${String(v)}`);
-  }
-}
-
 const megabytes = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
-/** Builds the model, writes the file and prints what it wrote. */
+/** The largest seed: the initialisation's generator takes 32 bits. */
+const MAX_SEED = 2 ** 32 - 1;
+
+/** Builds the model, writes the file and prints what it wrote. Every option is checked (and the
+ * weights file read) before the engine starts; the network's largest weight must fit the adapter. */
 export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   if (!options.out) throw new InceptError('--out is required: the file to write (.onnx or .safetensors)');
+  outputPathFlag('--out', options.out);
   const format = formatOf(options.out, options.format);
-  checkInt('--classes', options.numClasses, 1);
-  checkInt('--seed', options.seed, 0);
-  checkInt('--input', options.input, 1);
-  checkInt('--opset', options.opset, ONNX_MIN_OPSET, ONNX_MAX_OPSET);
-  if (options.opset !== undefined && format !== 'onnx') throw new InceptError('--opset only applies to ONNX output');
-  if (options.width !== undefined && !(Number.isFinite(options.width) && options.width > 0)) throw new InceptError(`--width needs a number greater than 0, got ${String(options.width)}`);
+  const variant = options.variant ?? 'imagenet';
+  const numClasses = options.numClasses === undefined ? undefined : intFlag('--classes', options.numClasses, { min: 1 });
+  const seed = options.seed === undefined ? 0 : intFlag('--seed', options.seed, { min: 0, max: MAX_SEED });
+  const input = options.input === undefined ? undefined : inputSizeFlag(options.input, variant, false);
+  const opset = options.opset === undefined ? undefined : intFlag('--opset', options.opset, { min: ONNX_MIN_OPSET, max: ONNX_MAX_OPSET });
+  if (opset !== undefined && format !== 'onnx') throw new InceptError('--opset only applies to ONNX output');
+  const width = options.width === undefined ? undefined : widthFlag(options.width);
 
   let tensors: Map<string, SafetensorsTensor> | undefined;
   if (options.weights) tensors = (await loadSafetensors(options.weights)).tensors;
   const fileClasses = tensors?.get('fc.weight')?.shape[0];
   if (tensors && fileClasses === undefined) throw new InceptError(`${options.weights}: no fc.weight; is this a torchvision Inception-v3 state dict?`);
-  if (options.numClasses !== undefined && fileClasses !== undefined && options.numClasses !== fileClasses) {
-    throw new InceptError(`--classes ${options.numClasses} does not match ${options.weights}, whose fc.weight has ${fileClasses} classes`);
+  if (numClasses !== undefined && fileClasses !== undefined && numClasses !== fileClasses) {
+    throw new InceptError(`--classes ${numClasses} does not match ${options.weights}, whose fc.weight has ${fileClasses} classes`);
   }
-  const variant = options.variant ?? 'imagenet';
-  const size = options.input ?? (variant === 'cifar10' ? 32 : 299);
+  const size = input ?? (variant === 'cifar10' ? 32 : 299);
   const auxFits = variant === 'cifar10' ? size >= 17 : size >= 299;
   const fileHasAux = tensors ? tensors.has('AuxLogits.fc.weight') : true;
   const aux = options.aux ?? (format === 'safetensors' && auxFits && fileHasAux);
   if (aux && format === 'onnx') throw new InceptError('--aux does not apply to ONNX output: the exported graph is the inference graph, without the aux head');
+  const classes = numClasses ?? fileClasses ?? (variant === 'cifar10' ? 10 : 1000);
+  // Export runs no images: what must fit one binding is the largest weight (fc, with many classes).
+  const limits: AdapterLimits = options.engine
+    ? { name: options.engine.adapterName, maxStorageBufferBindingSize: options.engine.limits.maxStorageBufferBindingSize, maxBufferSize: options.engine.limits.maxBufferSize }
+    : await adapterLimits(options.driver);
+  checkFits(
+    limits,
+    [
+      { flag: '--classes', value: classes, min: 1, integer: true },
+      { flag: '--width', value: width ?? 1, min: 0.01, integer: false },
+    ],
+    ([c, w]) => largestWeight({ variant, inputSize: size, width: w!, numClasses: c!, auxLogits: aux }),
+  );
 
   const engine = options.engine ?? (await createEngine({ driver: options.driver }));
   try {
     const model = new InceptionV3(engine, {
       variant,
-      ...(options.input !== undefined ? { inputSize: options.input } : {}),
-      ...(options.width !== undefined ? { width: options.width } : {}),
-      ...((options.numClasses ?? fileClasses) !== undefined ? { numClasses: options.numClasses ?? fileClasses } : {}),
+      ...(input !== undefined ? { inputSize: input } : {}),
+      ...(width !== undefined ? { width } : {}),
+      numClasses: classes,
       auxLogits: aux,
-      seed: options.seed ?? 0,
+      seed,
     });
     try {
       if (tensors) loadTorchvisionWeights(model, tensors, options.weights);
@@ -111,14 +125,14 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
       let parameters = 0;
       for (const [name, t] of model.parameters()) if (format === 'safetensors' || !name.startsWith('AuxLogits.')) parameters += t.size;
       if (format === 'onnx') {
-        bytes = await exportInceptionV3Onnx(model, { opset: options.opset ?? DEFAULT_ONNX_OPSET, producer: 'incept-gpu', producerVersion: pkg.version });
+        bytes = await exportInceptionV3Onnx(model, { opset: opset ?? DEFAULT_ONNX_OPSET, producer: 'incept-gpu', producerVersion: pkg.version });
       } else {
         bytes = encodeSafetensors(await torchvisionStateDict(model), { format: 'pt', producer: `incept-gpu ${pkg.version}` });
       }
       await writeFileAtomic(options.out, bytes, 'incept export');
       const classes = model.layers.at(-1)!.outputShape[0];
-      const what = format === 'onnx' ? `ONNX opset ${options.opset ?? DEFAULT_ONNX_OPSET}, input [batch, 3, ${model.inputSize}, ${model.inputSize}] NCHW` : `torchvision-layout safetensors${model.hasAux ? ', with the aux head' : ''}`;
-      const from = options.weights ? `weights from ${options.weights}` : `random init, seed ${options.seed ?? 0}`;
+      const what = format === 'onnx' ? `ONNX opset ${opset ?? DEFAULT_ONNX_OPSET}, input [batch, 3, ${model.inputSize}, ${model.inputSize}] NCHW` : `torchvision-layout safetensors${model.hasAux ? ', with the aux head' : ''}`;
+      const from = options.weights ? `weights from ${options.weights}` : `random init, seed ${seed}`;
       log(`wrote ${options.out}: ${megabytes(bytes.length)}, ${parameters.toLocaleString('en-US')} parameters (Inception-v3${variant === 'cifar10' ? ' CIFAR-10 variant' : ''}, ${classes} classes; ${what}; ${from})`);
       return { path: options.out, format, bytes: bytes.length, parameters };
     } finally {

@@ -5,7 +5,7 @@ import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
 import { measureMatmulPeak } from '../ops/matmul-peak.js';
-import { buildDeviceReport, formatDeviceReport } from './device-report.js';
+import { buildDeviceReport, checkDeviceOptions, formatDeviceReport } from './device-report.js';
 import { benchConvs, type BenchConvsOptions } from './bench-convs.js';
 import { benchOps, type BenchOpsOptions } from './bench-ops.js';
 import { benchTrainStep, type BenchTrainStepOptions } from './bench-train-step.js';
@@ -37,6 +37,7 @@ export function buildProgram(): Command {
     .option('--no-peak', 'skip the matmul peak measurement')
     .option('--quick', 'a shorter peak measurement (smaller problems, fewer repeats)')
     .action(async (opts: { driver?: DriverChoice; json?: boolean; peak: boolean; quick?: boolean }) => {
+      checkDeviceOptions(opts);
       const engine = await createEngine({ driver: opts.driver });
       try {
         let peak = null;
@@ -108,13 +109,13 @@ export function buildProgram(): Command {
     .requiredOption('--out <file>', 'the file to write; .onnx or .safetensors gives the format')
     .addOption(new Option('--format <name>', 'onnx or safetensors (default: from the extension)').choices(['onnx', 'safetensors']))
     .option('--weights <file>', 'a torchvision / timm Inception-v3 state dict (safetensors) to export instead of random weights')
-    .option('--classes <n>', "output classes (default 1000, or the weights file's)", Number)
-    .option('--seed <n>', 'seed of the random initialisation (default 0)', Number)
-    .option('--input <n>', 'input height and width (default 299)', Number)
+    .option('--classes <n>', "output classes (default 1000, or the weights file's)")
+    .option('--seed <n>', 'seed of the random initialisation, 0 to 4294967295 (default 0)')
+    .option('--input <n>', 'input height and width (default 299)')
     .option('--cifar10', 'the CIFAR-10 variant (32×32 input)')
-    .option('--width <w>', 'width multiplier (default 1)', Number)
-    .option('--opset <n>', 'ONNX opset, 7 to 21 (default 13)', Number)
-    .action(async (opts: { out: string; format?: 'onnx' | 'safetensors'; weights?: string; classes?: number; seed?: number; input?: number; cifar10?: boolean; width?: number; opset?: number; driver?: DriverChoice }) => {
+    .option('--width <w>', 'width multiplier (default 1)')
+    .option('--opset <n>', 'ONNX opset, 7 to 21 (default 13)')
+    .action(async (opts: { out: string; format?: 'onnx' | 'safetensors'; weights?: string; classes?: string; seed?: string; input?: string; cifar10?: boolean; width?: string; opset?: string; driver?: DriverChoice }) => {
       await runExport({ out: opts.out, format: opts.format, weights: opts.weights, numClasses: opts.classes, seed: opts.seed, input: opts.input, variant: opts.cifar10 ? 'cifar10' : undefined, width: opts.width, opset: opts.opset, driver: opts.driver });
     });
 

@@ -6,7 +6,8 @@ import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
 import { CIFAR10_MIN_INPUT_SIZE, MIN_INPUT_SIZE } from '../models/inception-v3-spec.js';
-import { positiveInts, writeReport } from './args.js';
+import { outputPathFlag, positiveInts, writeReport } from './args.js';
+import { adapterLimits, checkFits, networkFootprint, type AdapterLimits } from './adapter-fit.js';
 import { progressLine } from './progress.js';
 
 export interface ProfileCliOptions {
@@ -28,6 +29,9 @@ export interface ProfileConfig {
   json?: string;
 }
 
+/** Runs before the profiled one: the first compiles pipelines; more than this is a typo. */
+const MAX_WARMUP = 100;
+
 function onePositiveInt(flag: string, text: string): number {
   const values = positiveInts(flag, text);
   if (values.length !== 1) throw new InceptError(`${flag} needs one positive integer, got '${text}'`);
@@ -47,7 +51,7 @@ export function parseProfileOptions(opts: ProfileCliOptions): ProfileConfig {
   let warmup = 1;
   if (opts.warmup !== undefined) {
     warmup = Number(opts.warmup);
-    if (opts.warmup.trim() === '' || !Number.isInteger(warmup) || warmup < 0) throw new InceptError(`--warmup needs a number of runs ≥ 0, got '${opts.warmup}'`);
+    if (opts.warmup.trim() === '' || !Number.isInteger(warmup) || warmup < 0 || warmup > MAX_WARMUP) throw new InceptError(`--warmup needs a number of runs ≥ 0 and at most ${MAX_WARMUP}, got '${opts.warmup}'`);
   }
   let peakGflops: number | undefined;
   if (opts.peak !== undefined) {
@@ -56,13 +60,32 @@ export function parseProfileOptions(opts: ProfileCliOptions): ProfileConfig {
   }
   return {
     run: { train, batch, inputSize, variant, width, warmup, ...(peakGflops !== undefined ? { peakGflops } : {}) },
-    html: opts.html ?? `reports/profile${train ? '-train' : ''}.html`,
-    ...(opts.json !== undefined ? { json: opts.json } : {}),
+    html: outputPathFlag('--html', opts.html ?? `reports/profile${train ? '-train' : ''}.html`),
+    ...(opts.json !== undefined ? { json: outputPathFlag('--json', opts.json) } : {}),
   };
+}
+
+/** The network's largest tensor must fit the adapter: names --batch, --input or --width otherwise. */
+export function checkProfileFits(config: ProfileConfig, limits: AdapterLimits): void {
+  const { variant, train } = config.run;
+  checkFits(
+    limits,
+    [
+      { flag: '--batch', value: config.run.batch, min: 1, integer: true },
+      { flag: '--input', value: config.run.inputSize, min: variant === 'cifar10' ? CIFAR10_MIN_INPUT_SIZE : MIN_INPUT_SIZE, integer: true },
+      { flag: '--width', value: config.run.width, min: 0.01, integer: false },
+    ],
+    ([batch, inputSize, width]) => {
+      // As bench/model/run.ts builds it: the aux head only in training, where the input allows.
+      const auxLogits = train && (variant === 'cifar10' ? inputSize! >= 17 : inputSize! >= 299);
+      return networkFootprint({ variant, inputSize: inputSize!, width: width!, auxLogits }, batch!);
+    },
+  );
 }
 
 export async function profileCommand(opts: ProfileCliOptions): Promise<void> {
   const config = parseProfileOptions(opts);
+  checkProfileFits(config, await adapterLimits(opts.driver));
   const engine = await createEngine({ driver: opts.driver });
   try {
     const started = performance.now();

@@ -1,6 +1,7 @@
 /** `incept summary`: Inception-v3 layer by layer, with parameters and multiply-adds. */
 import { inceptionV3Spec, totals, type LayerSpec } from '../models/inception-v3-spec.js';
 import { InceptError } from '../runtime/errors.js';
+import { inputSizeFlag, intFlag, widthFlag } from './args.js';
 
 export interface SummaryOptions {
   aux: boolean;
@@ -12,22 +13,6 @@ export interface SummaryOptions {
   cifar10?: boolean;
   width?: string;
   json?: boolean;
-}
-
-function intFlag(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!Number.isInteger(v)) throw new InceptError(`${flag} needs an integer, got '${text}'`);
-  return v;
-}
-
-/** A multiplier: any finite number above 0 (0.25, 1.5, 2e-1). */
-function widthFlag(text: string | undefined): number {
-  if (text === undefined) return 1;
-  const v = Number(text);
-  // Number('') and Number(' ') are 0, so blank text fails the > 0 test too.
-  if (!Number.isFinite(v) || v <= 0) throw new InceptError(`--width needs a number greater than 0 (the channel multiplier, e.g. 0.25), got '${text}'`);
-  return v;
 }
 
 type Variant = 'imagenet' | 'cifar10';
@@ -65,6 +50,16 @@ export function summaryJson(layers: LayerSpec[], input: number, aux: boolean, cl
 
 const grouped = (n: number) => n.toLocaleString('en-US');
 
+/** Counts past 2^53 are not exact in JavaScript numbers (and past any real network): a width,
+ * input or class count that big is refused, naming the flags that make it so. */
+function checkExact(layers: readonly LayerSpec[], opts: SummaryOptions): void {
+  const t = totals(layers);
+  const exact = [t.params, t.macs, t.auxMacs, ...layers.flatMap((l) => [l.params, l.macs, ...l.outputShape])].every((v) => Number.isSafeInteger(v));
+  if (exact) return;
+  const given = [opts.width !== undefined && `--width ${opts.width}`, opts.input !== undefined && `--input ${opts.input}`, opts.classes !== undefined && `--classes ${opts.classes}`].filter(Boolean);
+  throw new InceptError(`${given.join(' with ') || 'these options'} ${given.length > 1 ? 'make' : 'makes'} the counts too large to be exact (parameters or multiply-adds past 2^53 = ${Number.MAX_SAFE_INTEGER}); give smaller values`);
+}
+
 /** The ImageNet ablations rewrite the stem the cifar10 variant replaces; say so by flag name. */
 function checkCifar10Flags(opts: SummaryOptions): void {
   if (!opts.cifar10) return;
@@ -75,12 +70,13 @@ function checkCifar10Flags(opts: SummaryOptions): void {
 export function runSummary(opts: SummaryOptions): void {
   checkCifar10Flags(opts);
   const variant: Variant = opts.cifar10 ? 'cifar10' : 'imagenet';
-  const width = widthFlag(opts.width);
-  const low = opts.lowResolution === undefined ? undefined : intFlag('--low-resolution', opts.lowResolution, 0);
+  const width = opts.width === undefined ? 1 : widthFlag(opts.width);
+  const low = opts.lowResolution === undefined ? undefined : Number(opts.lowResolution);
   if (low !== undefined && low !== 79 && low !== 151) throw new InceptError(`--low-resolution must be 79 or 151 (the paper's Table 2), got '${opts.lowResolution}'`);
   if (opts.stem !== undefined && opts.stem !== 'v3' && opts.stem !== '7x7') throw new InceptError(`--stem must be v3 or 7x7, got '${opts.stem}'`);
-  const input = intFlag('--input', opts.input, opts.cifar10 ? 32 : (low ?? 299));
-  const classes = intFlag('--classes', opts.classes, opts.cifar10 ? 10 : 1000);
+  // The low-resolution variants keep the aux head at their own small inputs.
+  const input = opts.input === undefined ? (opts.cifar10 ? 32 : (low ?? 299)) : inputSizeFlag(opts.input, variant, opts.aux && low === undefined);
+  const classes = opts.classes === undefined ? (opts.cifar10 ? 10 : 1000) : intFlag('--classes', opts.classes, { min: 1 });
   const layers = inceptionV3Spec({
     variant,
     width,
@@ -91,6 +87,7 @@ export function runSummary(opts: SummaryOptions): void {
     ...(opts.stem ? { stem: opts.stem as 'v3' | '7x7' } : {}),
     ...(low ? { lowResolution: low as 79 | 151 } : {}),
   });
+  checkExact(layers, opts);
   const json = summaryJson(layers, input, opts.aux, classes, variant, width);
   if (opts.json) {
     console.log(JSON.stringify(json, null, 2));

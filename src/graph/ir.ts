@@ -9,6 +9,7 @@
  * a flat one. The batch is chosen when the graph runs.
  */
 import { InvalidArgumentError } from '../runtime/errors.js';
+import { negativeVarianceProblem, nonFiniteProblem } from '../io/weight-values.js';
 
 /** A weight held on the host until the graph is compiled; `shape` in the engine's layout. */
 export interface GraphWeight {
@@ -168,6 +169,31 @@ export function nodeWeights(node: GraphNode): string[] {
     default:
       return [];
   }
+}
+
+/**
+ * The first weight value that would make the graph's outputs NaN or infinite, in words (the
+ * weight named, the element given), or undefined: a NaN or ±Infinity in any weight a node reads,
+ * a negative BatchNorm variance. Importers call it on the graph they built and refuse the file
+ * with the message; weights no node reads are not looked at.
+ */
+export function weightValueProblem(graph: Graph): string | undefined {
+  const seen = new Set<string>();
+  for (const node of graph.nodes) {
+    for (const name of nodeWeights(node)) {
+      const w = graph.weights.get(name);
+      if (!w || seen.has(name)) continue;
+      seen.add(name);
+      const bad = nonFiniteProblem(`weight '${name}'`, w.data, w.shape);
+      if (bad) return bad;
+    }
+    if (node.op === 'batchNorm') {
+      const v = graph.weights.get(node.variance);
+      const bad = v && negativeVarianceProblem(`weight '${node.variance}' is the variance of BatchNorm node '${node.name}'`, v.data);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);

@@ -17,6 +17,7 @@ import {
   readTensorsToHost,
   type SafetensorsTensor,
 } from './safetensors.js';
+import { negativeVarianceProblem, nonFiniteProblem } from './weight-values.js';
 
 /** The metadata key of the safetensors file that holds the checkpoint id. */
 export const CHECKPOINT_ID_KEY = 'incept.checkpoint';
@@ -108,7 +109,8 @@ export async function writeCheckpoint(dir: string, name: string, checkpoint: Che
 }
 
 /** Reads a checkpoint pair written by writeCheckpoint; throws SafetensorsError naming the file when
- * either is missing or damaged, or when the two carry different checkpoint ids. */
+ * either is missing or damaged, when the two carry different checkpoint ids, or when a float
+ * tensor holds NaN or an infinity (or a running variance is negative), naming the tensor. */
 export async function readCheckpoint(dir: string, name: string): Promise<Checkpoint> {
   const paths = checkpointPaths(dir, name);
   const fs = await nodeFs('readCheckpoint');
@@ -141,6 +143,13 @@ export async function readCheckpoint(dir: string, name: string): Promise<Checkpo
       paths.safetensors,
       `does not belong with ${paths.json}: checkpoint ids differ (${tensorId} vs ${record.id}); one of the two was overwritten without the other (an interrupted save, or files from different checkpoints)`,
     );
+  }
+  // Weights and statistics go back into a model: NaN, infinities or a negative running
+  // variance would only carry a diverged or damaged run on (src/io/weight-values.ts).
+  for (const [name, t] of decoded.tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const bad = nonFiniteProblem(`tensor '${name}'`, t.data, t.shape) ?? (name.endsWith('running_var') ? negativeVarianceProblem(`tensor '${name}' is a BatchNorm running variance`, t.data) : undefined);
+    if (bad) throw new SafetensorsError(paths.safetensors, bad);
   }
   return { tensors: decoded.tensors, json: record.json, metadata: decoded.metadata, id: tensorId };
 }

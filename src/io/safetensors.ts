@@ -14,6 +14,7 @@
 import type { Engine } from '../runtime/engine.js';
 import { InceptError, InvalidArgumentError } from '../runtime/errors.js';
 import type { DType, Shape, Tensor } from '../runtime/tensor.js';
+import { nodeFs, readUserFile, UserFileError } from './read-user-file.js';
 
 /** Every dtype this module reads. */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'U64' | 'I32' | 'U32' | 'I16' | 'U16' | 'I8' | 'U8' | 'BOOL';
@@ -410,18 +411,8 @@ export function uploadTensors(engine: Engine, tensors: Map<string, SafetensorsTe
 
 // ---------------------------------------------------------------------------------------- files
 
-type NodeFs = typeof import('node:fs/promises');
-
-/** Node's fs/promises, loaded on first use: a literal import would stop the browser bundle from
- * building, and browsers have no files anyway. @internal */
-export async function nodeFs(what: string): Promise<NodeFs> {
-  const specifier = 'node:fs/promises';
-  try {
-    return (await import(/* @vite-ignore */ specifier)) as NodeFs;
-  } catch {
-    throw new InceptError(`${what} needs Node's file system; in a browser use encodeSafetensors / decodeSafetensors on bytes`);
-  }
-}
+/** Node's fs/promises, loaded on first use (kept here for the modules that import it from here). @internal */
+export { nodeFs };
 
 /** Writes bytes to `path` atomically: to `${path}.tmp` (flushed to disk), then renamed over
  * `path`, so a reader never sees half a file. @internal */
@@ -443,16 +434,15 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, what: str
   }
 }
 
-/** Reads a whole file; a missing one is a SafetensorsError naming the path. @internal */
+/** Reads a whole file a user named, through readUserFile (a regular file within the size limit:
+ * never a device, a FIFO or a directory); any fault is a SafetensorsError naming the path. @internal */
 export async function readFileBytes(path: string, what: string, description = 'file'): Promise<Uint8Array> {
-  const fs = await nodeFs(what);
   try {
-    const b = await fs.readFile(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return await readUserFile(path, { what: description });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new SafetensorsError(path, `no such ${description} (${what})`);
-    throw new SafetensorsError(path, `cannot read the ${description} (${what}): ${(e as Error).message}`);
+    if (!(e instanceof UserFileError)) throw e;
+    if (e.code === 'ENOENT') throw new SafetensorsError(path, `no such ${description} (${what})`);
+    throw new SafetensorsError(path, e.problem);
   }
 }
 

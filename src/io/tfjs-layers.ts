@@ -27,11 +27,13 @@
  * convolution, which takes it as its own padding.
  *
  * Every error is a TfjsLayersError whose message starts with the file's name and names the
- * layer (name and class) and what it cannot take. Unsupported layers are reported before any
- * shard is read.
+ * layer (name and class) and what it cannot take. Unsupported layers, and shard paths that
+ * would leave the model's folder (absolute, a URL, '..'), are reported before any shard is read;
+ * weights holding NaN or infinities, and negative BatchNorm moving variances, after.
  */
-import { f16BitsToNumber, nodeFs } from './safetensors.js';
-import { GraphError, inferShapes, type Conv2dNode, type DenseNode, type Graph, type GraphNode, type GraphPadding, type GraphWeight } from '../graph/ir.js';
+import { f16BitsToNumber } from './safetensors.js';
+import { readUserFile, UserFileError } from './read-user-file.js';
+import { GraphError, inferShapes, weightValueProblem, type Conv2dNode, type DenseNode, type Graph, type GraphNode, type GraphPadding, type GraphWeight } from '../graph/ir.js';
 
 /** The model file is not a layers model the engine can run; the message names the file and,
  * where one is at fault, the layer and what it uses. */
@@ -250,6 +252,21 @@ const QUANT_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 /** Names as the converter writes them, without TensorFlow's ':0' output suffix. */
 const canonicalName = (name: string): string => name.replace(/:0$/, '');
 
+/**
+ * Why a shard path may not be read, or undefined when it is a plain relative path. Shards are
+ * read from the model's folder (or from the files given with model.json), so a manifest must not
+ * reach outside it: no '..' segment, no absolute path, no drive or URL scheme. A model.json from
+ * elsewhere could otherwise make a reader open any file of the machine, or fetch a URL.
+ */
+function shardPathProblem(p: string): string | undefined {
+  if (p === '') return 'is empty';
+  if (p.includes('\0')) return 'holds a NUL character';
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(p)) return 'starts with a scheme or drive (a URL or a Windows drive path)';
+  if (/^[\\/]/.test(p)) return 'is absolute';
+  if (p.split(/[\\/]/).includes('..')) return "climbs out of the model's folder with '..'";
+  return undefined;
+}
+
 function parseManifest(raw: unknown, fail: (p: string) => never): Manifest {
   if (raw === undefined) return { groups: [], weights: [], byName: new Map() };
   if (!Array.isArray(raw)) return fail(`weightsManifest must be an array of groups, got ${show(raw)}`);
@@ -260,6 +277,12 @@ function parseManifest(raw: unknown, fail: (p: string) => never): Manifest {
     if (!isObject(g) || !Array.isArray(g['paths']) || !Array.isArray(g['weights'])) return fail(`${where} must be { paths: [...], weights: [...] }`);
     const paths = g['paths'];
     if (!paths.every((p): p is string => typeof p === 'string')) return fail(`${where}: paths must be strings, got ${show(paths)}`);
+    for (const p of paths) {
+      const problem = shardPathProblem(p);
+      if (problem) {
+        return fail(`${where}: shard path ${JSON.stringify(p)} ${problem}; it must be a relative path inside the model's folder (the converter writes names like "group1-shard1of2.bin")`);
+      }
+    }
     let offset = 0;
     for (const w of g['weights'] as unknown[]) {
       if (!isObject(w) || typeof w['name'] !== 'string') return fail(`${where}: every weight needs a name, got ${show(w)}`);
@@ -894,6 +917,8 @@ export async function importTfjsLayers(modelJson: unknown, readShard: (path: str
     outputIsProbabilities: b.producers.get(output.name)?.op === 'softmax',
   };
   inferShapes(graph);
+  const badValue = weightValueProblem(graph);
+  if (badValue) fail(badValue);
   return graph;
 }
 
@@ -903,26 +928,26 @@ function folderOf(path: string): string {
   return cut >= 0 ? path.slice(0, cut + 1) : '';
 }
 
-/** Reads model.json and its shards (paths relative to it) from Node's file system. */
+/** Reads model.json and its shards (paths relative to it, inside its folder) from Node's file
+ * system, each through readUserFile (regular files within the size limit). */
 export async function readTfjsLayersModel(modelJsonPath: string): Promise<Graph> {
-  const fs = await nodeFs('readTfjsLayersModel');
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await fs.readFile(modelJsonPath, 'utf8');
+    bytes = await readUserFile(modelJsonPath, { what: 'TF.js model.json' });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TfjsLayersError(modelJsonPath, code === 'ENOENT' ? 'no such file (readTfjsLayersModel)' : `cannot read the file: ${(e as Error).message}`);
+    if (!(e instanceof UserFileError)) throw e;
+    throw new TfjsLayersError(modelJsonPath, e.code === 'ENOENT' ? 'no such file (readTfjsLayersModel)' : e.problem);
   }
   const folder = folderOf(modelJsonPath);
+  // parseManifest has refused paths that leave the folder, so folder + path stays inside it.
   const readShard = async (path: string): Promise<Uint8Array> => {
-    const full = /^([a-zA-Z]:)?[\\/]/.test(path) ? path : folder + path;
+    const full = folder + path;
     try {
-      const b = await fs.readFile(full);
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      return await readUserFile(full, { what: 'TF.js weight shard' });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(code === 'ENOENT' ? `no such file: ${full}` : `${full}: ${(e as Error).message}`);
+      if (!(e instanceof UserFileError)) throw e;
+      throw new Error(e.code === 'ENOENT' ? `no such file: ${full}` : e.message);
     }
   };
-  return importTfjsLayers(text, readShard, modelJsonPath);
+  return importTfjsLayers(new TextDecoder().decode(bytes), readShard, modelJsonPath);
 }

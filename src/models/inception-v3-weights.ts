@@ -9,6 +9,7 @@
 import { InceptError } from '../runtime/errors.js';
 import type { InceptionV3 } from './inception-v3.js';
 import type { SafetensorsInput, SafetensorsTensor } from '../io/safetensors.js';
+import { negativeVarianceProblem, nonFiniteProblem } from '../io/weight-values.js';
 
 /** torchvision [Cout, Cin, KH, KW] → engine [KH, KW, Cin, Cout]. */
 export function oihwToHwio(data: ArrayLike<number>, [cout, cin, kh, kw]: readonly number[]): Float32Array {
@@ -47,6 +48,12 @@ function torchShape(name: string, shape: readonly number[]): number[] {
 
 const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
 
+export interface LoadWeightsOptions {
+  /** What the file's keys carry before torchvision's names ('model.' in an `incept train`
+   * checkpoint), so errors name the key as it is in the file. */
+  keyPrefix?: string;
+}
+
 export interface LoadWeightsReport {
   loaded: number;
   /** Keys of the file the model has no use for (num_batches_tracked, the aux head of a model built without one). */
@@ -57,10 +64,13 @@ export interface LoadWeightsReport {
  * Loads a torchvision-layout state dict (decoded safetensors) into the model, converting the
  * layouts. Every tensor of the model must be in the file with torchvision's shape; a missing
  * key, a wrong shape (for example a 1000-class file into a 10-class model) or a key the model
- * does not know is an error naming the key and the source. `num_batches_tracked` and, for a
- * model built without the aux head, the `AuxLogits.*` keys are ignored and reported.
+ * does not know is an error naming the key and the source, and so is a NaN or infinite value
+ * in any tensor or a negative running variance (all checked before anything is written).
+ * `num_batches_tracked` and, for a model built without the aux head, the `AuxLogits.*` keys are
+ * ignored and reported.
  */
-export function loadTorchvisionWeights(model: InceptionV3, tensors: ReadonlyMap<string, SafetensorsTensor>, source = 'the weights file'): LoadWeightsReport {
+export function loadTorchvisionWeights(model: InceptionV3, tensors: ReadonlyMap<string, SafetensorsTensor>, source = 'the weights file', options: LoadWeightsOptions = {}): LoadWeightsReport {
+  const fileKey = (key: string): string => `${options.keyPrefix ?? ''}${key}`;
   const state = model.stateDict();
   const ignored: string[] = [];
   const unknown: string[] = [];
@@ -82,6 +92,11 @@ export function loadTorchvisionWeights(model: InceptionV3, tensors: ReadonlyMap<
       const hint = /(^|\.)fc\.(weight|bias)$/.test(key) ? ' (a different number of classes? build the model with numClasses to match)' : '';
       throw new InceptError(`${source}: ${key} has shape ${shapeText(file.shape)}, the model needs ${shapeText(expected)}${hint}`);
     }
+    // Checked before anything is written, so a refused file leaves the model as it was.
+    const bad =
+      nonFiniteProblem(`tensor '${fileKey(key)}'`, file.data, file.shape) ??
+      (key.endsWith('.running_var') ? negativeVarianceProblem(`tensor '${fileKey(key)}' is a BatchNorm running variance`, file.data) : undefined);
+    if (bad) throw new InceptError(`${source}: ${bad}`);
   }
   for (const [key, t] of state) {
     const file = tensors.get(key)!;

@@ -24,7 +24,7 @@
  * Errors are GraphErrors (OnnxImportError) that start with the file's name and name the node
  * by index, name and op_type.
  */
-import { GraphError, inferShapes, type Graph, type GraphNode, type GraphPadding, type GraphWeight } from '../../graph/ir.js';
+import { GraphError, inferShapes, weightValueProblem, type Graph, type GraphNode, type GraphPadding, type GraphWeight } from '../../graph/ir.js';
 import { f16BitsToNumber } from '../safetensors.js';
 import { oihwToHwio, transpose2d } from '../../models/inception-v3-weights.js';
 import {
@@ -342,7 +342,8 @@ const outputSize = (size: number, k: number, s: number, before: number, after: n
  * Reads an ONNX model (the bytes of a .onnx file) into the engine's graph IR. `source` names
  * the file in errors. Throws OnnxImportError for a file that is not ONNX or is truncated, a
  * graph with several inputs or outputs, an op or attribute value the engine does not run,
- * external tensor data, and inputs that nothing provides (a missing initializer).
+ * external tensor data, inputs that nothing provides (a missing initializer), and weights
+ * holding NaN or infinities or a negative BatchNorm variance (naming the initializer).
  */
 export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
   const fail = (problem: string): never => {
@@ -906,6 +907,8 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
     if (e instanceof GraphError) fail(`the imported graph does not check: ${e.message}`);
     throw e;
   }
+  const badValue = weightValueProblem(ir);
+  if (badValue) fail(badValue);
   return ir;
 }
 
