@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what incept-gpu needs on a fresh Debian machine, and does nothing where it is present.
 #   --runtime  npm dependencies and, without a GPU, a software Vulkan driver (npm start)
-#   --test     the above, plus both software drivers and Chromium for the browser tests (npm test)
+#   --test     the above, plus both software drivers and Chromium for the browser tests, and
+#              Debian's PyTorch + torchvision, the oracle of test/torchvision-roundtrip.test.ts
+#              (npm test; about 150 MB to download, 650 MB installed, nearly all of it PyTorch)
 # Software drivers (see ../shared/docs/webgpu-here.md): lavapipe from Mesa >= 24 (Debian 12 needs
 # bookworm-backports; its own Mesa 22.3 is too old for Dawn) and SwiftShader, shipped with
 # Debian's chromium package. Without root, it prints exactly what to install and exits 1.
@@ -27,6 +29,8 @@ have_lavapipe() { ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && [ 
 have_swiftshader() { [ -f /usr/lib/chromium/vk_swiftshader_icd.json ]; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
 have_gpu() { ls /dev/nvidia0 /dev/dri/renderD* >/dev/null 2>&1; }
+# Debian's package, for Debian's /usr/bin/python3 (the interpreter the round-trip test runs).
+have_torchvision() { dpkg-query -W -f='${Status}' python3-torchvision 2>/dev/null | grep -q 'install ok installed'; }
 
 packages=()          # plain Debian packages to install
 backports_mesa=false # mesa-vulkan-drivers from bookworm-backports
@@ -34,6 +38,7 @@ have_loader || packages+=(libvulkan1)
 if [ "$mode" = --test ]; then
   have_lavapipe || backports_mesa=true
   { have_swiftshader && have_chromium; } || packages+=(chromium)
+  have_torchvision || packages+=(python3-torchvision)
 elif ! have_gpu && ! have_lavapipe && ! have_swiftshader; then
   backports_mesa=true
 fi

@@ -13,7 +13,8 @@ await esbuild.build({
   format: 'esm',
   target: 'node20',
   loader: { '.wgsl': 'text' },
-  external: ['webgpu', '@tensorflow/*'],
+  // onnxruntime-node is a native addon: Node loads it from the project's node_modules.
+  external: ['webgpu', '@tensorflow/*', 'onnxruntime-node'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });

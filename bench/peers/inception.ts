@@ -2,7 +2,10 @@
  * Inception-v3 at 299×299 against TensorFlow.js's WebGPU backend in Node, on the same adapter:
  * inference at the given batches and one training step (forward, loss, backward, clipping,
  * RMSProp update). Both libraries run the very same network: TF.js's is built from the engine's
- * own graph IR (tfjs-graph.ts), so weights, layout and padding are identical.
+ * own graph IR (tfjs-graph.ts), so weights, layout and padding are identical. The inference rows
+ * also time ONNX Runtime for Node on the CPU (ort-node.ts) on the model's `exportInceptionV3Onnx`
+ * bytes and the same input (transposed to NCHW before timing): not a WebGPU peer, the native
+ * runtime a CPU-only server would use instead.
  *
  * Times are wall-clock, input upload to result on the CPU (a training step: to the loss read
  * after the update is queued), since that is what a user waits for; per round each library
@@ -17,13 +20,16 @@ import { median } from '../../src/runtime/timing.js';
 import { InceptionV3 } from '../../src/models/inception-v3.js';
 import { inceptionV3Graph } from '../../src/graph/from-inception-v3.js';
 import { compileGraph } from '../../src/graph/execute.js';
+import type { Graph } from '../../src/graph/ir.js';
 import { Tape } from '../../src/autograd/tape.js';
 import { DEFAULT_LABEL_SMOOTHING, inceptionLoss } from '../../src/nn/loss.js';
 import { RMSProp, RMSPROP_DEFAULTS } from '../../src/optim/rmsprop.js';
+import { exportInceptionV3Onnx } from '../../src/io/onnx/export.js';
 import { maxRelErr, normals, pairTimes } from './compare.js';
 import type { PeerReportRow } from './report.js';
 import { tfjsInferenceModel, tfjsTrainingModel } from './tfjs-graph.js';
 import type { TfjsPeer } from './tfjs-node.js';
+import { createOrtNodeSession, nhwcToNchw, ORT_NODE, type OrtNodeRuntime, type OrtNodeSession } from './ort-node.js';
 
 export const INCEPTION_INPUT = 299;
 
@@ -38,6 +44,8 @@ export interface InceptionPeerOptions {
   /** Timed training rounds (each is one whole step: costly); default min(repeats, 3). */
   trainRepeats?: number;
   seed?: number;
+  /** Also time ONNX Runtime for Node (CPU) on the inference rows. */
+  ortNode?: OrtNodeRuntime;
   onProgress?: (message: string) => void;
 }
 
@@ -67,8 +75,17 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
   const seed = options.seed ?? 7;
   progress('Inception-v3 inference: building the model (random weights, calibrated BatchNorm)');
   const model = await randomInceptionV3(engine, seed);
-  const graph = await inceptionV3Graph(model);
-  model.dispose();
+  let ortSession: OrtNodeSession | undefined;
+  let graph: Graph;
+  try {
+    graph = await inceptionV3Graph(model);
+    if (options.ortNode) {
+      progress('Inception-v3 inference: exporting the model as ONNX for ONNX Runtime (Node)');
+      ortSession = await createOrtNodeSession(options.ortNode, await exportInceptionV3Onnx(model));
+    }
+  } finally {
+    model.dispose();
+  }
   const engineModel = compileGraph(engine, graph);
   const tfModel = tfjsInferenceModel(tf, graph);
   const rows: ModelPeerRow[] = [];
@@ -88,6 +105,10 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
         tf.dispose([x, y]);
         return data;
       };
+      // ONNX Runtime takes NCHW: the same values, laid out once, outside the timed runs.
+      const nchw = ortSession ? nhwcToNchw(host, shape) : undefined;
+      const nchwDims = [batch, 3, INCEPTION_INPUT, INCEPTION_INPUT];
+      const runOrt = async (): Promise<Float32Array> => ortSession!.run(nchw!, nchwDims);
       // The first run of each compiles its pipelines; it is also the agreement check.
       progress(`Inception-v3 inference, batch ${batch}: engine warm-up`);
       const yEngine = await runEngine();
@@ -95,9 +116,13 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
       const yTf = await runTf();
       peer.checkErrors(`Inception-v3 inference at batch ${batch}`);
       const err = maxRelErr(yTf, yEngine);
-      const [engineTimes, tfTimes] = await timeRounds(options.repeats, [async () => void (await runEngine()), async () => void (await runTf())], (r) =>
-        progress(`Inception-v3 inference, batch ${batch}: round ${r + 1}/${options.repeats}`),
-      );
+      let ortErr = 0;
+      if (ortSession) {
+        progress(`Inception-v3 inference, batch ${batch}: ONNX Runtime (Node, CPU) warm-up`);
+        ortErr = maxRelErr(await runOrt(), yEngine);
+      }
+      const sides = [async () => void (await runEngine()), async () => void (await runTf()), ...(ortSession ? [async () => void (await runOrt())] : [])];
+      const [engineTimes, tfTimes, ortTimes] = await timeRounds(options.repeats, sides, (r) => progress(`Inception-v3 inference, batch ${batch}: round ${r + 1}/${options.repeats}`));
       peer.checkErrors(`Inception-v3 inference at batch ${batch}`);
       rows.push({
         group: 'inference',
@@ -108,14 +133,19 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
         engineMs: median(engineTimes!),
         engineMsMin: Math.min(...engineTimes!),
         engineMsMax: Math.max(...engineTimes!),
-        peers: { 'tfjs-webgpu': { ...pairTimes(tfTimes!, engineTimes!), maxRelErr: err, compared: 'logits' } },
+        peers: {
+          'tfjs-webgpu': { ...pairTimes(tfTimes!, engineTimes!), maxRelErr: err, compared: 'logits' },
+          ...(ortTimes ? { [ORT_NODE]: { ...pairTimes(ortTimes, engineTimes!), maxRelErr: ortErr, compared: 'logits' } } : {}),
+        },
       });
       const row = rows.at(-1)!;
-      progress(`Inception-v3 inference, batch ${batch}: engine ${row.engineMs.toFixed(0)} ms, TF.js ${row.peers['tfjs-webgpu']!.ms.toFixed(0)} ms`);
+      const ort = row.peers[ORT_NODE] ? `, ONNX Runtime (Node, CPU) ${row.peers[ORT_NODE].ms.toFixed(0)} ms` : '';
+      progress(`Inception-v3 inference, batch ${batch}: engine ${row.engineMs.toFixed(0)} ms, TF.js ${row.peers['tfjs-webgpu']!.ms.toFixed(0)} ms${ort}`);
     }
   } finally {
     engineModel.dispose();
     tfModel.dispose();
+    await ortSession?.release();
   }
   return rows;
 }

@@ -3,7 +3,8 @@
  * the engine side by side with the libraries users would otherwise pick, on the same adapter,
  * in one run:
  *   factorization  every row of the factorization benchmark vs TensorFlow.js WebGPU (Node)
- *   inference      Inception-v3 299×299 at batch 1 and 8 vs TensorFlow.js WebGPU (Node)
+ *   inference      Inception-v3 299×299 at batch 1 and 8 vs TensorFlow.js WebGPU (Node), and
+ *                  ONNX Runtime for Node on the CPU (native: what a server without a GPU runs)
  *   training       one Inception-v3 training step vs TensorFlow.js WebGPU (Node)
  *   browser        Inception-v3 inference in one headless Chromium page: the engine vs
  *                  TensorFlow.js WebGPU and ONNX Runtime Web WebGPU (on the engine's ONNX export)
@@ -20,6 +21,7 @@ import { runPeerFactorization } from './factorization.js';
 import { runPeerInception } from './inception.js';
 import { runBrowserPeers } from './browser.js';
 import { loadTfjsWebgpu, type TfjsPeer } from './tfjs-node.js';
+import { loadOrtNode, ORT_NODE, type OrtNodeRuntime } from './ort-node.js';
 import { disagreements, formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from './report.js';
 
 const PARTS = ['factorization', 'inference', 'training', 'browser'] as const;
@@ -59,7 +61,7 @@ interface Options {
 }
 
 const program = new Command('bench-peers')
-  .description('The engine side by side with TensorFlow.js and ONNX Runtime Web on the same adapter')
+  .description('The engine side by side with TensorFlow.js and ONNX Runtime Web on the same adapter, and ONNX Runtime for Node on the CPU')
   .addOption(new Option('--driver <name>', 'Vulkan driver in Node (default: env INCEPT_DRIVER or auto)').choices([...DRIVER_CHOICES]))
   .option('--quick', 'batch 1 (training too), 3 timed rounds (2 for training), a 9-minute budget; under 10 minutes on 2 cores')
   .option('--json <file>', 'write the report as JSON')
@@ -97,6 +99,14 @@ const program = new Command('bench-peers')
         }
         return tfjs;
       };
+      let ortNode: OrtNodeRuntime | undefined;
+      const nodeOrt = async (): Promise<OrtNodeRuntime> => {
+        if (!ortNode) {
+          ortNode = await loadOrtNode();
+          libraries[ORT_NODE] = ortNode.description;
+        }
+        return ortNode;
+      };
       const onProgress = (m: string) => progress.update(`[${elapsedMin().toFixed(1)} min] ${m}`);
       for (const part of parts) {
         if (elapsedMin() >= budgetMin) {
@@ -110,7 +120,7 @@ const program = new Command('bench-peers')
             break;
           }
           case 'inference':
-            rows.push(...(await runPeerInception(engine, await nodeTfjs(), { batches, trainBatch: 0, repeats, onProgress })));
+            rows.push(...(await runPeerInception(engine, await nodeTfjs(), { batches, trainBatch: 0, repeats, ortNode: await nodeOrt(), onProgress })));
             break;
           case 'training':
             rows.push(...(await runPeerInception(engine, await nodeTfjs(), { batches: [], trainBatch, repeats, trainRepeats: quick ? 2 : 3, onProgress })));

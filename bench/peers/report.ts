@@ -2,6 +2,8 @@
  * The peer benchmark's report: every row the harnesses produced (factorization convs, Inception-v3
  * inference and training, in Node and in Chromium), the goals the project set against the peers,
  * a terminal table, and one self-contained HTML page (Chart.js inlined) with the ratios drawn.
+ * ONNX Runtime for Node on the CPU (ORT_NODE) is a column like the others, but no goal: it is
+ * there to show, measured, where a server without a GPU is better served by a native runtime.
  *
  * ratio = peer time / engine time, per round, median over rounds (> 1: the engine is faster);
  * min–max over the rounds. The page sets `window.__chartsDrawn` once its charts are drawn.
@@ -9,6 +11,10 @@
 import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
 import { STYLE } from '../model/report.js';
 import type { PairedTimes } from './compare.js';
+import { ORT_NODE } from './ort-node.js';
+
+/** Said wherever the CPU runtime's column appears: its ratio means something else. */
+const CPU_PEER_NOTE = `${ORT_NODE} runs on the CPU with native kernels, not on the adapter: a ratio below 1 means a machine without a GPU serves this model faster with it`;
 
 /** A peer's times on one row, paired round by round with the engine's (see PairedTimes). */
 export interface PeerTiming extends PairedTimes {
@@ -129,6 +135,7 @@ export function formatPeerReport(report: PeerReport): string {
     `The engine vs ${Object.values(report.libraries).join(', ')} · ${report.date}`,
     ...adapters.map((a) => `adapter ${a}`),
     'ratio: peer time / engine time, per round, median (min–max) over rounds (> 1: the engine is faster)',
+    ...(report.libraries[ORT_NODE] ? [CPU_PEER_NOTE] : []),
     '',
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
@@ -155,6 +162,7 @@ export function renderPeerReportHtml(report: PeerReport): string {
     ['Duration', `${report.seconds.toFixed(0)} s${report.quick ? ' (quick mode)' : ''}`],
     ['Ratio', 'peer time / engine time for the same round, median over rounds (min–max); > 1 means the engine is faster'],
     ['Timing', "'gpu': the kernels' GPU timestamps summed (convolution rows); 'wall': from input upload to the result read on the CPU (whole-model rows)"],
+    ...(report.libraries[ORT_NODE] ? [['CPU runtime', CPU_PEER_NOTE] as [string, string]] : []),
   ];
   const goalRows = report.goals
     .map((g) => `<tr><td>${g.met === undefined ? '–' : g.met ? '✓' : '✗'}</td><td>${escapeHtml(g.goal)}</td><td class="num">${escapeHtml(g.worst === undefined ? 'not run' : `${g.worst.toFixed(2)}×`)}</td><td class="num">${g.rows}</td></tr>`)
@@ -173,7 +181,7 @@ export function renderPeerReportHtml(report: PeerReport): string {
   return `${pageHead('incept-gpu vs peers', `${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; } td.num { white-space: nowrap; }`)}
 <body>
 <main>
-<h1>The engine side by side with TensorFlow.js and ONNX Runtime Web</h1>
+<h1>The engine side by side with TensorFlow.js and ONNX Runtime</h1>
 <dl class="meta">
 ${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}
 </dl>
