@@ -53,8 +53,10 @@ describe('incept bench factorization', () => {
     try {
       const json = join(dir, 'r.json');
       const html = join(dir, 'r.html');
+      // A budget no run reaches (tuning stops when every problem is measured): the tuner runs to
+      // completion however loaded the machine is; tuner-budget.test.ts checks the bound itself.
       const { stdout, stderr } = await incept(
-        ['bench', 'factorization', '--quick', '--filter', 'Mixed_7b', '--repeats', '2', '--tuning-budget', '5', '--json', json, '--html', html],
+        ['bench', 'factorization', '--quick', '--filter', 'Mixed_7b', '--repeats', '2', '--tuning-budget', '600', '--json', json, '--html', html],
         { INCEPT_TUNING_FILE: join(dir, 'tuning.json') },
       );
       expect(stderr).toMatch(/factorization benchmark \(quick\)/);
@@ -70,7 +72,7 @@ describe('incept bench factorization', () => {
       expect(row.paperRatio).toBeCloseTo(6 / 9, 6);
       expect(row.targetRatio).toBeCloseTo(1 - 0.8 * (1 - 6 / 9), 6);
       expect(stdout).toMatch(/\bpaper\b.*\bpredicted\b.*\bmeasured\b.*\btarget\b/);
-      expect(r.tuning.budgetMs).toBe(5000);
+      expect(r.tuning.budgetMs).toBe(600_000);
       expect(r.tuning.problems).toBeGreaterThanOrEqual(1);
       expect(row.measuredRatio).toBeCloseTo(row.factorized.ms / row.full.ms, 6);
       for (const side of [row.full, row.factorized]) {

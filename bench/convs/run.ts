@@ -15,6 +15,9 @@ import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-
 import { measureMatmulPeak } from '../../src/ops/matmul-peak.js';
 import { INCEPTION_CONV_SHAPES } from '../../test/cases/inception-conv-shapes.js';
 import { sampledConvError } from '../factorization/check.js';
+import { matchesFilter } from '../../src/cli/args.js';
+import { csvNumber, csvTable, droppedNote, markdownTable, textTable, type TableColumn, type TableFormat } from '../factorization/table.js';
+import type { BenchProgressCallback } from '../../src/cli/progress.js';
 
 /** How a shape is served: the families of kernels/conv2d*.wgsl and the 1×1 matmul path. */
 export type ConvKind = 'general' | 'asymmetric' | 'pointwise';
@@ -65,7 +68,8 @@ export interface ConvBenchOptions {
   filter?: string;
   allVariants?: boolean;
   tuningBudgetMs?: number;
-  onProgress?: (message: string) => void;
+  /** Each shape is a step of the whole run; the peak and tuning before them are notes. */
+  onProgress?: BenchProgressCallback;
 }
 
 export function convKind(g: ConvGeometry): ConvKind {
@@ -88,7 +92,7 @@ export async function runConvBench(engine: Engine, options: ConvBenchOptions = {
   const progress = options.onProgress ?? (() => undefined);
   if (!Number.isInteger(batch) || batch < 1) throw new InceptError(`bench convs: batch must be a positive integer, got ${batch}`);
   const shapes = INCEPTION_CONV_SHAPES.map((s) => ({ s, g: convGeometry('bench convs', [batch, s.h, s.w, s.cin], [s.kh, s.kw, s.cin, s.cout], [s.strideH, s.strideW], s.pad) })).filter(
-    ({ s, g }) => !options.filter || describe(g).includes(options.filter) || s.layers.some((l) => l.includes(options.filter!)),
+    ({ s, g }) => matchesFilter(options.filter, describe(g), ...s.layers),
   );
   if (shapes.length === 0) throw new InceptError(`bench convs: no Inception-v3 conv shape or layer matches '${options.filter}'`);
 
@@ -116,7 +120,7 @@ export async function runConvBench(engine: Engine, options: ConvBenchOptions = {
   let seed = 101;
   for (const [i, { s, g }] of shapes.entries()) {
     const shape = describe(g);
-    progress(`${i + 1}/${shapes.length} ${shape}`);
+    progress(shape, { n: i + 1, total: shapes.length });
     const row = await engine.scope(async () => {
       const x = engine.randomNormal([batch, g.h, g.w, g.cin], { seed: seed++ });
       const w = engine.randomNormal([g.kh, g.kw, g.cin, g.cout], { seed: seed++, std: Math.sqrt(2 / (g.kh * g.kw * g.cin)) });
@@ -156,33 +160,60 @@ export async function runConvBench(engine: Engine, options: ConvBenchOptions = {
   return { adapter: engine.adapterName, date, timing: engine.profiler.timing, batch, peakGflops: peak.gflops, peakKernel: peak.variant, ...(tuning ? { tuning } : {}), rows };
 }
 
+export interface ConvBenchTableOptions {
+  /** 'text' (default): aligned plain text; 'md': a markdown table; 'csv': CSV of raw values. */
+  format?: TableFormat;
+  /** For text: fit lines to this width (a terminal's) by leaving out less important columns. */
+  width?: number;
+}
+
+/** Every value of a row as its own CSV column, numbers at full precision. */
+const CONV_CSV_COLUMNS: TableColumn<ConvBenchRow>[] = [
+  { head: 'shape', cell: (row) => row.shape },
+  { head: 'kind', cell: (row) => row.kind },
+  { head: 'kh', cell: (row) => String(row.kh) },
+  { head: 'kw', cell: (row) => String(row.kw) },
+  { head: 'batch', cell: (row) => String(row.batch) },
+  { head: 'macs', cell: (row) => csvNumber(row.macs) },
+  { head: 'variant', cell: (row) => row.variant },
+  { head: 'ms', cell: (row) => csvNumber(row.ms) },
+  { head: 'ms_min', cell: (row) => csvNumber(row.msMin) },
+  { head: 'ms_max', cell: (row) => csvNumber(row.msMax) },
+  { head: 'gflops', cell: (row) => csvNumber(row.gflops) },
+  { head: 'share_of_peak', cell: (row) => csvNumber(row.shareOfPeak) },
+  { head: 'max_rel_err', cell: (row) => csvNumber(row.maxRelErr) },
+  { head: 'layers', cell: (row) => row.layers.join('; ') },
+  { head: 'all_variants_gflops', cell: (row) => (row.variants ?? []).map((v) => `${v.variant}=${v.gflops}`).join('; ') },
+];
+
 /** The table on stdout; the share of peak is marked against the 70% the project aims for. */
-export function formatConvBenchTable(r: ConvBenchResult): string {
-  const head = ['shape', 'kind', 'variant', 'ms (min–max)', 'GFLOP/s', 'of peak', 'max rel err', 'layers'];
-  const body = r.rows.map((row) => [
-    row.shape,
-    row.kind,
-    row.variant,
-    `${row.ms.toFixed(2)} (${row.msMin.toFixed(2)}–${row.msMax.toFixed(2)})`,
-    row.gflops.toFixed(2),
-    `${(100 * row.shareOfPeak).toFixed(0)}%`,
-    row.maxRelErr.toExponential(1),
-    row.layers.length > 2 ? `${row.layers[0]} … (${row.layers.length})` : row.layers.join(', '),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+export function formatConvBenchTable(r: ConvBenchResult, options: ConvBenchTableOptions = {}): string {
+  const format = options.format ?? 'text';
+  if (format === 'csv') return csvTable(CONV_CSV_COLUMNS, r.rows).join('\n');
+  const cols: TableColumn<ConvBenchRow>[] = [
+    { head: 'shape', cell: (row) => row.shape },
+    { head: 'kind', priority: 2, cell: (row) => row.kind },
+    { head: 'variant', priority: 3, cell: (row) => row.variant },
+    { head: 'ms (min–max)', priority: 5, cell: (row) => `${row.ms.toFixed(2)} (${row.msMin.toFixed(2)}–${row.msMax.toFixed(2)})` },
+    { head: 'GFLOP/s', priority: 4, cell: (row) => row.gflops.toFixed(2) },
+    { head: 'of peak', cell: (row) => `${(100 * row.shareOfPeak).toFixed(0)}%` },
+    { head: 'max rel err', priority: 1, cell: (row) => row.maxRelErr.toExponential(1) },
+    { head: 'layers', priority: 0, cell: (row) => (format === 'md' ? row.layers.join(', ') : row.layers.length > 2 ? `${row.layers[0]} … (${row.layers.length})` : row.layers.join(', ')) },
+  ];
+  const table = format === 'md' ? { lines: markdownTable(cols, r.rows), dropped: [] } : textTable(cols, r.rows, { width: options.width });
   const lines = [
     `Inception-v3 convolutions, batch ${r.batch}, on ${r.adapter} · matmul peak ${r.peakGflops.toFixed(2)} GFLOP/s (${r.peakKernel}) · timing: ${r.timing} · ${r.date}`,
+    ...(format === 'md' ? [''] : []),
     r.tuning ? `tuning: ${r.tuning.problems} problems in ${(r.tuning.ms / 1000).toFixed(1)} s (budget ${(r.tuning.budgetMs / 1000).toFixed(0)} s)` : 'tuning: off (stored or heuristic choices)',
     '',
-    line(head),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...body.map(line),
+    ...table.lines,
+    ...droppedNote(table.dropped, options.width),
   ];
+  const shapeWidth = Math.max(5, ...r.rows.map((row) => [...row.shape].length));
   const all = r.rows.filter((row) => row.variants);
   if (all.length > 0) {
     lines.push('', 'every applicable variant, GFLOP/s (same rounds as the dispatched one):');
-    for (const row of all) lines.push(`  ${row.shape.padEnd(widths[0]!)}  ${row.variants!.map((v) => `${v.variant} ${v.gflops.toFixed(2)}`).join(' · ')}`);
+    for (const row of all) lines.push(`${format === 'md' ? '- ' : '  '}${row.shape.padEnd(shapeWidth)}  ${row.variants!.map((v) => `${v.variant} ${v.gflops.toFixed(2)}`).join(' · ')}`);
   }
   const summary = (kind: ConvKind, pick: (row: ConvBenchRow) => boolean, what: string) => {
     const rs = r.rows.filter((row) => row.kind === kind && pick(row));

@@ -16,6 +16,8 @@ import { conv2d } from '../../src/ops/conv2d.js';
 import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
 import type { Epilogue } from '../../src/ops/epilogue.js';
 import { measureMatmulPeak } from '../../src/ops/matmul-peak.js';
+import { matchesFilter } from '../../src/cli/args.js';
+import type { BenchProgressCallback } from '../../src/cli/progress.js';
 import { sampledConvError, type SampledEpilogue } from './check.js';
 import { convParams, describeConv, FACTORIZATION_PAIRS, type ConvSpec, type FactorizationPair } from './pairs.js';
 import { gflopsOf, withRatios, type FactorizationResult, type FactorizationRow, type FusedResult, type SideResult } from './result.js';
@@ -36,7 +38,8 @@ export interface FactorizationOptions {
   filter?: string;
   /** Use this matmul peak instead of measuring it. */
   peakGflops?: number;
-  onProgress?: (message: string) => void;
+  /** Each row (pair × batch) is a step of the whole run; tuning and results are notes. */
+  onProgress?: BenchProgressCallback;
 }
 
 /** The share of the predicted saving the measured time must reach (the project's target). */
@@ -120,7 +123,7 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
   const warmup = options.warmup ?? 2;
   const samples = options.samples ?? 256;
   const progress = options.onProgress ?? (() => undefined);
-  const pairs = FACTORIZATION_PAIRS.filter((p) => !options.filter || p.name.includes(options.filter));
+  const pairs = FACTORIZATION_PAIRS.filter((p) => matchesFilter(options.filter, p.name));
   if (pairs.length === 0) throw new InceptError(`bench factorization: no pair matches '${options.filter}'; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
   for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new InceptError(`bench factorization: batch sizes must be positive integers, got ${b}`);
   const date = new Date().toISOString();
@@ -142,6 +145,7 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
     for (const pair of pairs) {
       const done = rows.length;
       const label = `${pair.name}, batch ${batch}`;
+      progress(label, { n: done + 1, total });
       const row = await engine.scope(async () => {
         const x = engine.randomNormal([batch, pair.h, pair.w, pair.full.cin], { seed: seed++ });
         const make = (spec: ConvSpec, xShape: number[]) => {
@@ -165,15 +169,19 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
         const epi: Epilogue = { scale: engine.tensor(host.scale!), shift: engine.tensor(host.shift!), relu: true };
 
         if (tuningLeft > 0) {
-          // Queue every conv problem of the row, then let the tuner measure their variants.
+          // Queue every conv problem of the row, then let the tuner measure their variants. The
+          // queueing runs (pipeline compilation) count against the budget too.
+          const queued = performance.now();
           engine.scope(() => {
             runSide(x, full);
             runSide(x, factorized);
             runSide(x, factorized, epi);
           });
           const left = total - done;
-          const report = await engine.tuner.tune({ budgetMs: tuningLeft / left, onProgress: (m) => progress(`tuning ${m}`) });
-          tuningLeft -= report.ms;
+          await engine.sync();
+          const queueMs = performance.now() - queued;
+          const report = await engine.tuner.tune({ budgetMs: Math.max(0, tuningLeft / left - queueMs), onProgress: (m) => progress(`tuning ${m}`) });
+          tuningLeft -= queueMs + report.ms;
           tunedProblems += report.tuned.length;
         }
 
@@ -200,7 +208,7 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
         return { ...r, paperRatio: pair.paperRatio, targetRatio: targetRatio(r.predictedRatio) };
       });
       rows.push(row);
-      progress(`${rows.length}/${total} ${label}: full ${row.full.ms.toFixed(2)} ms, factorized ${row.factorized.ms.toFixed(2)} ms (ratio ${row.measuredRatio.toFixed(2)}, predicted ${row.predictedRatio.toFixed(2)})`);
+      progress(`${label}: full ${row.full.ms.toFixed(2)} ms, factorized ${row.factorized.ms.toFixed(2)} ms (ratio ${row.measuredRatio.toFixed(2)}, predicted ${row.predictedRatio.toFixed(2)})`);
     }
   }
   return {

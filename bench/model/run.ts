@@ -14,6 +14,7 @@ import type { Engine } from '../../src/runtime/engine.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../src/runtime/profiler.js';
 import { median } from '../../src/runtime/timing.js';
+import type { BenchProgressCallback } from '../../src/cli/progress.js';
 import { Tape } from '../../src/autograd/tape.js';
 import { inceptionLoss } from '../../src/nn/loss.js';
 import { scaledAddInPlace } from '../../src/ops/reduce.js';
@@ -94,7 +95,9 @@ export interface ModelBenchOptions {
   variant?: 'imagenet' | 'cifar10';
   /** Width multiplier (default 1). */
   width?: number;
-  onProgress?: (message: string) => void;
+  /** Each run (warm-up or timed) of each forward batch and of the training step is a step of
+   * the whole benchmark. */
+  onProgress?: BenchProgressCallback;
 }
 
 /** Runs fn with profiling on and returns its dispatch records (the engine synchronised). */
@@ -128,7 +131,7 @@ async function benchForward(engine: Engine, model: InceptionV3, batch: number, r
     const walls: number[] = [];
     for (let i = 0; i <= repeats; i++) {
       const tag = i === 0 ? ' (warm-up)' : '';
-      progress(`forward, batch ${batch}: run ${i + 1}/${repeats + 1}${tag}`);
+      progress(`forward, batch ${batch}: run ${i + 1} of ${repeats + 1}${tag}`);
       await engine.sync();
       engine.pool.resetPeak();
       const records = await profiled(engine, () => forwardOnce(engine, model, x));
@@ -235,7 +238,7 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
     const runs: { records: DispatchRecord[]; marks: number[]; peak: number; loss: number }[] = [];
     const walls: number[] = [];
     for (let i = 0; i <= repeats; i++) {
-      progress(`training step, batch ${batch}: run ${i + 1}/${repeats + 1}${i === 0 ? ' (warm-up)' : ''}`);
+      progress(`training step, batch ${batch}: run ${i + 1} of ${repeats + 1}${i === 0 ? ' (warm-up)' : ''}`);
       await engine.sync();
       engine.pool.resetPeak();
       let result = { loss: 0, marks: [] as number[] };
@@ -301,7 +304,11 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
   const batches = options.batches ?? [1, 8];
   const trainBatch = options.trainBatch ?? 8;
   const repeats = options.repeats ?? 3;
-  const progress = options.onProgress ?? (() => undefined);
+  const onProgress = options.onProgress ?? (() => undefined);
+  const trainRepeats = Math.max(1, Math.min(repeats, 2));
+  const total = batches.length * (repeats + 1) + (trainBatch > 0 ? trainRepeats + 1 : 0);
+  let step = 0;
+  const progress = (m: string) => onProgress(m, { n: ++step, total });
   const variant = options.variant ?? 'imagenet';
   const width = options.width ?? 1;
   const inputSize = options.inputSize ?? (variant === 'cifar10' ? 32 : 299);
@@ -319,7 +326,7 @@ export async function runModelBench(engine: Engine, options: ModelBenchOptions =
   if (trainBatch > 0) {
     const model = benchModelFor(engine, arch, 'train');
     try {
-      train = await benchTrainStep(engine, model, trainBatch, Math.max(1, Math.min(repeats, 2)), progress);
+      train = await benchTrainStep(engine, model, trainBatch, trainRepeats, progress);
     } finally {
       model.dispose();
     }

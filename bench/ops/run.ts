@@ -10,6 +10,8 @@ import { InceptError } from '../../src/runtime/errors.js';
 import { measureGpuTime } from '../../src/runtime/timing.js';
 import { add } from '../../src/ops/elementwise.js';
 import { OP_CASES } from './cases.js';
+import { matchesFilter } from '../../src/cli/args.js';
+import type { BenchProgressCallback } from '../../src/cli/progress.js';
 
 export interface OpBenchRow {
   name: string;
@@ -40,7 +42,8 @@ export interface OpBenchOptions {
   batch?: number;
   repeats?: number;
   filter?: string;
-  onProgress?: (message: string) => void;
+  /** Each op is a step of the whole run; the bandwidth yardstick before them is a note. */
+  onProgress?: BenchProgressCallback;
 }
 
 export async function runOpBench(engine: Engine, options: OpBenchOptions = {}): Promise<OpBenchResult> {
@@ -48,7 +51,7 @@ export async function runOpBench(engine: Engine, options: OpBenchOptions = {}): 
   const repeats = options.repeats ?? 7;
   const progress = options.onProgress ?? (() => undefined);
   if (!Number.isInteger(batch) || batch < 1) throw new InceptError(`bench ops: batch must be a positive integer, got ${batch}`);
-  const cases = OP_CASES.filter((c) => !options.filter || c.name.includes(options.filter) || c.kind.includes(options.filter));
+  const cases = OP_CASES.filter((c) => matchesFilter(options.filter, c.name, c.kind));
   if (cases.length === 0) throw new InceptError(`bench ops: nothing matches '${options.filter}'; cases: ${OP_CASES.map((c) => c.name).join('; ')}`);
   const date = new Date().toISOString();
 
@@ -62,7 +65,7 @@ export async function runOpBench(engine: Engine, options: OpBenchOptions = {}): 
 
   const rows: OpBenchRow[] = [];
   for (const [i, c] of cases.entries()) {
-    progress(`${i + 1}/${cases.length} ${c.name}`);
+    progress(c.name, { n: i + 1, total: cases.length });
     const row = await engine.scope(async () => {
       const work = c.setup(engine, batch);
       const t = await measureGpuTime(engine, `bench ops: ${c.name}`, work, { warmup: 1, repeats });

@@ -10,6 +10,7 @@ import type { KernelSummary } from '../../src/runtime/profiler.js';
 import { median } from '../../src/runtime/timing.js';
 import { Tape } from '../../src/autograd/tape.js';
 import * as ag from '../../src/autograd/functions.js';
+import type { BenchProgressCallback } from '../../src/cli/progress.js';
 import { InceptionModule, MIXED_5B, MIXED_6B, type ModuleSpec } from './modules.js';
 
 export interface StepKernelRow extends KernelSummary {
@@ -35,12 +36,15 @@ export interface TrainStepResult {
   results: StepResult[];
 }
 
-export async function runTrainStep(engine: Engine, options: { batch?: number; repeats?: number; modules?: ModuleSpec[]; onProgress?: (m: string) => void } = {}): Promise<TrainStepResult> {
+export async function runTrainStep(engine: Engine, options: { batch?: number; repeats?: number; modules?: ModuleSpec[]; onProgress?: BenchProgressCallback } = {}): Promise<TrainStepResult> {
   const batch = options.batch ?? 8;
   const repeats = options.repeats ?? 3;
   const progress = options.onProgress ?? (() => undefined);
   const results: StepResult[] = [];
-  for (const spec of options.modules ?? [MIXED_5B, MIXED_6B]) {
+  const modules = options.modules ?? [MIXED_5B, MIXED_6B];
+  // Every step of every module (a warm-up and `repeats` timed ones) is a step of the whole run.
+  const stepCount = modules.length * (repeats + 1);
+  for (const [m, spec] of modules.entries()) {
     const tape = new Tape(engine);
     const module = new InceptionModule(engine, tape, spec, 1000);
     const x = engine.keep(engine.randomNormal([batch, spec.size, spec.size, spec.cin], { seed: 5 }));
@@ -48,7 +52,7 @@ export async function runTrainStep(engine: Engine, options: { batch?: number; re
     try {
       const steps: { forward: number; backward: number; records: StepKernelRow[]; peak: number }[] = [];
       for (let i = 0; i < repeats + 1; i++) {
-        progress(`${spec.name}: step ${i + 1}/${repeats + 1}${i === 0 ? ' (warm-up)' : ''}`);
+        progress(`${spec.name}: step ${i + 1} of ${repeats + 1}${i === 0 ? ' (warm-up)' : ''}`, { n: m * (repeats + 1) + i + 1, total: stepCount });
         await engine.sync();
         engine.pool.resetPeak();
         engine.profiler.clear();

@@ -109,3 +109,23 @@ export function writeReport(path: string, text: string): string {
   writeFileSync(full, text);
   return full;
 }
+
+/** A name or filter with its dimension separators made one: 'x', 'X' and '×' all read as '×',
+ * so `--filter 7x7` finds '7×7'. */
+export function normalizeDims(text: string): string {
+  return text.replace(/[xX×]/g, '×');
+}
+
+/** Whether a --filter (absent: everything) is contained in any of the names, with 'x', 'X' and
+ * '×' interchangeable on both sides. */
+export function matchesFilter(filter: string | undefined, ...names: readonly string[]): boolean {
+  if (filter === undefined || filter === '') return true;
+  const f = normalizeDims(filter);
+  return names.some((n) => normalizeDims(n).includes(f));
+}
+
+/** The width a plain-text table should fit: the terminal's, when stdout is one; otherwise none
+ * (a pipe or a file gets every column). */
+export function terminalWidth(stream: { isTTY?: boolean; columns?: number } = process.stdout): number | undefined {
+  return stream.isTTY && stream.columns && stream.columns > 0 ? stream.columns : undefined;
+}

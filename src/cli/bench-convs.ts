@@ -2,12 +2,13 @@
 import { describe, formatConvBenchTable, runConvBench } from '../../bench/convs/run.js';
 import { INCEPTION_CONV_SHAPES, convOutSize } from '../../test/cases/inception-conv-shapes.js';
 import { convGeometry } from '../ops/conv2d-geometry.js';
+import type { TableFormat } from '../../bench/factorization/table.js';
 import { InceptError } from '../runtime/errors.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import { intFlag, outputPathFlag, repeatsFlag, secondsAsMs, writeReport } from './args.js';
+import { intFlag, matchesFilter, terminalWidth, outputPathFlag, repeatsFlag, secondsAsMs, writeReport } from './args.js';
 import { adapterLimits, batchFootprint, checkFits } from './adapter-fit.js';
-import { progressLine } from './progress.js';
+import { benchProgress } from './progress.js';
 
 export interface BenchConvsOptions {
   driver?: DriverChoice;
@@ -18,6 +19,8 @@ export interface BenchConvsOptions {
   allVariants?: boolean;
   tuningBudget?: string;
   tune: boolean;
+  /** The table on stdout: text (default; fitted to a terminal's width), md or csv. */
+  format?: TableFormat;
 }
 
 /** The conv shapes the benchmark will run (filtered as it filters them), or an error listing none. */
@@ -27,7 +30,7 @@ function shapesFor(filter: string | undefined): { floats: number; what: string }
   for (const s of INCEPTION_CONV_SHAPES) {
     const g = convGeometry('bench convs', [1, s.h, s.w, s.cin], [s.kh, s.kw, s.cin, s.cout], [s.strideH, s.strideW], s.pad);
     const name = describe(g);
-    if (filter && !name.includes(filter) && !s.layers.some((l) => l.includes(filter))) continue;
+    if (!matchesFilter(filter, name, ...s.layers)) continue;
     matched++;
     const [oh, ow] = convOutSize(s);
     const floats = Math.max(s.h * s.w * s.cin, oh * ow * s.cout);
@@ -47,19 +50,22 @@ export async function benchConvs(opts: BenchConvsOptions): Promise<void> {
   const engine = await createEngine({ driver: opts.driver });
   try {
     const started = performance.now();
-    const progress = progressLine(`Inception-v3 convolutions on ${engine.adapterName}`);
+    const progress = benchProgress(`Inception-v3 convolutions on ${engine.adapterName}`);
     const result = await runConvBench(engine, {
       batch,
       ...(repeats ? { repeats } : {}),
       ...(opts.filter ? { filter: opts.filter } : {}),
       ...(opts.allVariants ? { allVariants: true } : {}),
       ...(budgetMs !== undefined ? { tuningBudgetMs: budgetMs } : {}),
-      onProgress: (m) => progress.update(m),
+      onProgress: progress.update,
     });
     progress.done();
-    console.log(formatConvBenchTable(result));
-    if (opts.json) console.log(`\nJSON: ${writeReport(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
-    console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; tuning results kept in ${engine.tuner.store.description})`);
+    const format = opts.format ?? 'text';
+    console.log(formatConvBenchTable(result, { format, ...(format === 'text' ? { width: terminalWidth() } : {}) }));
+    // With CSV, stdout is the table alone; the notes go to stderr.
+    const note = format === 'csv' ? (m: string) => console.error(m) : (m: string) => console.log(m);
+    if (opts.json) note(`\nJSON: ${writeReport(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
+    note(`(${((performance.now() - started) / 1000).toFixed(0)} s; tuning results kept in ${engine.tuner.store.description})`);
   } finally {
     engine.destroy();
   }

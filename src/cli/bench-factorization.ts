@@ -4,11 +4,12 @@ import { formatFactorizationTable, renderFactorizationHtml } from '../../bench/f
 import { runFactorization } from '../../bench/factorization/run.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
+import type { TableFormat } from '../../bench/factorization/table.js';
 import { FACTORIZATION_PAIRS, type FactorizationPair } from '../../bench/factorization/pairs.js';
 import { InceptError } from '../runtime/errors.js';
-import { outputPathFlag, positiveInts, repeatsFlag, secondsAsMs, writeReport as write } from './args.js';
+import { matchesFilter, outputPathFlag, terminalWidth, positiveInts, repeatsFlag, secondsAsMs, writeReport as write } from './args.js';
 import { adapterLimits, batchFootprint, checkFits } from './adapter-fit.js';
-import { progressLine } from './progress.js';
+import { benchProgress } from './progress.js';
 
 export interface BenchFactorizationOptions {
   driver?: DriverChoice;
@@ -20,11 +21,13 @@ export interface BenchFactorizationOptions {
   filter?: string;
   tuningBudget?: string;
   tune: boolean;
+  /** The table on stdout: text (default; fitted to a terminal's width), md or csv. */
+  format?: TableFormat;
 }
 
 /** The pairs the filter keeps, or an error listing them all. */
 function pairsFor(filter: string | undefined): FactorizationPair[] {
-  const pairs = FACTORIZATION_PAIRS.filter((p) => !filter || p.name.includes(filter));
+  const pairs = FACTORIZATION_PAIRS.filter((p) => matchesFilter(filter, p.name));
   if (pairs.length === 0) throw new InceptError(`--filter '${filter}' matches no pair; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
   return pairs;
 }
@@ -51,7 +54,7 @@ export async function benchFactorization(opts: BenchFactorizationOptions): Promi
   checkFits(await adapterLimits(opts.driver), [{ flag: '--batches', value: largestBatch, min: 1, integer: true }], ([b]) => batchFootprint(b!, pairImage(pairs)));
   const engine = await createEngine({ driver: opts.driver });
   try {
-    const progress = progressLine(`factorization benchmark${quick ? ' (quick)' : ''} on ${engine.adapterName}`);
+    const progress = benchProgress(`factorization benchmark${quick ? ' (quick)' : ''} on ${engine.adapterName}`);
     const started = performance.now();
     const result = await runFactorization(engine, {
       quick,
@@ -59,14 +62,18 @@ export async function benchFactorization(opts: BenchFactorizationOptions): Promi
       ...(repeats ? { repeats } : {}),
       ...(opts.filter ? { filter: opts.filter } : {}),
       ...(!opts.tune ? { tuningBudgetMs: 0 } : budgetMs !== undefined ? { tuningBudgetMs: budgetMs } : {}),
-      onProgress: (m) => progress.update(m),
+      onProgress: progress.update,
     });
     progress.done();
-    console.log(formatFactorizationTable(result));
+    const format = opts.format ?? 'text';
+    const table = formatFactorizationTable(result, { format, ...(format === 'text' ? { width: terminalWidth() } : {}) });
+    console.log(format === 'csv' ? table.replace(/\n$/, '') : table);
+    // With CSV, stdout is the table alone; the notes go to stderr.
+    const note = format === 'csv' ? (m: string) => console.error(m) : (m: string) => console.log(m);
     const html = write(htmlPath, renderFactorizationHtml(result));
-    console.log(`\nHTML report: ${html}`);
-    if (opts.json) console.log(`JSON: ${write(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
-    console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; tuning results kept in ${engine.tuner.store.description})`);
+    note(`\nHTML report: ${html}`);
+    if (opts.json) note(`JSON: ${write(opts.json, `${JSON.stringify(result, null, 2)}\n`)}`);
+    note(`(${((performance.now() - started) / 1000).toFixed(0)} s; tuning results kept in ${engine.tuner.store.description})`);
   } finally {
     engine.destroy();
   }

@@ -6,7 +6,7 @@ import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
 import { inputSizeFlag, intFlag, minInputSize, outputPathFlag, positiveInts, repeatsFlag, widthFlag, writeReport } from './args.js';
 import { adapterLimits, checkFits, largerOf, networkFootprint } from './adapter-fit.js';
-import { progressLine } from './progress.js';
+import { benchProgress } from './progress.js';
 import { runPeerHarness } from './bench-model-peers.js';
 
 export interface BenchModelOptions {
@@ -56,8 +56,8 @@ export async function benchModel(opts: BenchModelOptions): Promise<void> {
   const started = performance.now();
   const engine = await createEngine({ driver: opts.driver });
   try {
-    const progress = progressLine(`Inception-v3 on ${engine.adapterName}`);
-    const result = await runModelBench(engine, { batches, trainBatch, repeats, inputSize, variant, width, onProgress: (m) => progress.update(m) });
+    const progress = benchProgress(`Inception-v3 on ${engine.adapterName}`);
+    const result = await runModelBench(engine, { batches, trainBatch, repeats, inputSize, variant, width, onProgress: progress.update });
     progress.done();
     if (opts.peers) {
       // The peers run in their own process (and browser), with this engine freed first so the

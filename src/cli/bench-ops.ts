@@ -4,9 +4,9 @@ import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
 import { OP_CASES } from '../../bench/ops/cases.js';
 import { InceptError } from '../runtime/errors.js';
-import { intFlag, outputPathFlag, repeatsFlag, writeReport } from './args.js';
+import { intFlag, matchesFilter, outputPathFlag, repeatsFlag, writeReport } from './args.js';
 import { adapterLimits, batchFootprint, checkFits, largestActivation } from './adapter-fit.js';
-import { progressLine } from './progress.js';
+import { benchProgress } from './progress.js';
 
 export interface BenchOpsOptions {
   driver?: DriverChoice;
@@ -29,7 +29,7 @@ function opsImage(): { floats: number; what: string } {
 export async function benchOps(opts: BenchOpsOptions): Promise<void> {
   const batch = opts.batch !== undefined ? intFlag('--batch', opts.batch, { min: 1, one: true }) : undefined;
   const repeats = opts.repeats !== undefined ? repeatsFlag(opts.repeats) : undefined;
-  if (opts.filter !== undefined && !OP_CASES.some((c) => c.name.includes(opts.filter!) || c.kind.includes(opts.filter!))) {
+  if (opts.filter !== undefined && !OP_CASES.some((c) => matchesFilter(opts.filter, c.name, c.kind))) {
     throw new InceptError(`--filter '${opts.filter}' matches no op; ops: ${OP_CASES.map((c) => c.name).join('; ')}`);
   }
   if (opts.json !== undefined) outputPathFlag('--json', opts.json);
@@ -37,12 +37,12 @@ export async function benchOps(opts: BenchOpsOptions): Promise<void> {
   const engine = await createEngine({ driver: opts.driver });
   try {
     const started = performance.now();
-    const progress = progressLine(`memory-bound kernels on ${engine.adapterName}`);
+    const progress = benchProgress(`memory-bound kernels on ${engine.adapterName}`);
     const result = await runOpBench(engine, {
       ...(batch !== undefined ? { batch } : {}),
       ...(repeats !== undefined ? { repeats } : {}),
       ...(opts.filter ? { filter: opts.filter } : {}),
-      onProgress: (m) => progress.update(m),
+      onProgress: progress.update,
     });
     progress.done();
     console.log(formatOpBenchTable(result));

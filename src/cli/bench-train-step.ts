@@ -4,9 +4,9 @@ import { MIXED_5B, MIXED_6B, type ModuleSpec } from '../../bench/train-step/modu
 import { InceptError } from '../runtime/errors.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import { intFlag, outputPathFlag, repeatsFlag, writeReport } from './args.js';
+import { intFlag, matchesFilter, outputPathFlag, repeatsFlag, writeReport } from './args.js';
 import { adapterLimits, batchFootprint, checkFits } from './adapter-fit.js';
-import { progressLine } from './progress.js';
+import { benchProgress } from './progress.js';
 
 export interface BenchTrainStepOptions {
   driver?: DriverChoice;
@@ -31,19 +31,19 @@ export async function benchTrainStep(opts: BenchTrainStepOptions): Promise<void>
   const batch = opts.batch !== undefined ? intFlag('--batch', opts.batch, { min: 1, one: true }) : undefined;
   const repeats = opts.repeats !== undefined ? repeatsFlag(opts.repeats) : undefined;
   const all = [MIXED_5B, MIXED_6B];
-  const modules = all.filter((m) => !opts.module || m.name.includes(opts.module));
+  const modules = all.filter((m) => matchesFilter(opts.module, m.name));
   if (modules.length === 0) throw new InceptError(`--module '${opts.module}' matches no module; modules: ${all.map((m) => m.name).join(', ')}`);
   if (opts.json !== undefined) outputPathFlag('--json', opts.json);
   checkFits(await adapterLimits(opts.driver), [{ flag: '--batch', value: batch ?? 8, min: 1, integer: true }], ([b]) => batchFootprint(b!, moduleImage(modules)));
   const engine = await createEngine({ driver: opts.driver, profile: true });
   try {
     const started = performance.now();
-    const progress = progressLine(`training step on ${engine.adapterName}`);
+    const progress = benchProgress(`training step on ${engine.adapterName}`);
     const result = await runTrainStep(engine, {
       ...(batch !== undefined ? { batch } : {}),
       ...(repeats !== undefined ? { repeats } : {}),
       modules,
-      onProgress: (m) => progress.update(m),
+      onProgress: progress.update,
     });
     progress.done();
     console.log(formatTrainStep(result));

@@ -100,6 +100,7 @@ export function buildProgram(): Command {
     .option('--max-steps <n>', 'stop after this step (checkpointed; resume continues)')
     .option('--checkpoint-every <minutes>', 'also checkpoint mid-epoch this often, so a crash loses at most this much (default 10; 0: after every step)')
     .option('--log-every <steps>', 'a metrics line every this many steps (default 10)')
+    .option('--preset <name>', 'quick: a run that visibly learns in about 5 minutes on 2 CPU cores without a GPU (width 0.0625, batch 16, 3 epochs of 1,440 training images, lr 0.05, evaluated on 500 test images); flags given win over it, and --resume restores it')
     .action(async (opts: TrainCliOptions) => runTrain(opts));
 
   program
@@ -132,9 +133,10 @@ export function buildProgram(): Command {
     .option('--html <file>', 'where to write the HTML report (default reports/factorization[-quick].html)')
     .option('--batches <list>', 'batch sizes, e.g. 1,8 (default 1,8; quick: 1)')
     .option('--repeats <n>', 'timed runs per side after warm-up (default 10)')
-    .option('--filter <text>', 'only the rows whose name contains this text')
-    .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants (default 240; quick: 30)')
+    .option('--filter <text>', "only the rows whose name contains this text ('7x7' matches '7×7')")
+    .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants, compilation included (default 240; quick: 30)')
     .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
+    .addOption(new Option('--format <format>', 'table on stdout: text (fitted to the terminal), md (markdown) or csv (every value; notes go to stderr)').choices(['text', 'md', 'csv']))
     .action(async (opts: BenchFactorizationOptions) => benchFactorization(opts));
   bench
     .command('convs')
@@ -142,11 +144,12 @@ export function buildProgram(): Command {
     .addOption(driverOption())
     .option('--batch <n>', 'batch size (default 1)')
     .option('--repeats <n>', 'timed runs per shape after warm-up (default 7)')
-    .option('--filter <text>', "only shapes whose description (e.g. '1×7') or layer names contain this text")
+    .option('--filter <text>', "only shapes whose description (e.g. '1×7' or '1x7') or layer names contain this text")
     .option('--all-variants', 'also time every kernel variant that can run each shape, side by side')
     .option('--json <file>', 'also write the results as JSON')
-    .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants (default 120)')
+    .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants, compilation included (default 120)')
     .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
+    .addOption(new Option('--format <format>', 'table on stdout: text (fitted to the terminal), md (markdown) or csv (every value; notes go to stderr)').choices(['text', 'md', 'csv']))
     .action(async (opts: BenchConvsOptions) => benchConvs(opts));
   bench
     .command('ops')

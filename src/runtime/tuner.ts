@@ -14,7 +14,7 @@
  */
 import type { Engine } from './engine.js';
 import type { Tensor } from './tensor.js';
-import { measureSideBySide } from './timing.js';
+import { measureGpuTime, median } from './timing.js';
 
 export type TuningMode = 'auto' | 'cached' | 'off';
 
@@ -38,8 +38,23 @@ export interface TuningReport {
   tuned: TuningRecord[];
   /** Problems left pending because the budget ran out. */
   skipped: number;
+  /** Wall time of the call, setup, compilation and warm-up runs included. */
   ms: number;
   budgetMs: number;
+  /** The budget ran out with problems still pending (they stay queued for a later call). */
+  budgetSpent: boolean;
+  /** Candidate runs started (warm-up included); none is started once the budget is spent. */
+  runs: number;
+}
+
+/** Runs one candidate once and returns its GPU time, ms. Injectable (with the clock) so the
+ * budget's accounting can be tested without a GPU or wall-clock speed. */
+export type TuningMeasure = (label: string, run: () => unknown) => Promise<number>;
+
+export interface TunerHooks {
+  /** Milliseconds from some origin (default performance.now). */
+  now?: () => number;
+  measure?: TuningMeasure;
 }
 
 /** Makes the inputs of one problem (its own, so the caller's tensors may be gone by tune()):
@@ -116,15 +131,19 @@ export class Tuner {
   /** What this tuner measured; only these are written back, so records another process
    * measured meanwhile are not overwritten by stale copies loaded at start. */
   private measured: Record<string, TuningRecord> = {};
+  private readonly now: () => number;
+  private readonly measure: TuningMeasure;
 
   constructor(
     private readonly engine: Engine,
     readonly adapterKey: string,
     readonly store: TuningStore,
-    options: { mode?: TuningMode; budgetMs?: number } = {},
+    options: { mode?: TuningMode; budgetMs?: number } & TunerHooks = {},
   ) {
     this.mode = options.mode ?? 'auto';
     this.budgetMs = options.budgetMs ?? 60_000;
+    this.now = options.now ?? (() => performance.now());
+    this.measure = options.measure ?? (async (label, run) => (await measureGpuTime(this.engine, label, run, { warmup: 0, repeats: 1 })).ms);
     this.records = this.mode === 'off' ? {} : store.load();
   }
 
@@ -166,28 +185,51 @@ export class Tuner {
     return fallback;
   }
 
-  /** Measures every pending problem's candidates within the budget and stores the winners. */
+  /**
+   * Measures every pending problem's candidates within the budget and stores the winners.
+   *
+   * The budget is a bound on the call's wall time, setup, pipeline compilation and warm-up
+   * included: the clock is read before every candidate run, and none is started once the budget
+   * is spent (the last one started may end past it, by at most one run). Candidates take turns
+   * round by round (so machine load falls on all alike); the first round warms up (compiles),
+   * then up to `repeats` timed rounds. A problem is decided once every candidate has a timed
+   * run; one the budget cut short stays pending, for a later call, and is counted as skipped.
+   */
   async tune(options: { budgetMs?: number; repeats?: number; onProgress?: (message: string) => void } = {}): Promise<TuningReport> {
     const budgetMs = options.budgetMs ?? this.budgetMs;
-    const started = performance.now();
+    const repeats = Math.max(1, options.repeats ?? 5);
+    const started = this.now();
+    const spent = () => this.now() - started >= budgetMs;
     const tuned: TuningRecord[] = [];
-    // A budget ≤ 0 measures nothing; otherwise a problem is started while budget is left.
+    let runs = 0;
+    let budgetSpent = false;
     for (const [key, p] of [...this.pending]) {
-      if (performance.now() - started >= budgetMs) break;
-      const ms: Record<string, number> = {};
+      if (spent()) {
+        budgetSpent = true;
+        break;
+      }
+      const times = new Map<string, number[]>(p.candidates.map((v) => [v, []]));
       // A synchronous scope hands the inputs out; they are disposed explicitly below (an async
       // scope would also capture tensors the caller creates while tune() is awaited).
       const { inputs, run } = this.engine.scope(() => p.setup());
       try {
-        // Side by side (one run of each candidate per round), so machine load falls on all
-        // alike; the first round warms up (pipeline compilation). At least one timed round.
-        const work = Object.fromEntries(p.candidates.map((v) => [v, () => run(v)]));
-        const left = Math.max(0, budgetMs - (performance.now() - started));
-        const stats = await measureSideBySide(this.engine, `tuning ${p.op}`, work, { warmup: 1, repeats: options.repeats ?? 5, minRepeats: 1, budgetMs: left });
-        for (const [variant, st] of Object.entries(stats)) ms[variant] = st.ms;
+        rounds: for (let round = 0; round <= repeats; round++) {
+          for (const v of p.candidates) {
+            if (spent()) {
+              budgetSpent = true;
+              break rounds;
+            }
+            runs++;
+            const ms = await this.measure(`tuning ${p.op}: ${v}`, () => run(v));
+            if (round > 0) times.get(v)!.push(ms);
+          }
+        }
       } finally {
         for (const t of inputs) t.dispose();
       }
+      // Every candidate timed at least once, or the problem is left for a later call.
+      if ([...times.values()].some((t) => t.length === 0)) break;
+      const ms: Record<string, number> = Object.fromEntries([...times].map(([v, t]) => [v, median(t)]));
       const variant = Object.entries(ms).reduce((best, e) => (e[1] < best[1] ? e : best))[0];
       const rec: TuningRecord = { op: p.op, shapeClass: p.shapeClass, variant, ms, measuredAt: new Date().toISOString() };
       this.records[key] = rec;
@@ -195,9 +237,14 @@ export class Tuner {
       this.pending.delete(key);
       tuned.push(rec);
       options.onProgress?.(`${p.op} ${p.shapeClass}: ${variant} (${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')})`);
+      if (budgetSpent) break;
     }
     if (tuned.length > 0) this.persist();
-    return { tuned, skipped: this.pending.size, ms: performance.now() - started, budgetMs };
+    const ms = this.now() - started;
+    if (budgetSpent && this.pending.size > 0 && budgetMs > 0) {
+      options.onProgress?.(`budget of ${(budgetMs / 1000).toFixed(1)} s spent after ${(ms / 1000).toFixed(1)} s: ${this.pending.size} problem${this.pending.size === 1 ? '' : 's'} left untuned (heuristic or stored choices)`);
+    }
+    return { tuned, skipped: this.pending.size, ms, budgetMs, budgetSpent: budgetSpent && this.pending.size > 0, runs };
   }
 
   /** Forgets every stored choice for this adapter, here and in the store (other adapters' stay). */
