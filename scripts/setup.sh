@@ -47,12 +47,14 @@ if [ ${#packages[@]} -eq 0 ] && [ "$backports_mesa" = false ]; then
   exit 0
 fi
 
-codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
+# The backports line uses this machine's own Debian mirror (scripts/debian-mirror.sh reads it from
+# apt's sources), so that it works behind a local mirror; apt's proxy settings apply to it as is.
+codename="$(bash scripts/debian-mirror.sh --codename)"
 mesa_cmd="apt-get install -y mesa-vulkan-drivers"
 backports_line=""
 if [ "$codename" = bookworm ]; then
-  backports_line="echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list"
-  mesa_cmd="apt-get install -y -t bookworm-backports mesa-vulkan-drivers"
+  backports_line="echo '$(bash scripts/debian-mirror.sh --backports-line)' > /etc/apt/sources.list.d/backports.list"
+  mesa_cmd="apt-get install -y -t $codename-backports mesa-vulkan-drivers"
 fi
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then

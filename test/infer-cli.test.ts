@@ -25,6 +25,7 @@ import { testEngine } from './support/engine.js';
 import { encodeMosaicJpeg, randomMosaic } from './support/jpeg-mosaic.js';
 import { freshSeed, makeRng } from './support/random.js';
 import { HANG_GUARD_MS } from './support/hang-guard.js';
+import { CIFAR10_CLASSES } from '../src/data/dataset.js';
 
 const run = promisify(execFile);
 const incept = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, ['bin/incept.js', ...args], { timeout: HANG_GUARD_MS, maxBuffer: 16 << 20, env });
@@ -97,16 +98,16 @@ describe(`incept infer ${replay}`, () => {
     expect(stderr).toMatch(/infer…/); // progress goes to stderr
   });
 
-  it('--json: one document; the same probabilities as loadClassifier on the same file; no labels for a 10-class model', async () => {
+  it('--json: one document; the same probabilities as loadClassifier on the same file; CIFAR-10 names for the CIFAR-10 variant', async () => {
     const { stdout } = await incept(['infer', TABBY, '--weights', SMALL, '--json', '--topk', '10', '--batch', '1']);
     const report = JSON.parse(stdout) as InferReport;
     expect(report.model).toMatchObject({ format: 'torchvision', classes: 10, inputShape: [32, 32, 3], preset: 'torchvision', outputIsProbabilities: false });
-    expect(report.labels).toBeNull();
+    expect(report.labels).toMatch(/^CIFAR-10 class names/);
     expect(report.adapter.length).toBeGreaterThan(0);
     expect(report.images).toHaveLength(1);
     const top = classified(report, 0).top;
     expect(top).toHaveLength(10);
-    expect(top.map((t) => t.label)).toEqual(top.map((t) => `class ${t.index}`));
+    expect(top.map((t) => t.label)).toEqual(top.map((t) => CIFAR10_CLASSES[t.index]));
     expect(top.reduce((s, t) => s + t.probability, 0)).toBeCloseTo(1, 5);
     for (let i = 1; i < top.length; i++) expect(top[i]!.probability).toBeLessThanOrEqual(top[i - 1]!.probability);
     for (const k of ['loadMs', 'decodeMs', 'preprocessMs', 'forwardMs', 'totalMs'] as const) expect(report.timing[k]).toBeGreaterThan(0);

@@ -11,7 +11,7 @@
  * listed on stderr), 1 when the run itself failed (a flag, the model or label file, the
  * device): then the CLI prints `incept: <message>` and no report.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { createEngine } from '../runtime/engine.js';
@@ -22,7 +22,7 @@ import { PREPROCESS_PRESETS, type PreprocessPreset } from '../io/preprocess.js';
 import { MAX_TOP_K } from '../ops/softmax.js';
 import { loadClassifier, type Classification, type Classifier } from '../api/classifier.js';
 import { MODEL_FORMATS, type ModelFormat } from '../api/format.js';
-import { labelsForClasses, parseLabels } from '../api/labels.js';
+import { datasetLabels, labelsForClasses, onnxModelMetadata, parseLabels, type ModelDatasetHints } from '../api/labels.js';
 import { defaultLabelsPath } from './package-root.js';
 import { progressLine } from './progress.js';
 
@@ -66,7 +66,8 @@ export interface InferImageError {
 export interface InferReport {
   model: { source: string; format: ModelFormat; description: string; classes: number; inputShape: readonly number[]; preset: PreprocessPreset; outputIsProbabilities: boolean; parameters: number };
   adapter: string;
-  /** The label file used, or null (labels are then `class N`). */
+  /** The label file used, 'CIFAR-10 class names (built in: why)' for a model that says it is a
+   * CIFAR-10 classifier, or null (labels are then `class N`). */
   labels: string | null;
   /** One entry per image, in the order given. */
   images: (InferImageResult | InferImageError)[];
@@ -100,6 +101,45 @@ function readLabelFile(path: string): string[] {
     throw new InceptError(`--labels ${path}: cannot read it: ${(e as Error).message}`);
   }
   return parseLabels(text, path);
+}
+
+/** The safetensors header's __metadata__, reading only the header. */
+function safetensorsMetadata(path: string): Record<string, unknown> | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) return undefined;
+    const len = Number(head.readBigUInt64LE(0));
+    if (!(len > 0 && len <= 100 << 20)) return undefined;
+    const json = Buffer.alloc(len);
+    if (readSync(fd, json, 0, len, 8) !== len) return undefined;
+    const meta = (JSON.parse(json.toString('utf8')) as { __metadata__?: unknown }).__metadata__;
+    return typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What the model file says about the data it was made for (see datasetLabels). */
+export function modelDatasetHints(classifier: Classifier, path: string): ModelDatasetHints {
+  const hints: ModelDatasetHints = { numClasses: classifier.numClasses, description: classifier.description, inputShape: classifier.inputShape };
+  if (classifier.numClasses !== 10) return hints; // only CIFAR-10 has names built in
+  try {
+    if (classifier.format === 'torchvision') {
+      hints.metadata = safetensorsMetadata(path);
+    } else if (classifier.format === 'onnx') {
+      const meta = onnxModelMetadata(readFileSync(path));
+      if (meta) Object.assign(hints, { producer: meta.producer, metadata: meta.props });
+    } else if (classifier.format === 'tfjs') {
+      const json = JSON.parse(readFileSync(path, 'utf8')) as { userDefinedMetadata?: unknown };
+      if (typeof json.userDefinedMetadata === 'object' && json.userDefinedMetadata !== null) hints.metadata = json.userDefinedMetadata as Record<string, unknown>;
+    }
+  } catch {
+    // The file loaded; metadata it does not have in a readable form just names no dataset.
+  }
+  return hints;
 }
 
 const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`);
@@ -214,6 +254,12 @@ export async function runInfer(images: string[], options: InferOptions): Promise
       relabel = labelsForClasses(fallbackLabels, classifier.numClasses, fallbackPath);
       labelSource = fallbackPath!;
     }
+    // A model that says it is a CIFAR-10 classifier gets CIFAR-10's names.
+    const dataset = !explicitLabels && !relabel ? datasetLabels(modelDatasetHints(classifier, options.weights)) : undefined;
+    if (dataset) {
+      relabel = [...dataset.labels];
+      labelSource = `${dataset.dataset} class names (built in: ${dataset.why})`;
+    }
     if (topk > classifier.numClasses) throw new InceptError(`--topk ${topk}: the model has only ${classifier.numClasses} classes`);
 
     // A batch of files at a time is decoded, classified and let go, so that decoded pixels of
@@ -299,7 +345,7 @@ export function registerInferCommand(program: Command): Command {
     .addOption(new Option('--format <format>', 'the file format (default: told from the file)').choices([...MODEL_FORMATS]))
     .addOption(new Option('--preset <name>', 'preprocessing (default: torchvision for safetensors and ONNX, keras for TF.js)').choices(Object.keys(PREPROCESS_PRESETS)))
     .option('--topk <k>', `classes shown per image, 1 to ${MAX_TOP_K} (default 5)`)
-    .option('--labels <file>', 'class names: a JSON list, a Keras class-index JSON, or one per line (default: the ImageNet list beside the checkout, for 1000-class models)')
+    .option('--labels <file>', 'class names: a JSON list, a Keras class-index JSON, or one per line (default: the ImageNet list beside the checkout for 1000-class models; the CIFAR-10 names for a model whose metadata or variant says CIFAR-10)')
     .option('--batch <n>', `images per forward pass, 1 to ${MAX_INFER_BATCH} (default 8)`)
     .option('--max-megapixels <n>', `pixel budget of decoding: a larger image (by its header) gets an error entry without being decoded; greater than 0, at most ${MAX_INFER_MEGAPIXELS} (default ${DEFAULT_MAX_MEGAPIXELS})`)
     .option('--json', 'print JSON: { model, adapter, labels, images: [ { file, width, height, top: [ { index, label, probability } ], ms } or { file, error } ], failed, timing }')

@@ -77,19 +77,54 @@ function mesaMajor(info: GPUAdapterInfo): number | undefined {
  * adapter and device. */
 const dawnInstances = new Map<string, GPU>();
 
+/** Vulkan loader variables set while an instance first looks for adapters. The loader reads its
+ * environment when Dawn creates the Vulkan instance (on that instance's first requestAdapter). */
+type LoaderEnv = Record<string, string | undefined>;
+
+/**
+ * Dawn prints, from native code, "maxDynamic{Uniform,Storage}BuffersPerPipelineLayout
+ * artificially reduced from 1000000 to 16" each time a Dawn instance discovers lavapipe (which
+ * reports 1000000 for both). Nothing in the device request changes that, so lavapipe is loaded
+ * by one instance only: the hardware probe leaves it out when SwiftShader is there to keep the
+ * probe from finding no driver at all (an error message of its own), or else the lavapipe it
+ * finds is the one used; the SwiftShader instance leaves it out. Loaders older than 1.3.234
+ * ignore VK_LOADER_DRIVERS_DISABLE; then the warning only repeats.
+ */
+const LAVAPIPE_GLOB = '*lvp_icd*';
+
+function withDisabledDrivers(glob: string): LoaderEnv {
+  const current = process.env.VK_LOADER_DRIVERS_DISABLE;
+  return { VK_LOADER_DRIVERS_DISABLE: current ? `${current},${glob}` : glob };
+}
+
 async function tryAdapter(
   dawn: WebGpuModule,
   flags: string[],
+  opts: { key?: string; env?: LoaderEnv } = {},
 ): Promise<{ gpu: GPU; adapter: GPUAdapter | null; error?: string }> {
-  const key = flags.join('\n');
+  const key = `${opts.key ?? ''}\n${flags.join('\n')}`;
   let gpu = dawnInstances.get(key);
+  const fresh = !gpu;
   if (!gpu) dawnInstances.set(key, (gpu = dawn.create(flags)));
+  const saved: LoaderEnv = {};
+  if (fresh && opts.env) {
+    for (const [k, v] of Object.entries(opts.env)) {
+      saved[k] = process.env[k];
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
   try {
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     return { gpu, adapter };
   } catch (e) {
     // Dawn rejects when an `adapter=` filter matches nothing; its message lists what exists.
     return { gpu, adapter: null, error: (e as Error).message.split('\n')[0] };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
@@ -131,9 +166,17 @@ export async function selectNodeAdapter(requested?: DriverChoice): Promise<Adapt
 
   const tried: string[] = [];
   if (choice === 'auto' || choice === 'hardware') {
-    const { gpu, adapter, error } = await tryAdapter(dawn, []);
+    // With SwiftShader present the probe still finds a driver when lavapipe is left out.
+    const probeEnv = swiftshader ? withDisabledDrivers(LAVAPIPE_GLOB) : undefined;
+    const { gpu, adapter, error } = await tryAdapter(dawn, [], { key: 'probe', env: probeEnv });
     if (adapter && !isSoftwareAdapter(adapter.info)) {
       return { gpu, adapter, driver: 'hardware', reason: `hardware adapter found (${adapter.info.vendor} ${adapter.info.description || adapter.info.device})` };
+    }
+    // The probe loaded lavapipe and found nothing better: use that instance rather than make a
+    // second one (each instance that loads lavapipe repeats Dawn's warning).
+    const probeMajor = adapter && /llvmpipe|lavapipe/i.test(adapter.info.description) ? mesaMajor(adapter.info) : undefined;
+    if (choice === 'auto' && lavapipe && adapter && probeMajor !== undefined && probeMajor >= MIN_MESA_MAJOR) {
+      return { gpu, adapter, driver: 'lavapipe', reason: `no hardware adapter; lavapipe is the faster software driver (${adapter.info.description}, ${lavapipe})`, manifest: lavapipe };
     }
     tried.push(`hardware: ${adapter ? `only software adapters (${adapter.info.description})` : (error ?? 'none found')}`);
     if (choice === 'hardware') throw new NoAdapterError(`driver=hardware but no hardware adapter: ${tried.join('; ')}. Use driver=auto to fall back to a software driver.`);
@@ -157,7 +200,7 @@ export async function selectNodeAdapter(requested?: DriverChoice): Promise<Adapt
   if (!swiftshader) {
     tried.push(`swiftshader: no manifest in ${SWIFTSHADER_MANIFESTS.join(', ')}`);
   } else {
-    const { gpu, adapter, error } = await tryAdapter(dawn, ['adapter=SwiftShader']);
+    const { gpu, adapter, error } = await tryAdapter(dawn, ['adapter=SwiftShader'], { env: withDisabledDrivers(LAVAPIPE_GLOB) });
     if (adapter) {
       const why = choice === 'swiftshader' ? 'driver=swiftshader requested' : 'no hardware adapter and no usable lavapipe';
       return { gpu, adapter, driver: 'swiftshader', reason: `${why} (${adapter.info.description}, ${swiftshader})`, manifest: swiftshader };

@@ -4,12 +4,25 @@
  * five classes and the GPU time of every layer, all computed in the browser with WebGPU by the
  * browser bundle (served as /incept.js). Chart.js comes from /chart.js, as the reports inline it.
  *
+ * With `incept serve --weights FILE` the server names that model (ServePageOptions.model) and the
+ * page fetches and loads it as it opens (state 'ready'), so picking an image classifies at once;
+ * without it the page says how to get a model. The image preview stays hidden until an image
+ * is chosen. A 10-class CIFAR-10 variant gets CIFAR-10's class names.
+ *
  * Everything user-controlled (file names, labels, error messages) reaches the page through
  * textContent, never innerHTML; the server-side values are escaped or embedded with
  * jsonForScript. The page's state is mirrored in `body[data-state]` (idle, loading, running,
  * done, error) and `window.__inceptServe`, so scripts and tests can tell where it is.
  */
 import { CHART_PAGE_PRELUDE, escapeHtml, jsonForScript } from '../io/html-report.js';
+import { CIFAR10_LABELS } from '../api/labels.js';
+
+/** The model the server hands out (`incept serve --weights`): the model file first, then a TF.js
+ * model's shards, each fetched from `url` and named `name` for loadClassifier. */
+export interface ServedModelInfo {
+  format: string;
+  files: { name: string; url: string; bytes: number }[];
+}
 
 export interface ServePageOptions {
   /** ImageNet labels to name the classes of 1000-class models with, if any. */
@@ -17,9 +30,12 @@ export interface ServePageOptions {
   /** Shown in the footer, e.g. '875 KB (210 KB gzip)'. */
   bundleSize?: string;
   version?: string;
+  /** A model the page loads as it opens. */
+  model?: ServedModelInfo;
 }
 
 const STYLE = String.raw`
+  [hidden] { display: none !important; }
   :root { color-scheme: light dark; --accent: #2f6fdf; --muted: #777; --bad: #c0392b; }
   body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0 auto; max-width: 980px; padding: 1.2rem; }
   h1 { font-size: 1.35rem; margin: 0 0 .3rem; }
@@ -37,6 +53,8 @@ const STYLE = String.raw`
   .bar { height: .8rem; background: var(--accent); border-radius: 3px; min-width: 1px; }
   #chart-box { position: relative; margin-top: 1rem; }
   footer { margin-top: 2rem; }
+  #model-help { border-left: 4px solid var(--accent); padding: .4rem .8rem; margin: 1rem 0; }
+  #model-help code { font-size: .85rem; }
 `;
 
 /** The page's own script (a module importing the browser bundle). Plain JavaScript. */
@@ -45,6 +63,8 @@ import { createEngine, loadClassifier, decodeImage, parseLabels, labelsForClasse
 
 var $ = function (id) { return document.getElementById(id); };
 var imagenetLabels = JSON.parse($('imagenet-labels').textContent || 'null');
+var cifar10Labels = JSON.parse($('cifar10-labels').textContent || 'null');
+var servedModel = JSON.parse($('served-model').textContent || 'null');
 var state = { state: 'idle' };
 window.__inceptServe = state;
 var engine = null;
@@ -61,8 +81,9 @@ function setState(s, extra) {
   if (extra) Object.assign(state, extra);
   document.body.setAttribute('data-state', s);
   $('status').textContent = {
-    idle: 'Pick or drop an image and a model file.',
+    idle: files.weights.length ? 'Pick or drop an image.' : 'Pick or drop an image and a model file.',
     loading: 'Loading the model…',
+    ready: 'Model loaded. Pick or drop an image to classify it.',
     running: 'Running on the GPU…',
     done: 'Done.',
     error: 'Failed.',
@@ -105,22 +126,38 @@ async function getEngine() {
   return engine;
 }
 
-async function labelsFor(classes) {
+async function labelsFor(loaded) {
+  var classes = loaded.numClasses;
   if (files.labels) return labelsForClasses(parseLabels(await files.labels.text(), files.labels.name), classes, files.labels.name);
   if (imagenetLabels && (classes === imagenetLabels.length || classes === imagenetLabels.length + 1)) return labelsForClasses(imagenetLabels, classes, 'ImageNet labels');
+  // The CIFAR-10 variant of Inception-v3 (as its file says) with 10 classes: CIFAR-10's names.
+  if (cifar10Labels && classes === cifar10Labels.length && /CIFAR-10 variant/.test(loaded.description)) return cifar10Labels.slice();
   return undefined;
 }
 
+var pending = null;
 async function getModel() {
   var preset = $('preset').value;
   var key = fileKey(files.weights) + '#' + preset + '#' + (files.labels ? fileKey([files.labels]) : '');
   if (model && key === modelKey) return model;
+  // One load at a time: a second caller for the same files waits for the first.
+  if (pending && pending.key === key) return pending.promise;
+  var promise = loadModel(key, preset);
+  pending = { key: key, promise: promise };
+  try {
+    return await promise;
+  } finally {
+    if (pending && pending.promise === promise) pending = null;
+  }
+}
+
+async function loadModel(key, preset) {
   if (model) { model.dispose(); model = null; }
   var named = await Promise.all(files.weights.map(async function (f) { return { name: f.name, bytes: await bytesOf(f) }; }));
   var t0 = performance.now();
   var loaded = await loadClassifier(await getEngine(), Object.assign({ weights: named.length === 1 ? named[0] : named }, preset ? { preset: preset } : {}));
   try {
-    modelLabels = await labelsFor(loaded.numClasses);
+    modelLabels = await labelsFor(loaded);
   } catch (e) {
     loaded.dispose();
     throw e;
@@ -171,7 +208,7 @@ function drawLayers(layers) {
 }
 
 async function run() {
-  if (!files.image || files.weights.length === 0) { setState('idle'); return; }
+  if (!files.image || files.weights.length === 0) { setState(model && files.weights.length ? 'ready' : 'idle'); return; }
   if (busy) { again = true; return; }
   busy = true;
   $('error').hidden = true;
@@ -179,6 +216,7 @@ async function run() {
   try {
     var image = decodeImage(await bytesOf(files.image), files.image.name);
     $('preview').src = URL.createObjectURL(files.image);
+    $('preview').hidden = false;
     setState('loading');
     var m = await getModel();
     setState('running');
@@ -201,13 +239,39 @@ async function run() {
   }
 }
 
+function showChosen() {
+  $('chosen').textContent = (files.image ? 'image: ' + files.image.name : 'no image') + ' · ' + (files.weights.length ? 'model: ' + files.weights.map(function (f) { return f.name; }).join(', ') : 'no model file');
+}
+
+/** The model the server names (incept serve --weights): fetched and loaded as the page opens. */
+async function loadServedModel() {
+  setState('loading');
+  try {
+    var got = await Promise.all(servedModel.files.map(async function (f) {
+      var r = await fetch(f.url);
+      if (!r.ok) throw new Error(f.name + ': the server answered HTTP ' + r.status);
+      return new File([await r.blob()], f.name, { lastModified: 0 });
+    }));
+    if (files.weights.length) return; // the user picked a model meanwhile
+    files.weights = got;
+    showChosen();
+    var m = await getModel();
+    $('model-help').textContent = 'Model from the server: ' + servedModel.files[0].name + ' (' + m.description + ', ' + m.numClasses + ' classes). Pick or drop an image; another model file replaces it.';
+    if (files.image) run();
+    else setState('ready', { model: { description: m.description, format: m.format, classes: m.numClasses, inputShape: m.inputShape.slice() } });
+  } catch (e) {
+    console.warn(e);
+    showError('Could not load the model the server names: ' + messageOf(e));
+  }
+}
+
 function take(list) {
   var arr = Array.prototype.slice.call(list);
   var images = arr.filter(isImage);
   var others = arr.filter(function (f) { return !isImage(f); });
   if (images.length) files.image = images[images.length - 1];
   if (others.length) files.weights = others;
-  $('chosen').textContent = (files.image ? 'image: ' + files.image.name : 'no image') + ' · ' + (files.weights.length ? 'model: ' + files.weights.map(function (f) { return f.name; }).join(', ') : 'no model file');
+  showChosen();
   run();
 }
 
@@ -222,6 +286,7 @@ drop.addEventListener('drop', function (e) { take(e.dataTransfer.files); });
 window.addEventListener('error', function (e) { showError(messageOf(e.error || e.message)); });
 window.addEventListener('unhandledrejection', function (e) { showError(messageOf(e.reason)); });
 if (!navigator.gpu) showError('This browser has no WebGPU (navigator.gpu is undefined). Use a recent Chrome or Edge (or Chromium started with --enable-unsafe-webgpu), and open the page from http://localhost or https.');
+else if (servedModel) loadServedModel();
 else setState('idle');
 `;
 
@@ -246,10 +311,18 @@ export function servePageHtml(options: ServePageOptions = {}): string {
   <div class="muted">Or drop them here. Models: an Inception-v3 state dict as .safetensors (torchvision/timm names), an .onnx file, or a TF.js model.json selected together with its .bin shards.</div>
   <div class="muted" id="chosen"></div>
 </div>
+<div id="model-help">${
+    options.model
+      ? `Loading the model the server was started with (<code>--weights</code>): ${escapeHtml(options.model.files[0]!.name)}…`
+      : `No model yet: <code>incept serve</code> was started without <code>--weights</code>. Pick a model file above, or restart the server with one:
+  <code>incept serve --weights inception_v3.safetensors</code> (also <code>.onnx</code> or a TF.js <code>model.json</code>).
+  To try the page with a small model, make one: <code>incept export --cifar10 --width 0.125 --out cifar10.safetensors</code>
+  (the CIFAR-10 variant of Inception-v3 with random weights: it runs, but its answers mean nothing until it is trained with <code>incept train</code>).`
+  }</div>
 <div id="status" class="muted" role="status"></div>
 <div id="error" role="alert" hidden></div>
 <div id="result" hidden>
-  <img id="preview" alt="the image classified">
+  <img id="preview" alt="the image classified" hidden>
   <div>
     <table id="top"><tbody></tbody></table>
     <div id="timing" class="muted"></div>
@@ -258,6 +331,8 @@ export function servePageHtml(options: ServePageOptions = {}): string {
 <div id="chart-box"><canvas id="layers"></canvas></div>
 <footer class="muted">Browser bundle /incept.js${options.bundleSize ? `: ${escapeHtml(options.bundleSize)}` : ''}.</footer>
 <script type="application/json" id="imagenet-labels">${jsonForScript(options.labels ?? null)}</script>
+<script type="application/json" id="cifar10-labels">${jsonForScript(CIFAR10_LABELS)}</script>
+<script type="application/json" id="served-model">${jsonForScript(options.model ?? null)}</script>
 <script src="/chart.js"></script>
 <script>${CHART_PAGE_PRELUDE}</script>
 <script type="module">${SCRIPT}</script>

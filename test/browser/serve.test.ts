@@ -4,6 +4,9 @@
  * image and a model file are picked through the page's file inputs, and the page must show the
  * top 5 and draw the per-layer chart, with the same classes Node computes from the same file.
  * A truncated model file must show an error instead. Ctrl-C must stop the server cleanly.
+ * Before an image is chosen the preview is not shown (no broken-image placeholder), and without
+ * --weights the page says how to get a model. Started with --weights, the page loads that model
+ * as it opens and classifies the first image picked; the CIFAR-10 variant gets CIFAR-10's names.
  *
  * The model is the CIFAR-10 variant of Inception-v3 at width 0.25 (32×32 input): the full
  * 299×299 network is ~90× the work and takes minutes on SwiftShader, the same code paths
@@ -21,6 +24,7 @@ import { torchvisionStateDict } from '../../src/models/inception-v3-weights.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { readImageFile } from '../../src/io/image.js';
 import { loadClassifier } from '../../src/api/classifier.js';
+import { CIFAR10_CLASSES } from '../../src/data/dataset.js';
 import { testEngine } from '../support/engine.js';
 import { freshSeed } from '../support/random.js';
 import { launchChromium, type LaunchedChromium } from './harness.js';
@@ -47,6 +51,10 @@ let engine: Engine;
 let server: ChildProcess | undefined;
 let serverOut = '';
 let url = '';
+/** A second server, started with --weights WEIGHTS. */
+let modelServer: ChildProcess | undefined;
+let modelServerOut = '';
+let modelUrl = '';
 let chromium: LaunchedChromium | undefined;
 const pageErrors: string[] = [];
 const failedRequests: string[] = [];
@@ -60,39 +68,52 @@ beforeAll(async () => {
   writeFileSync(WEIGHTS, bytes);
   writeFileSync(TRUNCATED, bytes.subarray(0, bytes.length >> 1));
 
-  server = spawn(process.execPath, ['bin/incept.js', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (serverOut += d.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`incept serve printed no URL (hung):\n${serverOut}`)), HANG_GUARD_MS);
+  ({ child: server, url } = await startServe([], (d) => (serverOut += d)));
+  ({ child: modelServer, url: modelUrl } = await startServe(['--weights', WEIGHTS], (d) => (modelServerOut += d)));
+  chromium = await launchChromium();
+});
+
+/** `incept serve --port 0 …args` in a child process; resolves with its URL once it prints it. */
+async function startServe(args: string[], out: (text: string) => void): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['bin/incept.js', 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const take = (d: Buffer) => {
+    text += d.toString();
+    out(d.toString());
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  const found = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`incept serve printed no URL (hung):\n${text}`)), HANG_GUARD_MS);
     const look = () => {
-      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(serverOut);
+      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(text);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
       }
     };
-    server!.stdout!.on('data', look);
-    server!.once('exit', (code) => reject(new Error(`incept serve exited with ${code}:\n${serverOut}`)));
+    child.stdout!.on('data', look);
+    child.once('exit', (code) => reject(new Error(`incept serve exited with ${code}:\n${text}`)));
   });
-  chromium = await launchChromium();
-});
+  return { child, url: found };
+}
 
 afterAll(async () => {
   await chromium?.close();
   if (server && server.exitCode === null) server.kill('SIGKILL');
+  if (modelServer && modelServer.exitCode === null) modelServer.kill('SIGKILL');
   engine?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function openPage(): Promise<Page> {
+async function openPage(at = url): Promise<Page> {
   const page = await chromium!.browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('requestfailed', (r) => failedRequests.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
   page.on('response', (r) => {
     if (r.status() >= 400) failedRequests.push(`${r.url()}: HTTP ${r.status()}`);
   });
-  await page.goto(url, { waitUntil: 'load' });
+  await page.goto(at, { waitUntil: 'load' });
   await page.waitForFunction(() => document.body.dataset.state !== 'loading-page', { timeout: HANG_GUARD_MS });
   return page;
 }
@@ -115,6 +136,10 @@ describe(`incept serve ${replay}`, () => {
     const page = await openPage();
     try {
       expect(await page.evaluate(() => document.body.dataset.state)).toBe('idle');
+      // Nothing chosen yet: no image placeholder, and the page says how to get a model.
+      expect(await page.$eval('#preview', (e) => ({ hidden: (e as HTMLElement).hidden, shown: (e as HTMLElement).getClientRects().length > 0 }))).toEqual({ hidden: true, shown: false });
+      expect(await page.$eval('#result', (e) => getComputedStyle(e).display)).toBe('none');
+      expect(await page.$eval('#model-help', (e) => e.textContent)).toMatch(/No model yet[\s\S]*incept export --cifar10 --width 0\.125/);
       const t0 = performance.now();
       await pick(page, '#image', TABBY);
       await pick(page, '#weights', WEIGHTS);
@@ -128,7 +153,9 @@ describe(`incept serve ${replay}`, () => {
       const top = state.top!;
       expect(top).toHaveLength(5);
       for (let i = 1; i < 5; i++) expect(top[i]!.probability).toBeLessThanOrEqual(top[i - 1]!.probability);
-      expect(top.map((t) => t.label)).toEqual(top.map((t) => `class ${t.index}`));
+      // The CIFAR-10 variant with 10 classes: CIFAR-10's names.
+      expect(top.map((t) => t.label)).toEqual(top.map((t) => CIFAR10_CLASSES[t.index]));
+      expect(await page.$eval('#preview', (e) => ({ hidden: (e as HTMLImageElement).hidden, src: (e as HTMLImageElement).src.startsWith('blob:') }))).toEqual({ hidden: false, src: true });
       const rows = await page.$$eval('#top tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
       expect(rows).toHaveLength(5);
       expect(rows[0]![0]).toBe(top[0]!.label);
@@ -161,6 +188,34 @@ describe(`incept serve ${replay}`, () => {
       expect(shown.hidden).toBe(false);
       expect(shown.text).toMatch(/^truncated\.safetensors: /);
       expect((await serveState(page)).error).toBe(shown.text);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('started with --weights: the page loads the model as it opens and classifies the first image picked', async () => {
+    expect(modelServerOut).toMatch(/model .*cifar\.safetensors \(torchvision\): the page loads it as it opens/);
+    const page = await openPage(modelUrl);
+    try {
+      await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), { timeout: HANG_GUARD_MS, polling: 250 });
+      const ready = await serveState(page);
+      expect(ready.error, 'the page reported an error').toBeUndefined();
+      expect(ready.state).toBe('ready');
+      expect(ready.model).toEqual({ description: 'Inception-v3 (CIFAR-10 variant), width 0.25, torchvision layout', format: 'torchvision', classes: 10, inputShape: [32, 32, 3] });
+      expect(await page.$eval('#preview', (e) => (e as HTMLElement).hidden)).toBe(true);
+      expect(await page.$eval('#model-help', (e) => e.textContent)).toMatch(/Model from the server: cifar\.safetensors/);
+      await pick(page, '#image', TABBY);
+      await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), { timeout: HANG_GUARD_MS, polling: 250 });
+      const state = await serveState(page);
+      expect(state.error, 'the page reported an error').toBeUndefined();
+      const c = await loadClassifier(engine, { weights: { name: 'cifar.safetensors', bytes: readFileSync(WEIGHTS) } });
+      try {
+        const node = await c.classify(await readImageFile(TABBY), { topk: 5 });
+        expect(state.top!.map((t) => t.index)).toEqual(node.top.map((t) => t.index));
+        expect(state.top!.map((t) => t.label)).toEqual(node.top.map((t) => CIFAR10_CLASSES[t.index]));
+      } finally {
+        c.dispose();
+      }
     } finally {
       await page.close();
     }
