@@ -20,11 +20,11 @@ import { DEFAULT_CIFAR10_DIRECTORY, loadCifar10 } from '../data/cifar10.js';
 import { Trainer, type TrainConfig } from '../train/trainer.js';
 import { MetricsLog, describeRepair } from '../train/metrics.js';
 import { latestCheckpointInfo } from '../train/checkpoint.js';
-import { readRunRecord, writeRunRecord, type RunRecord } from '../train/run-config.js';
+import { readRunRecord, RUN_SETTINGS, writeRunRecord, type RunRecord } from '../train/run-config.js';
 import { deleteRun, describeRun } from '../train/run-folder.js';
 import { acquireRunLock } from '../train/run-lock.js';
 import { checkTrainingBuffers } from '../train/buffer-limits.js';
-import { restoreConfig, trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions, type TrainRunOptions } from './train-options.js';
+import { restoreConfig, SETTING_FLAGS, TRAIN_PRESETS, trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions, type TrainRunOptions } from './train-options.js';
 
 export { trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions } from './train-options.js';
 
@@ -37,6 +37,106 @@ function formatEta(seconds: number): string {
 }
 
 const say = (m: string) => process.stderr.write(`${m}\n`);
+
+/** What the bar shows besides the step count. */
+export interface TrainBarFields {
+  epochs: string;
+  ips: string;
+  loss: string;
+  lr: string;
+  etaText: string;
+}
+
+const BAR_FORMAT = 'epoch {epochs} [{bar}] {value}/{total} steps | {ips} img/s | loss {loss} | lr {lr} | ETA {etaText}';
+
+/**
+ * The training progress bar on a terminal. It keeps the last fields it was given, so when it
+ * stops for a line (an evaluation's result) and starts again, it shows them rather than the
+ * format's `{placeholders}`.
+ */
+export class TrainProgressBar {
+  private readonly bar: cliProgress.SingleBar;
+  private fields: TrainBarFields;
+
+  constructor(
+    stream: NodeJS.WritableStream,
+    private readonly totalSteps: number,
+    step: number,
+    stepsPerEpoch: number,
+  ) {
+    this.bar = new cliProgress.SingleBar({ format: BAR_FORMAT, stream, hideCursor: true }, cliProgress.Presets.shades_classic);
+    this.fields = { epochs: (step / stepsPerEpoch).toFixed(2), ips: '-', loss: '-', lr: '-', etaText: '?' };
+    this.bar.start(totalSteps, step, { ...this.fields });
+  }
+
+  update(step: number, fields: TrainBarFields): void {
+    this.fields = { ...fields };
+    this.bar.update(step, { ...fields });
+  }
+
+  /** Stops the bar (its last state stays on screen) so that `print` writes on a line of its own,
+   * then starts it again at `step` with the last fields. */
+  interrupt(step: number, print: () => void): void {
+    this.bar.stop();
+    print();
+    this.bar.start(this.totalSteps, step, { ...this.fields });
+  }
+
+  stop(): void {
+    this.bar.stop();
+  }
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** What a run will do from `step` on: steps, images, epochs and evaluations. */
+export interface RunWork {
+  /** Steps left to run (to the end, or to --max-steps). */
+  steps: number;
+  batchSize: number;
+  stepsPerEpoch: number;
+  trainImages: number;
+  testImages: number;
+  /** Test-set evaluations (one per epoch end reached, plus one where a time budget stops). */
+  evaluations: number;
+  epochs: number;
+  /** The time budget, when there is one (--minutes). */
+  minutes?: number;
+}
+
+export function runWork(c: { epochs: number; batchSize: number }, stepsPerEpoch: number, step: number, trainImages: number, testImages: number, run: { minutes?: number; maxSteps?: number }): RunWork {
+  const total = c.epochs * stepsPerEpoch;
+  const end = run.maxSteps !== undefined ? Math.min(total, Math.max(step, run.maxSteps)) : total;
+  const epochEnds = Math.floor(end / stepsPerEpoch) - Math.floor(step / stepsPerEpoch);
+  return { steps: end - step, batchSize: c.batchSize, stepsPerEpoch, trainImages, testImages, evaluations: epochEnds, epochs: (end - step) / stepsPerEpoch, ...(run.minutes !== undefined ? { minutes: run.minutes } : {}) };
+}
+
+/** The run's first line: the work it will do, before any of it starts. */
+export function describeWork(w: RunWork): string {
+  const images = w.steps * w.batchSize;
+  const evals = w.evaluations ? ` and ${w.evaluations} evaluation${w.evaluations === 1 ? '' : 's'} of ${count(w.testImages)} test images` : '';
+  const budget = w.minutes !== undefined ? `, or less: it stops at the --minutes ${w.minutes} budget (then evaluates once more)` : '';
+  return `This run: ${count(w.steps)} step${w.steps === 1 ? '' : 's'} of ${w.batchSize} images = ${count(images)} training images (${w.epochs.toFixed(2)} epochs of ${count(w.trainImages)})${evals}${budget}; the time it takes is estimated after its first steps`;
+}
+
+/**
+ * Estimated seconds for the work, from a measured training rate (images per second). An
+ * evaluation image costs an inference forward with BatchNorm folded, taken as a third of a
+ * training image (forward and backward); a time budget caps the estimate (plus one evaluation).
+ */
+export function estimateSeconds(w: RunWork, imagesPerSecond: number): number {
+  const evalSeconds = w.testImages / (3 * imagesPerSecond);
+  const full = (w.steps * w.batchSize) / imagesPerSecond + w.evaluations * evalSeconds;
+  return w.minutes !== undefined ? Math.min(full, w.minutes * 60 + evalSeconds) : full;
+}
+
+/** The estimate line: the time in all (`elapsedSeconds` already spent, plus what is `left`). */
+export function describeEstimate(left: RunWork, imagesPerSecond: number, measured: string, elapsedSeconds = 0): string {
+  const seconds = elapsedSeconds + estimateSeconds(left, imagesPerSecond);
+  const stepsInBudget = left.minutes !== undefined ? Math.floor((left.minutes * 60 * imagesPerSecond) / left.batchSize) : Infinity;
+  const cut = stepsInBudget < left.steps ? `; the --minutes budget stops it about ${count(left.steps - stepsInBudget)} steps before its end` : '';
+  return `Estimated time: ${formatEta(seconds)} in all, at ${imagesPerSecond.toFixed(1)} img/s (measured on ${measured}; an evaluation image counted as a third of a training image)${cut}`;
+}
 
 /** What this invocation trains: the configuration, where the metrics go, and where it starts. */
 interface RunPlan {
@@ -149,6 +249,15 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
         ['Evaluation', c.ema ? `with an exponential moving average of the weights, decay ${c.ema}` : 'with the weights as trained'],
         ['Batches', `${c.batchSize} images, ${trainer.stepsPerEpoch} steps per epoch, ${c.epochs} epochs, label smoothing ${c.labelSmoothing}, seed ${c.seed}`],
       ];
+      // The first line says what the run will cost, before the long work starts.
+      const work = runWork(c, trainer.stepsPerEpoch, trainer.step, train.count, test.count, run);
+      console.log(describeWork(work));
+      // The defaults are sized for a GPU: on a CPU rasteriser, point at the run that fits it.
+      const flagsGiven = RUN_SETTINGS.some((k) => opts[SETTING_FLAGS[k].option] !== undefined);
+      if (engine.isSoftwareAdapter && plan.start === 'new' && !opts.preset && !flagsGiven) {
+        console.log(`This adapter is a software rasteriser (no GPU): the default run is sized for a GPU and takes hours here; incept train --preset quick learns visibly in about five minutes`);
+      }
+      if (opts.preset) facts.unshift(['Preset', `${opts.preset}: ${Object.entries(TRAIN_PRESETS[opts.preset as keyof typeof TRAIN_PRESETS]).map(([k, v]) => `${SETTING_FLAGS[k as keyof typeof SETTING_FLAGS].flag} ${v}`).join(' ')} (flags given win)`]);
       console.log(facts.map(([k, v]) => `${k}: ${v}`).join('\n'));
       if (plan.start === 'checkpoint') console.log(`Resuming at step ${trainer.step} (epoch ${(trainer.step / trainer.stepsPerEpoch).toFixed(2)}) from ${outDir}`);
       const t = trainer;
@@ -161,15 +270,16 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
           return join(outDir, 'report.html');
         }
       };
-      const tty = process.stderr.isTTY;
-      const bar = tty
-        ? new cliProgress.SingleBar(
-            { format: 'epoch {epochs} [{bar}] {value}/{total} steps | {ips} img/s | loss {loss} | lr {lr} | ETA {etaText}', stream: process.stderr, hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
       const totalSteps = c.epochs * trainer.stepsPerEpoch;
-      bar?.start(totalSteps, trainer.step, { epochs: '0', ips: '-', loss: '-', lr: '-', etaText: '?' });
+      const bar = process.stderr.isTTY ? new TrainProgressBar(process.stderr, totalSteps, trainer.step, trainer.stepsPerEpoch) : undefined;
+      /** Prints a line on stdout, below the bar when there is one. */
+      const print = (line: string) => (bar ? bar.interrupt(t.step, () => console.log(line)) : console.log(line));
+      // The time estimate: from the steps after the first (which also compiles the kernels).
+      const startedAt = performance.now();
+      const firstStep = trainer.step + 1;
+      const measureSteps = 3;
+      let firstStepDone: number | undefined;
+      let estimated = false;
       const outcome = await trainer.run(metrics, {
         ...(run.minutes !== undefined ? { seconds: run.minutes * 60 } : {}),
         ...(run.maxSteps !== undefined ? { maxSteps: run.maxSteps } : {}),
@@ -177,17 +287,22 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
         logEvery: run.logEvery,
         interrupted: () => interrupted,
         onStep: (s) => {
-          const eta = ((s.totalSteps - s.step) * c.batchSize) / s.imagesPerSecond;
-          const fields = { epochs: s.epoch.toFixed(2), ips: s.imagesPerSecond.toFixed(1), loss: s.loss.toFixed(3), lr: s.lr.toPrecision(3), etaText: formatEta(eta) };
+          const now = performance.now();
+          if (s.step === firstStep) firstStepDone = now;
+          const left = run.minutes !== undefined ? { minutes: Math.max(0, run.minutes - (now - startedAt) / 60_000) } : {};
+          const remaining = runWork(c, t.stepsPerEpoch, s.step, train.count, test.count, { ...run, ...left });
+          if (!estimated && firstStepDone !== undefined && s.step - firstStep === measureSteps) {
+            estimated = true;
+            const measured = ((s.step - firstStep) * c.batchSize * 1000) / (now - firstStepDone);
+            print(describeEstimate(remaining, measured, `steps ${firstStep + 1}–${s.step}`, (now - startedAt) / 1000));
+          }
+          const fields = { epochs: s.epoch.toFixed(2), ips: s.imagesPerSecond.toFixed(1), loss: s.loss.toFixed(3), lr: s.lr.toPrecision(3), etaText: formatEta(estimateSeconds(remaining, s.imagesPerSecond)) };
           if (bar) bar.update(s.step, fields);
           else if (s.step % 50 === 0 || s.step === 1) process.stderr.write(`step ${s.step}/${s.totalSteps} epoch ${fields.epochs} ${fields.ips} img/s loss ${fields.loss} lr ${fields.lr} ETA ${fields.etaText}\n`);
         },
         onEval: (e) => {
-          const line = `epoch ${e.epoch.toFixed(2)}: test top-1 ${(100 * e.accuracy).toFixed(2)}%, test loss ${e.loss.toFixed(4)} (${e.images} images)`;
-          if (bar) bar.stop();
-          console.log(line);
+          print(`epoch ${e.epoch.toFixed(2)}: test top-1 ${(100 * e.accuracy).toFixed(2)}%, test loss ${e.loss.toFixed(4)} (${e.images} images)`);
           writeReport();
-          if (bar) bar.start(totalSteps, t.step);
         },
         onMessage: (m) => {
           if (!bar) say(m);
