@@ -4,7 +4,8 @@
 //   - lists what the tarball holds (dist, bin, types, README, LICENSE; no tests, sources or maps),
 //   - measures the tarball, its unpacked size and the install size (incept-gpu and its dependencies),
 //   - checks that dist loads no package it does not declare as a dependency,
-//   - type-checks TypeScript consumers (the examples) with --strict under "nodenext" and "bundler",
+//   - type-checks TypeScript consumers (the examples and README's snippets) with --strict under
+//     "nodenext" and "bundler",
 //   - measures the bundle cost of a minimal import with esbuild and fails above BUNDLE_BUDGET,
 //   - runs the `incept` command and every example from the installed package: the Node ones
 //     directly, the browser page in headless Chromium (and the minimal bundle there too).
@@ -20,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { snippetModule, typescriptSnippets } from './readme-snippets.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
@@ -129,6 +131,11 @@ writeFileSync(
   join(project, 'tsconfig.bundler.json'),
   JSON.stringify({ extends: './tsconfig.json', compilerOptions: { module: 'esnext', moduleResolution: 'bundler', noEmit: true } }, null, 2),
 );
+// README's TypeScript snippets, each a module of its own, compiled with the examples against the
+// installed declarations (test/readme-snippets.test.ts checks them against the sources).
+const snippets = typescriptSnippets(readFileSync(join(root, 'README.md'), 'utf8')).filter((s) => s.skip === undefined);
+for (const s of snippets) writeFileSync(join(project, `readme-snippet-line-${s.line}.ts`), snippetModule(s));
+console.log(`${snippets.length} README snippets (files readme-snippet-line-N.ts, N the fence's line in README.md)`);
 const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
 for (const [label, config] of [['nodenext (and emit the examples)', 'tsconfig.json'], ['bundler', 'tsconfig.bundler.json']]) {
   console.log(`tsc --strict, ${label}`);

@@ -4,41 +4,16 @@
  * resolves to src/index.ts). Snippets are complete programs: they import what they use and
  * create what they need. A block that cannot be one may be marked on the line before its fence
  * with `<!-- readme-check: skip — <reason> -->`; the reason is required, and this test fails on a
- * mark without one.
+ * mark without one. scripts/pack-check.mjs compiles the same snippets against the packed tarball.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { snippetModule, typescriptSnippets, type Snippet } from '../scripts/readme-snippets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-interface Snippet {
-  /** 1-based line of the opening fence in README.md. */
-  line: number;
-  code: string;
-  /** The reason given by a skip mark, if the block has one. */
-  skip?: string;
-}
-
-const SKIP_MARK = /^<!--\s*readme-check:\s*skip\b(.*?)-->\s*$/;
-
-/** The ```ts / ```typescript blocks of a Markdown text, with the skip mark before each, if any. */
-export function typescriptSnippets(markdown: string): Snippet[] {
-  const lines = markdown.split('\n');
-  const snippets: Snippet[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!/^```(ts|typescript)\s*$/.test(lines[i]!)) continue;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]!); i++) body.push(lines[i]!);
-    const mark = start > 0 ? SKIP_MARK.exec(lines[start - 1]!.trim()) : null;
-    const reason = mark?.[1]?.replace(/^[\s:—–-]+/, '').trim();
-    snippets.push({ line: start + 1, code: body.join('\n'), ...(mark ? { skip: reason ?? '' } : {}) });
-  }
-  return snippets;
-}
 
 /** Type-checks the snippets in one program; returns each snippet's diagnostics as text. */
 function typeCheck(snippets: Snippet[]): string[][] {
@@ -50,9 +25,8 @@ function typeCheck(snippets: Snippet[]): string[][] {
     baseUrl: root,
     paths: { 'incept-gpu': ['src/index.ts'] },
   };
-  // Each snippet is a virtual file beside the README; `export {}` makes it a module, so top-level
-  // await and its own declarations work as they would in a reader's file.
-  const files = new Map(snippets.map((s) => [join(root, `readme-snippet-line-${s.line}.ts`), `${s.code}\nexport {};\n`]));
+  // Each snippet is a virtual module file beside the README.
+  const files = new Map(snippets.map((s) => [join(root, `readme-snippet-line-${s.line}.ts`), snippetModule(s)]));
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
   host.getSourceFile = (name, language, onError, create) => {
