@@ -9,6 +9,7 @@
  */
 import type { Engine } from '../../src/runtime/engine.js';
 import { InceptError } from '../../src/runtime/errors.js';
+import { matchesFilter } from '../../src/cli/args.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { measureGpuTime, median } from '../../src/runtime/timing.js';
 import { conv2d } from '../../src/ops/conv2d.js';
@@ -59,7 +60,7 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
   const repeats = options.repeats ?? 10;
   const warmup = options.warmup ?? 2;
   const progress = options.onProgress ?? (() => undefined);
-  const pairs = FACTORIZATION_PAIRS.filter((p) => !options.filter || p.name.includes(options.filter));
+  const pairs = FACTORIZATION_PAIRS.filter((p) => matchesFilter(options.filter, p.name));
   if (pairs.length === 0) throw new InceptError(`bench peers: no factorization pair matches '${options.filter}'; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
   const rows: PeerRow[] = [];
   let seed = 11;

@@ -70,7 +70,7 @@ const program = new Command('bench-peers')
   .option('--batches <list>', 'inference and factorization batch sizes (default 1,8; quick: 1)')
   .option('--train-batch <n>', 'batch of the training step (default 8; quick: 1)')
   .option('--repeats <n>', 'timed rounds per row (default 5; quick: 3)')
-  .option('--filter <text>', 'only the factorization rows whose name contains this')
+  .option('--filter <text>', 'only the factorization rows whose name contains this (x, X and × alike)')
   .option('--budget <minutes>', 'stop starting new parts after this many minutes (quick: 9)')
   .action(async (opts: Options) => {
     const started = performance.now();
