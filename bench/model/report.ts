@@ -6,7 +6,7 @@
  * The page sets `window.__chartsDrawn` (and `data-charts-drawn` on <body>) to the number of
  * charts once all are drawn, or `window.__chartError` (`data-chart-error`) if drawing failed.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../src/io/html-report.js';
 import type { PeerReport } from '../peers/report.js';
 import type { ModelBenchResult } from './run.js';
 
@@ -99,26 +99,6 @@ export function formatModelBench(r: ModelBenchResult): string {
   return lines.join('\n');
 }
 
-/** The reports' page style (shared with `incept profile`'s report). */
-export const STYLE = `
-  :root { --muted: #666; --line: #ddd; }
-  body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0; color: #222; }
-  main { max-width: 1100px; margin: 0 auto; padding: 24px; }
-  h1 { font-size: 22px; margin: 0 0 12px; }
-  h2 { font-size: 17px; margin: 28px 0 8px; }
-  dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0 0 12px; }
-  dl.meta dt { color: var(--muted); }
-  dl.meta dd { margin: 0; }
-  .note { color: var(--muted); margin: 4px 0 10px; }
-  .chart-box { position: relative; height: 380px; }
-  #chart-error { color: #b00020; font-weight: 600; }
-  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-  th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left; }
-  td.num, th.num { text-align: right; }
-  details { margin: 8px 0; }
-  .table-wrap { overflow-x: auto; }
-  footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
-`;
 
 /** Plain ES2019 (no backticks or `${` in the raw part), run after the inlined Chart.js. */
 const PAGE_SCRIPT =
@@ -230,7 +210,7 @@ wall ${escapeHtml(f1(t.wallMs))} ms (${escapeHtml(f1((1000 * t.batch) / t.wallMs
         ['layer', 'forward ms', 'backward ms', ''],
       )}</details>`
     : '';
-  return `${pageHead(title, STYLE)}
+  return `${pageHead(title, REPORT_STYLE)}
 <body>
 <main>
 <h1>Inception-v3 end to end</h1>

@@ -8,8 +8,7 @@
  * ratio = peer time / engine time, per round, median over rounds (> 1: the engine is faster);
  * min–max over the rounds. The page sets `window.__chartsDrawn` once its charts are drawn.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
-import { STYLE } from '../model/report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../src/io/html-report.js';
 import type { PairedTimes } from './compare.js';
 import { ORT_NODE } from './ort-node.js';
 
@@ -178,7 +177,7 @@ export function renderPeerReportHtml(report: PeerReport): string {
     })),
   };
   const wholeModel = report.rows.some((r) => r.group !== 'factorization');
-  return `${pageHead('incept-gpu vs peers', `${STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; } td.num { white-space: nowrap; }`)}
+  return `${pageHead('incept-gpu vs peers', `${REPORT_STYLE} .chart-box.tall { height: ${Math.max(380, 26 * report.rows.length + 80)}px; } td.num { white-space: nowrap; }`)}
 <body>
 <main>
 <h1>The engine side by side with TensorFlow.js and ONNX Runtime</h1>

@@ -11,8 +11,8 @@
  * Every dispatch row carries `data-seq` (the engine's dispatch number); the embedded JSON
  * (`<script id="profile-data">`) is the whole ProfileResult.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
-import { f1, STYLE, table } from '../model/report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../src/io/html-report.js';
+import { f1, table } from '../model/report.js';
 import { kernelFamily, type ProfileGroup, type ProfilePass, type ProfileResult } from './run.js';
 
 const MiB = 2 ** 20;
@@ -326,7 +326,7 @@ export function renderProfileHtml(r: ProfileResult): string {
     );
   const d = r.dispatches;
   const gapRows = r.gaps.map((g) => ({ ...g, a: d[g.after]!, b: d[g.before]! }));
-  const html = `${pageHead(title, `${STYLE}${EXTRA_STYLE}`)}
+  const html = `${pageHead(title, `${REPORT_STYLE}${EXTRA_STYLE}`)}
 <body>
 <main>
 <h1>${escapeHtml(title)}</h1>

@@ -47,6 +47,7 @@ import { inceptionV3Spec, type InceptionV3Options } from '../models/inception-v3
 import { ClassifierError, detectModelFormat, MODEL_FORMATS, type ModelFormat } from './format.js';
 import { labelsForClasses } from './labels.js';
 import { loadGraphBackend } from './graph-backend.js';
+import type { Backend } from './backend.js';
 
 export { ClassifierError, detectModelFormat, MODEL_FORMATS, type ModelFormat } from './format.js';
 export { parseLabels, labelsForClasses } from './labels.js';
@@ -155,17 +156,6 @@ export interface Classifier {
   dispose(): void;
 }
 
-/** What the formats have in common once loaded. @internal */
-export interface Backend {
-  description: string;
-  inputShape: readonly [number, number, number];
-  numClasses: number;
-  outputIsProbabilities: boolean;
-  parameterCount: number;
-  /** [N, H, W, C] → [N, classes]. */
-  forward(x: Tensor): Tensor;
-  dispose(): void;
-}
 
 // ------------------------------------------------------------------------------------- sources
 

@@ -8,7 +8,7 @@ import { compileGraph } from '../graph/execute.js';
 import { importOnnx } from '../io/onnx/index.js';
 import { importTfjsLayers } from '../io/tfjs-layers.js';
 import type { Graph } from '../graph/ir.js';
-import type { Backend } from './classifier.js';
+import type { Backend } from './backend.js';
 
 export type GraphSource =
   | { kind: 'onnx'; bytes: Uint8Array; source: string }

@@ -124,3 +124,24 @@ export const CHART_PAGE_PRELUDE = String.raw`
     Chart.defaults.maintainAspectRatio = false;
   }
 `;
+
+/** The benchmark reports' page style (model, profile and peer reports). */
+export const REPORT_STYLE = `
+  :root { --muted: #666; --line: #ddd; }
+  body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0; color: #222; }
+  main { max-width: 1100px; margin: 0 auto; padding: 24px; }
+  h1 { font-size: 22px; margin: 0 0 12px; }
+  h2 { font-size: 17px; margin: 28px 0 8px; }
+  dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0 0 12px; }
+  dl.meta dt { color: var(--muted); }
+  dl.meta dd { margin: 0; }
+  .note { color: var(--muted); margin: 4px 0 10px; }
+  .chart-box { position: relative; height: 380px; }
+  #chart-error { color: #b00020; font-weight: 600; }
+  table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+  th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left; }
+  td.num, th.num { text-align: right; }
+  details { margin: 8px 0; }
+  .table-wrap { overflow-x: auto; }
+  footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
+`;

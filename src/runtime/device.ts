@@ -4,7 +4,10 @@
  * offers.
  */
 import { NoAdapterError } from './errors.js';
-import type { DriverChoice } from './gpu-node.js';
+
+/** How Node picks its Vulkan driver (gpu-node.ts); here so the browser-safe device code can name it. */
+export const DRIVER_CHOICES = ['auto', 'hardware', 'lavapipe', 'swiftshader', 'system'] as const;
+export type DriverChoice = (typeof DRIVER_CHOICES)[number];
 
 export interface AdapterSelection {
   gpu: GPU;

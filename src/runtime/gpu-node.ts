@@ -9,10 +9,9 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { NoAdapterError } from './errors.js';
-import { isSoftwareAdapter, type AdapterSelection } from './device.js';
+import { DRIVER_CHOICES, isSoftwareAdapter, type AdapterSelection, type DriverChoice } from './device.js';
 
-export const DRIVER_CHOICES = ['auto', 'hardware', 'lavapipe', 'swiftshader', 'system'] as const;
-export type DriverChoice = (typeof DRIVER_CHOICES)[number];
+export { DRIVER_CHOICES, type DriverChoice };
 
 /** Where Debian and most distributions install the two software drivers' Vulkan manifests. */
 const LAVAPIPE_MANIFESTS = [

@@ -7,19 +7,23 @@
  *
  * Ops record work synchronously, so one stack of frames serves every engine.
  */
-import type { Tensor } from './tensor.js';
 
-const frames: Tensor[][] = [];
+/** A tensor as this module sees it (tensor.ts calls noteCreated, so this does not import it). */
+interface Disposable {
+  dispose(): void;
+}
+
+const frames: Disposable[][] = [];
 
 /** @internal Called for every tensor created (tensor.ts). */
-export function noteCreated(t: Tensor): void {
+export function noteCreated(t: Disposable): void {
   frames[frames.length - 1]?.push(t);
 }
 
 /** Runs `fn`; if it throws, disposes every tensor created while it ran. An op nested in another
  * hands its tensors to the outer frame, so the outer op's failure releases them too. */
 export function releaseOnThrow<T>(fn: () => T): T {
-  const frame: Tensor[] = [];
+  const frame: Disposable[] = [];
   frames.push(frame);
   let result: T;
   try {

@@ -3,9 +3,16 @@
  * recorded `warmup + repeats` times, each run alone in its own batch, and a run's time is the
  * sum of its dispatches' profiler times (timestamp queries, or the marked CPU-wall fallback).
  */
-import type { Engine } from './engine.js';
 import { InceptError } from './errors.js';
-import type { TimingSource } from './profiler.js';
+import type { Profiler, TimingSource } from './profiler.js';
+
+/** What GPU timing needs of an engine. Declared here rather than importing Engine, whose tuner
+ * uses this module: the runtime's modules import in one direction only. */
+export interface TimedEngine {
+  readonly profiler: Profiler;
+  scope<T>(fn: () => T): T;
+  sync(): Promise<void>;
+}
 
 export interface GpuTimeStats {
   /** Median over the timed runs, milliseconds. */
@@ -41,7 +48,7 @@ export function median(values: readonly number[]): number {
  * Times `record` (which records dispatches and may return tensors; whatever it creates is
  * disposed after each run). Throws if a run recorded no dispatch, so a no-op cannot look fast.
  */
-export async function measureGpuTime(engine: Engine, label: string, record: () => unknown, options: GpuTimeOptions = {}): Promise<GpuTimeStats> {
+export async function measureGpuTime(engine: TimedEngine, label: string, record: () => unknown, options: GpuTimeOptions = {}): Promise<GpuTimeStats> {
   const warmup = options.warmup ?? 1;
   const repeats = options.repeats ?? 10;
   const minRepeats = Math.min(options.minRepeats ?? 3, repeats);
@@ -83,7 +90,7 @@ export async function measureGpuTime(engine: Engine, label: string, record: () =
  * after `repeats` rounds, or earlier once `budgetMs` of wall time is spent (after at least
  * `minRepeats` rounds).
  */
-export async function measureSideBySide<K extends string>(engine: Engine, label: string, work: Record<K, () => unknown>, options: GpuTimeOptions = {}): Promise<Record<K, GpuTimeStats>> {
+export async function measureSideBySide<K extends string>(engine: TimedEngine, label: string, work: Record<K, () => unknown>, options: GpuTimeOptions = {}): Promise<Record<K, GpuTimeStats>> {
   const warmup = options.warmup ?? 1;
   const repeats = options.repeats ?? 10;
   const minRepeats = Math.min(options.minRepeats ?? 3, repeats);

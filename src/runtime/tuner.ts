@@ -12,9 +12,8 @@
  * Modes: 'auto' (cache + measure on tune()), 'cached' (use stored choices, never measure),
  * 'off' (heuristics only: reproducible runs). `pin(op, variant)` forces a variant.
  */
-import type { Engine } from './engine.js';
 import type { Tensor } from './tensor.js';
-import { measureGpuTime, median } from './timing.js';
+import { measureGpuTime, median, type TimedEngine } from './timing.js';
 
 export type TuningMode = 'auto' | 'cached' | 'off';
 
@@ -135,7 +134,7 @@ export class Tuner {
   private readonly measure: TuningMeasure;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: TimedEngine,
     readonly adapterKey: string,
     readonly store: TuningStore,
     options: { mode?: TuningMode; budgetMs?: number } & TunerHooks = {},

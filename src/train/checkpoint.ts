@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { InceptError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { readCheckpoint, writeCheckpoint, writeFileAtomically } from '../io/checkpoint-file.js';
-import type { TrainConfig, TrainState } from './trainer.js';
+import type { TrainConfig, TrainState } from './train-config.js';
 import { crashNow, crashRequested } from './crash-points.js';
 
 const NAME = 'checkpoint';

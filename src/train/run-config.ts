@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InceptError } from '../runtime/errors.js';
 import { writeFileAtomically } from '../io/checkpoint-file.js';
-import type { TrainConfig } from './trainer.js';
+import type { TrainConfig } from './train-config.js';
 
 export const RUN_CONFIG_FILE = 'run.json';
 const FORMAT = 'incept-train-run';

@@ -1,0 +1,14 @@
+/** What the model formats have in common once loaded: the classifier (classifier.ts) runs any of
+ * them, the graph formats through graph-backend.ts. @internal */
+import type { Tensor } from '../runtime/tensor.js';
+
+export interface Backend {
+  description: string;
+  inputShape: readonly [number, number, number];
+  numClasses: number;
+  outputIsProbabilities: boolean;
+  parameterCount: number;
+  /** [N, H, W, C] → [N, classes]. */
+  forward(x: Tensor): Tensor;
+  dispose(): void;
+}
