@@ -10,7 +10,7 @@ export type { MemoryStats } from './runtime/pool.js';
 export * from './runtime/errors.js';
 export { add, mul, scaleShift, relu, reluBackward } from './ops/elementwise.js';
 export { matmul, MATMUL_VARIANTS, type MatmulVariant } from './ops/matmul.js';
-export { measureMatmulPeak, type PeakResult } from './ops/matmul-peak.js';
+export { measureMatmulPeak, type PeakResult } from './bench/matmul-peak.js';
 export { conv2d, conv2dWithStatistics, CONV2D_VARIANTS, defaultConv2dVariant, conv2dCandidates, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.js';
 export { channelSlices, concatChannels, sliceChannels } from './ops/concat.js';
 export { transpose } from './ops/transpose.js';

@@ -12,9 +12,9 @@ import { benchConvs } from '../src/cli/bench-convs.js';
 import { benchFactorization } from '../src/cli/bench-factorization.js';
 import { benchOps } from '../src/cli/bench-ops.js';
 import { buildProgram } from '../src/cli/main.js';
-import { formatFactorizationTable } from '../bench/factorization/report.js';
-import type { FactorizationResult, SideResult } from '../bench/factorization/result.js';
-import { formatConvBenchTable, type ConvBenchResult } from '../bench/convs/run.js';
+import { formatFactorizationTable } from '../src/bench/factorization/report.js';
+import type { FactorizationResult, SideResult } from '../src/bench/factorization/result.js';
+import { formatConvBenchTable, type ConvBenchResult } from '../src/bench/convs/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'incept-filter-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { benchProgress, etaMs, formatDuration, stepLine, type ProgressStep } from '../src/cli/progress.js';
-import { runOpBench } from '../bench/ops/run.js';
+import { runOpBench } from '../src/bench/ops/run.js';
 import { testEngine } from './support/engine.js';
 
 describe('benchProgress (injected clock)', () => {

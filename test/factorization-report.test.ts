@@ -19,7 +19,7 @@ import {
   formatTarget,
   meetsTarget,
   renderFactorizationHtml,
-} from '../bench/factorization/report.js';
+} from '../src/bench/factorization/report.js';
 import {
   gflopsOf,
   withRatios,
@@ -27,7 +27,7 @@ import {
   type FactorizationRow,
   type FusedResult,
   type SideResult,
-} from '../bench/factorization/result.js';
+} from '../src/bench/factorization/result.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
 import { closeServer, listenOnLoopback } from '../src/serve/loopback.js';
 import { HANG_GUARD_MS } from './support/hang-guard.js';

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
-import { runModelBench, type ModelBenchResult } from '../bench/model/run.js';
-import { blockOf, formatModelBench, modelBenchChartCount, renderModelBenchHtml } from '../bench/model/report.js';
+import { runModelBench, type ModelBenchResult } from '../src/bench/model/run.js';
+import { blockOf, formatModelBench, modelBenchChartCount, renderModelBenchHtml } from '../src/bench/model/report.js';
 import { inceptionV3Spec } from '../src/models/inception-v3-spec.js';
 import { testEngine } from './support/engine.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';

@@ -16,8 +16,8 @@ import type { Engine } from '../src/runtime/engine.js';
 import type { DispatchRecord } from '../src/runtime/profiler.js';
 import { add } from '../src/ops/elementwise.js';
 import { matmul } from '../src/ops/matmul.js';
-import { buildProfile, collectProfile, kernelFamily, type CollectedProfile, type PeakInfo, type ProfileOptions, type ProfileResult } from '../bench/profile/run.js';
-import { formatProfile, profileChartCount, renderProfileHtml } from '../bench/profile/report.js';
+import { buildProfile, collectProfile, kernelFamily, type CollectedProfile, type PeakInfo, type ProfileOptions, type ProfileResult } from '../src/bench/profile/run.js';
+import { formatProfile, profileChartCount, renderProfileHtml } from '../src/bench/profile/report.js';
 import { parseProfileOptions } from '../src/cli/profile.js';
 import { testEngine } from './support/engine.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
@@ -299,7 +299,7 @@ describe('incept profile (the built command)', () => {
   beforeAll(async () => {
     // The command runs from dist/: rebuild it if it predates this command's sources.
     const built = existsSync('dist/incept.js') ? statSync('dist/incept.js').mtimeMs : 0;
-    const sources = ['src/cli/profile.ts', 'bench/profile/run.ts', 'bench/profile/report.ts', 'src/runtime/profiler.ts', 'src/cli/main.ts'];
+    const sources = ['src/cli/profile.ts', 'src/bench/profile/run.ts', 'src/bench/profile/report.ts', 'src/runtime/profiler.ts', 'src/cli/main.ts'];
     if (sources.some((s) => statSync(s).mtimeMs > built)) await run(process.execPath, ['esbuild.config.mjs']);
     dir = mkdtempSync(join(tmpdir(), 'incept-profile-'));
   });

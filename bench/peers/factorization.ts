@@ -14,7 +14,7 @@ import type { Tensor } from '../../src/runtime/tensor.js';
 import { measureGpuTime, median } from '../../src/runtime/timing.js';
 import { conv2d } from '../../src/ops/conv2d.js';
 import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
-import { FACTORIZATION_PAIRS, type ConvSpec } from '../factorization/pairs.js';
+import { FACTORIZATION_PAIRS, type ConvSpec } from '../../src/bench/factorization/pairs.js';
 import type { TfjsPeer } from './tfjs-node.js';
 import { maxRelErr, normals, pairTimes } from './compare.js';
 import type { PeerReportRow, PeerTiming } from './report.js';

@@ -1,8 +1,8 @@
 /** `incept bench convs`: every distinct Inception-v3 conv shape as the dispatcher runs it. */
-import { describe, formatConvBenchTable, runConvBench } from '../../bench/convs/run.js';
+import { describe, formatConvBenchTable, runConvBench } from '../bench/convs/run.js';
 import { INCEPTION_CONV_SHAPES, convOutSize } from '../../test/cases/inception-conv-shapes.js';
 import { convGeometry } from '../ops/conv2d-geometry.js';
-import type { TableFormat } from '../../bench/factorization/table.js';
+import type { TableFormat } from '../bench/factorization/table.js';
 import { InceptError } from '../runtime/errors.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';

@@ -1,11 +1,11 @@
 /** `incept bench factorization`: checks its flags (the batch against the adapter's limits), runs
  * the benchmark, prints the table, writes JSON and HTML. */
-import { formatFactorizationTable, renderFactorizationHtml } from '../../bench/factorization/report.js';
-import { runFactorization } from '../../bench/factorization/run.js';
+import { formatFactorizationTable, renderFactorizationHtml } from '../bench/factorization/report.js';
+import { runFactorization } from '../bench/factorization/run.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import type { TableFormat } from '../../bench/factorization/table.js';
-import { FACTORIZATION_PAIRS, type FactorizationPair } from '../../bench/factorization/pairs.js';
+import type { TableFormat } from '../bench/factorization/table.js';
+import { FACTORIZATION_PAIRS, type FactorizationPair } from '../bench/factorization/pairs.js';
 import { InceptError } from '../runtime/errors.js';
 import { matchesFilter, outputPathFlag, terminalWidth, positiveInts, repeatsFlag, secondsAsMs, writeReport as write } from './args.js';
 import { adapterLimits, batchFootprint, checkFits } from './adapter-fit.js';

@@ -1,6 +1,6 @@
 /** `incept bench model`: Inception-v3's forward at batch 1 and 8 and one training step, per layer. */
-import { formatModelBench, renderModelBenchHtml } from '../../bench/model/report.js';
-import { runModelBench } from '../../bench/model/run.js';
+import { formatModelBench, renderModelBenchHtml } from '../bench/model/report.js';
+import { runModelBench } from '../bench/model/run.js';
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
@@ -37,7 +37,7 @@ export async function benchModel(opts: BenchModelOptions): Promise<void> {
   if (opts.json !== undefined) outputPathFlag('--json', opts.json);
   const htmlPath = outputPathFlag('--html', opts.html ?? `reports/model${quick ? '-quick' : ''}.html`);
   // The forward runs without the aux head; the training step has it where the input allows
-  // (as bench/model/run.ts builds the network).
+  // (as src/bench/model/run.ts builds the network).
   checkFits(
     await adapterLimits(opts.driver),
     [

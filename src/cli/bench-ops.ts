@@ -1,8 +1,8 @@
 /** `incept bench ops`: Inception-v3's memory-bound kernels at the network's shapes. */
-import { formatOpBenchTable, runOpBench } from '../../bench/ops/run.js';
+import { formatOpBenchTable, runOpBench } from '../bench/ops/run.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
-import { OP_CASES } from '../../bench/ops/cases.js';
+import { OP_CASES } from '../bench/ops/cases.js';
 import { InceptError } from '../runtime/errors.js';
 import { intFlag, matchesFilter, outputPathFlag, repeatsFlag, writeReport } from './args.js';
 import { adapterLimits, batchFootprint, checkFits, largestActivation } from './adapter-fit.js';
@@ -18,7 +18,7 @@ export interface BenchOpsOptions {
 
 /**
  * Floats per image of the largest tensor the ops benchmark makes. Its cases are Inception-v3's
- * layers at 299×299 (bench/ops/cases.ts), so that is the network's largest activation
+ * layers at 299×299 (src/bench/ops/cases.ts), so that is the network's largest activation
  * (147×147×64, the input of the first max-pool); a filter to smaller ops does not lower it.
  */
 function opsImage(): { floats: number; what: string } {

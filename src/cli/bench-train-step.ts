@@ -1,6 +1,6 @@
 /** `incept bench train-step`: one training step of Inception-v3's 35×35 and 17×17 modules. */
-import { formatTrainStep, runTrainStep } from '../../bench/train-step/run.js';
-import { MIXED_5B, MIXED_6B, type ModuleSpec } from '../../bench/train-step/modules.js';
+import { formatTrainStep, runTrainStep } from '../bench/train-step/run.js';
+import { MIXED_5B, MIXED_6B, type ModuleSpec } from '../bench/train-step/modules.js';
 import { InceptError } from '../runtime/errors.js';
 import { createEngine } from '../runtime/engine.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';

@@ -1,7 +1,7 @@
 /** `incept device`: what adapter the engine found, why, what it offers, and its matmul peak. */
 import type { Engine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
-import type { PeakResult } from '../ops/matmul-peak.js';
+import type { PeakResult } from '../bench/matmul-peak.js';
 
 export interface DeviceReport {
   adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean; software: boolean };

@@ -4,7 +4,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
-import { measureMatmulPeak } from '../ops/matmul-peak.js';
+import { measureMatmulPeak } from '../bench/matmul-peak.js';
 import { buildDeviceReport, checkDeviceOptions, formatDeviceReport } from './device-report.js';
 import { benchConvs, type BenchConvsOptions } from './bench-convs.js';
 import { benchOps, type BenchOpsOptions } from './bench-ops.js';

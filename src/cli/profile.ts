@@ -1,7 +1,7 @@
 /** `incept profile [--train]`: one Inception-v3 forward (or training step) dispatch by dispatch,
  * with a timeline, per-layer and per-kernel sums and the fraction of the matmul peak. */
-import { formatProfile, renderProfileHtml } from '../../bench/profile/report.js';
-import { runProfile, type ProfileOptions } from '../../bench/profile/run.js';
+import { formatProfile, renderProfileHtml } from '../bench/profile/report.js';
+import { runProfile, type ProfileOptions } from '../bench/profile/run.js';
 import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import type { DriverChoice } from '../runtime/gpu-node.js';
@@ -76,7 +76,7 @@ export function checkProfileFits(config: ProfileConfig, limits: AdapterLimits): 
       { flag: '--width', value: config.run.width, min: 0.01, integer: false },
     ],
     ([batch, inputSize, width]) => {
-      // As bench/model/run.ts builds it: the aux head only in training, where the input allows.
+      // As src/bench/model/run.ts builds it: the aux head only in training, where the input allows.
       const auxLogits = train && (variant === 'cifar10' ? inputSize! >= 17 : inputSize! >= 299);
       return networkFootprint({ variant, inputSize: inputSize!, width: width!, auxLogits }, batch!);
     },

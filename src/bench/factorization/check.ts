@@ -5,7 +5,7 @@
  * samples per conv cost milliseconds and still catch a wrong or unwritten kernel (outputs are
  * poisoned with NaN before the run, and a NaN sample fails).
  */
-import type { ConvGeometry } from '../../src/ops/conv2d-geometry.js';
+import type { ConvGeometry } from '../../ops/conv2d-geometry.js';
 
 export interface SampledEpilogue {
   scale?: Float32Array;

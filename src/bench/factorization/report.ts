@@ -12,8 +12,8 @@
  * charts once every chart has rendered, or `window.__chartError` (and `data-chart-error`) to the
  * message if drawing failed, so tests and scripts can tell a drawn report from a broken one.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../src/io/html-report.js';
-export { escapeHtml, loadChartJs, type ChartJsSource } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead } from '../../io/html-report.js';
+export { escapeHtml, loadChartJs, type ChartJsSource } from '../../io/html-report.js';
 import type { FactorizationResult, FactorizationRow, FusedResult, SideResult, TimingSource } from './result.js';
 import { csvNumber, csvTable, droppedNote, markdownTable, textTable, type TableColumn, type TableFormat } from './table.js';
 

@@ -8,7 +8,7 @@
  * are the paper's fraction of the full conv's (18/25, 6/9, 2/n, 8/9), which the paper derives
  * for equal widths. Each row states its convs, so the choice is visible.
  */
-import type { Padding } from '../../src/ops/conv2d-geometry.js';
+import type { Padding } from '../../ops/conv2d-geometry.js';
 
 export interface ConvSpec {
   kh: number;

@@ -11,7 +11,7 @@
  * Every dispatch row carries `data-seq` (the engine's dispatch number); the embedded JSON
  * (`<script id="profile-data">`) is the whole ProfileResult.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../src/io/html-report.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../io/html-report.js';
 import { f1, table } from '../model/report.js';
 import { kernelFamily, type ProfileGroup, type ProfilePass, type ProfileResult } from './run.js';
 

@@ -9,17 +9,17 @@
  * CPU fallback submits dispatches one by one, which would slow them). Each measurement is
  * repeated; the reported profile is the run with the median GPU total.
  */
-import type { PeerReport } from '../peers/report.js';
-import type { Engine } from '../../src/runtime/engine.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
-import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../src/runtime/profiler.js';
-import { median } from '../../src/runtime/timing.js';
-import type { BenchProgressCallback } from '../../src/cli/progress.js';
-import { Tape } from '../../src/autograd/tape.js';
-import { inceptionLoss } from '../../src/nn/loss.js';
-import { scaledAddInPlace } from '../../src/ops/reduce.js';
-import { InceptionV3 } from '../../src/models/inception-v3.js';
-import { totals } from '../../src/models/inception-v3-spec.js';
+import type { PeerReport } from '../../../bench/peers/report.js';
+import type { Engine } from '../../runtime/engine.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../runtime/profiler.js';
+import { median } from '../../runtime/timing.js';
+import type { BenchProgressCallback } from '../../cli/progress.js';
+import { Tape } from '../../autograd/tape.js';
+import { inceptionLoss } from '../../nn/loss.js';
+import { scaledAddInPlace } from '../../ops/reduce.js';
+import { InceptionV3 } from '../../models/inception-v3.js';
+import { totals } from '../../models/inception-v3-spec.js';
 
 export interface ForwardBench {
   batch: number;

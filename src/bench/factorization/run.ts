@@ -7,17 +7,17 @@
  * timestamp queries (or the marked CPU-wall fallback), median of `repeats` runs after warm-up,
  * the three sides taking turns run by run so the machine's drift falls on all of them alike.
  */
-import pkg from '../../package.json' with { type: 'json' };
-import type { Engine } from '../../src/runtime/engine.js';
-import { InceptError } from '../../src/runtime/errors.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
-import { measureSideBySide, type GpuTimeStats } from '../../src/runtime/timing.js';
-import { conv2d } from '../../src/ops/conv2d.js';
-import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
-import type { Epilogue } from '../../src/ops/epilogue.js';
-import { measureMatmulPeak } from '../../src/ops/matmul-peak.js';
-import { matchesFilter } from '../../src/cli/args.js';
-import type { BenchProgressCallback } from '../../src/cli/progress.js';
+import pkg from '../../../package.json' with { type: 'json' };
+import type { Engine } from '../../runtime/engine.js';
+import { InceptError } from '../../runtime/errors.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import { measureSideBySide, type GpuTimeStats } from '../../runtime/timing.js';
+import { conv2d } from '../../ops/conv2d.js';
+import { convGeometry, convMacs, type ConvGeometry } from '../../ops/conv2d-geometry.js';
+import type { Epilogue } from '../../ops/epilogue.js';
+import { measureMatmulPeak } from '../matmul-peak.js';
+import { matchesFilter } from '../../cli/args.js';
+import type { BenchProgressCallback } from '../../cli/progress.js';
 import { sampledConvError, type SampledEpilogue } from './check.js';
 import { convParams, describeConv, FACTORIZATION_PAIRS, type ConvSpec, type FactorizationPair } from './pairs.js';
 import { gflopsOf, withRatios, type FactorizationResult, type FactorizationRow, type FusedResult, type SideResult } from './result.js';

@@ -4,11 +4,11 @@
  * fused into the conv's write-out) → ReLU, and the branches write straight into their channel
  * slices of the module output.
  */
-import type { Engine } from '../../src/runtime/engine.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
-import type { Tape } from '../../src/autograd/tape.js';
-import * as ag from '../../src/autograd/functions.js';
-import { channelSlices } from '../../src/ops/concat.js';
+import type { Engine } from '../../runtime/engine.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import type { Tape } from '../../autograd/tape.js';
+import * as ag from '../../autograd/functions.js';
+import { channelSlices } from '../../ops/concat.js';
 
 export interface ConvBnSpec {
   name: string;

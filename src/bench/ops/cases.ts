@@ -3,15 +3,15 @@
  * `incept bench ops` times. Each case makes its inputs once and returns the work to time;
  * sizes come from the architecture table in ../shared/docs/inception-v3.md.
  */
-import type { Engine } from '../../src/runtime/engine.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
-import { avgPool2d, globalAvgPool, maxPool2d } from '../../src/ops/pool2d.js';
-import { batchNormTrain } from '../../src/ops/batchnorm.js';
-import { concatChannels } from '../../src/ops/concat.js';
-import { dropout } from '../../src/ops/dropout.js';
-import { globalNorm } from '../../src/ops/reduce.js';
-import { softmaxCrossEntropy } from '../../src/ops/softmax.js';
-import { linear } from '../../src/ops/linear.js';
+import type { Engine } from '../../runtime/engine.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import { avgPool2d, globalAvgPool, maxPool2d } from '../../ops/pool2d.js';
+import { batchNormTrain } from '../../ops/batchnorm.js';
+import { concatChannels } from '../../ops/concat.js';
+import { dropout } from '../../ops/dropout.js';
+import { globalNorm } from '../../ops/reduce.js';
+import { softmaxCrossEntropy } from '../../ops/softmax.js';
+import { linear } from '../../ops/linear.js';
 
 export interface OpCase {
   /** e.g. 'maxPool2d 3×3/2 147²×64'. */

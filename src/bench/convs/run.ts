@@ -7,17 +7,17 @@
  * the dispatcher chose among. Each conv's output is checked against float64 sums at sampled
  * elements first, so a kernel that skipped work cannot look fast.
  */
-import type { Engine } from '../../src/runtime/engine.js';
-import { InceptError } from '../../src/runtime/errors.js';
-import { measureSideBySide } from '../../src/runtime/timing.js';
-import { asymmetricAxis, conv2d, conv2dCandidates, isPointwise, type Conv2dVariant } from '../../src/ops/conv2d.js';
-import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-geometry.js';
-import { measureMatmulPeak } from '../../src/ops/matmul-peak.js';
-import { INCEPTION_CONV_SHAPES } from '../../test/cases/inception-conv-shapes.js';
+import type { Engine } from '../../runtime/engine.js';
+import { InceptError } from '../../runtime/errors.js';
+import { measureSideBySide } from '../../runtime/timing.js';
+import { asymmetricAxis, conv2d, conv2dCandidates, isPointwise, type Conv2dVariant } from '../../ops/conv2d.js';
+import { convGeometry, convMacs, type ConvGeometry } from '../../ops/conv2d-geometry.js';
+import { measureMatmulPeak } from '../matmul-peak.js';
+import { INCEPTION_CONV_SHAPES } from '../../../test/cases/inception-conv-shapes.js';
 import { sampledConvError } from '../factorization/check.js';
-import { matchesFilter } from '../../src/cli/args.js';
+import { matchesFilter } from '../../cli/args.js';
 import { csvNumber, csvTable, droppedNote, markdownTable, textTable, type TableColumn, type TableFormat } from '../factorization/table.js';
-import type { BenchProgressCallback } from '../../src/cli/progress.js';
+import type { BenchProgressCallback } from '../../cli/progress.js';
 
 /** How a shape is served: the families of kernels/conv2d*.wgsl and the 1×1 matmul path. */
 export type ConvKind = 'general' | 'asymmetric' | 'pointwise';

@@ -5,12 +5,12 @@
  * forward's, the backward/forward time ratio of the convolutions (≈ 2 in multiply-adds), and
  * peak memory. Each step is timed several times; the median step's profile is reported.
  */
-import type { Engine } from '../../src/runtime/engine.js';
-import type { KernelSummary } from '../../src/runtime/profiler.js';
-import { median } from '../../src/runtime/timing.js';
-import { Tape } from '../../src/autograd/tape.js';
-import * as ag from '../../src/autograd/functions.js';
-import type { BenchProgressCallback } from '../../src/cli/progress.js';
+import type { Engine } from '../../runtime/engine.js';
+import type { KernelSummary } from '../../runtime/profiler.js';
+import { median } from '../../runtime/timing.js';
+import { Tape } from '../../autograd/tape.js';
+import * as ag from '../../autograd/functions.js';
+import type { BenchProgressCallback } from '../../cli/progress.js';
 import { InceptionModule, MIXED_5B, MIXED_6B, type ModuleSpec } from './modules.js';
 
 export interface StepKernelRow extends KernelSummary {

@@ -11,10 +11,10 @@
  * (a pure function), runProfile does both and measures the matmul peak in the same process.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import type { Engine } from '../../src/runtime/engine.js';
-import type { DispatchRecord, TimingSource } from '../../src/runtime/profiler.js';
-import { measureMatmulPeak, type VariantTiming } from '../../src/ops/matmul-peak.js';
-import { totals } from '../../src/models/inception-v3-spec.js';
+import type { Engine } from '../../runtime/engine.js';
+import type { DispatchRecord, TimingSource } from '../../runtime/profiler.js';
+import { measureMatmulPeak, type VariantTiming } from '../matmul-peak.js';
+import { totals } from '../../models/inception-v3-spec.js';
 import { benchModelFor, forwardOnce, profiled, splitPasses, trainStepRunner, type ModelArch, type TrainPass } from '../model/run.js';
 
 export type ProfilePass = TrainPass;

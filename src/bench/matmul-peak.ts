@@ -7,7 +7,7 @@
 import type { Engine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import type { TimingSource } from '../runtime/profiler.js';
-import { MATMUL_VARIANTS, matmul, matmulVariantApplies, type MatmulVariant } from './matmul.js';
+import { MATMUL_VARIANTS, matmul, matmulVariantApplies, type MatmulVariant } from '../ops/matmul.js';
 
 export interface VariantTiming {
   variant: MatmulVariant;

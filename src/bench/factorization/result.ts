@@ -18,7 +18,7 @@
  * - A number that could not be measured is NaN in memory and null in JSON (JSON.stringify
  *   writes NaN as null); the renderers show both as '—'.
  */
-import type { TimingSource } from '../../src/runtime/profiler.js';
+import type { TimingSource } from '../../runtime/profiler.js';
 
 export type { TimingSource };
 

@@ -5,13 +5,13 @@
  * declares. Memory-bound kernels are judged by GB/s; the adapter's copy bandwidth, measured in
  * the same run with a plain elementwise add, is the yardstick.
  */
-import type { Engine } from '../../src/runtime/engine.js';
-import { InceptError } from '../../src/runtime/errors.js';
-import { measureGpuTime } from '../../src/runtime/timing.js';
-import { add } from '../../src/ops/elementwise.js';
+import type { Engine } from '../../runtime/engine.js';
+import { InceptError } from '../../runtime/errors.js';
+import { measureGpuTime } from '../../runtime/timing.js';
+import { add } from '../../ops/elementwise.js';
 import { OP_CASES } from './cases.js';
-import { matchesFilter } from '../../src/cli/args.js';
-import type { BenchProgressCallback } from '../../src/cli/progress.js';
+import { matchesFilter } from '../../cli/args.js';
+import type { BenchProgressCallback } from '../../cli/progress.js';
 
 export interface OpBenchRow {
   name: string;
