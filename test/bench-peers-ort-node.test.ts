@@ -11,7 +11,7 @@ import { InceptionV3 } from '../src/models/inception-v3.js';
 import { exportInceptionV3Onnx } from '../src/io/onnx/export.js';
 import { createOrtNodeSession, loadOrtNode, nhwcToNchw, ORT_NODE } from '../bench/peers/ort-node.js';
 import { maxRelErr, pairTimes } from '../bench/peers/compare.js';
-import { AGREEMENT_TOLERANCE, formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../bench/peers/report.js';
+import { AGREEMENT_TOLERANCE, formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../src/bench/peers-report.js';
 import { testEngine } from './support/engine.js';
 import { freshSeed, makeRng, randomArray } from './support/random.js';
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../src/graph/ir.js';
 import { tfjsInferenceModel, tfjsTrainingModel } from '../bench/peers/tfjs-graph.js';
-import { AGREEMENT_TOLERANCE, disagreements, formatPeerReport, judgeGoals, peerReportChartCount, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../bench/peers/report.js';
+import { AGREEMENT_TOLERANCE, disagreements, formatPeerReport, judgeGoals, peerReportChartCount, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../src/bench/peers-report.js';
 import { pairTimes } from '../bench/peers/compare.js';
 import { Builder } from './support/graph-builder.js';
 import { assertClose } from './support/compare.js';

@@ -12,7 +12,7 @@ import { inceptionV3Spec } from '../src/models/inception-v3-spec.js';
 import { testEngine } from './support/engine.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
 import { drawReport } from './support/report-page.js';
-import type { PeerReport } from '../bench/peers/report.js';
+import type { PeerReport } from '../src/bench/peers-report.js';
 import { benchModel } from '../src/cli/bench-model.js';
 
 let engine: Engine;

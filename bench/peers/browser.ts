@@ -39,7 +39,7 @@ import { randomInceptionV3 } from './inception.js';
 import { exportInceptionV3Onnx } from '../../src/io/onnx/export.js';
 import type { PageConfig, PageMessage, PageRow, PeerName } from './page/protocol.js';
 import { pairTimes } from './compare.js';
-import type { PeerReportRow, PeerTiming } from './report.js';
+import type { PeerReportRow, PeerTiming } from '../../src/bench/peers-report.js';
 import { closeServer, listenOnLoopback } from '../../src/serve/loopback.js';
 import { CHROMIUM_ARGS } from '../../src/serve/chromium.js';
 

@@ -2,6 +2,9 @@
 import { InceptError } from '../../src/runtime/errors.js';
 import { median } from '../../src/runtime/timing.js';
 import { mulberry32 } from '../../src/data/random.js';
+import type { PairedTimes } from '../../src/bench/peers-report.js';
+
+export type { PairedTimes };
 
 /** Standard normal numbers from a seeded generator (Box–Muller on mulberry32), the same in Node and the page. */
 export function normals(count: number, seed: number, std: number): Float32Array {
@@ -23,16 +26,6 @@ export function maxRelErr(peer: ArrayLike<number>, engine: ArrayLike<number>): n
     mag = Math.max(mag, Math.abs(engine[i]!));
   }
   return err / (mag || 1);
-}
-
-export interface PairedTimes {
-  ms: number;
-  msMin: number;
-  msMax: number;
-  /** Median over rounds of peer / engine of the same round (> 1: the engine is faster). */
-  ratio: number;
-  ratioMin: number;
-  ratioMax: number;
 }
 
 /** Peer times against the engine's, round by round (both arrays from the same rounds). */

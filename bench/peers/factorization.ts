@@ -17,7 +17,7 @@ import { convGeometry, convMacs, type ConvGeometry } from '../../src/ops/conv2d-
 import { FACTORIZATION_PAIRS, type ConvSpec } from '../../src/bench/factorization/pairs.js';
 import type { TfjsPeer } from './tfjs-node.js';
 import { maxRelErr, normals, pairTimes } from './compare.js';
-import type { PeerReportRow, PeerTiming } from './report.js';
+import type { PeerReportRow, PeerTiming } from '../../src/bench/peers-report.js';
 
 export interface PeerRow extends PeerReportRow {
   group: 'factorization';

@@ -26,7 +26,7 @@ import { DEFAULT_LABEL_SMOOTHING, inceptionLoss } from '../../src/nn/loss.js';
 import { RMSProp, RMSPROP_DEFAULTS } from '../../src/optim/rmsprop.js';
 import { exportInceptionV3Onnx } from '../../src/io/onnx/export.js';
 import { maxRelErr, normals, pairTimes } from './compare.js';
-import type { PeerReportRow } from './report.js';
+import type { PeerReportRow } from '../../src/bench/peers-report.js';
 import { tfjsInferenceModel, tfjsTrainingModel } from './tfjs-graph.js';
 import type { TfjsPeer } from './tfjs-node.js';
 import { createOrtNodeSession, nhwcToNchw, ORT_NODE, type OrtNodeRuntime, type OrtNodeSession } from './ort-node.js';

@@ -22,7 +22,7 @@ import { runPeerInception } from './inception.js';
 import { runBrowserPeers } from './browser.js';
 import { loadTfjsWebgpu, type TfjsPeer } from './tfjs-node.js';
 import { loadOrtNode, ORT_NODE, type OrtNodeRuntime } from './ort-node.js';
-import { disagreements, formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from './report.js';
+import { disagreements, formatPeerReport, judgeGoals, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../../src/bench/peers-report.js';
 
 const PARTS = ['factorization', 'inference', 'training', 'browser'] as const;
 type Part = (typeof PARTS)[number];

@@ -10,11 +10,12 @@
  * node_modules at run time; build.mjs leaves it out of the bundle, since it is a native addon.
  */
 import { InceptError } from '../../src/runtime/errors.js';
+import { ORT_NODE } from '../../src/bench/peers-report.js';
 
 type Ort = typeof import('onnxruntime-node');
 
 /** The library key of this peer in the report's rows. */
-export const ORT_NODE = 'ort-node-cpu';
+export { ORT_NODE };
 
 export interface OrtNodeRuntime {
   ort: Ort;

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PeerReport } from '../../bench/peers/report.js';
+import type { PeerReport } from '../bench/peers-report.js';
 import { InceptError } from '../runtime/errors.js';
 import { packageRoot } from './package-root.js';
 

@@ -7,7 +7,7 @@
  * charts once all are drawn, or `window.__chartError` (`data-chart-error`) if drawing failed.
  */
 import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../io/html-report.js';
-import type { PeerReport } from '../../../bench/peers/report.js';
+import type { PeerReport } from '../peers-report.js';
 import type { ModelBenchResult } from './run.js';
 
 const MiB = 2 ** 20;

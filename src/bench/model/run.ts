@@ -9,7 +9,7 @@
  * CPU fallback submits dispatches one by one, which would slow them). Each measurement is
  * repeated; the reported profile is the run with the median GPU total.
  */
-import type { PeerReport } from '../../../bench/peers/report.js';
+import type { PeerReport } from '../peers-report.js';
 import type { Engine } from '../../runtime/engine.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { DispatchRecord, KernelSummary, LayerSummary, TimingSource } from '../../runtime/profiler.js';

@@ -8,11 +8,22 @@
  * ratio = peer time / engine time, per round, median over rounds (> 1: the engine is faster);
  * min–max over the rounds. The page sets `window.__chartsDrawn` once its charts are drawn.
  */
-import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../../src/io/html-report.js';
-import type { PairedTimes } from './compare.js';
-import { ORT_NODE } from './ort-node.js';
+import { CHART_PAGE_PRELUDE, escapeHtml, loadChartJs, chartPageScripts, pageHead, REPORT_STYLE } from '../io/html-report.js';
 
 /** Said wherever the CPU runtime's column appears: its ratio means something else. */
+/** The library key of ONNX Runtime for Node on the CPU (bench/peers/ort-node.ts). */
+export const ORT_NODE = 'ort-node-cpu';
+
+export interface PairedTimes {
+  ms: number;
+  msMin: number;
+  msMax: number;
+  /** Median over rounds of peer / engine of the same round (> 1: the engine is faster). */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+}
+
 const CPU_PEER_NOTE = `${ORT_NODE} runs on the CPU with native kernels, not on the adapter: a ratio below 1 means a machine without a GPU serves this model faster with it`;
 
 /** A peer's times on one row, paired round by round with the engine's (see PairedTimes). */
