@@ -61,7 +61,10 @@ afterAll(async () => {
 describe('incept serve --weights', () => {
   it('serves the model file under /model/0 and names it in the page', async () => {
     const page = decoded(await get(withModel.url)).toString('utf8');
-    const served = JSON.parse(/<script type="application\/json" id="served-model">(.*?)<\/script>/s.exec(page)![1]!) as { format: string; files: { name: string; url: string; bytes: number }[] };
+    const served = JSON.parse(/<script type="application\/json" id="served-model">(.*?)<\/script>/s.exec(page)![1]!) as {
+      format: string;
+      files: { name: string; url: string; bytes: number }[];
+    };
     expect(served).toEqual({ format: 'torchvision', files: [{ name: 'small.safetensors', url: '/model/0', bytes: readFileSync(weights).length }] });
     expect(page).toMatch(/Loading the model the server was started with/);
     const file = await get(new URL('/model/0', withModel.url).href, { 'accept-encoding': 'gzip, br' });
@@ -75,7 +78,7 @@ describe('incept serve --weights', () => {
   it('without --weights the page says how to get a model and names none', async () => {
     const page = decoded(await get(without.url)).toString('utf8');
     expect(page).toMatch(/<script type="application\/json" id="served-model">null<\/script>/);
-    expect(page).toMatch(/No model yet/);
+    expect(page).toMatch(/Building a demo model/);
     expect(page).toContain('incept serve --weights');
     expect(page).toContain('incept export --cifar10 --width 0.125 --out cifar10.safetensors');
     expect(page).toMatch(/random weights/);

@@ -59,7 +59,7 @@ const STYLE = String.raw`
 
 /** The page's own script (a module importing the browser bundle). Plain JavaScript. */
 const SCRIPT = String.raw`
-import { createEngine, loadClassifier, decodeImage, parseLabels, labelsForClasses } from '/incept.js';
+import { createEngine, loadClassifier, decodeImage, parseLabels, labelsForClasses, InceptionV3, torchvisionStateDict, encodeSafetensors } from '/incept.js';
 
 var $ = function (id) { return document.getElementById(id); };
 var imagenetLabels = JSON.parse($('imagenet-labels').textContent || 'null');
@@ -243,26 +243,59 @@ function showChosen() {
   $('chosen').textContent = (files.image ? 'image: ' + files.image.name : 'no image') + ' · ' + (files.weights.length ? 'model: ' + files.weights.map(function (f) { return f.name; }).join(', ') : 'no model file');
 }
 
-/** The model the server names (incept serve --weights): fetched and loaded as the page opens. */
-async function loadServedModel() {
+/** Loads the model that got() gives (a list of Files) as the page opens, unless the user has picked
+ * one meanwhile, and says where it came from. */
+async function loadStartModel(got, describe) {
   setState('loading');
   try {
-    var got = await Promise.all(servedModel.files.map(async function (f) {
-      var r = await fetch(f.url);
-      if (!r.ok) throw new Error(f.name + ': the server answered HTTP ' + r.status);
-      return new File([await r.blob()], f.name, { lastModified: 0 });
-    }));
+    var chosen = await got();
     if (files.weights.length) return; // the user picked a model meanwhile
-    files.weights = got;
+    files.weights = chosen;
     showChosen();
     var m = await getModel();
-    $('model-help').textContent = 'Model from the server: ' + servedModel.files[0].name + ' (' + m.description + ', ' + m.numClasses + ' classes). Pick or drop an image; another model file replaces it.';
+    $('model-help').textContent = describe(m);
     if (files.image) run();
     else setState('ready', { model: { description: m.description, format: m.format, classes: m.numClasses, inputShape: m.inputShape.slice() } });
   } catch (e) {
     console.warn(e);
-    showError('Could not load the model the server names: ' + messageOf(e));
+    showError('Could not load the start model: ' + messageOf(e));
   }
+}
+
+/** The model the server names (incept serve --weights). */
+function loadServedModel() {
+  return loadStartModel(
+    function () {
+      return Promise.all(servedModel.files.map(async function (f) {
+        var r = await fetch(f.url);
+        if (!r.ok) throw new Error(f.name + ': the server answered HTTP ' + r.status);
+        return new File([await r.blob()], f.name, { lastModified: 0 });
+      }));
+    },
+    function (m) {
+      return 'Model from the server: ' + servedModel.files[0].name + ' (' + m.description + ', ' + m.numClasses + ' classes). Pick or drop an image; another model file replaces it.';
+    },
+  );
+}
+
+/** Without --weights: a demo model built here, the CIFAR-10 variant at width 0.125 with seeded
+ * random weights (what incept export --cifar10 --width 0.125 writes), so the page works at once. */
+var DEMO_NAME = 'demo-cifar10-w0125-random.safetensors';
+function loadDemoModel() {
+  return loadStartModel(
+    async function () {
+      var net = new InceptionV3(await getEngine(), { variant: 'cifar10', width: 0.125, auxLogits: false, seed: 0 });
+      try {
+        var bytes = encodeSafetensors(await torchvisionStateDict(net), { format: 'pt', producer: 'incept-gpu serve demo', 'incept.variant': 'cifar10' });
+        return [new File([bytes], DEMO_NAME, { lastModified: 0 })];
+      } finally {
+        net.dispose();
+      }
+    },
+    function (m) {
+      return 'Demo model: ' + m.description + ' with random weights, built in this page because incept serve was started without --weights. It runs every kernel, but its answers mean nothing. Pick a model file above, or restart with incept serve --weights FILE (a torchvision .safetensors, an .onnx, or a TF.js model.json); a trained CIFAR-10 model comes from incept train, an untrained one from incept export --cifar10 --width 0.125 --out cifar10.safetensors.';
+    },
+  );
 }
 
 function take(list) {
@@ -287,7 +320,7 @@ window.addEventListener('error', function (e) { showError(messageOf(e.error || e
 window.addEventListener('unhandledrejection', function (e) { showError(messageOf(e.reason)); });
 if (!navigator.gpu) showError('This browser has no WebGPU (navigator.gpu is undefined). Use a recent Chrome or Edge (or Chromium started with --enable-unsafe-webgpu), and open the page from http://localhost or https.');
 else if (servedModel) loadServedModel();
-else setState('idle');
+else loadDemoModel();
 `;
 
 export function servePageHtml(options: ServePageOptions = {}): string {
@@ -314,10 +347,9 @@ export function servePageHtml(options: ServePageOptions = {}): string {
 <div id="model-help">${
     options.model
       ? `Loading the model the server was started with (<code>--weights</code>): ${escapeHtml(options.model.files[0]!.name)}…`
-      : `No model yet: <code>incept serve</code> was started without <code>--weights</code>. Pick a model file above, or restart the server with one:
-  <code>incept serve --weights inception_v3.safetensors</code> (also <code>.onnx</code> or a TF.js <code>model.json</code>).
-  To try the page with a small model, make one: <code>incept export --cifar10 --width 0.125 --out cifar10.safetensors</code>
-  (the CIFAR-10 variant of Inception-v3 with random weights: it runs, but its answers mean nothing until it is trained with <code>incept train</code>).`
+      : `Building a demo model (<code>incept serve</code> was started without <code>--weights</code>): the CIFAR-10 variant of Inception-v3 at
+  width 0.125 with random weights, which runs but whose answers mean nothing. Pick a model file above, or restart the server with one:
+  <code>incept serve --weights inception_v3.safetensors</code> (also <code>.onnx</code> or a TF.js <code>model.json</code>).`
   }</div>
 <div id="status" class="muted" role="status"></div>
 <div id="error" role="alert" hidden></div>

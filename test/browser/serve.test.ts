@@ -44,7 +44,7 @@ interface ServeState {
   error?: string;
   top?: { index: number; label: string; probability: number }[];
   layers?: { layer: string; ms: number; calls: number }[];
-  model?: { classes: number; inputShape: number[]; format: string };
+  model?: { description?: string; classes: number; inputShape: number[]; format: string };
 }
 
 let engine: Engine;
@@ -124,6 +124,22 @@ async function pick(page: Page, input: string, file: string): Promise<void> {
   await handle.uploadFile(file);
 }
 
+/** A page of the server started without --weights: it builds the demo model and says so. */
+async function waitForDemoModel(page: Page): Promise<void> {
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), { timeout: HANG_GUARD_MS, polling: 250 });
+  const ready = await serveState(page);
+  expect(ready.error, 'the page reported an error').toBeUndefined();
+  expect(ready.model).toEqual({
+    description: 'Inception-v3 (CIFAR-10 variant), width 0.125, torchvision layout',
+    format: 'torchvision',
+    classes: 10,
+    inputShape: [32, 32, 3],
+  });
+  expect(await page.$eval('#model-help', (e) => e.textContent)).toMatch(
+    /^Demo model: Inception-v3 \(CIFAR-10 variant\), width 0\.125[\s\S]*random weights[\s\S]*incept serve --weights FILE/,
+  );
+}
+
 const serveState = (page: Page) => page.evaluate(() => (window as unknown as { __inceptServe: ServeState }).__inceptServe);
 
 describe(`incept serve ${replay}`, () => {
@@ -132,30 +148,41 @@ describe(`incept serve ${replay}`, () => {
     expect(serverOut).toMatch(/^browser bundle .*dist\/browser\/incept\.js: \d+ bytes, \d+ gzip \(\d+ KiB \(\d+ KiB gzip\)\)$/m);
   });
 
-  it('an image and a safetensors file picked in the page: the top 5, the per-layer chart, the classes Node computes', async () => {
+  it('without --weights the page builds a demo model and is ready at once; a picked model file replaces it: the top 5, the per-layer chart, the classes Node computes', async () => {
     const page = await openPage();
     try {
-      expect(await page.evaluate(() => document.body.dataset.state)).toBe('idle');
-      // Nothing chosen yet: no image placeholder, and the page says how to get a model.
-      expect(await page.$eval('#preview', (e) => ({ hidden: (e as HTMLElement).hidden, shown: (e as HTMLElement).getClientRects().length > 0 }))).toEqual({ hidden: true, shown: false });
+      await waitForDemoModel(page);
+      // Nothing chosen yet: no image placeholder.
+      expect(await page.$eval('#preview', (e) => ({ hidden: (e as HTMLElement).hidden, shown: (e as HTMLElement).getClientRects().length > 0 }))).toEqual({
+        hidden: true,
+        shown: false,
+      });
       expect(await page.$eval('#result', (e) => getComputedStyle(e).display)).toBe('none');
-      expect(await page.$eval('#model-help', (e) => e.textContent)).toMatch(/No model yet[\s\S]*incept export --cifar10 --width 0\.125/);
       const t0 = performance.now();
-      await pick(page, '#image', TABBY);
+      // The model first: with an image already there, the demo model would classify it first.
       await pick(page, '#weights', WEIGHTS);
+      await pick(page, '#image', TABBY);
       await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), { timeout: HANG_GUARD_MS, polling: 250 });
       const state = await serveState(page);
       expect(state.error, 'the page reported an error').toBeUndefined();
       await page.waitForFunction(() => document.body.dataset.chartsDrawn === '1', { timeout: HANG_GUARD_MS });
       console.info(`serve page: ${((performance.now() - t0) / 1000).toFixed(1)} s from picking the files to the drawn chart, adapter '${state.adapter}'`);
 
-      expect(state.model).toEqual({ description: 'Inception-v3 (CIFAR-10 variant), width 0.25, torchvision layout', format: 'torchvision', classes: 10, inputShape: [32, 32, 3] });
+      expect(state.model).toEqual({
+        description: 'Inception-v3 (CIFAR-10 variant), width 0.25, torchvision layout',
+        format: 'torchvision',
+        classes: 10,
+        inputShape: [32, 32, 3],
+      });
       const top = state.top!;
       expect(top).toHaveLength(5);
       for (let i = 1; i < 5; i++) expect(top[i]!.probability).toBeLessThanOrEqual(top[i - 1]!.probability);
       // The CIFAR-10 variant with 10 classes: CIFAR-10's names.
       expect(top.map((t) => t.label)).toEqual(top.map((t) => CIFAR10_CLASSES[t.index]));
-      expect(await page.$eval('#preview', (e) => ({ hidden: (e as HTMLImageElement).hidden, src: (e as HTMLImageElement).src.startsWith('blob:') }))).toEqual({ hidden: false, src: true });
+      expect(await page.$eval('#preview', (e) => ({ hidden: (e as HTMLImageElement).hidden, src: (e as HTMLImageElement).src.startsWith('blob:') }))).toEqual({
+        hidden: false,
+        src: true,
+      });
       const rows = await page.$$eval('#top tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
       expect(rows).toHaveLength(5);
       expect(rows[0]![0]).toBe(top[0]!.label);
@@ -178,11 +205,28 @@ describe(`incept serve ${replay}`, () => {
     }
   });
 
+  it('the demo model classifies an image picked alone, with CIFAR-10 names', async () => {
+    const page = await openPage();
+    try {
+      await waitForDemoModel(page);
+      await pick(page, '#image', TABBY);
+      await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), { timeout: HANG_GUARD_MS, polling: 250 });
+      const done = await serveState(page);
+      expect(done.error, 'the page reported an error').toBeUndefined();
+      expect(done.model?.description).toBe('Inception-v3 (CIFAR-10 variant), width 0.125, torchvision layout');
+      expect(done.top).toHaveLength(5);
+      expect(done.top!.map((t) => t.label)).toEqual(done.top!.map((t) => CIFAR10_CLASSES[t.index]));
+    } finally {
+      await page.close();
+    }
+  });
+
   it('a truncated model file shows an error naming it', async () => {
     const page = await openPage();
     try {
-      await pick(page, '#image', TABBY);
+      await waitForDemoModel(page);
       await pick(page, '#weights', TRUNCATED);
+      await pick(page, '#image', TABBY);
       await page.waitForFunction(() => document.body.dataset.state === 'error', { timeout: HANG_GUARD_MS, polling: 250 });
       const shown = await page.$eval('#error', (e) => ({ text: e.textContent, hidden: (e as HTMLElement).hidden }));
       expect(shown.hidden).toBe(false);
@@ -201,7 +245,12 @@ describe(`incept serve ${replay}`, () => {
       const ready = await serveState(page);
       expect(ready.error, 'the page reported an error').toBeUndefined();
       expect(ready.state).toBe('ready');
-      expect(ready.model).toEqual({ description: 'Inception-v3 (CIFAR-10 variant), width 0.25, torchvision layout', format: 'torchvision', classes: 10, inputShape: [32, 32, 3] });
+      expect(ready.model).toEqual({
+        description: 'Inception-v3 (CIFAR-10 variant), width 0.25, torchvision layout',
+        format: 'torchvision',
+        classes: 10,
+        inputShape: [32, 32, 3],
+      });
       expect(await page.$eval('#preview', (e) => (e as HTMLElement).hidden)).toBe(true);
       expect(await page.$eval('#model-help', (e) => e.textContent)).toMatch(/Model from the server: cifar\.safetensors/);
       await pick(page, '#image', TABBY);
