@@ -77,7 +77,15 @@ const MODULE_PREFIX = 'modules/';
 /** The source modules the public entries reach, as they resolve in `options` (so a browser
  * build leaves out what its stubs replace): one entry point each. */
 async function moduleEntries(options, entries) {
-  const result = await esbuild.build({ ...options, entryPoints: entries, outdir: 'unused', write: false, metafile: true, sourcemap: false, logLevel: 'silent' });
+  const result = await esbuild.build({
+    ...options,
+    entryPoints: entries,
+    outdir: 'unused',
+    write: false,
+    metafile: true,
+    sourcemap: false,
+    logLevel: 'silent',
+  });
   const modules = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     if (!/^src\/.*\.ts$/.test(input) || input.endsWith('.d.ts') || Object.values(entries).includes(input)) continue;

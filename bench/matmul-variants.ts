@@ -49,7 +49,12 @@ function parseArgs(argv: string[]): { shapes: Shape[]; repeats: number; variants
 /** Compares sampled entries of C (corners, edges and pseudo-random ones) with float64 dot products. */
 function check(a: Float32Array, b: Float32Array, c: Float32Array, s: Shape, samples: number, what: string): void {
   const { m, n, k } = s;
-  const picks: [number, number][] = [[0, 0], [m - 1, n - 1], [0, n - 1], [m - 1, 0]];
+  const picks: [number, number][] = [
+    [0, 0],
+    [m - 1, n - 1],
+    [0, n - 1],
+    [m - 1, 0],
+  ];
   for (let t = 0; picks.length < samples; t++) picks.push([(t * 7919 + 11) % m, (t * 104729 + 13) % n]);
   for (const [i, j] of picks) {
     let ref = 0;
@@ -67,7 +72,15 @@ function check(a: Float32Array, b: Float32Array, c: Float32Array, s: Shape, samp
 }
 
 /** One timed run: GPU milliseconds of the matmul dispatch, result checked. */
-async function timeRun(engine: Engine, a: Tensor, b: Tensor, host: { a: Float32Array; b: Float32Array }, s: Shape, variant: MatmulVariant, samples: number): Promise<number> {
+async function timeRun(
+  engine: Engine,
+  a: Tensor,
+  b: Tensor,
+  host: { a: Float32Array; b: Float32Array },
+  s: Shape,
+  variant: MatmulVariant,
+  samples: number,
+): Promise<number> {
   await engine.sync();
   const before = engine.profiler.records.length;
   engine.profiler.enabled = true;
@@ -88,7 +101,9 @@ async function main(): Promise<void> {
   const { shapes, repeats, variants } = parseArgs(process.argv.slice(2));
   const engine = await createEngine({ poisonOutputs: true });
   const info = engine.adapterInfo;
-  console.log(`adapter: ${engine.adapterName} (driver ${engine.driver}; subgroups ${engine.features.has('subgroups') ? `${info.subgroupMinSize}–${info.subgroupMaxSize} lanes` : 'no'}; timing ${engine.profiler.timing})`);
+  console.log(
+    `adapter: ${engine.adapterName} (driver ${engine.driver}; subgroups ${engine.features.has('subgroups') ? `${info.subgroupMinSize}–${info.subgroupMaxSize} lanes` : 'no'}; timing ${engine.profiler.timing})`,
+  );
   console.log(`median of ${repeats} runs per cell, variants interleaved within each repeat; GFLOP/s (ms)\n`);
   const results: { shape: Shape; cells: Map<MatmulVariant, number[]> }[] = [];
   let seed = 1;

@@ -23,7 +23,9 @@ try {
   const model = await loadClassifier(engine, { weights: modelPath });
   // A 10-class model is taken to be a CIFAR-10 one; other models' classes show as 'class N'.
   const name = (index: number, label: string): string => (model.numClasses === 10 ? CIFAR10_CLASSES[index]! : label);
-  console.log(`${model.description}: ${model.parameterCount.toLocaleString('en-US')} parameters, input ${model.inputShape.join('×')}, on ${engine.adapterName}`);
+  console.log(
+    `${model.description}: ${model.parameterCount.toLocaleString('en-US')} parameters, input ${model.inputShape.join('×')}, on ${engine.adapterName}`,
+  );
   const images = imagePaths.map((path) => decodeImage(readFileSync(path), path));
   const results = await model.classify(images, { topk: 3 });
   results.forEach((result, i) => {

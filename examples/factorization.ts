@@ -28,7 +28,9 @@ try {
   writeFileSync('factorization.html', renderFactorizationHtml(result));
   console.log('wrote factorization.html');
   for (const row of result.rows) {
-    console.log(`${row.name}: factorized / full = ${row.measuredRatio.toFixed(2)} measured, ${row.predictedRatio.toFixed(2)} predicted from multiply-adds; max relative error ${Math.max(row.full.maxRelErr, row.factorized.maxRelErr).toExponential(1)}`);
+    console.log(
+      `${row.name}: factorized / full = ${row.measuredRatio.toFixed(2)} measured, ${row.predictedRatio.toFixed(2)} predicted from multiply-adds; max relative error ${Math.max(row.full.maxRelErr, row.factorized.maxRelErr).toExponential(1)}`,
+    );
   }
 } finally {
   engine.destroy();

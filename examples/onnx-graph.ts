@@ -11,7 +11,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { compileGraph, createEngine, exportOnnx, importOnnx, type Graph, type GraphWeight } from 'incept-gpu';
 
 const file = process.argv[2] ?? 'tiny-residual.onnx';
-const H = 16, W = 16, C = 3, F = 8, OUT = 4;
+const H = 16,
+  W = 16,
+  C = 3,
+  F = 8,
+  OUT = 4;
 
 /** Seeded weights in [-scale, scale]. */
 function weight(shape: number[], seed: number, scale: number): GraphWeight {
@@ -31,7 +35,17 @@ const graph: Graph = {
   output: 'features',
   nodes: [
     { op: 'conv2d', name: 'stem', inputs: ['image'], output: 'stem_out', weight: 'stem.w', bias: 'stem.b', stride: [1, 1], padding: [1, 1, 1, 1] },
-    { op: 'batchNorm', name: 'stem_bn', inputs: ['stem_out'], output: 'stem_bn_out', gamma: 'bn.gamma', beta: 'bn.beta', mean: 'bn.mean', variance: 'bn.var', eps: 1e-3 },
+    {
+      op: 'batchNorm',
+      name: 'stem_bn',
+      inputs: ['stem_out'],
+      output: 'stem_bn_out',
+      gamma: 'bn.gamma',
+      beta: 'bn.beta',
+      mean: 'bn.mean',
+      variance: 'bn.var',
+      eps: 1e-3,
+    },
     { op: 'relu', name: 'stem_relu', inputs: ['stem_bn_out'], output: 'a' },
     { op: 'conv2d', name: 'branch', inputs: ['a'], output: 'b', weight: 'branch.w', stride: [1, 1], padding: [1, 1, 1, 1], relu: true },
     { op: 'add', name: 'residual', inputs: ['a', 'b'], output: 'sum' },
@@ -69,7 +83,9 @@ try {
   const cpu = referenceForward(input, batch);
   let worst = 0;
   for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(gpu[i]! - cpu[i]!) / (1e-3 + Math.abs(cpu[i]!)));
-  console.log(`${file}: ${imported.nodes.length} nodes, ${model.parameterCount} parameters, [${batch}, ${H}, ${W}, ${C}] → [${batch}, ${model.outputSize}] (${OUT}×${H / 2}×${W / 2} per image) on ${engine.adapterName}`);
+  console.log(
+    `${file}: ${imported.nodes.length} nodes, ${model.parameterCount} parameters, [${batch}, ${H}, ${W}, ${C}] → [${batch}, ${model.outputSize}] (${OUT}×${H / 2}×${W / 2} per image) on ${engine.adapterName}`,
+  );
   console.log(`first features: ${Array.from(gpu.slice(0, 6), (v) => v.toFixed(4)).join(' ')}`);
   console.log(`largest relative difference from the plain-JavaScript forward: ${worst.toExponential(2)}`);
   if (!(worst < 1e-3)) throw new Error(`the GPU result differs from the reference by ${worst}`);
@@ -90,7 +106,8 @@ function referenceForward(x: Float32Array, n: number): Float32Array {
             let s = bias ? bias[o]! : 0;
             for (let di = 0; di < k; di++)
               for (let dj = 0; dj < k; dj++) {
-                const ii = i + di - pad, jj = j + dj - pad;
+                const ii = i + di - pad,
+                  jj = j + dj - pad;
                 if (ii < 0 || jj < 0 || ii >= h || jj >= wd) continue;
                 for (let c = 0; c < cin; c++) s += v[((b * h + ii) * wd + jj) * cin + c]! * kernel[((di * k + dj) * cin + c) * cout + o]!;
               }
@@ -104,7 +121,8 @@ function referenceForward(x: Float32Array, n: number): Float32Array {
   const a = relu(stem.map((t, i) => (g[i % F]! * (t - mean[i % F]!)) / Math.sqrt(variance[i % F]! + 1e-3) + beta[i % F]!));
   const b = relu(conv(a, H, W, F, 3, F, w('branch.w')));
   const sum = a.map((t, i) => t + b[i]!);
-  const h2 = H / 2, w2 = W / 2;
+  const h2 = H / 2,
+    w2 = W / 2;
   const pooled = new Float32Array(n * h2 * w2 * F);
   for (let bb = 0; bb < n; bb++)
     for (let i = 0; i < h2; i++)

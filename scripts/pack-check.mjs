@@ -62,7 +62,12 @@ function runExample(name, args, cwd) {
   const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
   const output = `${r.stdout}${r.stderr}`;
   // Dawn's two "artificially reduced" warnings on software adapters are noise here.
-  process.stdout.write(output.split('\n').filter((l) => !/artificially reduced/.test(l)).join('\n'));
+  process.stdout.write(
+    output
+      .split('\n')
+      .filter((l) => !/artificially reduced/.test(l))
+      .join('\n'),
+  );
   if (r.status !== 0) fail(`${name} exited with ${r.status ?? r.signal}`);
   return r.status === 0 ? r.stdout : '';
 }
@@ -84,10 +89,23 @@ const tarball = join(work, packed.filename);
 const paths = packed.files.map((f) => f.path);
 console.log(`${packed.filename}: ${mb(packed.size)} tarball, ${mb(packed.unpackedSize)} unpacked, ${packed.entryCount} files`);
 
-const required = ['package.json', 'README.md', 'LICENSE', 'bin/incept.js', 'dist/index.js', 'dist/bench.js', 'dist/incept.js', 'dist/browser/incept.js', 'dist/browser/esm/index.js', 'dist/types/src/index.d.ts', 'dist/types/src/bench.d.ts'];
+const required = [
+  'package.json',
+  'README.md',
+  'LICENSE',
+  'bin/incept.js',
+  'dist/index.js',
+  'dist/bench.js',
+  'dist/incept.js',
+  'dist/browser/incept.js',
+  'dist/browser/esm/index.js',
+  'dist/types/src/index.d.ts',
+  'dist/types/src/bench.d.ts',
+];
 for (const path of required) if (!paths.includes(path)) fail(`the tarball lacks ${path}`);
 const stray = paths.filter((p) => p.endsWith('.map') || /^(src|test|bench|scripts|examples|kernels|reports|runs)\//.test(p));
-if (stray.length > 0) fail(`the tarball holds files users do not need: ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ` and ${stray.length - 5} more` : ''}`);
+if (stray.length > 0)
+  fail(`the tarball holds files users do not need: ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ` and ${stray.length - 5} more` : ''}`);
 
 // ---------------------------------------------------------------------------------------------
 step('install into a fresh project');
@@ -102,7 +120,12 @@ const byPackage = readdirSync(modules)
   .flatMap((n) => (n.startsWith('@') ? readdirSync(join(modules, n)).map((m) => `${n}/${m}`) : [n]))
   .map((n) => [n, sizeOf(join(modules, n))])
   .sort((a, b) => b[1] - a[1]);
-console.log(`install size: ${mb(installBytes)} in ${byPackage.length} packages (${byPackage.slice(0, 4).map(([n, s]) => `${n} ${mb(s)}`).join(', ')}, …)`);
+console.log(
+  `install size: ${mb(installBytes)} in ${byPackage.length} packages (${byPackage
+    .slice(0, 4)
+    .map(([n, s]) => `${n} ${mb(s)}`)
+    .join(', ')}, …)`,
+);
 const installed = join(modules, 'incept-gpu');
 
 // What dist imports, statically or dynamically, must be Node's own or a declared dependency.
@@ -126,7 +149,10 @@ const tools = ['typescript', '@types/node', '@webgpu/types'].map((n) => `${n}@${
 run('npm', ['install', '--no-audit', '--no-fund', '--save-dev', ...tools], project);
 cpSync(join(root, 'examples'), project, { recursive: true, filter: (src) => !/[/\\](build|models)$/.test(src) && !src.endsWith('.gitignore') });
 // The prebuilt browser file, by its subpath, as a bundler user imports it.
-writeFileSync(join(project, 'browser-subpath.ts'), "import { createEngine, type Engine } from 'incept-gpu/browser';\nexport const engine: Engine = await createEngine();\n");
+writeFileSync(
+  join(project, 'browser-subpath.ts'),
+  "import { createEngine, type Engine } from 'incept-gpu/browser';\nexport const engine: Engine = await createEngine();\n",
+);
 writeFileSync(
   join(project, 'tsconfig.bundler.json'),
   JSON.stringify({ extends: './tsconfig.json', compilerOptions: { module: 'esnext', moduleResolution: 'bundler', noEmit: true } }, null, 2),
@@ -137,7 +163,10 @@ const snippets = typescriptSnippets(readFileSync(join(root, 'README.md'), 'utf8'
 for (const s of snippets) writeFileSync(join(project, `readme-snippet-line-${s.line}.ts`), snippetModule(s));
 console.log(`${snippets.length} README snippets (files readme-snippet-line-N.ts, N the fence's line in README.md)`);
 const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
-for (const [label, config] of [['nodenext (and emit the examples)', 'tsconfig.json'], ['bundler', 'tsconfig.bundler.json']]) {
+for (const [label, config] of [
+  ['nodenext (and emit the examples)', 'tsconfig.json'],
+  ['bundler', 'tsconfig.bundler.json'],
+]) {
   console.log(`tsc --strict, ${label}`);
   const r = spawnSync(process.execPath, [tsc, '-p', config, '--strict'], { cwd: project, encoding: 'utf8' });
   process.stdout.write(r.stdout + r.stderr);
@@ -147,7 +176,10 @@ for (const [label, config] of [['nodenext (and emit the examples)', 'tsconfig.js
 // ---------------------------------------------------------------------------------------------
 step('bundle cost of a minimal import (esbuild, minified)');
 const esbuild = await import(pathToFileURL(repoRequire.resolve('esbuild')).href);
-writeFileSync(join(project, 'minimal.js'), "import { createEngine, add } from 'incept-gpu';\nconst engine = await createEngine();\nconsole.log(`1 + 2 = ${(await add(engine.tensor([1]), engine.tensor([2])).read())[0]}`);\n");
+writeFileSync(
+  join(project, 'minimal.js'),
+  "import { createEngine, add } from 'incept-gpu';\nconst engine = await createEngine();\nconsole.log(`1 + 2 = ${(await add(engine.tensor([1]), engine.tensor([2])).read())[0]}`);\n",
+);
 writeFileSync(join(project, 'everything.js'), "import * as incept from 'incept-gpu';\nconsole.log(Object.keys(incept).length);\n");
 const bundleCost = {};
 for (const platform of ['browser', 'node']) {
@@ -188,7 +220,11 @@ if (!/total parameters/.test(summary)) fail('incept summary printed no parameter
 step('the Node examples');
 const images = join(project, 'images');
 mkdirSync(images);
-const samples = existsSync(SAMPLES) ? readdirSync(SAMPLES).filter((f) => /\.jpe?g$/i.test(f)).slice(0, 2) : [];
+const samples = existsSync(SAMPLES)
+  ? readdirSync(SAMPLES)
+      .filter((f) => /\.jpe?g$/i.test(f))
+      .slice(0, 2)
+  : [];
 for (const f of samples) cpSync(join(SAMPLES, f), join(images, f));
 if (samples.length === 0) console.log(`(no sample photos at ${SAMPLES}: the examples classify the generated picture only)`);
 const photos = ['models/generated.png', ...samples.map((f) => `images/${f}`)];
@@ -205,17 +241,25 @@ const factorizationOut = runExample('factorization', ['build/factorization.js'],
 if (factorizationOut && !/Mixed_6b 7×7 \(c7=128\): factorized \/ full = \d/.test(factorizationOut)) fail('factorization printed no measured ratio');
 // Its HTML report inlines Chart.js, which the package reads from node_modules at run time.
 const report = join(project, 'factorization.html');
-if (factorizationOut && !(existsSync(report) && /Chart\.js v\d/.test(readFileSync(report, 'utf8')))) fail('factorization.html is missing or has no Chart.js inlined');
+if (factorizationOut && !(existsSync(report) && /Chart\.js v\d/.test(readFileSync(report, 'utf8'))))
+  fail('factorization.html is missing or has no Chart.js inlined');
 
 // ---------------------------------------------------------------------------------------------
 step('the browser example and the minimal bundle in headless Chromium');
-writeFileSync(join(project, 'minimal.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="minimal.bundle.js"></script>');
+writeFileSync(
+  join(project, 'minimal.html'),
+  '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="minimal.bundle.js"></script>',
+);
 await runInChromium(project, photos);
 
 // ---------------------------------------------------------------------------------------------
 step('summary');
-console.log(`tarball ${mb(packed.size)}, unpacked ${mb(packed.unpackedSize)}, ${packed.entryCount} files; install size ${mb(installBytes)} (${byPackage.length} packages)`);
-console.log(`minimal import, minified: browser ${kb(bundleCost['minimal, browser'].bytes)}, Node ${kb(bundleCost['minimal, node'].bytes)} (budget ${kb(BUNDLE_BUDGET)}); everything: ${kb(bundleCost['everything, browser'].bytes)}`);
+console.log(
+  `tarball ${mb(packed.size)}, unpacked ${mb(packed.unpackedSize)}, ${packed.entryCount} files; install size ${mb(installBytes)} (${byPackage.length} packages)`,
+);
+console.log(
+  `minimal import, minified: browser ${kb(bundleCost['minimal, browser'].bytes)}, Node ${kb(bundleCost['minimal, node'].bytes)} (budget ${kb(BUNDLE_BUDGET)}); everything: ${kb(bundleCost['everything, browser'].bytes)}`,
+);
 if (keep || failures.length > 0) console.log(`the temporary project is at ${project}`);
 else rmSync(work, { recursive: true, force: true });
 if (failures.length > 0) {
@@ -229,7 +273,13 @@ console.log('pack check passed');
  * page error or a missing result line), then the page of the minimal bundle (which must log
  * 1 + 2 = 3). */
 async function runInChromium(dir, pictures) {
-  const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+  const types = {
+    '.html': 'text/html; charset=utf-8',
+    '.js': 'text/javascript; charset=utf-8',
+    '.png': 'image/png',
+    '.jpg': 'image/jpeg',
+    '.jpeg': 'image/jpeg',
+  };
   const server = createServer((req, res) => {
     const path = resolve(dir, `.${decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)}`);
     if (!path.startsWith(dir + sep) || !existsSync(path) || !statSync(path).isFile()) {
@@ -243,7 +293,11 @@ async function runInChromium(dir, pictures) {
   const { CHROMIUM_ARGS } = await loadChromiumArgs();
   const { default: puppeteer } = await import(pathToFileURL(repoRequire.resolve('puppeteer-core')).href);
   const profile = mkdtempSync(join(tmpdir(), 'incept-chromium-'));
-  const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium', headless: true, args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`] });
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+  });
   try {
     const page = await browser.newPage();
     const pageErrors = [];

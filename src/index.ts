@@ -44,19 +44,74 @@ export { measureGpuTime, type GpuTimeStats, type GpuTimeOptions } from './runtim
 export { Tape, type BackwardRule } from './autograd/tape.js';
 export * as autograd from './autograd/functions.js';
 export { InceptionV3, BATCHNORM_EPS, DROPOUT_RATE, type ConvParams, type ForwardTrainOptions, type ForwardTrainResult } from './models/inception-v3.js';
-export { inceptionV3Spec, totals as inceptionV3Totals, scaledChannels, MIN_INPUT_SIZE, MIN_INPUT_SIZE_WITH_AUX, CIFAR10_MIN_INPUT_SIZE, type InceptionV3Options, type LayerSpec } from './models/inception-v3-spec.js';
+export {
+  inceptionV3Spec,
+  totals as inceptionV3Totals,
+  scaledChannels,
+  MIN_INPUT_SIZE,
+  MIN_INPUT_SIZE_WITH_AUX,
+  CIFAR10_MIN_INPUT_SIZE,
+  type InceptionV3Options,
+  type LayerSpec,
+} from './models/inception-v3-spec.js';
 export { loadTorchvisionWeights, torchvisionStateDict, oihwToHwio, hwioToOihw, type LoadWeightsReport } from './models/inception-v3-weights.js';
 export { inceptionLoss, DEFAULT_AUX_WEIGHT, DEFAULT_LABEL_SMOOTHING, type InceptionLoss, type InceptionLossOptions } from './nn/loss.js';
-export { augmentImages, augmentBatch, augmentDraws, augmentDrawsGpu, normalizationTable, packImageBytes, CIFAR10_MEAN, CIFAR10_STD, type AugmentOptions, type AugmentDrawOptions, type AugmentDraws, type AugmentBatchResult } from './ops/augment.js';
+export {
+  augmentImages,
+  augmentBatch,
+  augmentDraws,
+  augmentDrawsGpu,
+  normalizationTable,
+  packImageBytes,
+  CIFAR10_MEAN,
+  CIFAR10_STD,
+  type AugmentOptions,
+  type AugmentDrawOptions,
+  type AugmentDraws,
+  type AugmentBatchResult,
+} from './ops/augment.js';
 export { CIFAR10_CLASSES, DatasetError, channelStatistics, decodeRecords, type ImageDataset, type ChannelStatistics } from './data/dataset.js';
 export { BatchLoader, type BatchLoaderOptions, type LoaderState, type ImageBatch, type BatchPosition } from './data/loader.js';
 export { shuffledIndices } from './data/random.js';
 export { loadCifar10, DEFAULT_CIFAR10_DIRECTORY, type LoadCifar10Options, type Cifar10Dataset, type Cifar10Split } from './data/cifar10.js';
-export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, readTensorsToHost, uploadTensors, SafetensorsError, type SafetensorsDType, type SafetensorsInput, type SafetensorsTensor, type DecodedSafetensors } from './io/safetensors.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  saveSafetensors,
+  loadSafetensors,
+  readTensorsToHost,
+  uploadTensors,
+  SafetensorsError,
+  type SafetensorsDType,
+  type SafetensorsInput,
+  type SafetensorsTensor,
+  type DecodedSafetensors,
+} from './io/safetensors.js';
 export * from './optim/index.js';
 export { writeCheckpoint, readCheckpoint, checkpointPaths, type Checkpoint, type CheckpointInput, type CheckpointPaths } from './io/checkpoint-file.js';
-export { decodeImage, readImageFile, detectImageFormat, imageHeaderSize, DEFAULT_MAX_MEGAPIXELS, ImageDecodeError, type ImageFormat, type ImageHeaderSize, type DecodedImage, type DecodeImageOptions } from './io/image.js';
-export { resizeRgb, resizeImage, packRgbBytes, MAX_RESIZE_SIDE, MAX_IMAGE_SIDE, DEFAULT_MAX_CHUNK_BYTES, type ResizeOptions, type ImageSize, type Rect } from './ops/resize.js';
+export {
+  decodeImage,
+  readImageFile,
+  detectImageFormat,
+  imageHeaderSize,
+  DEFAULT_MAX_MEGAPIXELS,
+  ImageDecodeError,
+  type ImageFormat,
+  type ImageHeaderSize,
+  type DecodedImage,
+  type DecodeImageOptions,
+} from './io/image.js';
+export {
+  resizeRgb,
+  resizeImage,
+  packRgbBytes,
+  MAX_RESIZE_SIDE,
+  MAX_IMAGE_SIDE,
+  DEFAULT_MAX_CHUNK_BYTES,
+  type ResizeOptions,
+  type ImageSize,
+  type Rect,
+} from './ops/resize.js';
 export {
   preprocess,
   resolvePreprocess,
@@ -91,8 +146,29 @@ export {
   type NamedBytes,
   type TfjsModelSource,
 } from './api/classifier.js';
-export { GraphError, inferShapes, nodeWeights, GRAPH_OPS, type Graph, type GraphNode, type GraphOpName, type GraphWeight, type GraphInput, type GraphPadding } from './graph/ir.js';
+export {
+  GraphError,
+  inferShapes,
+  nodeWeights,
+  GRAPH_OPS,
+  type Graph,
+  type GraphNode,
+  type GraphOpName,
+  type GraphWeight,
+  type GraphInput,
+  type GraphPadding,
+} from './graph/ir.js';
 export { compileGraph, type CompileGraphOptions, type GraphModel } from './graph/execute.js';
 export { inceptionV3Graph, INCEPTION_V3_SOURCE } from './graph/from-inception-v3.js';
-export { importOnnx, exportOnnx, exportInceptionV3Onnx, OnnxImportError, ONNX_IMPORT_OPS, ONNX_MIN_OPSET, ONNX_MAX_OPSET, DEFAULT_ONNX_OPSET, type OnnxExportOptions } from './io/onnx/index.js';
+export {
+  importOnnx,
+  exportOnnx,
+  exportInceptionV3Onnx,
+  OnnxImportError,
+  ONNX_IMPORT_OPS,
+  ONNX_MIN_OPSET,
+  ONNX_MAX_OPSET,
+  DEFAULT_ONNX_OPSET,
+  type OnnxExportOptions,
+} from './io/onnx/index.js';
 export { importTfjsLayers, readTfjsLayersModel, TfjsLayersError, TFJS_SUPPORTED_LAYERS } from './io/tfjs-layers.js';

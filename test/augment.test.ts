@@ -97,7 +97,12 @@ describe('augmentation draws', () => {
     expect(key(augmentDraws(n, { seed: s, step: 5 }))).toEqual(a);
     const same = (p: string[], q: string[]) => p.filter((v, i) => v === q[i]).length;
     // Independent draws coincide with probability 1/162 per image.
-    for (const other of [{ seed: s, step: 6 }, { seed: s + 1, step: 5 }, { seed: (s + 2 ** 32) % 2 ** 53, step: 5 }, { seed: s, step: 5 + 2 ** 32 }]) {
+    for (const other of [
+      { seed: s, step: 6 },
+      { seed: s + 1, step: 5 },
+      { seed: (s + 2 ** 32) % 2 ** 53, step: 5 },
+      { seed: s, step: 5 + 2 ** 32 },
+    ]) {
       expect(same(a, key(augmentDraws(n, other))), JSON.stringify(other)).toBeLessThan(12);
     }
   });
@@ -176,9 +181,14 @@ describe('augmentImages', () => {
     const a = await runBatch(bytes, { training: true, seed: s, step: 10 });
     const b = await runBatch(bytes, { training: true, seed: s, step: 10 });
     expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
-    for (const other of [{ seed: s, step: 11 }, { seed: s + 1, step: 10 }]) {
+    for (const other of [
+      { seed: s, step: 11 },
+      { seed: s + 1, step: 10 },
+    ]) {
       const c = await runBatch(bytes, { training: true, ...other });
-      const sameImages = Array.from({ length: 16 }, (_, i) => i).filter((i) => a.subarray(i * 3072, (i + 1) * 3072).every((v, k) => v === c[i * 3072 + k])).length;
+      const sameImages = Array.from({ length: 16 }, (_, i) => i).filter((i) =>
+        a.subarray(i * 3072, (i + 1) * 3072).every((v, k) => v === c[i * 3072 + k]),
+      ).length;
       expect(sameImages, JSON.stringify(other)).toBeLessThan(4); // equal draws: 1/162 per image
     }
   });
@@ -202,7 +212,9 @@ describe('augmentImages', () => {
   it('augmentImages on packed words uploaded by hand equals augmentBatch; an empty batch is empty', async () => {
     const rng = makeRng(99);
     const bytes = randomBytes(rng, 3 * IMAGE_BYTES);
-    const viaWords = await engine.scope(() => augmentImages(engine.tensor(packImageBytes(bytes), [3, 768], 'u32'), { training: true, seed: 4, step: 2 })).read();
+    const viaWords = await engine
+      .scope(() => augmentImages(engine.tensor(packImageBytes(bytes), [3, 768], 'u32'), { training: true, seed: 4, step: 2 }))
+      .read();
     expect(Array.from(viaWords)).toEqual(Array.from(await runBatch(bytes, { training: true, seed: 4, step: 2 })));
     const empty = engine.scope(() => {
       const y = augmentImages(engine.empty([0, 768], 'u32'), { training: false });
@@ -242,9 +254,13 @@ describe('augmentation argument checks', () => {
       expect(() => augmentImages(words, { training: false, std: [0.5, 0, 0.5] })).toThrow(/augmentImages: std must be three finite numbers > 0/);
       expect(() => augmentImages(words, { training: false })).not.toThrow();
       expect(() => augmentBatch(engine, new Uint8Array(3000), undefined, { training: false })).toThrow(InvalidArgumentError);
-      expect(() => augmentBatch(engine, new Uint8Array(2 * 3072), new Uint8Array(3), { training: false })).toThrow(/augmentBatch: labels must hold one label per image \(2\), got 3/);
+      expect(() => augmentBatch(engine, new Uint8Array(2 * 3072), new Uint8Array(3), { training: false })).toThrow(
+        /augmentBatch: labels must hold one label per image \(2\), got 3/,
+      );
       expect(() => augmentDraws(3, { seed: 1, step: 2 ** 53 + 2 })).toThrow(/augmentDraws: step must be an integer in \[0, 2\^53\]/);
-      expect(() => augmentDrawsGpu(engine, 5, { seed: 1, step: 1, firstIndex: 2 ** 32 - 2 })).toThrow(/augmentDrawsGpu: firstIndex \+ image count must be at most 2\^32/);
+      expect(() => augmentDrawsGpu(engine, 5, { seed: 1, step: 1, firstIndex: 2 ** 32 - 2 })).toThrow(
+        /augmentDrawsGpu: firstIndex \+ image count must be at most 2\^32/,
+      );
     });
   });
 });

@@ -49,11 +49,24 @@ interface ModuleParams {
 
 function convBn(kh: number, kw: number, cin: number, cout: number): ConvBn {
   const scale = Math.sqrt(2 / (kh * kw * cin));
-  return { kh, kw, cin, cout, w: Float64Array.from(randomArray(rng, kh * kw * cin * cout, -scale, scale)), gamma: Float64Array.from(randomArray(rng, cout, 0.6, 1.4)), beta: Float64Array.from(randomArray(rng, cout, -0.2, 0.2)) };
+  return {
+    kh,
+    kw,
+    cin,
+    cout,
+    w: Float64Array.from(randomArray(rng, kh * kw * cin * cout, -scale, scale)),
+    gamma: Float64Array.from(randomArray(rng, cout, 0.6, 1.4)),
+    beta: Float64Array.from(randomArray(rng, cout, -0.2, 0.2)),
+  };
 }
 
 function moduleParams(cin: number): ModuleParams {
-  return { b1: convBn(1, 1, cin, 3), b5: [convBn(1, 1, cin, 2), convBn(5, 5, 2, 3)], b3: [convBn(1, 1, cin, 2), convBn(3, 3, 2, 3), convBn(3, 3, 3, 3)], bp: convBn(1, 1, cin, 2) };
+  return {
+    b1: convBn(1, 1, cin, 3),
+    b5: [convBn(1, 1, cin, 2), convBn(5, 5, 2, 3)],
+    b3: [convBn(1, 1, cin, 2), convBn(3, 3, 2, 3), convBn(3, 3, 3, 3)],
+    bp: convBn(1, 1, cin, 2),
+  };
 }
 
 const moduleWidth = 3 + 3 + 3 + 2;
@@ -69,7 +82,8 @@ function convBnReluRef(x: ArrayLike<number>, shape: Shape4, p: ConvBn): { out: F
 }
 
 function moduleRef(x: ArrayLike<number>, shape: Shape4, m: ModuleParams): { out: Float64Array; shape: Shape4 } {
-  const chain = (input: { out: ArrayLike<number>; shape: Shape4 }, ps: ConvBn[]) => ps.reduce((t, p) => convBnReluRef(t.out, t.shape, p), input as { out: Float64Array; shape: Shape4 });
+  const chain = (input: { out: ArrayLike<number>; shape: Shape4 }, ps: ConvBn[]) =>
+    ps.reduce((t, p) => convBnReluRef(t.out, t.shape, p), input as { out: Float64Array; shape: Shape4 });
   const xin = { out: Float64Array.from(x), shape };
   const pooled = pool2dRef(x, shape, 'avg', { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] }, true);
   const parts = [chain(xin, [m.b1]), chain(xin, m.b5), chain(xin, m.b3), chain({ out: pooled.out, shape }, [m.bp])];
@@ -90,7 +104,15 @@ function moduleRef(x: ArrayLike<number>, shape: Shape4, m: ModuleParams): { out:
 function parameterArrays(x: Float64Array, modules: ModuleParams[]): Map<string, Float64Array> {
   const out = new Map<string, Float64Array>([['x', x]]);
   modules.forEach((m, i) => {
-    const all: [string, ConvBn][] = [['b1', m.b1], ['b5a', m.b5[0]], ['b5b', m.b5[1]], ['b3a', m.b3[0]], ['b3b', m.b3[1]], ['b3c', m.b3[2]], ['bp', m.bp]];
+    const all: [string, ConvBn][] = [
+      ['b1', m.b1],
+      ['b5a', m.b5[0]],
+      ['b5b', m.b5[1]],
+      ['b3a', m.b3[0]],
+      ['b3b', m.b3[1]],
+      ['b3c', m.b3[2]],
+      ['bp', m.bp],
+    ];
     for (const [name, p] of all) {
       out.set(`module ${i + 1} ${name}.w`, p.w);
       out.set(`module ${i + 1} ${name}.gamma`, p.gamma);
@@ -124,10 +146,20 @@ describe(`composed gradients through Inception-A-shaped modules (seed ${seed})`,
   for (const depth of [1, 2]) {
     it(`${depth} module${depth > 1 ? 's' : ''}, BatchNorm in training mode: every gradient matches finite differences`, async () => {
       const shape: Shape4 = [2, 5, 5, 4];
-      const x = Float64Array.from(randomArray(rng, shape.reduce((a, b) => a * b, 1)));
+      const x = Float64Array.from(
+        randomArray(
+          rng,
+          shape.reduce((a, b) => a * b, 1),
+        ),
+      );
       const modules = [moduleParams(4), ...(depth > 1 ? [moduleParams(moduleWidth)] : [])];
       const outShape: Shape4 = [2, 5, 5, moduleWidth];
-      const r = Float64Array.from(randomArray(rng, outShape.reduce((a, b) => a * b, 1)));
+      const r = Float64Array.from(
+        randomArray(
+          rng,
+          outShape.reduce((a, b) => a * b, 1),
+        ),
+      );
       const f = () => {
         let cur: { out: Float64Array; shape: Shape4 } = { out: x, shape };
         for (const m of modules) cur = moduleRef(cur.out, cur.shape, m);
@@ -155,9 +187,21 @@ describe(`composed gradients through Inception-A-shaped modules (seed ${seed})`,
         const xt = tape.param(engine.tensor(Float32Array.from(x), shape));
         byName.set('x', xt);
         modules.forEach((m, i) => {
-          const all: [string, ConvBn][] = [['b1', m.b1], ['b5a', m.b5[0]], ['b5b', m.b5[1]], ['b3a', m.b3[0]], ['b3b', m.b3[1]], ['b3c', m.b3[2]], ['bp', m.bp]];
+          const all: [string, ConvBn][] = [
+            ['b1', m.b1],
+            ['b5a', m.b5[0]],
+            ['b5b', m.b5[1]],
+            ['b3a', m.b3[0]],
+            ['b3b', m.b3[1]],
+            ['b3c', m.b3[2]],
+            ['bp', m.bp],
+          ];
           for (const [name, p] of all) {
-            const q = { w: tape.param(engine.tensor(Float32Array.from(p.w), [p.kh, p.kw, p.cin, p.cout])), gamma: tape.param(engine.tensor(Float32Array.from(p.gamma))), beta: tape.param(engine.tensor(Float32Array.from(p.beta))) };
+            const q = {
+              w: tape.param(engine.tensor(Float32Array.from(p.w), [p.kh, p.kw, p.cin, p.cout])),
+              gamma: tape.param(engine.tensor(Float32Array.from(p.gamma))),
+              beta: tape.param(engine.tensor(Float32Array.from(p.beta))),
+            };
             tensors.set(p, q);
             byName.set(`module ${i + 1} ${name}.w`, q.w);
             byName.set(`module ${i + 1} ${name}.gamma`, q.gamma);

@@ -4,7 +4,14 @@
  * conventions, inference mode, declared costs and argument checks. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
-import { batchNormChunking, batchNormInference, foldBatchNormInference, batchNormStatistics, batchNormTrain, type BatchNormTrainOptions } from '../src/ops/batchnorm.js';
+import {
+  batchNormChunking,
+  batchNormInference,
+  foldBatchNormInference,
+  batchNormStatistics,
+  batchNormTrain,
+  type BatchNormTrainOptions,
+} from '../src/ops/batchnorm.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
 import type { Shape, Tensor } from '../src/runtime/tensor.js';
 import { batchNormRef, batchNormStatisticsRef, invStdRef, naiveFloat32VarianceRef, runningUpdateRef } from './reference/batchnorm.js';
@@ -84,7 +91,11 @@ describe('batchNormStatistics against float64', () => {
       expect(chunks * rowsPerChunk).toBeGreaterThanOrEqual(rows);
       expect((chunks - 1) * rowsPerChunk).toBeLessThan(rows);
     }
-    for (const shape of [[2, 7, 5, 3], [3, 9, 9, 13], [8, 8, 8, 64]]) {
+    for (const shape of [
+      [2, 7, 5, 3],
+      [3, 9, 9, 13],
+      [8, 8, 8, 64],
+    ]) {
       const rows = size(shape) / channelsOf(shape);
       expect(rows % batchNormChunking(rows).rowsPerChunk, `rows ${rows}`).not.toBe(0);
     }
@@ -233,7 +244,11 @@ describe('batchNormTrain running statistics', () => {
   const count = 3 * 5 * 4;
 
   /** Two successive training steps on two batches, the running statistics updated by both. */
-  async function twoSteps(batches: Float32Array[], running0: { mean: Float32Array; variance: Float32Array }, options: BatchNormTrainOptions): Promise<{ mean: Float32Array; variance: Float32Array }> {
+  async function twoSteps(
+    batches: Float32Array[],
+    running0: { mean: Float32Array; variance: Float32Array },
+    options: BatchNormTrainOptions,
+  ): Promise<{ mean: Float32Array; variance: Float32Array }> {
     return engine.scope(async () => {
       const runningMean = engine.tensor(running0.mean);
       const runningVar = engine.tensor(running0.variance);
@@ -242,7 +257,13 @@ describe('batchNormTrain running statistics', () => {
     });
   }
 
-  function expected(batches: Float32Array[], running0: { mean: ArrayLike<number>; variance: ArrayLike<number> }, convention: 'pytorch' | 'keras', momentum: number, unbiased: boolean) {
+  function expected(
+    batches: Float32Array[],
+    running0: { mean: ArrayLike<number>; variance: ArrayLike<number> },
+    convention: 'pytorch' | 'keras',
+    momentum: number,
+    unbiased: boolean,
+  ) {
     let running = running0;
     for (const b of batches) running = runningUpdateRef(running, batchNormStatisticsRef(b, c), count, convention, momentum, unbiased);
     return running;
@@ -332,7 +353,9 @@ describe('batchNormInference against float64', () => {
     const big = await engine.scope(async () => {
       const bigT = engine.tensor(bigInit, [2, 3, 3, 10]);
       const view = bigT.channelView(1, 6);
-      expect(batchNormInference(engine.tensor(x, shape), null, engine.tensor(beta), engine.tensor(mean), engine.tensor(variance), { eps: 1e-5, out: view })).toBe(view);
+      expect(
+        batchNormInference(engine.tensor(x, shape), null, engine.tensor(beta), engine.tensor(mean), engine.tensor(variance), { eps: 1e-5, out: view }),
+      ).toBe(view);
       return bigT.read();
     });
     const ref = batchNormRef(x, 6, null, beta, mean, variance, 1e-5, false);
@@ -361,7 +384,12 @@ describe('batchNormInference against float64', () => {
 describe('foldBatchNormInference against float64', () => {
   const seed = freshSeed();
   for (const c of [1, 7, 64, 449]) {
-    for (const [withGamma, withBeta] of [[true, true], [false, true], [true, false], [false, false]]) {
+    for (const [withGamma, withBeta] of [
+      [true, true],
+      [false, true],
+      [true, false],
+      [false, false],
+    ]) {
       it(`${c} channels${withGamma ? '' : ', no γ'}${withBeta ? '' : ', no β'} (seed ${seed})`, async () => {
         const rng = makeRng(seed + c);
         const gamma = randomArray(rng, c, 0.5, 1.5);
@@ -369,7 +397,13 @@ describe('foldBatchNormInference against float64', () => {
         const mean = randomArray(rng, c, -2, 2);
         const variance = randomArray(rng, c, 0.01, 3);
         const [scale, shift] = await engine.scope(async () => {
-          const f = foldBatchNormInference(withGamma ? engine.tensor(gamma) : null, withBeta ? engine.tensor(beta) : null, engine.tensor(mean), engine.tensor(variance), { eps: EPS });
+          const f = foldBatchNormInference(
+            withGamma ? engine.tensor(gamma) : null,
+            withBeta ? engine.tensor(beta) : null,
+            engine.tensor(mean),
+            engine.tensor(variance),
+            { eps: EPS },
+          );
           return Promise.all([f.scale.read(), f.shift.read()]);
         });
         const scaleRef = Float64Array.from(variance, (v, i) => (withGamma ? gamma[i]! : 1) / Math.sqrt(v + EPS));

@@ -44,7 +44,18 @@ describe('--filter: x, X and × are interchangeable', () => {
 });
 
 function side(ms: number, variant: string): SideResult {
-  return { macs: 94_080_000, params: 409_600, ms, msMin: ms * 0.9, msMax: ms * 1.2, runs: 10, gflops: 12.5, variant, maxRelErr: 3.2e-7, convs: '7×7 (768→768)' };
+  return {
+    macs: 94_080_000,
+    params: 409_600,
+    ms,
+    msMin: ms * 0.9,
+    msMax: ms * 1.2,
+    runs: 10,
+    gflops: 12.5,
+    variant,
+    maxRelErr: 3.2e-7,
+    convs: '7×7 (768→768)',
+  };
 }
 
 const RESULT: FactorizationResult = {
@@ -81,12 +92,16 @@ function parseCsv(text: string): string[][] {
     for (let i = 0; i < line.length; i++) {
       const ch = line[i]!;
       if (quoted) {
-        if (ch === '"' && line[i + 1] === '"') (cur += '"'), i++;
-        else if (ch === '"') quoted = false;
+        if (ch === '"' && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else if (ch === '"') quoted = false;
         else cur += ch;
       } else if (ch === '"') quoted = true;
-      else if (ch === ',') cells.push(cur), (cur = '');
-      else cur += ch;
+      else if (ch === ',') {
+        cells.push(cur);
+        cur = '';
+      } else cur += ch;
     }
     cells.push(cur);
     rows.push(cells);
@@ -97,7 +112,12 @@ function parseCsv(text: string): string[][] {
 describe('bench tables: fitted text, markdown, CSV', () => {
   it('the factorization table fits a terminal width and says what it left out', () => {
     const full = formatFactorizationTable(RESULT);
-    const widest = Math.max(...full.split('\n').slice(3).map((l) => [...l].length));
+    const widest = Math.max(
+      ...full
+        .split('\n')
+        .slice(3)
+        .map((l) => [...l].length),
+    );
     expect(widest).toBeGreaterThan(150); // unfitted: every column
     for (const width of [80, 120]) {
       const text = formatFactorizationTable(RESULT, { width });
@@ -144,7 +164,22 @@ describe('bench tables: fitted text, markdown, CSV', () => {
       peakGflops: 40,
       peakKernel: 'subgroup16x8',
       rows: [
-        { shape: '1×7 17²×128→128', layers: ['Mixed_6b', 'Mixed_6c', 'Mixed_6d'], kind: 'asymmetric', kh: 1, kw: 7, batch: 1, macs: 1_000_000, variant: 'asym_subgroup16x8_long_variant_name', ms: 1.5, msMin: 1.4, msMax: 1.9, gflops: 30, shareOfPeak: 0.75, maxRelErr: 1e-7 },
+        {
+          shape: '1×7 17²×128→128',
+          layers: ['Mixed_6b', 'Mixed_6c', 'Mixed_6d'],
+          kind: 'asymmetric',
+          kh: 1,
+          kw: 7,
+          batch: 1,
+          macs: 1_000_000,
+          variant: 'asym_subgroup16x8_long_variant_name',
+          ms: 1.5,
+          msMin: 1.4,
+          msMax: 1.9,
+          gflops: 30,
+          shareOfPeak: 0.75,
+          maxRelErr: 1e-7,
+        },
       ],
     };
     const text = formatConvBenchTable(r, { width: 40 }).split('\n');

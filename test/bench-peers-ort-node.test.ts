@@ -27,7 +27,9 @@ describe(`ONNX Runtime for Node in the peer benchmark (seed ${seed})`, () => {
     const dims = [2, 3, 5, 4] as const;
     const x = randomArray(makeRng(seed), 2 * 3 * 5 * 4);
     const out = nhwcToNchw(x, dims);
-    for (let n = 0; n < 2; n++) for (let y = 0; y < 3; y++) for (let xx = 0; xx < 5; xx++) for (let c = 0; c < 4; c++) expect(out[((n * 4 + c) * 3 + y) * 5 + xx]).toBe(x[((n * 3 + y) * 5 + xx) * 4 + c]);
+    for (let n = 0; n < 2; n++)
+      for (let y = 0; y < 3; y++)
+        for (let xx = 0; xx < 5; xx++) for (let c = 0; c < 4; c++) expect(out[((n * 4 + c) * 3 + y) * 5 + xx]).toBe(x[((n * 3 + y) * 5 + xx) * 4 + c]);
   });
 
   it("the harness's session on exportInceptionV3Onnx's bytes gives the engine's logits", async () => {
@@ -54,7 +56,17 @@ describe(`ONNX Runtime for Node in the peer benchmark (seed ${seed})`, () => {
 
   it('the report names it a CPU runtime and judges no goal on it', () => {
     const timing = { ...pairTimes([30, 28, 26], [800, 700, 750]), maxRelErr: 2e-6 };
-    const row: PeerReportRow = { group: 'inference', environment: 'node', timing: 'wall', name: 'Inception-v3 inference 299×299', batch: 1, engineMs: 750, engineMsMin: 700, engineMsMax: 800, peers: { [ORT_NODE]: timing } };
+    const row: PeerReportRow = {
+      group: 'inference',
+      environment: 'node',
+      timing: 'wall',
+      name: 'Inception-v3 inference 299×299',
+      batch: 1,
+      engineMs: 750,
+      engineMsMin: 700,
+      engineMsMax: 800,
+      peers: { [ORT_NODE]: timing },
+    };
     const report: PeerReport = {
       adapter: 'lavapipe',
       adapters: { node: 'lavapipe' },

@@ -9,7 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../src/graph/ir.js';
 import { tfjsInferenceModel, tfjsTrainingModel } from '../bench/peers/tfjs-graph.js';
-import { AGREEMENT_TOLERANCE, disagreements, formatPeerReport, judgeGoals, peerReportChartCount, renderPeerReportHtml, type PeerReport, type PeerReportRow } from '../src/bench/peers-report.js';
+import {
+  AGREEMENT_TOLERANCE,
+  disagreements,
+  formatPeerReport,
+  judgeGoals,
+  peerReportChartCount,
+  renderPeerReportHtml,
+  type PeerReport,
+  type PeerReportRow,
+} from '../src/bench/peers-report.js';
 import { pairTimes } from '../bench/peers/compare.js';
 import { Builder } from './support/graph-builder.js';
 import { assertClose } from './support/compare.js';
@@ -59,7 +68,10 @@ function everyOpGraph(order: 'hwc' | 'chw', probabilities: boolean): Graph {
 }
 
 describe(`the peer benchmark's TF.js translation of the graph IR (seed ${seed}; replay with TEST_SEED=${seed})`, () => {
-  for (const [order, probabilities] of [['chw', false], ['hwc', true]] as const) {
+  for (const [order, probabilities] of [
+    ['chw', false],
+    ['hwc', true],
+  ] as const) {
     it(`every op, flatten ${order}${probabilities ? ', softmax' : ''}: TF.js (BatchNorm folded into the convs) matches the float64 reference`, () => {
       const graph = everyOpGraph(order, probabilities);
       for (const n of [1, 3]) {
@@ -131,7 +143,12 @@ describe(`the peer benchmark's TF.js translation of the graph IR (seed ${seed}; 
       const input = tf.tensor4d(x, [n, 5, 5, 2]);
       const step = model.step(input as never, oneHot as never, true);
       expect(Math.abs((step.loss.dataSync() as Float32Array)[0]! - lossAt(graph.weights))).toBeLessThan(1e-4);
-      for (const name of ['c.w', 'bn.gamma', 'bn.beta', graph.nodes.find((nd) => nd.op === 'dense')!.op === 'dense' ? (graph.nodes.find((nd) => nd.op === 'dense') as { weight: string }).weight : '']) {
+      for (const name of [
+        'c.w',
+        'bn.gamma',
+        'bn.beta',
+        graph.nodes.find((nd) => nd.op === 'dense')!.op === 'dense' ? (graph.nodes.find((nd) => nd.op === 'dense') as { weight: string }).weight : '',
+      ]) {
         const w = graph.weights.get(name)!;
         const grad = step.grads!.get(name)!.dataSync() as Float32Array;
         const fd = new Float64Array(w.data.length);
@@ -173,7 +190,11 @@ describe('the peer report', () => {
   });
   const rows = [
     row('inference', { 'tfjs-webgpu': timing([300, 250, 280], [100, 100, 100], 1e-6) }),
-    row('inference', { 'tfjs-webgpu': timing([190, 210, 200], [100, 100, 100], 1e-6), 'ort-web-webgpu': timing([120, 130, 90], [100, 100, 100], 2e-6) }, 'chromium'),
+    row(
+      'inference',
+      { 'tfjs-webgpu': timing([190, 210, 200], [100, 100, 100], 1e-6), 'ort-web-webgpu': timing([120, 130, 90], [100, 100, 100], 2e-6) },
+      'chromium',
+    ),
     row('training', { 'tfjs-webgpu': timing([500, 520], [100, 110], 3e-6) }),
   ];
 

@@ -56,7 +56,12 @@ describe('runners number their steps over the whole command', () => {
 
   it('bench ops: one step per op, n/N of the ops run; the yardstick before them is a note', async () => {
     const events: { message: string; step?: ProgressStep }[] = [];
-    const r = await runOpBench(engine, { batch: 1, repeats: 1, filter: 'globalAvgPool', onProgress: (message, step) => events.push({ message, ...(step ? { step } : {}) }) });
+    const r = await runOpBench(engine, {
+      batch: 1,
+      repeats: 1,
+      filter: 'globalAvgPool',
+      onProgress: (message, step) => events.push({ message, ...(step ? { step } : {}) }),
+    });
     const steps = events.filter((e) => e.step);
     expect(steps.map((e) => e.step)).toEqual(r.rows.map((_, i) => ({ n: i + 1, total: r.rows.length })));
     expect(steps.map((e) => e.message)).toEqual(r.rows.map((row) => row.name));

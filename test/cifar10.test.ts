@@ -147,14 +147,21 @@ describe('loadCifar10 errors', () => {
       expect(data.directory).toBe(expected);
       expect(data.count).toBe(3);
     } else {
-      await expect(loadCifar10({ limit: 3 })).rejects.toThrow(`no folder ${expected} (from the default '${DEFAULT_CIFAR10_DIRECTORY}' against the working directory ${process.cwd()})`);
+      await expect(loadCifar10({ limit: 3 })).rejects.toThrow(
+        `no folder ${expected} (from the default '${DEFAULT_CIFAR10_DIRECTORY}' against the working directory ${process.cwd()})`,
+      );
     }
   });
 
   it('a missing file is named, with the files the split needs', async () => {
-    const dir = writeSplit(CIFAR10_TRAIN_FILES.filter((f) => f !== 'data_batch_4.bin'), [2, 2, 2, 2]);
+    const dir = writeSplit(
+      CIFAR10_TRAIN_FILES.filter((f) => f !== 'data_batch_4.bin'),
+      [2, 2, 2, 2],
+    );
     await expect(loadCifar10({ directory: dir })).rejects.toThrow(DatasetError);
-    await expect(loadCifar10({ directory: dir })).rejects.toThrow(`data_batch_4.bin is missing from ${dir} (the train split needs data_batch_1.bin, data_batch_2.bin`);
+    await expect(loadCifar10({ directory: dir })).rejects.toThrow(
+      `data_batch_4.bin is missing from ${dir} (the train split needs data_batch_1.bin, data_batch_2.bin`,
+    );
     await expect(loadCifar10({ directory: dir, split: 'test' })).rejects.toThrow(/test_batch\.bin is missing/);
   });
 
@@ -183,10 +190,13 @@ describe('loadCifar10 errors', () => {
 
   it('a batches.meta.txt without ten names, a bad split or limit', async () => {
     const dir = writeSplit(CIFAR10_TEST_FILES, [1], { meta: 'cat\ndog\n' });
-    await expect(loadCifar10({ directory: dir, split: 'test' })).rejects.toThrow(`${join(dir, 'batches.meta.txt')} lists 2 class names; it must list 10, one a line`);
+    await expect(loadCifar10({ directory: dir, split: 'test' })).rejects.toThrow(
+      `${join(dir, 'batches.meta.txt')} lists 2 class names; it must list 10, one a line`,
+    );
     await expect(loadCifar10({ directory: dir, split: 'valid' as never })).rejects.toThrow(InvalidArgumentError);
     await expect(loadCifar10({ directory: dir, split: 'valid' as never })).rejects.toThrow(/loadCifar10: split must be 'train' or 'test', got "valid"/);
-    for (const limit of [0, -1, 2.5, NaN]) await expect(loadCifar10({ directory: dir, limit })).rejects.toThrow(/loadCifar10: limit must be a positive integer/);
+    for (const limit of [0, -1, 2.5, NaN])
+      await expect(loadCifar10({ directory: dir, limit })).rejects.toThrow(/loadCifar10: limit must be a positive integer/);
   });
 });
 
@@ -262,7 +272,12 @@ describe('BatchLoader', () => {
     expect(agree(orders[0]!, orders[1]!)).toBeLessThan(20);
     expect(agree(orders[1]!, orders[2]!)).toBeLessThan(20);
     expect(agree(orders[0]!, shuffledIndices(n, loaderSeed + 1, 0))).toBeLessThan(20);
-    expect(agree(orders[0]!, Int32Array.from({ length: n }, (_, i) => i))).toBeLessThan(20);
+    expect(
+      agree(
+        orders[0]!,
+        Int32Array.from({ length: n }, (_, i) => i),
+      ),
+    ).toBeLessThan(20);
   });
 
   it('dropLast drops the partial batch; without shuffling the order is the file order; evaluation does not shuffle by default', () => {
@@ -271,9 +286,17 @@ describe('BatchLoader', () => {
     expect(drop.batchesPerEpoch).toBe(2);
     expect(drop.epochLength).toBe(8);
     const sizes = [drop.nextIndices(), drop.nextIndices(), drop.nextIndices()].map((p) => [p.epoch, p.batch, p.indices.length]);
-    expect(sizes).toEqual([[0, 0, 4], [0, 1, 4], [1, 0, 4]]);
+    expect(sizes).toEqual([
+      [0, 0, 4],
+      [0, 1, 4],
+      [1, 0, 4],
+    ]);
     const plain = new BatchLoader(engine, data, { batchSize: 4, seed: 1, shuffle: false });
-    expect([0, 1, 2].map(() => Array.from(plain.nextIndices().indices))).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect([0, 1, 2].map(() => Array.from(plain.nextIndices().indices))).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
     expect(plain.state).toEqual({ epoch: 1, cursor: 0, seed: 1 });
     const evaluation = new BatchLoader(engine, data, { batchSize: 10, seed: 1, training: false });
     expect(evaluation.shuffle).toBe(false);
@@ -294,7 +317,8 @@ describe('BatchLoader', () => {
       expect(Array.from(labels)).toEqual(Array.from(batch.indices, labelOf));
       expect(Array.from(batch.labelValues)).toEqual(Array.from(labels));
       const ref = augmentRef(bytes, drawsRef(batch.indices.length, loaderSeed, batch.step), 4, CIFAR10_MEAN, CIFAR10_STD);
-      for (let i = 0; i < ref.length; i++) if (images[i] !== Math.fround(ref[i]!)) throw new Error(`batch ${k} element ${i}: ${images[i]}, want ${Math.fround(ref[i]!)}`);
+      for (let i = 0; i < ref.length; i++)
+        if (images[i] !== Math.fround(ref[i]!)) throw new Error(`batch ${k} element ${i}: ${images[i]}, want ${Math.fround(ref[i]!)}`);
     }
     expect(loader.state).toEqual({ epoch: 1, cursor: 7, seed: loaderSeed });
   });
@@ -341,10 +365,14 @@ describe('BatchLoader', () => {
     const data = syntheticData(10);
     expect(() => new BatchLoader(engine, data, { batchSize: 0, seed: 1 })).toThrow(/BatchLoader: batchSize must be an integer in \[1, 2\^53\], got 0/);
     expect(() => new BatchLoader(engine, data, { batchSize: 4, seed: -2 })).toThrow(/BatchLoader: seed must be an integer/);
-    expect(() => new BatchLoader(engine, data, { batchSize: 11, seed: 1, dropLast: true })).toThrow(/batchSize 11 with dropLast leaves no batch of the 10 images/);
+    expect(() => new BatchLoader(engine, data, { batchSize: 11, seed: 1, dropLast: true })).toThrow(
+      /batchSize 11 with dropLast leaves no batch of the 10 images/,
+    );
     expect(() => new BatchLoader(engine, { ...data, count: 11 }, { batchSize: 4, seed: 1 })).toThrow(/BatchLoader: data must hold count ≥ 1 images/);
     const loader = new BatchLoader(engine, data, { batchSize: 4, seed: 1 });
-    expect(() => loader.restore({ epoch: 0, cursor: 3, seed: 1 })).toThrow(/state\.cursor must be a multiple of the batch size 4 below the epoch's 10 images, got 3/);
+    expect(() => loader.restore({ epoch: 0, cursor: 3, seed: 1 })).toThrow(
+      /state\.cursor must be a multiple of the batch size 4 below the epoch's 10 images, got 3/,
+    );
     expect(() => loader.restore({ epoch: 0, cursor: 12, seed: 1 })).toThrow(InvalidArgumentError);
     expect(() => loader.restore({ epoch: -1, cursor: 0, seed: 1 })).toThrow(/state\.epoch must be an integer/);
     expect(() => loader.restore({ epoch: 0, cursor: 0 } as never)).toThrow(/state\.seed must be an integer/);

@@ -144,7 +144,8 @@ describe(`loadClassifier, torchvision safetensors ${replay}`, () => {
 });
 
 describe(`loadClassifier: files and arguments that do not fit fail clearly ${replay}`, () => {
-  const load = (weights: Uint8Array, extra: Record<string, unknown> = {}) => loadClassifier(engine, { weights: { name: 'w.safetensors', bytes: weights }, ...extra });
+  const load = (weights: Uint8Array, extra: Record<string, unknown> = {}) =>
+    loadClassifier(engine, { weights: { name: 'w.safetensors', bytes: weights }, ...extra });
 
   it('a truncated file names the file and what is short', async () => {
     await expect(load(small.bytes.subarray(0, small.bytes.length - 1000))).rejects.toThrow(/w\.safetensors: .*(byte|truncated|short)/i);
@@ -156,13 +157,19 @@ describe(`loadClassifier: files and arguments that do not fit fail clearly ${rep
   it('a missing tensor, a wrong shape and a file of another network are named', async () => {
     const missing = new Map(small.dict);
     missing.delete('Mixed_6c.branch7x7_2.conv.weight');
-    await expect(load(encodeSafetensors(missing))).rejects.toThrow(/w\.safetensors: missing 1 tensor\(s\) the model needs, e\.g\. Mixed_6c\.branch7x7_2\.conv\.weight/);
+    await expect(load(encodeSafetensors(missing))).rejects.toThrow(
+      /w\.safetensors: missing 1 tensor\(s\) the model needs, e\.g\. Mixed_6c\.branch7x7_2\.conv\.weight/,
+    );
     const wrong = new Map(small.dict);
     const w = wrong.get('Mixed_5b.branch1x1.conv.weight')!;
     wrong.set('Mixed_5b.branch1x1.conv.weight', { ...w, shape: [w.shape[0]! / 2, w.shape[1]! * 2, 1, 1] });
-    await expect(load(encodeSafetensors(wrong))).rejects.toThrow(/w\.safetensors: Mixed_5b\.branch1x1\.conv\.weight has shape \[\d+, \d+, 1, 1\], the model needs/);
+    await expect(load(encodeSafetensors(wrong))).rejects.toThrow(
+      /w\.safetensors: Mixed_5b\.branch1x1\.conv\.weight has shape \[\d+, \d+, 1, 1\], the model needs/,
+    );
     const resnet = encodeSafetensors({ 'conv1.weight': { shape: [4, 3, 3, 3], data: new Float32Array(108) } });
-    await expect(load(resnet)).rejects.toThrow(/w\.safetensors: no 'fc\.weight' tensor, so not a torchvision Inception-v3 state dict \(1 tensor\(s\), e\.g\. conv1\.weight\)/);
+    await expect(load(resnet)).rejects.toThrow(
+      /w\.safetensors: no 'fc\.weight' tensor, so not a torchvision Inception-v3 state dict \(1 tensor\(s\), e\.g\. conv1\.weight\)/,
+    );
   });
 
   it('unknown format or preset, foreign files, a class count or label list that does not match', async () => {
@@ -170,7 +177,9 @@ describe(`loadClassifier: files and arguments that do not fit fail clearly ${rep
     await expect(load(small.bytes, { preset: 'caffe' })).rejects.toThrow(/unknown preset "caffe"/);
     const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, ...new Array(60).fill(0)]);
     await expect(loadClassifier(engine, { weights: { name: 'model.pth', bytes: zip } })).rejects.toThrow(/model\.pth: this is a ZIP archive \(a PyTorch/);
-    await expect(loadClassifier(engine, { weights: { name: 'x.bin', bytes: new Uint8Array(64).fill(7) } })).rejects.toThrow(/x\.bin: cannot tell the model format/);
+    await expect(loadClassifier(engine, { weights: { name: 'x.bin', bytes: new Uint8Array(64).fill(7) } })).rejects.toThrow(
+      /x\.bin: cannot tell the model format/,
+    );
     await expect(load(small.bytes, { numClasses: 1000 })).rejects.toThrow(/w\.safetensors: the model has 10 classes, 1000 were expected/);
     await expect(load(small.bytes, { labels: LABELS })).rejects.toThrow(/labels for w\.safetensors: 1000 label\(s\) for a model with 10 classes/);
     await expect(load(small.bytes, { labels: ['a', 'b'] })).rejects.toThrow(ClassifierError);
@@ -238,7 +247,10 @@ describe(`loadClassifier, the graph formats ${replay}`, () => {
     setRandomWeights(keras, makeRng(seed + 6));
     const published = publish(await saveArtifacts(keras), { shardBytes: 400 });
     expect(published.shards.size).toBeGreaterThan(1);
-    const files = [{ name: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(published.modelJson)) }, ...[...published.shards].map(([name, bytes]) => ({ name, bytes }))];
+    const files = [
+      { name: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(published.modelJson)) },
+      ...[...published.shards].map(([name, bytes]) => ({ name, bytes })),
+    ];
     const c = await loadClassifier(engine, { weights: files });
     try {
       expect(c.format).toBe('tfjs');
@@ -257,7 +269,9 @@ describe(`loadClassifier, the graph formats ${replay}`, () => {
       c.dispose();
     }
     const shardName = [...published.shards.keys()][1]!;
-    await expect(loadClassifier(engine, { weights: files.filter((f) => f.name !== shardName) })).rejects.toThrow(new RegExp(`model\\.json lists the weight shard '${shardName}', which is not among the files given`));
+    await expect(loadClassifier(engine, { weights: files.filter((f) => f.name !== shardName) })).rejects.toThrow(
+      new RegExp(`model\\.json lists the weight shard '${shardName}', which is not among the files given`),
+    );
   });
 });
 

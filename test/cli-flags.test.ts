@@ -140,7 +140,7 @@ describe('ranges that depend on the adapter come from its limits', () => {
   const largestImageBytes = (options: Parameters<typeof inceptionV3Spec>[0]) =>
     4 * Math.max(3 * (options?.inputSize ?? 299) ** 2, ...inceptionV3Spec(options).map((l) => l.outputShape.reduce((a, b) => a * b, 1)));
 
-  it("profile --batch: at most as many images as the largest activation lets fit one storage binding", async () => {
+  it('profile --batch: at most as many images as the largest activation lets fit one storage binding', async () => {
     const r = await incept(['profile', '--batch', '100000'], {});
     expect(r.code).toBe(1);
     const most = Math.floor(limit / largestImageBytes({}));
@@ -152,7 +152,9 @@ describe('ranges that depend on the adapter come from its limits', () => {
   it('bench model --batches and --input: the largest value that fits is stated, and it does fit', async () => {
     const batches = await incept(['bench', 'model', '--batches', '1,100000'], {});
     expect(batches.code).toBe(1);
-    expect(batches.stderr).toMatch(new RegExp(`--batches 100000 does not fit this adapter \\(.+\\): allowed 1 to ${Math.floor(limit / largestImageBytes({}))};`));
+    expect(batches.stderr).toMatch(
+      new RegExp(`--batches 100000 does not fit this adapter \\(.+\\): allowed 1 to ${Math.floor(limit / largestImageBytes({}))};`),
+    );
     const input = await incept(['bench', 'model', '--input', '20000', '--batches', '1', '--train-batch', '0'], {});
     expect(input.code).toBe(1);
     const m = /--input 20000 does not fit this adapter \(.+\): allowed 75 to (\d+)/.exec(input.stderr);

@@ -92,7 +92,7 @@ describe('incept bench factorization', () => {
   });
 
   it('bad arguments exit 1 with what was wrong', async () => {
-    const bad = async (args: string[]) => ((await incept(['bench', 'factorization', ...args]).catch((e: unknown) => e)) as { code: number; stderr: string });
+    const bad = async (args: string[]) => (await incept(['bench', 'factorization', ...args]).catch((e: unknown) => e)) as { code: number; stderr: string };
     const zero = await bad(['--batches', '0,8']);
     expect(zero.code).toBe(1);
     expect(zero.stderr).toMatch(/--batches needs positive integers separated by commas, got '0,8'/);
@@ -121,7 +121,7 @@ describe('incept summary', () => {
     expect(err.stderr).toMatch(/incept: --input needs an integer of at least 75 \(smaller images vanish in Inception-v3's stride-2 layers\), got '74'/);
   });
 
-  it('--cifar10: 32×32 input, 10 classes, the spec\'s totals; --width scales it and says so', async () => {
+  it("--cifar10: 32×32 input, 10 classes, the spec's totals; --width scales it and says so", async () => {
     const j = JSON.parse((await incept(['summary', '--cifar10', '--json'])).stdout);
     const t = totals(inceptionV3Spec({ variant: 'cifar10' }));
     expect([j.model, j.variant, j.width, j.input, j.numClasses, j.auxLogits]).toEqual(['inception_v3', 'cifar10', 1, [1, 3, 32, 32], 10, true]);
@@ -134,7 +134,7 @@ describe('incept summary', () => {
   });
 
   it('rejects --width 0 and --cifar10 with an ImageNet stem option, naming the flags', async () => {
-    const bad = async (args: string[]) => ((await incept(['summary', ...args]).catch((e: unknown) => e)) as { code: number; stderr: string });
+    const bad = async (args: string[]) => (await incept(['summary', ...args]).catch((e: unknown) => e)) as { code: number; stderr: string };
     const zero = await bad(['--width', '0']);
     expect(zero.code).toBe(1);
     expect(zero.stderr).toMatch(/incept: --width needs a number greater than 0.*got '0'/);
@@ -176,7 +176,10 @@ describe('incept train', () => {
       expect(second.stdout).toMatch(/Resuming at step 2 \(epoch 0\.40\)/);
       expect(second.stdout).toMatch(/epoch 1\.00: test top-1 \d+\.\d+%, test loss \d/);
       expect(second.stdout).toMatch(/all 1 epochs done at step 5/);
-      const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number; epoch: number; loss?: number; testAcc?: number });
+      const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { kind: string; step: number; epoch: number; loss?: number; testAcc?: number });
       expect(records.filter((r) => r.kind === 'step').map((r) => r.step)).toEqual([]); // logged every 10 steps: none in 5
       expect(records.filter((r) => r.kind === 'eval')).toHaveLength(1);
       expect(records[0]).toMatchObject({ kind: 'eval', step: 5, epoch: 1 });
@@ -192,7 +195,11 @@ describe('incept train', () => {
       const data = join(root, 'cifar');
       const out = join(root, 'run');
       writeTinyCifar(data, 8);
-      const child = spawn(process.execPath, ['bin/incept.js', 'train', '--data', data, '--out', out, '--width', '0.125', '--batch-size', '8', '--epochs', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        ['bin/incept.js', 'train', '--data', data, '--out', out, '--width', '0.125', '--batch-size', '8', '--epochs', '50'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -59,7 +59,10 @@ describe(`concat along channels (seed ${seed})`, () => {
       const x = engine.tensor(xHost, [n, h, w, cin]);
       const ws = branches.map((b, i) => engine.tensor(wHosts[i]!, [b.kh, b.kw, cin, b.cout]));
       const out = engine.empty([n, h, w, total]);
-      const slices = channelSlices(out, branches.map((b) => b.cout));
+      const slices = channelSlices(
+        out,
+        branches.map((b) => b.cout),
+      );
       await engine.sync();
       const before = engine.memory();
       branches.forEach((b, i) => conv2d(x, ws[i]!, { padding: b.pad, out: slices[i]! }));
@@ -72,7 +75,14 @@ describe(`concat along channels (seed ${seed})`, () => {
       const got = await out.read();
       let offset = 0;
       branches.forEach((b, i) => {
-        const ref = conv2dRef(xHost, [n, h, w, cin], wHosts[i]!, [b.kh, b.kw, cin, b.cout], { strideH: 1, strideW: 1, padTop: b.pad[0], padBottom: b.pad[1], padLeft: b.pad[2], padRight: b.pad[3] });
+        const ref = conv2dRef(xHost, [n, h, w, cin], wHosts[i]!, [b.kh, b.kw, cin, b.cout], {
+          strideH: 1,
+          strideW: 1,
+          padTop: b.pad[0],
+          padBottom: b.pad[1],
+          padLeft: b.pad[2],
+          padRight: b.pad[3],
+        });
         assertClose(channelsOf(got, total, offset, b.cout), ref.out, 1e-4, `branch ${i} (${b.kh}×${b.kw} → channels ${offset}..${offset + b.cout - 1})`);
         offset += b.cout;
       });
@@ -92,7 +102,14 @@ describe(`concat along channels (seed ${seed})`, () => {
     ];
     for (const s of shapes) {
       const wHost = randomArray(rng, s.kh * s.kw * cin * cout);
-      const ref = conv2dRef(xHost, [n, h, w, cin], wHost, [s.kh, s.kw, cin, cout], { strideH: 1, strideW: 1, padTop: s.pad[0], padBottom: s.pad[1], padLeft: s.pad[2], padRight: s.pad[3] });
+      const ref = conv2dRef(xHost, [n, h, w, cin], wHost, [s.kh, s.kw, cin, cout], {
+        strideH: 1,
+        strideW: 1,
+        padTop: s.pad[0],
+        padBottom: s.pad[1],
+        padLeft: s.pad[2],
+        padRight: s.pad[3],
+      });
       const g = convGeometry('test', [n, h, w, cin], [s.kh, s.kw, cin, cout], 1, s.pad);
       for (const v of CONV2D_VARIANTS) {
         await engine.scope(async () => {
@@ -103,7 +120,10 @@ describe(`concat along channels (seed ${seed})`, () => {
           const all = await big.read();
           assertClose(channelsOf(all, total, offset, cout), ref.out, 1e-4, `${v} ${s.kh}×${s.kw} into channels ${offset}..${offset + cout - 1}`);
           const rest = [...channelsOf(all, total, 0, offset), ...channelsOf(all, total, offset + cout, total - offset - cout)];
-          expect(rest.every((v2) => v2 === 0), `${v}: channels outside the view were written`).toBe(true);
+          expect(
+            rest.every((v2) => v2 === 0),
+            `${v}: channels outside the view were written`,
+          ).toBe(true);
         });
       }
     }
@@ -161,7 +181,10 @@ describe(`concat along channels (seed ${seed})`, () => {
         else relu(at, { out });
         const all = await big.read();
         assertClose(channelsOf(all, total, offset, c), ref, 1e-6, `${name} into a view`);
-        expect([...channelsOf(all, total, 0, offset), ...channelsOf(all, total, offset + c, total - offset - c)].every((v) => v === 0), `${name}: outside the view`).toBe(true);
+        expect(
+          [...channelsOf(all, total, 0, offset), ...channelsOf(all, total, offset + c, total - offset - c)].every((v) => v === 0),
+          `${name}: outside the view`,
+        ).toBe(true);
       });
     }
   });
@@ -191,7 +214,11 @@ describe(`concat along channels (seed ${seed})`, () => {
     const x = randomArray(rng, rows * total);
     await engine.scope(async () => {
       const xt = engine.tensor(x, [rows, total]);
-      for (const [offset, count] of [[0, 9], [2, 3], [8, 1]] as const) {
+      for (const [offset, count] of [
+        [0, 9],
+        [2, 3],
+        [8, 1],
+      ] as const) {
         const got = await sliceChannels(xt, offset, count).read();
         assertClose(got, channelsOf(x, total, offset, count), 0, `sliceChannels ${offset}..${offset + count - 1}`);
       }
@@ -211,7 +238,9 @@ describe(`concat along channels (seed ${seed})`, () => {
       expect(() => view.reshape([16, 4])).not.toThrow();
       expect(() => view.reshape([1, 4, 16])).toThrow(/can only regroup its leading dimensions/);
       expect(() => concatChannels([engine.zeros([2, 3]), engine.zeros([3, 3])])).toThrow(/inputs\[1\].*leading dimensions/);
-      expect(() => conv2d(engine.zeros([1, 4, 4, 2]), engine.zeros([1, 1, 2, 4]), { out: engine.zeros([1, 4, 4, 5]) })).toThrow(/out must have the result's shape \[1, 4, 4, 4\]/);
+      expect(() => conv2d(engine.zeros([1, 4, 4, 2]), engine.zeros([1, 1, 2, 4]), { out: engine.zeros([1, 4, 4, 5]) })).toThrow(
+        /out must have the result's shape \[1, 4, 4, 4\]/,
+      );
     });
   });
 });

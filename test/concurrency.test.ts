@@ -30,7 +30,8 @@ beforeAll(async () => {
 afterAll(() => engine?.destroy());
 
 /** A classification without its timing, for bit-exact comparison. */
-const key = (r: Classification | Classification[]) => JSON.stringify((Array.isArray(r) ? r : [r]).map((x) => ({ top: x.top, outputs: Array.from(x.outputs ?? []) })));
+const key = (r: Classification | Classification[]) =>
+  JSON.stringify((Array.isArray(r) ? r : [r]).map((x) => ({ top: x.top, outputs: Array.from(x.outputs ?? []) })));
 
 function randomImage(rng: Rng, width: number, height: number): DecodedImage {
   const data = new Uint8Array(width * height * 3);
@@ -115,7 +116,10 @@ describe(`concurrent classify() returns the sequential results bit for bit ${rep
     const keras = tf.model({ inputs: input, outputs: y });
     setRandomWeights(keras, makeRng(seed + 3));
     const published = publish(await saveArtifacts(keras));
-    const files = [{ name: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(published.modelJson)) }, ...[...published.shards].map(([name, bytes]) => ({ name, bytes }))];
+    const files = [
+      { name: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(published.modelJson)) },
+      ...[...published.shards].map(([name, bytes]) => ({ name, bytes })),
+    ];
     classifiers.push({ name: 'tfjs', c: await loadClassifier(engine, { weights: files }) });
   });
   afterAll(() => {
@@ -283,7 +287,8 @@ describe('async scopes without async context tracking (what a browser has)', () 
 describe('failures release what they allocated', () => {
   it('a failing op outside any scope frees its output, and the error names the op, the tensor and the limit', async () => {
     const limit = engine.limits.maxStorageBufferBindingSize;
-    if (limit >= engine.limits.maxBufferSize) throw new Error(`this test needs maxStorageBufferBindingSize (${limit}) below maxBufferSize (${engine.limits.maxBufferSize})`);
+    if (limit >= engine.limits.maxBufferSize)
+      throw new Error(`this test needs maxStorageBufferBindingSize (${limit}) below maxBufferSize (${engine.limits.maxBufferSize})`);
     const n = limit / 4 + 64;
     const x = engine.zeros([n]);
     const start = engine.memory();
@@ -294,7 +299,9 @@ describe('failures release what they allocated', () => {
       } catch (e) {
         message = (e as Error).message;
       }
-      expect(message).toMatch(new RegExp(`^relu \\(kernel elementwise\\.wgsl:relu\\): tensor .*f32\\[${n}\\].*maxStorageBufferBindingSize is ${limit} bytes.*smaller pieces`));
+      expect(message).toMatch(
+        new RegExp(`^relu \\(kernel elementwise\\.wgsl:relu\\): tensor .*f32\\[${n}\\].*maxStorageBufferBindingSize is ${limit} bytes.*smaller pieces`),
+      );
       expect(message, 'no WGSL dump').not.toMatch(/@group|@binding/);
     }
     const end = engine.memory();

@@ -289,16 +289,34 @@ describe('conv2d backward argument errors', () => {
       const x = engine.zeros([1, 8, 8, 4]);
       const w = engine.zeros([3, 3, 4, 6]);
       const dy = engine.zeros([1, 8, 8, 6]);
-      expectError(() => conv2dBackwardInput(engine.zeros([1, 6, 6, 6]), w, [1, 8, 8, 4], { padding: 'same' }), /conv2dBackwardInput: dy must have the conv's output shape \[N, OH, OW, Cout\] = \[1, 8, 8, 6\].*got .*\[1, 6, 6, 6\]/);
+      expectError(
+        () => conv2dBackwardInput(engine.zeros([1, 6, 6, 6]), w, [1, 8, 8, 4], { padding: 'same' }),
+        /conv2dBackwardInput: dy must have the conv's output shape \[N, OH, OW, Cout\] = \[1, 8, 8, 6\].*got .*\[1, 6, 6, 6\]/,
+      );
       expectError(() => conv2dBackwardInput(dy, w, [1, 8, 8, 5], { padding: 'same' }), /conv2dBackwardInput: channel mismatch: x has Cin=5/);
       expectError(() => conv2dBackwardInput(dy, w, [8, 8, 4], { padding: 'same' }), /conv2dBackwardInput: x must be rank 4/);
       expectError(() => conv2dBackwardInput(dy, w, [1, 8, 8, 4], { padding: 'same', stride: 2 }), /dy must have the conv's output shape .* = \[1, 4, 4, 6\]/);
-      expectError(() => conv2dBackwardInput(dy, engine.zeros([3, 3, 3, 6]), [1, 8, 8, 3], { padding: 'same', variant: 'tile8x8' }), /tile8x8 needs Cin divisible by 4 \(got 3\)/);
-      expectError(() => conv2dBackwardWeights(x, dy, [3, 3, 4, 8], { padding: 'same' }), /conv2dBackwardWeights: dy must have the conv's output shape \[N, OH, OW, Cout\] = \[1, 8, 8, 8\]/);
+      expectError(
+        () => conv2dBackwardInput(dy, engine.zeros([3, 3, 3, 6]), [1, 8, 8, 3], { padding: 'same', variant: 'tile8x8' }),
+        /tile8x8 needs Cin divisible by 4 \(got 3\)/,
+      );
+      expectError(
+        () => conv2dBackwardWeights(x, dy, [3, 3, 4, 8], { padding: 'same' }),
+        /conv2dBackwardWeights: dy must have the conv's output shape \[N, OH, OW, Cout\] = \[1, 8, 8, 8\]/,
+      );
       expectError(() => conv2dBackwardWeights(x, dy, [3, 3, 6], { padding: 'same' }), /conv2dBackwardWeights: weights must be rank 4 HWIO/);
-      expectError(() => conv2dBackwardWeights(x, dy, [3, 3, 4, 6], { padding: 'same', variant: 'tile8x8' }), /tile8x8 needs Cin and Cout divisible by 4 \(got 4 and 6\)/);
-      expectError(() => conv2dBackwardWeights(x, dy, [3, 3, 4, 6], { padding: 'same', chunks: 0 }), /chunks must be an integer from 1 to the 64 output pixels, got 0/);
-      expectError(() => conv2dBackwardWeights(engine.zeros([1, 8, 8, 8]).channelView(4, 4), dy, [3, 3, 4, 6], { padding: 'same' }), /conv2dBackwardWeights: x is .*a channel view/);
+      expectError(
+        () => conv2dBackwardWeights(x, dy, [3, 3, 4, 6], { padding: 'same', variant: 'tile8x8' }),
+        /tile8x8 needs Cin and Cout divisible by 4 \(got 4 and 6\)/,
+      );
+      expectError(
+        () => conv2dBackwardWeights(x, dy, [3, 3, 4, 6], { padding: 'same', chunks: 0 }),
+        /chunks must be an integer from 1 to the 64 output pixels, got 0/,
+      );
+      expectError(
+        () => conv2dBackwardWeights(engine.zeros([1, 8, 8, 8]).channelView(4, 4), dy, [3, 3, 4, 6], { padding: 'same' }),
+        /conv2dBackwardWeights: x is .*a channel view/,
+      );
       expectError(() => conv2dBackwardWeights(x, dy, [9, 9, 4, 6], { padding: 'valid' }), /kernel 9×9 is larger than the padded input 8×8/);
       expectError(() => conv2dBackwardBias(engine.zeros([8, 6])), /conv2dBackwardBias: dy must be rank 4/);
       expectError(() => conv2dBackwardInput(dy, w, [1, 8, 8, 4], { padding: 'same', variant: 'fast' as Conv2dBackwardVariant }), /unknown variant 'fast'/);

@@ -65,13 +65,24 @@ describe(`conv with fused BatchNorm statistics (seed ${seed})`, () => {
       const wHost = randomArray(rng, c.k[0] * c.k[1] * cin * c.cout);
       const gamma = randomArray(rng, c.cout, 0.5, 1.5);
       const beta = randomArray(rng, c.cout, -0.5, 0.5);
-      const conv = conv2dRef(xHost, c.x, wHost, [c.k[0], c.k[1], cin, c.cout], { strideH: c.stride, strideW: c.stride, padTop: c.pad[0], padBottom: c.pad[1], padLeft: c.pad[2], padRight: c.pad[3] });
+      const conv = conv2dRef(xHost, c.x, wHost, [c.k[0], c.k[1], cin, c.cout], {
+        strideH: c.stride,
+        strideW: c.stride,
+        padTop: c.pad[0],
+        padBottom: c.pad[1],
+        padLeft: c.pad[2],
+        padRight: c.pad[3],
+      });
       const stats = batchNormStatisticsRef(conv.out, c.cout);
       const ref = batchNormRef(conv.out, c.cout, gamma, beta, stats.mean, stats.variance, 1e-3, true);
       const variants: (Conv2dVariant | undefined)[] = [undefined, 'tile8x8', ...(engine.features.has('subgroups') ? (['subgroup16x8'] as const) : [])];
       for (const variant of c.cout % 4 === 0 ? variants : [undefined]) {
         await engine.scope(async () => {
-          const { y, statistics } = conv2dWithStatistics(engine.tensor(xHost, c.x), engine.tensor(wHost, [c.k[0], c.k[1], cin, c.cout]), { stride: c.stride, padding: c.pad, ...(variant ? { variant } : {}) });
+          const { y, statistics } = conv2dWithStatistics(engine.tensor(xHost, c.x), engine.tensor(wHost, [c.k[0], c.k[1], cin, c.cout]), {
+            stride: c.stride,
+            padding: c.pad,
+            ...(variant ? { variant } : {}),
+          });
           assertClose(await y.read(), conv.out, 1e-4, `${name} ${variant ?? 'dispatched'}: conv output`);
           const bn = batchNormTrain(y, engine.tensor(gamma), engine.tensor(beta), { relu: true, partials: statistics });
           assertClose(await bn.mean.read(), stats.mean, 1e-4, `${name} ${variant ?? 'dispatched'}: batch mean from the conv's partials`);
@@ -105,7 +116,9 @@ describe(`conv with fused BatchNorm statistics (seed ${seed})`, () => {
       const wt = engine.zeros([3, 3, 4, 8]);
       expect(() => conv2dWithStatistics(x, wt, { bias: engine.zeros([8]) } as never)).toThrow(/no epilogue or bias/);
       const { y } = conv2dWithStatistics(x, wt, { padding: 'same' });
-      expect(() => batchNormTrain(y, null, null, { partials: { partials: engine.zeros([3, 4]), chunks: 3, channels: 4 } })).toThrow(/partials must hold 8 channels/);
+      expect(() => batchNormTrain(y, null, null, { partials: { partials: engine.zeros([3, 4]), chunks: 3, channels: 4 } })).toThrow(
+        /partials must hold 8 channels/,
+      );
     });
   });
 });

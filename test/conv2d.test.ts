@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
-import { conv2d, conv2dCandidates, CONV2D_VARIANTS, defaultConv2dVariant, type Conv2dVariant } from '../src/ops/conv2d.js';
+import { conv2d, conv2dCandidates, defaultConv2dVariant, type Conv2dVariant } from '../src/ops/conv2d.js';
 import { convGeometry, type ConvGeometry, type Padding } from '../src/ops/conv2d-geometry.js';
 import { foldBatchNorm } from '../src/ops/epilogue.js';
 import { batchNormRef, conv2dRef } from './reference/conv2d.js';
@@ -41,8 +41,14 @@ interface Problem {
  * (computed once: the float64 loops dominate the time on the large Inception shapes). */
 async function checkVariants(p: Problem, variants: readonly Conv2dVariant[], rng: Rng, withBias: boolean): Promise<void> {
   const g = convGeometry('test', p.xShape, p.wShape, p.stride, p.padding);
-  const x = randomArray(rng, p.xShape.reduce((a, b) => a * b));
-  const w = randomArray(rng, p.wShape.reduce((a, b) => a * b));
+  const x = randomArray(
+    rng,
+    p.xShape.reduce((a, b) => a * b),
+  );
+  const w = randomArray(
+    rng,
+    p.wShape.reduce((a, b) => a * b),
+  );
   const bias = withBias ? randomArray(rng, g.cout) : undefined;
   const ref = conv2dRef(x, p.xShape, w, p.wShape, g, bias);
   await engine.scope(async () => {
@@ -119,7 +125,9 @@ describe('conv2d against the float64 reference', () => {
     // kernels meet the folded grid, and its blocks past the end, on a small problem.
     const p: Problem = { xShape: [2, 13, 11, 5], wShape: [3, 3, 5, 12], stride: [1, 1], padding: 'same' };
     const g = convGeometry('test', p.xShape, p.wShape, p.stride, p.padding);
-    const general = conv2dCandidates(g, engine).filter((v) => !v.startsWith('pointwise:') && !['window8x8', 'shared_line64', 'subgroup_line16x8', 'subgroup_window8x8'].includes(v));
+    const general = conv2dCandidates(g, engine).filter(
+      (v) => !v.startsWith('pointwise:') && !['window8x8', 'shared_line64', 'subgroup_line16x8', 'subgroup_window8x8'].includes(v),
+    );
     expect(general).toEqual(expect.arrayContaining(['shared64', 'tile8x8']));
     const saved = engine.gridLimit;
     engine.gridLimit = 2;
@@ -157,8 +165,14 @@ describe('conv2d fused epilogue', () => {
     ];
     for (const p of shapes) {
       const g = convGeometry('test', p.xShape, p.wShape, p.stride, p.padding);
-      const x = randomArray(rng, p.xShape.reduce((a, b) => a * b));
-      const w = randomArray(rng, p.wShape.reduce((a, b) => a * b));
+      const x = randomArray(
+        rng,
+        p.xShape.reduce((a, b) => a * b),
+      );
+      const w = randomArray(
+        rng,
+        p.wShape.reduce((a, b) => a * b),
+      );
       const bn = {
         gamma: randomArray(rng, g.cout, 0.5, 1.5),
         beta: randomArray(rng, g.cout),
@@ -223,13 +237,29 @@ describe('conv2d dispatch', () => {
 describe('conv2d argument errors name the argument and what was expected', () => {
   const cases: [string, () => unknown, RegExp][] = [
     ['channel mismatch', () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 4, 8])), /channel mismatch: x has Cin=3 .* weights expect Cin=4/],
-    ['kernel larger than the padded input', () => conv2d(engine.zeros([1, 2, 5, 3]), engine.zeros([5, 3, 3, 8]), { padding: 1 }), /kernel 5×3 is larger than the padded input 4×7/],
-    ['negative padding', () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { padding: [1, -1, 0, 0] }), /padding must be .* non-negative integers, got \[1,-1,0,0\]/],
+    [
+      'kernel larger than the padded input',
+      () => conv2d(engine.zeros([1, 2, 5, 3]), engine.zeros([5, 3, 3, 8]), { padding: 1 }),
+      /kernel 5×3 is larger than the padded input 4×7/,
+    ],
+    [
+      'negative padding',
+      () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { padding: [1, -1, 0, 0] }),
+      /padding must be .* non-negative integers, got \[1,-1,0,0\]/,
+    ],
     ['wrong rank of x', () => conv2d(engine.zeros([5, 5, 3]), engine.zeros([3, 3, 3, 8])), /x must be rank 4 NHWC \[N, H, W, Cin\], got shape \[5, 5, 3\]/],
     ['wrong rank of the weights', () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 8])), /weights must be rank 4 HWIO/],
     ['zero stride', () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { stride: 0 }), /stride must be a positive integer/],
-    ['bias of the wrong length', () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { bias: engine.zeros([7]) }), /shift needs 8 elements \(one per output channel\)/],
-    ['bias given twice', () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { bias: engine.zeros([8]), epilogue: { shift: engine.zeros([8]) } }), /not both/],
+    [
+      'bias of the wrong length',
+      () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { bias: engine.zeros([7]) }),
+      /shift needs 8 elements \(one per output channel\)/,
+    ],
+    [
+      'bias given twice',
+      () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { bias: engine.zeros([8]), epilogue: { shift: engine.zeros([8]) } }),
+      /not both/,
+    ],
   ];
   for (const [name, run, message] of cases) {
     it(name, () => {

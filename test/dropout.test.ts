@@ -54,11 +54,13 @@ describe('Philox4x32-10', () => {
       keys.push([randomWord(rng), randomWord(rng)]);
     }
     const n = counters.length;
-    const got = await engine.scope(() => {
-      const c = engine.tensor(new Uint32Array(counters.flat()), [n, 4]);
-      const k = engine.tensor(new Uint32Array(keys.flat()), [n, 2]);
-      return philox4x32(c, k);
-    }).read();
+    const got = await engine
+      .scope(() => {
+        const c = engine.tensor(new Uint32Array(counters.flat()), [n, 4]);
+        const k = engine.tensor(new Uint32Array(keys.flat()), [n, 2]);
+        return philox4x32(c, k);
+      })
+      .read();
     for (let i = 0; i < KNOWN_ANSWERS.length; i++) expect(hex(got.subarray(4 * i, 4 * i + 4))).toBe(KNOWN_ANSWERS[i]!.expected);
     let mismatches = 0;
     let first = '';
@@ -87,7 +89,8 @@ describe('dropout forward', () => {
         const scale = Math.fround(1 / (1 - rate));
         for (let i = 0; i < x.length; i++) {
           const want = mask[i] ? Math.fround(x[i]! * scale) : 0;
-          if (y[i] !== want) throw new Error(`shape [${shape}] rate ${rate} seed ${dropSeed} offset ${offset}: y[${i}] = ${y[i]}, want ${want} (x ${x[i]}, mask ${mask[i]})`);
+          if (y[i] !== want)
+            throw new Error(`shape [${shape}] rate ${rate} seed ${dropSeed} offset ${offset}: y[${i}] = ${y[i]}, want ${want} (x ${x[i]}, mask ${mask[i]})`);
         }
         assertClose(y, dropoutRef(x, rate, dropSeed, offset), 1e-6, `dropout [${shape}] rate ${rate} vs float64`);
       }
@@ -100,7 +103,7 @@ describe('dropout forward', () => {
       const dropSeed = Math.floor(makeRng(seed + rate * 10)() * 2 ** 32);
       const y = await engine.scope(() => dropout(engine.tensor(new Float32Array(n).fill(1)), { rate, seed: dropSeed })).read();
       const dropped = y.reduce((s, v) => s + (v === 0 ? 1 : 0), 0);
-      const sigma = Math.sqrt((n * rate * (1 - rate)));
+      const sigma = Math.sqrt(n * rate * (1 - rate));
       expect(Math.abs(dropped - n * rate)).toBeLessThanOrEqual(4 * sigma);
       // Every element is either dropped or exactly 1/(1 − rate).
       expect(y.every((v) => v === 0 || v === Math.fround(1 / (1 - rate)))).toBe(true);
@@ -179,7 +182,11 @@ describe('dropout backward', () => {
   const seed = freshSeed();
   it(`regenerates the forward mask: dx = dy · mask / (1 − rate), mask read off the forward y / x (seed ${seed})`, async () => {
     const rng = makeRng(seed);
-    for (const [shape, rate, offset] of [[[4, 9, 9, 6], 0.25, 0], [[1001], 0.5, 12345], [[13, 17], 0.9, 2 ** 35 + 3]] as [Shape, number, number][]) {
+    for (const [shape, rate, offset] of [
+      [[4, 9, 9, 6], 0.25, 0],
+      [[1001], 0.5, 12345],
+      [[13, 17], 0.9, 2 ** 35 + 3],
+    ] as [Shape, number, number][]) {
       const n = size(shape);
       // x never 0, so y = 0 exactly where the mask dropped. Sizes keep "all dropped" (0.9^221) and
       // "none dropped" out of reach, so the two bounds below cannot flake.

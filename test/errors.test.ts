@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
-import { DeviceLimitError, GpuError, InvalidArgumentError, KernelBindingError } from '../src/runtime/errors.js';
+import { DeviceLimitError, GpuError, InvalidArgumentError } from '../src/runtime/errors.js';
 import { KernelFamily } from '../src/runtime/kernel.js';
 import { add } from '../src/ops/elementwise.js';
 import { testEngine } from './support/engine.js';
@@ -35,7 +35,13 @@ afterAll(() => {
 function copySpec(e: Engine, n: number) {
   const src = e.zeros([n]);
   const dst = e.zeros([n]);
-  return { op: 'testCopy', kernel: copyKernel, entry: 'copy_scaled', bindings: { src, dst, params: { n, scale: 2 } }, workgroups: [Math.ceil(n / 64)] as [number] };
+  return {
+    op: 'testCopy',
+    kernel: copyKernel,
+    entry: 'copy_scaled',
+    bindings: { src, dst, params: { n, scale: 2 } },
+    workgroups: [Math.ceil(n / 64)] as [number],
+  };
 }
 
 describe('invalid dispatches throw', () => {
@@ -49,7 +55,11 @@ describe('invalid dispatches throw', () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).toMatch(new RegExp(`^testCopy \\(kernel test_copy\\.wgsl:copy_scaled\\): the grid \\[${max + 1}, 1, 1\\] .*maxComputeWorkgroupsPerDimension ${max}\\) for output tensor .*f32\\[8\\].*smaller pieces`));
+    expect(message).toMatch(
+      new RegExp(
+        `^testCopy \\(kernel test_copy\\.wgsl:copy_scaled\\): the grid \\[${max + 1}, 1, 1\\] .*maxComputeWorkgroupsPerDimension ${max}\\) for output tensor .*f32\\[8\\].*smaller pieces`,
+      ),
+    );
     expect(message).not.toMatch(/@group|@binding/);
   });
 
@@ -84,8 +94,11 @@ describe('invalid dispatches throw', () => {
   });
 
   it('a shader that does not compile throws at flush, naming the kernel', async () => {
-    const broken = new KernelFamily('test_broken.wgsl', `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-      @compute @workgroup_size(1) fn broken() { out[0] = undefined_name; }`);
+    const broken = new KernelFamily(
+      'test_broken.wgsl',
+      `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+      @compute @workgroup_size(1) fn broken() { out[0] = undefined_name; }`,
+    );
     const out = engine.zeros([1]);
     engine.dispatch({ op: 'testBroken', kernel: broken, entry: 'broken', bindings: { out }, workgroups: [1] });
     await expect(engine.flush()).rejects.toThrow(/test_broken\.wgsl:broken/);

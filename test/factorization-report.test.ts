@@ -20,14 +20,7 @@ import {
   meetsTarget,
   renderFactorizationHtml,
 } from '../src/bench/factorization/report.js';
-import {
-  gflopsOf,
-  withRatios,
-  type FactorizationResult,
-  type FactorizationRow,
-  type FusedResult,
-  type SideResult,
-} from '../src/bench/factorization/result.js';
+import { gflopsOf, withRatios, type FactorizationResult, type FactorizationRow, type FusedResult, type SideResult } from '../src/bench/factorization/result.js';
 import { launchChromium, type LaunchedChromium } from './browser/harness.js';
 import { closeServer, listenOnLoopback } from '../src/serve/loopback.js';
 import { HANG_GUARD_MS } from './support/hang-guard.js';
@@ -83,7 +76,10 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     hw: 35 * 35,
     size: '35×35, 48→64',
     full: [{ kh: 5, kw: 5, cin: 48, cout: 64 }],
-    fact: [{ kh: 3, kw: 3, cin: 48, cout: 64 }, { kh: 3, kw: 3, cin: 64, cout: 64 }],
+    fact: [
+      { kh: 3, kw: 3, cin: 48, cout: 64 },
+      { kh: 3, kw: 3, cin: 64, cout: 64 },
+    ],
     fused: true,
     target: true,
   },
@@ -93,7 +89,10 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     hw: 17 * 17,
     size: '17×17, 128→192',
     full: [{ kh: 7, kw: 7, cin: 128, cout: 192 }],
-    fact: [{ kh: 1, kw: 7, cin: 128, cout: 128 }, { kh: 7, kw: 1, cin: 128, cout: 192 }],
+    fact: [
+      { kh: 1, kw: 7, cin: 128, cout: 128 },
+      { kh: 7, kw: 1, cin: 128, cout: 192 },
+    ],
     fused: true,
     target: true,
   },
@@ -103,7 +102,10 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     hw: 8 * 8,
     size: '8×8, 448→384',
     full: [{ kh: 3, kw: 3, cin: 448, cout: 384 }],
-    fact: [{ kh: 1, kw: 3, cin: 448, cout: 384 }, { kh: 3, kw: 1, cin: 384, cout: 384 }],
+    fact: [
+      { kh: 1, kw: 3, cin: 448, cout: 384 },
+      { kh: 3, kw: 1, cin: 384, cout: 384 },
+    ],
     fused: false,
     target: true,
   },
@@ -113,7 +115,10 @@ const CASES: { name: string; group: string; hw: number; size: string; full: Conv
     hw: 35 * 35,
     size: '35×35, 64→96',
     full: [{ kh: 3, kw: 3, cin: 64, cout: 96 }],
-    fact: [{ kh: 2, kw: 2, cin: 64, cout: 96 }, { kh: 2, kw: 2, cin: 96, cout: 96 }],
+    fact: [
+      { kh: 2, kw: 2, cin: 64, cout: 96 },
+      { kh: 2, kw: 2, cin: 96, cout: 96 },
+    ],
     fused: false,
     target: false,
   },
@@ -125,9 +130,9 @@ function syntheticResult(): FactorizationResult {
     CASES.forEach((c, i) => {
       // 4 GFLOP/s-ish for the full conv, factorized a bit less efficient.
       const fullMacs = batch * c.hw * c.full.reduce((s, k) => s + k.kh * k.kw * k.cin * k.cout, 0);
-      const full = side(c.hw, batch, c.full, (2 * fullMacs) / 4.2e9 * 1e3, i % 2 ? 'subgroup16x8' : 'tile4x4_vec4', i);
+      const full = side(c.hw, batch, c.full, ((2 * fullMacs) / 4.2e9) * 1e3, i % 2 ? 'subgroup16x8' : 'tile4x4_vec4', i);
       const factMacs = batch * c.hw * c.fact.reduce((s, k) => s + k.kh * k.kw * k.cin * k.cout, 0);
-      const factorized = side(c.hw, batch, c.fact, (2 * factMacs) / 3.5e9 * 1e3, 'subgroup16x8 + subgroup16x8', i + 1);
+      const factorized = side(c.hw, batch, c.fact, ((2 * factMacs) / 3.5e9) * 1e3, 'subgroup16x8 + subgroup16x8', i + 1);
       const row = withRatios({
         name: c.name,
         group: c.group,
@@ -192,7 +197,17 @@ describe('factorization result: JSON contract', () => {
     }
     // The paper's 7×7 → 1×7+7×1 at equal widths: 2/7, below 1.
     const sq = side(17 * 17, 1, [{ kh: 7, kw: 7, cin: 64, cout: 64 }], 2, 'v', 0);
-    const pair = side(17 * 17, 1, [{ kh: 1, kw: 7, cin: 64, cout: 64 }, { kh: 7, kw: 1, cin: 64, cout: 64 }], 1, 'v', 0);
+    const pair = side(
+      17 * 17,
+      1,
+      [
+        { kh: 1, kw: 7, cin: 64, cout: 64 },
+        { kh: 7, kw: 1, cin: 64, cout: 64 },
+      ],
+      1,
+      'v',
+      0,
+    );
     const w = withRatios({ name: 'x', group: 'g', shape: 's', batch: 1, full: sq, factorized: pair });
     expect(w.predictedRatio).toBeCloseTo(2 / 7, 12);
     expect(w.measuredRatio).toBeCloseTo(0.5, 12);
@@ -393,7 +408,15 @@ describe('renderFactorizationHtml in headless Chromium', () => {
     const canvases = await p.evaluate(() => {
       const near = (d: Uint8ClampedArray, i: number, rgb: number[]) =>
         d[i + 3]! > 100 && Math.abs(d[i]! - rgb[0]!) + Math.abs(d[i + 1]! - rgb[1]!) + Math.abs(d[i + 2]! - rgb[2]!) < 30;
-      const colours: Record<string, number[]> = { full: [0x4e, 0x79, 0xa7], fact: [0xf2, 0x8e, 0x2b], fused: [0x59, 0xa1, 0x4f], predicted: [0xa0, 0xa0, 0xa0], target: [0x8e, 0x44, 0xad], ref: [0xc0, 0x39, 0x2b], whisker: [0x22, 0x22, 0x22] };
+      const colours: Record<string, number[]> = {
+        full: [0x4e, 0x79, 0xa7],
+        fact: [0xf2, 0x8e, 0x2b],
+        fused: [0x59, 0xa1, 0x4f],
+        predicted: [0xa0, 0xa0, 0xa0],
+        target: [0x8e, 0x44, 0xad],
+        ref: [0xc0, 0x39, 0x2b],
+        whisker: [0x22, 0x22, 0x22],
+      };
       return Array.from(document.querySelectorAll('canvas')).map((c) => {
         const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
         let painted = 0;
@@ -433,7 +456,11 @@ describe('renderFactorizationHtml in headless Chromium', () => {
   it('the ratio chart is factorized / full, with the fused ratio and a target marker per row', async () => {
     const { page: p } = loaded();
     const sets = await p.evaluate(() => {
-      const C = (window as unknown as { Chart: { getChart(id: string): { data: { datasets: { label: string; type?: string; data: (number | null)[] }[] } } | undefined } }).Chart;
+      const C = (
+        window as unknown as {
+          Chart: { getChart(id: string): { data: { datasets: { label: string; type?: string; data: (number | null)[] }[] } } | undefined };
+        }
+      ).Chart;
       return C.getChart('chart-ratio')!.data.datasets.map((d) => ({ label: d.label, type: d.type, data: d.data }));
     });
     expect(sets.map((d) => d.label)).toEqual([
@@ -444,11 +471,23 @@ describe('renderFactorizationHtml in headless Chromium', () => {
     ]);
     const close = (got: (number | null)[], want: (number | null)[]) =>
       got.forEach((v, i) => (want[i] === null ? expect(v).toBeNull() : expect(v).toBeCloseTo(want[i]!, 12)));
-    close(sets[0]!.data, RESULT.rows.map((r) => r.factorized.macs / r.full.macs));
-    close(sets[1]!.data, RESULT.rows.map((r) => r.factorized.ms / r.full.ms));
-    close(sets[2]!.data, RESULT.rows.map((r) => (r.fused ? r.fused.ms / r.full.ms : null)));
+    close(
+      sets[0]!.data,
+      RESULT.rows.map((r) => r.factorized.macs / r.full.macs),
+    );
+    close(
+      sets[1]!.data,
+      RESULT.rows.map((r) => r.factorized.ms / r.full.ms),
+    );
+    close(
+      sets[2]!.data,
+      RESULT.rows.map((r) => (r.fused ? r.fused.ms / r.full.ms : null)),
+    );
     expect(sets[3]!.type).toBe('line');
-    close(sets[3]!.data, RESULT.rows.map((r) => r.targetRatio ?? null));
+    close(
+      sets[3]!.data,
+      RESULT.rows.map((r) => r.targetRatio ?? null),
+    );
   });
 
   it('the table lists every row', async () => {

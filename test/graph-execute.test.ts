@@ -13,13 +13,13 @@ import type { Engine } from '../src/runtime/engine.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
 import { compileGraph, type GraphModel } from '../src/graph/execute.js';
 import { inceptionV3Graph } from '../src/graph/from-inception-v3.js';
-import { GraphError, inferShapes, type Graph, type GraphNode, type GraphPadding } from '../src/graph/ir.js';
+import { GraphError, inferShapes, type Graph } from '../src/graph/ir.js';
 import { Builder } from './support/graph-builder.js';
 import { InceptionV3 } from '../src/models/inception-v3.js';
 import { totals, type InceptionV3Options } from '../src/models/inception-v3-spec.js';
 import { testEngine } from './support/engine.js';
 import { assertClose } from './support/compare.js';
-import { freshSeed, makeRng, randomArray, type Rng } from './support/random.js';
+import { freshSeed, makeRng, randomArray } from './support/random.js';
 import { graphRef } from './reference/graph.js';
 
 const TOLERANCE = 1e-4;
@@ -157,7 +157,11 @@ describe(`graph executor against the float64 reference (seed ${seed})`, () => {
  * conv → BatchNorm → ReLU, into one concat. */
 function moduleGraph(): Graph {
   const b = new Builder(rng, [9, 9, 12], 'module-graph');
-  const unit = (input: string, cout: number, k: number, name: string): string => b.relu(b.batchNorm(b.conv(input, cout, [k, k], { padding: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2], name: `${name}.conv` }), { name: `${name}.bn` }), `${name}.relu`);
+  const unit = (input: string, cout: number, k: number, name: string): string =>
+    b.relu(
+      b.batchNorm(b.conv(input, cout, [k, k], { padding: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2], name: `${name}.conv` }), { name: `${name}.bn` }),
+      `${name}.relu`,
+    );
   const b1 = unit('x', 8, 1, 'branch1x1');
   const b5 = unit(unit('x', 6, 1, 'branch5x5_1'), 12, 5, 'branch5x5_2');
   const b3 = unit(unit(unit('x', 8, 1, 'branch3x3dbl_1'), 12, 3, 'branch3x3dbl_2'), 12, 3, 'branch3x3dbl_3');
@@ -268,7 +272,9 @@ describe('graph executor: errors', () => {
 
     const b4 = small();
     const zeroStride = b4.graph(b4.flatten(b4.conv('x', 3, [1, 1], { stride: [0, 1] }), 'hwc'));
-    expect(() => compileGraph(engine, zeroStride)).toThrow(/bad\.onnx: node 'conv_1' \(conv2d\): stride must be \[strideH, strideW\] of positive integers, got \[0,1\]/);
+    expect(() => compileGraph(engine, zeroStride)).toThrow(
+      /bad\.onnx: node 'conv_1' \(conv2d\): stride must be \[strideH, strideW\] of positive integers, got \[0,1\]/,
+    );
     expect(engine.liveTensors).toBe(live);
   });
 
@@ -287,7 +293,12 @@ describe('graph executor: errors', () => {
         expect(() => model.run(gone)).toThrow(/bad\.onnx: run: x .* was disposed/);
         const wide = engine.zeros([1, 5, 5, 4]);
         expect(() => model.run(wide.channelView(0, 2))).toThrow(/channel view/);
-        const y = model.run(engine.tensor(Float32Array.from({ length: 50 }, (_, i) => i), [1, 5, 5, 2]));
+        const y = model.run(
+          engine.tensor(
+            Float32Array.from({ length: 50 }, (_, i) => i),
+            [1, 5, 5, 2],
+          ),
+        );
         expect(Array.from(await y.read())).toEqual([24, 25]);
       });
       const other = await testEngine();
@@ -323,7 +334,9 @@ describe(`the engine's Inception-v3 as a graph (seed ${seed})`, () => {
         }
         const graph = await inceptionV3Graph(model);
         expect(graph.source).toBe('incept:inception-v3');
-        expect(graph.nodes.map((nd) => nd.name)).toEqual(expect.arrayContaining(['Mixed_6b.branch7x7_2.conv', 'Mixed_6b.branch7x7_2.bn', 'Mixed_6b.branch7x7_2.relu', 'Mixed_7c', 'dropout', 'fc']));
+        expect(graph.nodes.map((nd) => nd.name)).toEqual(
+          expect.arrayContaining(['Mixed_6b.branch7x7_2.conv', 'Mixed_6b.branch7x7_2.bn', 'Mixed_6b.branch7x7_2.relu', 'Mixed_7c', 'dropout', 'fc']),
+        );
         expect(graph.nodes.some((nd) => nd.name.startsWith('AuxLogits'))).toBe(false);
         graphModel = compileGraph(engine, graph);
         expect(graphModel.parameterCount).toBe(totals(model.layers.filter((l) => !l.aux)).params);

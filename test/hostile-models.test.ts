@@ -64,12 +64,16 @@ describe('torchvision safetensors: non-finite weights and negative running varia
     const nan = await errorOf(load(poisoned('Mixed_6c.branch7x7_2.conv.weight', 5, NaN)));
     expect(nan.message).toMatch(/^w\.safetensors: tensor 'Mixed_6c\.branch7x7_2\.conv\.weight' holds NaN at element 5 /);
     expect((await errorOf(load(poisoned('fc.bias', 3, Infinity)))).message).toMatch(/^w\.safetensors: tensor 'fc\.bias' holds Infinity at element 3 /);
-    expect((await errorOf(load(poisoned('Conv2d_1a_3x3.bn.bias', 0, -Infinity)))).message).toMatch(/tensor 'Conv2d_1a_3x3\.bn\.bias' holds -Infinity at element 0 /);
+    expect((await errorOf(load(poisoned('Conv2d_1a_3x3.bn.bias', 0, -Infinity)))).message).toMatch(
+      /tensor 'Conv2d_1a_3x3\.bn\.bias' holds -Infinity at element 0 /,
+    );
   });
 
   it('a negative running variance is named with its channel', async () => {
     const e = await errorOf(load(poisoned('Mixed_5b.branch1x1.bn.running_var', 2, -0.5)));
-    expect(e.message).toMatch(/^w\.safetensors: tensor 'Mixed_5b\.branch1x1\.bn\.running_var' is a BatchNorm running variance and holds -0\.5 at channel 2; a variance cannot be negative/);
+    expect(e.message).toMatch(
+      /^w\.safetensors: tensor 'Mixed_5b\.branch1x1\.bn\.running_var' is a BatchNorm running variance and holds -0\.5 at channel 2; a variance cannot be negative/,
+    );
   });
 
   it("an `incept train` checkpoint's layout (model.* keys) is checked the same way, naming the file's key", async () => {
@@ -80,8 +84,15 @@ describe('torchvision safetensors: non-finite weights and negative running varia
   it('loadTorchvisionWeights itself (used by incept export --weights) refuses them and leaves the model as it was', async () => {
     const before = (await model.stateDict().get('fc.bias')!.read()) as Float32Array;
     const tensors = new Map<string, SafetensorsTensor>();
-    for (const [k, v] of dict) tensors.set(k, { dtype: 'F32', shape: [...v.shape], data: k === 'fc.bias' ? Float32Array.from(v.data as Float32Array, () => NaN) : (v.data as Float32Array) });
-    expect((await errorOf(() => loadTorchvisionWeights(model, tensors, 'export.safetensors'))).message).toMatch(/^export\.safetensors: tensor 'fc\.bias' holds NaN at element 0 /);
+    for (const [k, v] of dict)
+      tensors.set(k, {
+        dtype: 'F32',
+        shape: [...v.shape],
+        data: k === 'fc.bias' ? Float32Array.from(v.data as Float32Array, () => NaN) : (v.data as Float32Array),
+      });
+    expect((await errorOf(() => loadTorchvisionWeights(model, tensors, 'export.safetensors'))).message).toMatch(
+      /^export\.safetensors: tensor 'fc\.bias' holds NaN at element 0 /,
+    );
     expect(await model.stateDict().get('fc.bias')!.read()).toEqual(before);
   });
 });
@@ -90,7 +101,11 @@ describe("the engine's own checkpoints (incept train --resume reads them with re
   it('a checkpoint holding NaN or a negative running variance is refused, naming the file and the tensor', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'incept-hostile-ckpt-'));
     try {
-      const ok = { 'model.fc.bias': engine.tensor(new Float32Array([0.5, -1])), 'model.bn.running_var': engine.tensor(new Float32Array([1, 2])), step: engine.tensor(new Int32Array([3]), [1], 'i32') };
+      const ok = {
+        'model.fc.bias': engine.tensor(new Float32Array([0.5, -1])),
+        'model.bn.running_var': engine.tensor(new Float32Array([1, 2])),
+        step: engine.tensor(new Int32Array([3]), [1], 'i32'),
+      };
       await writeCheckpoint(dir, 'good', { tensors: ok, json: { step: 3 } });
       expect((await readCheckpoint(dir, 'good')).tensors.size).toBe(3);
       const nan = { ...ok, 'model.fc.bias': engine.tensor(new Float32Array([0.5, NaN])) };
@@ -98,7 +113,9 @@ describe("the engine's own checkpoints (incept train --resume reads them with re
       expect((await errorOf(readCheckpoint(dir, 'nan'))).message).toMatch(/nan\.safetensors: tensor 'model\.fc\.bias' holds NaN at element 1 /);
       const negative = { ...ok, 'model.bn.running_var': engine.tensor(new Float32Array([1, -2])) };
       await writeCheckpoint(dir, 'neg', { tensors: negative, json: { step: 3 } });
-      expect((await errorOf(readCheckpoint(dir, 'neg'))).message).toMatch(/neg\.safetensors: tensor 'model\.bn\.running_var' is a BatchNorm running variance and holds -2 at channel 1/);
+      expect((await errorOf(readCheckpoint(dir, 'neg'))).message).toMatch(
+        /neg\.safetensors: tensor 'model\.bn\.running_var' is a BatchNorm running variance and holds -2 at channel 1/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -111,7 +128,18 @@ function onnxModel(edit: { w?: number[]; variance?: number[]; scale?: number[] }
   b.input('x', ['N', 3, 4, 4]);
   const w = b.initializer('conv.W', [2, 3, 1, 1], edit.w ?? [1, 1, 1, 0.5, 0.5, 0.5]);
   const y = b.node('Conv', ['x', w], {}, { name: 'conv' });
-  const bn = b.node('BatchNormalization', [y, b.initializer('bn.scale', [2], edit.scale ?? [1, 1]), b.initializer('bn.B', [2], [0, 0]), b.initializer('bn.mean', [2], [0, 0]), b.initializer('bn.var', [2], edit.variance ?? [1, 1])], {}, { name: 'bn' });
+  const bn = b.node(
+    'BatchNormalization',
+    [
+      y,
+      b.initializer('bn.scale', [2], edit.scale ?? [1, 1]),
+      b.initializer('bn.B', [2], [0, 0]),
+      b.initializer('bn.mean', [2], [0, 0]),
+      b.initializer('bn.var', [2], edit.variance ?? [1, 1]),
+    ],
+    {},
+    { name: 'bn' },
+  );
   const p = b.node('GlobalAveragePool', [bn], {}, { name: 'pool' });
   b.node('Flatten', [p], {}, { name: 'flat', outputs: ['logits'] });
   b.output('logits', ['N', 2]);
@@ -132,11 +160,15 @@ describe('ONNX: non-finite initializers and negative variances are refused at im
     expect(nan).toBeInstanceOf(OnnxImportError);
     expect(nan.message).toMatch(/^nan\.onnx: weight 'conv\.W' holds NaN at element \d+ /);
     expect(() => importOnnx(onnxModel({ scale: [1, -Infinity] }), 'inf.onnx')).toThrow(/^inf\.onnx: weight 'bn\.scale' holds -Infinity at element 1 /);
-    expect(() => importOnnx(onnxModel({ variance: [1, -2] }), 'var.onnx')).toThrow(/^var\.onnx: weight 'bn\.var' is the variance of BatchNorm node 'bn' and holds -2 at channel 1; a variance cannot be negative/);
+    expect(() => importOnnx(onnxModel({ variance: [1, -2] }), 'var.onnx')).toThrow(
+      /^var\.onnx: weight 'bn\.var' is the variance of BatchNorm node 'bn' and holds -2 at channel 1; a variance cannot be negative/,
+    );
   });
 
   it('loadClassifier passes the error on, naming the file', async () => {
-    await expect(loadClassifier(engine, { weights: { name: 'model.onnx', bytes: onnxModel({ w: [Infinity, 1, 1, 1, 1, 1] }) } })).rejects.toThrow(/^model\.onnx: weight 'conv\.W' holds Infinity/);
+    await expect(loadClassifier(engine, { weights: { name: 'model.onnx', bytes: onnxModel({ w: [Infinity, 1, 1, 1, 1, 1] }) } })).rejects.toThrow(
+      /^model\.onnx: weight 'conv\.W' holds Infinity/,
+    );
   });
 });
 
@@ -182,15 +214,29 @@ describe('TF.js layers: non-finite weights and negative variances are refused at
     expect(e).toBeInstanceOf(TfjsLayersError);
     expect(e.message).toMatch(/^nan\/model\.json: weight 'dense\/kernel' holds NaN at element 2 /);
     const inf = tfjsModel({ gamma: [Infinity, 1] });
-    await expect(importTfjsLayers(inf.modelJson, inf.readShard, 'inf/model.json')).rejects.toThrow(/^inf\/model\.json: weight 'bn\/gamma' holds Infinity at element 0 /);
+    await expect(importTfjsLayers(inf.modelJson, inf.readShard, 'inf/model.json')).rejects.toThrow(
+      /^inf\/model\.json: weight 'bn\/gamma' holds Infinity at element 0 /,
+    );
     const negative = tfjsModel({ variance: [0.5, -1e-3] });
-    await expect(importTfjsLayers(negative.modelJson, negative.readShard, 'var/model.json')).rejects.toThrow(/^var\/model\.json: weight 'bn\/moving_variance' is the variance of BatchNorm node 'bn' and holds -0\.001 at channel 1; a variance cannot be negative/);
+    await expect(importTfjsLayers(negative.modelJson, negative.readShard, 'var/model.json')).rejects.toThrow(
+      /^var\/model\.json: weight 'bn\/moving_variance' is the variance of BatchNorm node 'bn' and holds -0\.001 at channel 1; a variance cannot be negative/,
+    );
   });
 });
 
 describe("TF.js layers: weightsManifest paths stay inside the model's folder", () => {
   it('../ escapes, absolute paths and URLs are refused, naming the path, before any shard is read', async () => {
-    for (const bad of ['../secret.bin', 'shards/../../secret.bin', '..\\secret.bin', '/etc/passwd', '\\\\server\\share\\x.bin', 'C:\\weights\\x.bin', 'https://example.com/x.bin', 'file:///etc/passwd', '']) {
+    for (const bad of [
+      '../secret.bin',
+      'shards/../../secret.bin',
+      '..\\secret.bin',
+      '/etc/passwd',
+      '\\\\server\\share\\x.bin',
+      'C:\\weights\\x.bin',
+      'https://example.com/x.bin',
+      'file:///etc/passwd',
+      '',
+    ]) {
       const m = tfjsModel({}, [bad]);
       const e = await errorOf(importTfjsLayers(m.modelJson, m.readShard, 'm/model.json'));
       expect(e, bad).toBeInstanceOf(TfjsLayersError);

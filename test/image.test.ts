@@ -12,7 +12,16 @@ import * as esbuild from 'esbuild';
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_MEGAPIXELS, decodeImage, detectImageFormat, ImageDecodeError, imageHeaderSize, readImageFile, type DecodedImage, type DecodeImageOptions } from '../src/io/image.js';
+import {
+  DEFAULT_MAX_MEGAPIXELS,
+  decodeImage,
+  detectImageFormat,
+  ImageDecodeError,
+  imageHeaderSize,
+  readImageFile,
+  type DecodedImage,
+  type DecodeImageOptions,
+} from '../src/io/image.js';
 import { InceptError, InvalidArgumentError } from '../src/runtime/errors.js';
 import { encodeMosaicJpeg, mosaicRgbAt, randomMosaic } from './support/jpeg-mosaic.js';
 import { freshSeed, makeRng, randomInt, type Rng } from './support/random.js';
@@ -118,13 +127,19 @@ describe('PNG', () => {
 
   it(`grayscale, grayscale + alpha, RGB, RGBA at 8 bits round-trip exactly (fast-png encoder; alpha dropped) (seed ${seed})`, () => {
     const rng = makeRng(seed);
-    for (const [w, h] of [[1, 1], [37, 23], [64, 3]] as const) {
+    for (const [w, h] of [
+      [1, 1],
+      [37, 23],
+      [64, 3],
+    ] as const) {
       const n = w * h;
       for (const channels of [1, 2, 3, 4]) {
         const data = randomBytes(rng, n * channels);
         const png = encodePng({ width: w, height: h, data, channels, depth: 8 });
         const got = decodeImage(png, `c${channels}.png`);
-        const ref = rgbOf(n, (i) => (channels <= 2 ? [data[i * channels]!, data[i * channels]!, data[i * channels]!] : [...data.subarray(i * channels, i * channels + 3)]));
+        const ref = rgbOf(n, (i) =>
+          channels <= 2 ? [data[i * channels]!, data[i * channels]!, data[i * channels]!] : [...data.subarray(i * channels, i * channels + 3)],
+        );
         expectImage(got, w, h, ref, `${channels} channels ${w}×${h}`);
         expect(got.format).toBe('png');
       }
@@ -154,20 +169,44 @@ describe('PNG', () => {
     rgba.set([10, 20, 30, 0, 10, 20, 30, 255, 200, 100, 50, 128]);
     const over = (c: number, a: number, bg: number) => Math.round((c * a + bg * (255 - a)) / 255);
     const png = encodePng({ width: w, height: h, data: rgba, channels: 4, depth: 8 });
-    expectImage(decodeImage(png, 'a.png', { alpha: 'composite' }), w, h, rgbOf(n, (i) => [0, 1, 2].map((c) => over(rgba[4 * i + c]!, rgba[4 * i + 3]!, 255))), 'RGBA over white');
+    expectImage(
+      decodeImage(png, 'a.png', { alpha: 'composite' }),
+      w,
+      h,
+      rgbOf(n, (i) => [0, 1, 2].map((c) => over(rgba[4 * i + c]!, rgba[4 * i + 3]!, 255))),
+      'RGBA over white',
+    );
     const bg = [0, 64, 255] as const;
     const got = decodeImage(png, 'a.png', { alpha: 'composite', background: bg });
-    expectImage(got, w, h, rgbOf(n, (i) => [0, 1, 2].map((c) => over(rgba[4 * i + c]!, rgba[4 * i + 3]!, bg[c]!))), 'RGBA over a colour');
+    expectImage(
+      got,
+      w,
+      h,
+      rgbOf(n, (i) => [0, 1, 2].map((c) => over(rgba[4 * i + c]!, rgba[4 * i + 3]!, bg[c]!))),
+      'RGBA over a colour',
+    );
     expect(Array.from(got.data.subarray(0, 6))).toEqual([0, 64, 255, 10, 20, 30]);
     // Grayscale + alpha.
     const ga = randomBytes(rng, n * 2);
     const gaPng = encodePng({ width: w, height: h, data: ga, channels: 2, depth: 8 });
-    expectImage(decodeImage(gaPng, 'ga.png', { alpha: 'composite' }), w, h, rgbOf(n, (i) => [0, 1, 2].map(() => over(ga[2 * i]!, ga[2 * i + 1]!, 255))), 'gray + alpha over white');
+    expectImage(
+      decodeImage(gaPng, 'ga.png', { alpha: 'composite' }),
+      w,
+      h,
+      rgbOf(n, (i) => [0, 1, 2].map(() => over(ga[2 * i]!, ga[2 * i + 1]!, 255))),
+      'gray + alpha over white',
+    );
     // 16-bit RGBA: blended at 16 bits, then to 8.
     const deep = randomWords(rng, n * 4);
     const deepPng = encodePng({ width: w, height: h, data: deep, channels: 4, depth: 16 });
     const blend16 = (c: number, a: number) => Math.round(255 * ((c / 65535) * (a / 65535) + 1 - a / 65535));
-    expectImage(decodeImage(deepPng, 'd.png', { alpha: 'composite' }), w, h, rgbOf(n, (i) => [0, 1, 2].map((c) => blend16(deep[4 * i + c]!, deep[4 * i + 3]!))), '16-bit RGBA over white');
+    expectImage(
+      decodeImage(deepPng, 'd.png', { alpha: 'composite' }),
+      w,
+      h,
+      rgbOf(n, (i) => [0, 1, 2].map((c) => blend16(deep[4 * i + c]!, deep[4 * i + 3]!))),
+      '16-bit RGBA over white',
+    );
   });
 
   it(`palette images at 8 bits (fast-png) and 1, 2, 4 bits (packed by hand), with palette transparency (seed ${seed})`, () => {
@@ -178,14 +217,26 @@ describe('PNG', () => {
     const palette = Array.from({ length: 200 }, () => [...randomBytes(rng, 3)]);
     const index = randomBytes(rng, n, 200);
     const png8 = encodePng({ width: w, height: h, data: index, channels: 1, depth: 8, palette });
-    expectImage(decodeImage(png8, 'p8.png'), w, h, rgbOf(n, (i) => palette[index[i]!]!), 'palette, 8-bit');
+    expectImage(
+      decodeImage(png8, 'p8.png'),
+      w,
+      h,
+      rgbOf(n, (i) => palette[index[i]!]!),
+      'palette, 8-bit',
+    );
     for (const depth of [1, 2, 4, 8]) {
       const size = 1 << depth;
       const pal = Array.from({ length: size }, () => [...randomBytes(rng, 3)]);
       const alpha = [...randomBytes(rng, Math.max(1, size - 1))];
       const idx = randomBytes(rng, n, size);
       const png = writePng({ width: w, height: h, depth, colorType: 3, samples: idx, palette: pal, trns: alpha });
-      expectImage(decodeImage(png, `p${depth}.png`), w, h, rgbOf(n, (i) => pal[idx[i]!]!), `palette, ${depth}-bit, alpha dropped`);
+      expectImage(
+        decodeImage(png, `p${depth}.png`),
+        w,
+        h,
+        rgbOf(n, (i) => pal[idx[i]!]!),
+        `palette, ${depth}-bit, alpha dropped`,
+      );
       // Entries past the tRNS list are opaque.
       const a = (k: number) => (k < alpha.length ? alpha[k]! : 255);
       const composited = rgbOf(n, (i) => pal[idx[i]!]!.map((c) => Math.round((c * a(idx[i]!) + 255 * (255 - a(idx[i]!))) / 255)));
@@ -203,27 +254,61 @@ describe('PNG', () => {
       const key = Math.floor(top / 2);
       const png = writePng({ width: w, height: h, depth, colorType: 0, samples: v, trns: [key] });
       const grey = (i: number) => (v[i]! * 255) / top;
-      expectImage(decodeImage(png, `g${depth}.png`), w, h, rgbOf(n, (i) => [grey(i), grey(i), grey(i)]), `gray ${depth}-bit`);
-      expectImage(decodeImage(png, `g${depth}.png`, { alpha: 'composite', background: [1, 2, 3] }), w, h, rgbOf(n, (i) => (v[i] === key ? [1, 2, 3] : [grey(i), grey(i), grey(i)])), `gray ${depth}-bit keyed`);
+      expectImage(
+        decodeImage(png, `g${depth}.png`),
+        w,
+        h,
+        rgbOf(n, (i) => [grey(i), grey(i), grey(i)]),
+        `gray ${depth}-bit`,
+      );
+      expectImage(
+        decodeImage(png, `g${depth}.png`, { alpha: 'composite', background: [1, 2, 3] }),
+        w,
+        h,
+        rgbOf(n, (i) => (v[i] === key ? [1, 2, 3] : [grey(i), grey(i), grey(i)])),
+        `gray ${depth}-bit keyed`,
+      );
     }
     const rgb16 = randomWords(rng, n * 3).map((x) => x & 0x8001); // few distinct colours, so the key recurs
     const key = [rgb16[3]!, rgb16[4]!, rgb16[5]!];
     const png = writePng({ width: w, height: h, depth: 16, colorType: 2, samples: rgb16, trns: key });
     const isKey = (i: number) => rgb16[3 * i] === key[0] && rgb16[3 * i + 1] === key[1] && rgb16[3 * i + 2] === key[2];
-    expectImage(decodeImage(png, 'k.png'), w, h, rgbOf(n, (i) => [0, 1, 2].map((c) => to8(rgb16[3 * i + c]!))), 'RGB16 key dropped');
-    expectImage(decodeImage(png, 'k.png', { alpha: 'composite' }), w, h, rgbOf(n, (i) => (isKey(i) ? [255, 255, 255] : [0, 1, 2].map((c) => to8(rgb16[3 * i + c]!)))), 'RGB16 keyed over white');
+    expectImage(
+      decodeImage(png, 'k.png'),
+      w,
+      h,
+      rgbOf(n, (i) => [0, 1, 2].map((c) => to8(rgb16[3 * i + c]!))),
+      'RGB16 key dropped',
+    );
+    expectImage(
+      decodeImage(png, 'k.png', { alpha: 'composite' }),
+      w,
+      h,
+      rgbOf(n, (i) => (isKey(i) ? [255, 255, 255] : [0, 1, 2].map((c) => to8(rgb16[3 * i + c]!)))),
+      'RGB16 keyed over white',
+    );
   });
 
   it(`Adam7-interlaced PNGs at 8 and 16 bits decode like plain ones; interlaced below 8 bits is refused by name (seed ${seed})`, () => {
     const rng = makeRng(seed + 5);
-    for (const [w, h] of [[1, 1], [3, 2], [17, 12]] as const) {
+    for (const [w, h] of [
+      [1, 1],
+      [3, 2],
+      [17, 12],
+    ] as const) {
       const data = randomBytes(rng, w * h * 3);
       const plain = decodeImage(encodePng({ width: w, height: h, data, channels: 3, depth: 8 }), 'plain.png');
       const laced = decodeImage(encodePng({ width: w, height: h, data, channels: 3, depth: 8 }, { interlace: 'Adam7' }), 'laced.png');
       expectImage(laced, w, h, plain.data, `Adam7 RGB ${w}×${h}`);
       const deep = randomWords(rng, w * h * 4);
       const laced16 = decodeImage(encodePng({ width: w, height: h, data: deep, channels: 4, depth: 16 }, { interlace: 'Adam7' }), 'laced16.png');
-      expectImage(laced16, w, h, rgbOf(w * h, (i) => [0, 1, 2].map((c) => to8(deep[4 * i + c]!))), `Adam7 RGBA16 ${w}×${h}`);
+      expectImage(
+        laced16,
+        w,
+        h,
+        rgbOf(w * h, (i) => [0, 1, 2].map((c) => to8(deep[4 * i + c]!))),
+        `Adam7 RGBA16 ${w}×${h}`,
+      );
     }
     const low = writePng({ width: 9, height: 9, depth: 2, colorType: 0, samples: new Uint8Array(81), interlace: true });
     expect(() => decodeImage(low, 'low.png')).toThrow(/^low\.png: unsupported PNG: Adam7-interlaced with 2-bit samples/);
@@ -266,15 +351,26 @@ describe('JPEG', () => {
     const rng = makeRng(seed);
     // Measured over many images: quality 100 stays within 4 levels (mean 0.6); quality 90 has
     // a mean error near 6 on pure noise.
-    for (const [quality, maxErr, meanErr] of [[100, 10, 1.5], [90, 80, 10]] as const) {
-      for (const [w, h] of [[1, 1], [8, 8], [57, 41], [3, 70]] as const) {
+    for (const [quality, maxErr, meanErr] of [
+      [100, 10, 1.5],
+      [90, 80, 10],
+    ] as const) {
+      for (const [w, h] of [
+        [1, 1],
+        [8, 8],
+        [57, 41],
+        [3, 70],
+      ] as const) {
         const rgba = randomBytes(rng, w * h * 4);
         const bytes = new Uint8Array(jpeg.encode({ width: w, height: h, data: rgba }, quality).data);
         const got = decodeImage(bytes, 'noise.jpg');
         expect(got.format).toBe('jpeg');
         const direct = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
         expectImage(got, w, h, direct.data, `q${quality} ${w}×${h} vs jpeg-js`);
-        const d = difference(got.data, rgbOf(w * h, (i) => [...rgba.subarray(4 * i, 4 * i + 3)]));
+        const d = difference(
+          got.data,
+          rgbOf(w * h, (i) => [...rgba.subarray(4 * i, 4 * i + 3)]),
+        );
         expect(d.max, `q${quality} ${w}×${h} worst error`).toBeLessThanOrEqual(maxErr);
         expect(d.mean, `q${quality} ${w}×${h} mean error`).toBeLessThanOrEqual(meanErr);
       }
@@ -307,7 +403,9 @@ describe('JPEG', () => {
     // Drop the APP14 segment (FF EE, length 14) that follows SOI.
     expect([bytes[2], bytes[3]]).toEqual([0xff, 0xee]);
     const stripped = new Uint8Array([...bytes.subarray(0, 2), ...bytes.subarray(2 + 2 + 14)]);
-    expect(() => decodeImage(stripped, 'cmyk-no-adobe.jpg')).toThrow(/^cmyk-no-adobe\.jpg: unsupported JPEG: four components \(CMYK\) without the Adobe APP14 marker/);
+    expect(() => decodeImage(stripped, 'cmyk-no-adobe.jpg')).toThrow(
+      /^cmyk-no-adobe\.jpg: unsupported JPEG: four components \(CMYK\) without the Adobe APP14 marker/,
+    );
   });
 });
 
@@ -320,7 +418,8 @@ function expectDecodeError(bytes: Uint8Array, source: string, pattern: RegExp, o
   } catch (e) {
     error = e;
   }
-  if (!(error instanceof ImageDecodeError)) throw new Error(`${source}: expected an ImageDecodeError, got ${error === undefined ? 'a decoded image' : String(error)}`);
+  if (!(error instanceof ImageDecodeError))
+    throw new Error(`${source}: expected an ImageDecodeError, got ${error === undefined ? 'a decoded image' : String(error)}`);
   expect(error).toBeInstanceOf(InceptError);
   expect(error.source).toBe(source);
   expect(error.message.startsWith(`${source}: `)).toBe(true);
@@ -334,7 +433,11 @@ describe('broken input', () => {
   it('empty input, other formats and random bytes: the message shows the first bytes and what they look like', () => {
     expectDecodeError(new Uint8Array(0), 'empty.jpg', /^empty\.jpg: empty input \(0 bytes\)/);
     const gif = Uint8Array.from([...'GIF89a'].map((c) => c.charCodeAt(0)).concat([1, 0, 1, 0, 0x80]));
-    expectDecodeError(gif, 'cat.gif', /not a JPEG or PNG image: the first bytes are 47 49 46 38 39 61 01 00 …, which looks like GIF\. Supported: JPEG \(starts FF D8 FF\) and PNG/);
+    expectDecodeError(
+      gif,
+      'cat.gif',
+      /not a JPEG or PNG image: the first bytes are 47 49 46 38 39 61 01 00 …, which looks like GIF\. Supported: JPEG \(starts FF D8 FF\) and PNG/,
+    );
     const webp = Uint8Array.from([...'RIFF\x10\0\0\0WEBPVP8 '].map((c) => c.charCodeAt(0)));
     expectDecodeError(webp, 'x.webp', /which looks like WebP/);
     const html = new TextEncoder().encode('<!DOCTYPE html><html><body>404</body></html>');
@@ -345,13 +448,20 @@ describe('broken input', () => {
     expect(() => decodeImage('not bytes' as never, 'str')).toThrow(/^decodeImage: bytes of 'str' must be a Uint8Array or ArrayBuffer, got string/);
     expect(() => decodeImage(new Uint8Array(4), 'opts', { alpha: 'white' as never })).toThrow(InvalidArgumentError);
     expect(() => decodeImage(new Uint8Array(4), 'opts', { alpha: 'white' as never })).toThrow(/^decodeImage: alpha must be 'drop' or 'composite', got "white"/);
-    expect(() => decodeImage(new Uint8Array(4), 'opts', { alpha: 'composite', background: [0, 0, 256] })).toThrow(/^decodeImage: background must be three integers in \[0, 255\]/);
+    expect(() => decodeImage(new Uint8Array(4), 'opts', { alpha: 'composite', background: [0, 0, 256] })).toThrow(
+      /^decodeImage: background must be three integers in \[0, 255\]/,
+    );
     expect(() => decodeImage(new Uint8Array(4), 'opts', { maxMegapixels: 0 })).toThrow(/^decodeImage: maxMegapixels must be a number > 0/);
     // A header claiming 5000 × 3000 (refused before anything is inflated).
     const big = writePng({ width: 1, height: 1, depth: 8, colorType: 0, samples: [0] });
     new DataView(big.buffer).setUint32(16, 5000);
     new DataView(big.buffer).setUint32(20, 3000);
-    expectDecodeError(big, 'big.png', /^big\.png: PNG too large: its header says 5000×3000 pixels \(15\.0 megapixels\), more than the pixel budget of 10 megapixels/, { maxMegapixels: 10 });
+    expectDecodeError(
+      big,
+      'big.png',
+      /^big\.png: PNG too large: its header says 5000×3000 pixels \(15\.0 megapixels\), more than the pixel budget of 10 megapixels/,
+      { maxMegapixels: 10 },
+    );
     expect(detectImageFormat(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0))).toBe('jpeg');
     expect(detectImageFormat(gif)).toBeUndefined();
     // An ArrayBuffer and a Uint8Array at an offset are read the same way.
@@ -368,7 +478,11 @@ describe('broken input', () => {
     for (let cut = 1; cut < png.length; cut++) {
       expectDecodeError(png.subarray(0, cut), 'cut.png', cut < 8 ? /truncated PNG: only/ : /truncated PNG|corrupt PNG/);
     }
-    expectDecodeError(png.subarray(0, png.length - 20), 'cut.png', /^cut\.png: truncated PNG \(\d+ bytes: the file ends inside a chunk, before IEND; cut short, or a chunk's length is damaged\)/);
+    expectDecodeError(
+      png.subarray(0, png.length - 20),
+      'cut.png',
+      /^cut\.png: truncated PNG \(\d+ bytes: the file ends inside a chunk, before IEND; cut short, or a chunk's length is damaged\)/,
+    );
     for (let k = 0; k < 40; k++) {
       const at = randomInt(rng, 8, png.length - 1);
       const bad = png.slice();
@@ -381,7 +495,11 @@ describe('broken input', () => {
     const rng = makeRng(seed + 1);
     const bytes = new Uint8Array(jpeg.encode({ width: 20, height: 12, data: randomBytes(rng, 20 * 12 * 4) }, 85).data);
     for (let cut = 1; cut < bytes.length - 1; cut++) expectDecodeError(bytes.subarray(0, cut), 'cut.jpg', /JPEG/);
-    expectDecodeError(bytes.subarray(0, Math.floor(bytes.length * 0.7)), 'cut.jpg', /^cut\.jpg: truncated or corrupt JPEG \(\d+ bytes, no end-of-image marker FF D9 near the end: the file looks cut short\) \(jpeg-js: /);
+    expectDecodeError(
+      bytes.subarray(0, Math.floor(bytes.length * 0.7)),
+      'cut.jpg',
+      /^cut\.jpg: truncated or corrupt JPEG \(\d+ bytes, no end-of-image marker FF D9 near the end: the file looks cut short\) \(jpeg-js: /,
+    );
     // Corrupt entropy-coded data with a proper end marker: an error, not a crash.
     const progressive = fromBase64(PROGRESSIVE_420_JPEG);
     for (let k = 0; k < 30; k++) {
@@ -410,13 +528,25 @@ describe('pixel budget: sizes are read from the header and checked before any pi
   it('a 97 KB PNG whose header says 9990×9990 (a decompression bomb, made by fast-png) is refused with its size and the budget', () => {
     const bomb = encodePng({ width: 9990, height: 9990, data: new Uint8Array(9990 * 9990), channels: 1, depth: 8 });
     expect(bomb.length).toBeLessThan(200_000);
-    expectDecodeError(bomb, 'bomb.png', new RegExp(`^bomb\\.png: PNG too large: its header says 9990×9990 pixels \\(99\\.8 megapixels\\), more than the pixel budget of ${DEFAULT_MAX_MEGAPIXELS} megapixels \\(maxMegapixels\\); nothing was decoded`));
+    expectDecodeError(
+      bomb,
+      'bomb.png',
+      new RegExp(
+        `^bomb\\.png: PNG too large: its header says 9990×9990 pixels \\(99\\.8 megapixels\\), more than the pixel budget of ${DEFAULT_MAX_MEGAPIXELS} megapixels \\(maxMegapixels\\); nothing was decoded`,
+      ),
+    );
     expect(imageHeaderSize(bomb)).toEqual({ format: 'png', width: 9990, height: 9990 });
   });
 
   it(`a complete 9990×9990 JPEG is refused from its frame header, with its size and the budget (seed ${seed})`, () => {
     const bytes = encodeMosaicJpeg(randomMosaic(makeRng(seed), 9990, 9990));
-    expectDecodeError(bytes, 'huge.jpg', new RegExp(`^huge\\.jpg: JPEG too large: its header says 9990×9990 pixels \\(99\\.8 megapixels\\), more than the pixel budget of ${DEFAULT_MAX_MEGAPIXELS} megapixels \\(maxMegapixels\\); nothing was decoded`));
+    expectDecodeError(
+      bytes,
+      'huge.jpg',
+      new RegExp(
+        `^huge\\.jpg: JPEG too large: its header says 9990×9990 pixels \\(99\\.8 megapixels\\), more than the pixel budget of ${DEFAULT_MAX_MEGAPIXELS} megapixels \\(maxMegapixels\\); nothing was decoded`,
+      ),
+    );
     expect(imageHeaderSize(bytes)).toEqual({ format: 'jpeg', width: 9990, height: 9990 });
     // A frame header after other segments, and progressive frames, are found too.
     const progressive = fromBase64(PROGRESSIVE_420_JPEG);
@@ -432,9 +562,19 @@ describe('pixel budget: sizes are read from the header and checked before any pi
     const rgba = randomBytes(rng, 40 * 30 * 4);
     const png = encodePng({ width: 40, height: 30, data: rgba, channels: 4, depth: 8 });
     const jpg = new Uint8Array(jpeg.encode({ width: 40, height: 30, data: rgba }, 90).data);
-    for (const [bytes, name, format] of [[png, 'small.png', 'PNG'], [jpg, 'small.jpg', 'JPEG']] as const) {
+    for (const [bytes, name, format] of [
+      [png, 'small.png', 'PNG'],
+      [jpg, 'small.jpg', 'JPEG'],
+    ] as const) {
       // 1200 pixels: refused at 0.0011 megapixels, decoded at 0.0012.
-      expectDecodeError(bytes, name, new RegExp(`^${name.replace('.', '\\.')}: ${format} too large: its header says 40×30 pixels \\(0\\.0012 megapixels\\), more than the pixel budget of 0\\.0011 megapixels`), { maxMegapixels: 0.0011 });
+      expectDecodeError(
+        bytes,
+        name,
+        new RegExp(
+          `^${name.replace('.', '\\.')}: ${format} too large: its header says 40×30 pixels \\(0\\.0012 megapixels\\), more than the pixel budget of 0\\.0011 megapixels`,
+        ),
+        { maxMegapixels: 0.0011 },
+      );
       expect(decodeImage(bytes, name, { maxMegapixels: 0.0012 }).width).toBe(40);
     }
     expect(() => decodeImage(png, 'x.png', { maxMegapixels: Number.NaN })).toThrow(/^decodeImage: maxMegapixels must be a number > 0, got NaN/);
@@ -470,7 +610,9 @@ describe('readImageFile and the browser bundle', () => {
       const got = await readImageFile(path);
       expectImage(got, 5, 4, data, 'file');
       writeFileSync(join(dir, 'bad.jpg'), Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16));
-      await expect(readImageFile(join(dir, 'bad.jpg'))).rejects.toThrow(new RegExp(`^${join(dir, 'bad.jpg').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: truncated or corrupt JPEG`));
+      await expect(readImageFile(join(dir, 'bad.jpg'))).rejects.toThrow(
+        new RegExp(`^${join(dir, 'bad.jpg').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: truncated or corrupt JPEG`),
+      );
       await expect(readImageFile(join(dir, 'missing.png'))).rejects.toThrow(/missing\.png: could not read the file: ENOENT/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -479,7 +621,11 @@ describe('readImageFile and the browser bundle', () => {
 
   it('bundles for the browser (esbuild, platform browser) and decodes there without Node globals', async () => {
     const result = await esbuild.build({
-      stdin: { contents: "export { decodeImage } from './src/io/image.ts'; export { preprocess } from './src/io/preprocess.ts';", resolveDir: process.cwd(), loader: 'ts' },
+      stdin: {
+        contents: "export { decodeImage } from './src/io/image.ts'; export { preprocess } from './src/io/preprocess.ts';",
+        resolveDir: process.cwd(),
+        loader: 'ts',
+      },
       bundle: true,
       format: 'esm',
       platform: 'browser',

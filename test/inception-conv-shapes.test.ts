@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AUX_CONV_LAYERS,
-  convOutSize,
-  INCEPTION_CONV_LAYERS,
-  INCEPTION_CONV_SHAPES,
-  type InceptionConvLayer,
-} from './cases/inception-conv-shapes.js';
+import { AUX_CONV_LAYERS, convOutSize, INCEPTION_CONV_LAYERS, INCEPTION_CONV_SHAPES, type InceptionConvLayer } from './cases/inception-conv-shapes.js';
 import { batchNormRef, conv2dRef, type ConvGeometryRef } from './reference/conv2d.js';
 import { freshSeed, makeRng, randomArray } from './support/random.js';
 
@@ -66,7 +60,13 @@ describe('Inception-v3 conv table', () => {
   it('chains the stem: each conv (and max pool) feeds the next, ending at 192×35×35', () => {
     const stem = INCEPTION_CONV_LAYERS.slice(0, 5);
     expect(stem.map((l) => l.layer)).toEqual(['Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3', 'Conv2d_3b_1x1', 'Conv2d_4a_3x3']);
-    const expectedOut = [[32, 149], [32, 147], [64, 147], [80, 73], [192, 71]];
+    const expectedOut = [
+      [32, 149],
+      [32, 147],
+      [64, 147],
+      [80, 73],
+      [192, 71],
+    ];
     const poolAfter = new Set(['Conv2d_2b_3x3', 'Conv2d_4a_3x3']);
     let [c, s] = [3, 299];
     stem.forEach((l, i) => {
@@ -267,8 +267,7 @@ describe('conv2dRef', () => {
       expect([oh, ow]).toEqual([Math.floor((fh - 1) / sh) + 1, Math.floor((fw - 1) / sw) + 1]);
       const sub = new Float64Array(oh * ow * cout);
       for (let y = 0; y < oh; y++)
-        for (let xx = 0; xx < ow; xx++)
-          for (let co = 0; co < cout; co++) sub[(y * ow + xx) * cout + co] = full.out[(y * sh * fw + xx * sw) * cout + co]!;
+        for (let xx = 0; xx < ow; xx++) for (let co = 0; co < cout; co++) sub[(y * ow + xx) * cout + co] = full.out[(y * sh * fw + xx * sw) * cout + co]!;
       expect(maxAbsDiff(strided.out, sub)).toBeLessThan(1e-12);
     });
   });

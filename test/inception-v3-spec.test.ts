@@ -25,10 +25,26 @@ describe('Inception-v3 spec', () => {
   it('gives the named layers the output shapes of the reference table at 299×299', () => {
     const shapes = new Map(inceptionV3Spec().map((l) => [l.name, l.outputShape.join('×')]));
     const expected: Record<string, string> = {
-      Conv2d_1a_3x3: '32×149×149', Conv2d_2a_3x3: '32×147×147', Conv2d_2b_3x3: '64×147×147', maxpool1: '64×73×73',
-      Conv2d_3b_1x1: '80×73×73', Conv2d_4a_3x3: '192×71×71', maxpool2: '192×35×35', Mixed_5b: '256×35×35', Mixed_5c: '288×35×35',
-      Mixed_5d: '288×35×35', Mixed_6a: '768×17×17', Mixed_6b: '768×17×17', Mixed_6c: '768×17×17', Mixed_6d: '768×17×17',
-      Mixed_6e: '768×17×17', 'AuxLogits.fc': '1000×1×1', Mixed_7a: '1280×8×8', Mixed_7b: '2048×8×8', Mixed_7c: '2048×8×8', fc: '1000×1×1',
+      Conv2d_1a_3x3: '32×149×149',
+      Conv2d_2a_3x3: '32×147×147',
+      Conv2d_2b_3x3: '64×147×147',
+      maxpool1: '64×73×73',
+      Conv2d_3b_1x1: '80×73×73',
+      Conv2d_4a_3x3: '192×71×71',
+      maxpool2: '192×35×35',
+      Mixed_5b: '256×35×35',
+      Mixed_5c: '288×35×35',
+      Mixed_5d: '288×35×35',
+      Mixed_6a: '768×17×17',
+      Mixed_6b: '768×17×17',
+      Mixed_6c: '768×17×17',
+      Mixed_6d: '768×17×17',
+      Mixed_6e: '768×17×17',
+      'AuxLogits.fc': '1000×1×1',
+      Mixed_7a: '1280×8×8',
+      Mixed_7b: '2048×8×8',
+      Mixed_7c: '2048×8×8',
+      fc: '1000×1×1',
     };
     for (const [name, shape] of Object.entries(expected)) expect(shapes.get(name), name).toBe(shape);
   });
@@ -100,30 +116,58 @@ function cifar10Convs(width: number): { convs: Conv[]; features: number } {
   const convs: Conv[] = [];
   const add = (...c: Conv) => convs.push(c);
   // Stem: 32×32 at stride 1, maxpool1 to 16×16.
-  add(3, s(32), 3, 3, 32), add(s(32), s(32), 3, 3, 32), add(s(32), s(64), 3, 3, 32);
-  add(s(64), s(80), 1, 1, 16), add(s(80), s(192), 3, 3, 16);
+  add(3, s(32), 3, 3, 32);
+  add(s(32), s(32), 3, 3, 32);
+  add(s(32), s(64), 3, 3, 32);
+  add(s(64), s(80), 1, 1, 16);
+  add(s(80), s(192), 3, 3, 16);
   let cin = s(192);
   for (const pf of [32, 64, 64]) {
-    add(cin, s(64), 1, 1, 16), add(cin, s(48), 1, 1, 16), add(s(48), s(64), 5, 5, 16);
-    add(cin, s(64), 1, 1, 16), add(s(64), s(96), 3, 3, 16), add(s(96), s(96), 3, 3, 16), add(cin, s(pf), 1, 1, 16);
+    add(cin, s(64), 1, 1, 16);
+    add(cin, s(48), 1, 1, 16);
+    add(s(48), s(64), 5, 5, 16);
+    add(cin, s(64), 1, 1, 16);
+    add(s(64), s(96), 3, 3, 16);
+    add(s(96), s(96), 3, 3, 16);
+    add(cin, s(pf), 1, 1, 16);
     cin = s(64) + s(64) + s(96) + s(pf);
   }
   // Mixed_6a: stride-2 convs land on 8×8; the max-pool passes cin through.
-  add(cin, s(384), 3, 3, 8), add(cin, s(64), 1, 1, 16), add(s(64), s(96), 3, 3, 16), add(s(96), s(96), 3, 3, 8);
+  add(cin, s(384), 3, 3, 8);
+  add(cin, s(64), 1, 1, 16);
+  add(s(64), s(96), 3, 3, 16);
+  add(s(96), s(96), 3, 3, 8);
   cin = s(384) + s(96) + cin;
   for (const c7 of [128, 160, 160, 192].map(s)) {
-    add(cin, s(192), 1, 1, 8), add(cin, c7, 1, 1, 8), add(c7, c7, 1, 7, 8), add(c7, s(192), 7, 1, 8);
-    add(cin, c7, 1, 1, 8), add(c7, c7, 7, 1, 8), add(c7, c7, 1, 7, 8), add(c7, c7, 7, 1, 8), add(c7, s(192), 1, 7, 8);
+    add(cin, s(192), 1, 1, 8);
+    add(cin, c7, 1, 1, 8);
+    add(c7, c7, 1, 7, 8);
+    add(c7, s(192), 7, 1, 8);
+    add(cin, c7, 1, 1, 8);
+    add(c7, c7, 7, 1, 8);
+    add(c7, c7, 1, 7, 8);
+    add(c7, c7, 7, 1, 8);
+    add(c7, s(192), 1, 7, 8);
     add(cin, s(192), 1, 1, 8);
     cin = 4 * s(192);
   }
   // Mixed_7a to 4×4.
-  add(cin, s(192), 1, 1, 8), add(s(192), s(320), 3, 3, 4);
-  add(cin, s(192), 1, 1, 8), add(s(192), s(192), 1, 7, 8), add(s(192), s(192), 7, 1, 8), add(s(192), s(192), 3, 3, 4);
+  add(cin, s(192), 1, 1, 8);
+  add(s(192), s(320), 3, 3, 4);
+  add(cin, s(192), 1, 1, 8);
+  add(s(192), s(192), 1, 7, 8);
+  add(s(192), s(192), 7, 1, 8);
+  add(s(192), s(192), 3, 3, 4);
   cin = s(320) + s(192) + cin;
   for (let i = 0; i < 2; i++) {
-    add(cin, s(320), 1, 1, 4), add(cin, s(384), 1, 1, 4), add(s(384), s(384), 1, 3, 4), add(s(384), s(384), 3, 1, 4);
-    add(cin, s(448), 1, 1, 4), add(s(448), s(384), 3, 3, 4), add(s(384), s(384), 1, 3, 4), add(s(384), s(384), 3, 1, 4);
+    add(cin, s(320), 1, 1, 4);
+    add(cin, s(384), 1, 1, 4);
+    add(s(384), s(384), 1, 3, 4);
+    add(s(384), s(384), 3, 1, 4);
+    add(cin, s(448), 1, 1, 4);
+    add(s(448), s(384), 3, 3, 4);
+    add(s(384), s(384), 1, 3, 4);
+    add(s(384), s(384), 3, 1, 4);
     add(cin, s(192), 1, 1, 4);
     cin = s(320) + 4 * s(384) + s(192);
   }
@@ -144,10 +188,26 @@ describe('Inception-v3 CIFAR-10 variant', () => {
   it("has the stem and module output shapes of a 32×32 network with 'same' padding", () => {
     const layers = byName(inceptionV3Spec({ variant: 'cifar10' }));
     const expected: Record<string, string> = {
-      Conv2d_1a_3x3: '32×32×32', Conv2d_2a_3x3: '32×32×32', Conv2d_2b_3x3: '64×32×32', maxpool1: '64×16×16', Conv2d_3b_1x1: '80×16×16',
-      Conv2d_4a_3x3: '192×16×16', Mixed_5b: '256×16×16', Mixed_5c: '288×16×16', Mixed_5d: '288×16×16', Mixed_6a: '768×8×8',
-      Mixed_6b: '768×8×8', Mixed_6c: '768×8×8', Mixed_6d: '768×8×8', Mixed_6e: '768×8×8', Mixed_7a: '1280×4×4', Mixed_7b: '2048×4×4',
-      Mixed_7c: '2048×4×4', avgpool: '2048×1×1', dropout: '2048×1×1', fc: '10×1×1',
+      Conv2d_1a_3x3: '32×32×32',
+      Conv2d_2a_3x3: '32×32×32',
+      Conv2d_2b_3x3: '64×32×32',
+      maxpool1: '64×16×16',
+      Conv2d_3b_1x1: '80×16×16',
+      Conv2d_4a_3x3: '192×16×16',
+      Mixed_5b: '256×16×16',
+      Mixed_5c: '288×16×16',
+      Mixed_5d: '288×16×16',
+      Mixed_6a: '768×8×8',
+      Mixed_6b: '768×8×8',
+      Mixed_6c: '768×8×8',
+      Mixed_6d: '768×8×8',
+      Mixed_6e: '768×8×8',
+      Mixed_7a: '1280×4×4',
+      Mixed_7b: '2048×4×4',
+      Mixed_7c: '2048×4×4',
+      avgpool: '2048×1×1',
+      dropout: '2048×1×1',
+      fc: '10×1×1',
     };
     for (const [name, shape] of Object.entries(expected)) expect(layers.get(name)?.outputShape.join('×'), name).toBe(shape);
     expect(layers.has('maxpool2')).toBe(false);
@@ -158,8 +218,19 @@ describe('Inception-v3 CIFAR-10 variant', () => {
     const spec = inceptionV3Spec({ variant: 'cifar10' });
     const layers = byName(spec);
     // Stride 2 on an even grid: out = in / 2, total pad (out − 1)·2 + 3 − in = 1, all of it after.
-    for (const name of ['maxpool1', 'Mixed_6a.branch3x3', 'Mixed_6a.branch3x3dbl_3', 'Mixed_6a.max_pool', 'Mixed_7a.branch3x3_2', 'Mixed_7a.branch7x7x3_4', 'Mixed_7a.max_pool']) {
-      expect([layers.get(name)!.stride, layers.get(name)!.padding], name).toEqual([[2, 2], [0, 1, 0, 1]]);
+    for (const name of [
+      'maxpool1',
+      'Mixed_6a.branch3x3',
+      'Mixed_6a.branch3x3dbl_3',
+      'Mixed_6a.max_pool',
+      'Mixed_7a.branch3x3_2',
+      'Mixed_7a.branch7x7x3_4',
+      'Mixed_7a.max_pool',
+    ]) {
+      expect([layers.get(name)!.stride, layers.get(name)!.padding], name).toEqual([
+        [2, 2],
+        [0, 1, 0, 1],
+      ]);
     }
     expect(layers.get('Mixed_6a.branch3x3')!.outputShape).toEqual([384, 8, 8]);
     expect(layers.get('Mixed_5b.branch5x5_2')!.padding).toEqual([2, 2, 2, 2]);
@@ -217,9 +288,13 @@ describe('Inception-v3 CIFAR-10 variant', () => {
     const layers = byName(spec);
     const c = (n: string) => layers.get(n)!.outputShape[0];
     // Mixed_5b: 64, 48→64, 64→96→96, pool features 32, quartered.
-    expect([c('Mixed_5b.branch1x1'), c('Mixed_5b.branch5x5_1'), c('Mixed_5b.branch5x5_2'), c('Mixed_5b.branch3x3dbl_3'), c('Mixed_5b.branch_pool')]).toEqual([16, 12, 16, 24, 8]);
+    expect([c('Mixed_5b.branch1x1'), c('Mixed_5b.branch5x5_1'), c('Mixed_5b.branch5x5_2'), c('Mixed_5b.branch3x3dbl_3'), c('Mixed_5b.branch_pool')]).toEqual([
+      16, 12, 16, 24, 8,
+    ]);
     expect(c('Mixed_5b')).toBe(16 + 16 + 24 + 8);
-    expect([c('Conv2d_1a_3x3'), c('Conv2d_4a_3x3'), c('Mixed_5c'), c('Mixed_6a'), c('Mixed_6e'), c('Mixed_7a'), c('Mixed_7c')]).toEqual([8, 48, 72, 192, 192, 320, 512]);
+    expect([c('Conv2d_1a_3x3'), c('Conv2d_4a_3x3'), c('Mixed_5c'), c('Mixed_6a'), c('Mixed_6e'), c('Mixed_7a'), c('Mixed_7c')]).toEqual([
+      8, 48, 72, 192, 192, 320, 512,
+    ]);
     expect([c('AuxLogits.conv0'), c('AuxLogits.conv1'), c('AuxLogits.fc'), c('fc')]).toEqual([32, 192, 10, 10]);
     expect(layers.get('Conv2d_1a_3x3')!.params).toBe(3 * 9 * 8 + 2 * 8); // the 3 input channels stay
     expect(spec.filter((l) => l.kind === 'conv').every((l) => l.outputShape[0] % 4 === 0)).toBe(true);
@@ -244,13 +319,17 @@ describe('Inception-v3 CIFAR-10 variant', () => {
 
   it('refuses a bad width, the ImageNet stem options, and inputs too small for the network or the aux head', () => {
     for (const width of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => inceptionV3Spec({ variant: 'cifar10', width }), String(width)).toThrow(/width \(the channel multiplier\) must be a finite number greater than 0/);
+      expect(() => inceptionV3Spec({ variant: 'cifar10', width }), String(width)).toThrow(
+        /width \(the channel multiplier\) must be a finite number greater than 0/,
+      );
     }
     expect(() => inceptionV3Spec({ width: 0 })).toThrow(/width/);
     expect(() => inceptionV3Spec({ variant: 'cifar10', stem: '7x7' })).toThrow(/stem and lowResolution are ImageNet ablations/);
     expect(() => inceptionV3Spec({ variant: 'cifar10', stem: 'v3' })).toThrow(/stem and lowResolution are ImageNet ablations/);
     expect(() => inceptionV3Spec({ variant: 'cifar10', lowResolution: 79 })).toThrow(/stem and lowResolution are ImageNet ablations/);
-    expect(() => inceptionV3Spec({ variant: 'cifar10', inputSize: 16 })).toThrow(/auxiliary head needs Mixed_6e at 5×5 or more.*at least 17.*got Mixed_6e 4×4.*--no-aux/);
+    expect(() => inceptionV3Spec({ variant: 'cifar10', inputSize: 16 })).toThrow(
+      /auxiliary head needs Mixed_6e at 5×5 or more.*at least 17.*got Mixed_6e 4×4.*--no-aux/,
+    );
     expect(inceptionV3Spec({ variant: 'cifar10', inputSize: 16, auxLogits: false }).at(-1)!.outputShape).toEqual([10, 1, 1]);
     expect(inceptionV3Spec({ variant: 'cifar10', inputSize: 8, auxLogits: false }).find((l) => l.name === 'Mixed_7c')!.outputShape).toEqual([2048, 1, 1]);
     expect(() => inceptionV3Spec({ variant: 'cifar10', inputSize: 7, auxLogits: false })).toThrow(/at least 8/);

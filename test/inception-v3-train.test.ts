@@ -64,7 +64,11 @@ describe(`Inception-v3 training graph (seed ${seed})`, () => {
         // channel to 0 (β after ReLU), so nothing flows into the aux head's earlier layers; from
         // batch 2 on every weight gets a gradient.
         if (batch > 1) expect(dead, 'parameters whose gradient is all zero').toEqual([]);
-        else expect(dead.every((name) => name.startsWith('AuxLogits.')), `dead outside the aux head: ${dead.join(', ')}`).toBe(true);
+        else
+          expect(
+            dead.every((name) => name.startsWith('AuxLogits.')),
+            `dead outside the aux head: ${dead.join(', ')}`,
+          ).toBe(true);
         tape.zeroGrad();
         const after = engine.memory();
         expect(after.liveBytes).toBe(baseline.liveBytes);

@@ -24,7 +24,9 @@ describe(`torchvision layout (seed ${seed})`, () => {
     const [cout, cin, kh, kw] = [5, 3, 2, 7];
     const w = randomArray(makeRng(seed), cout * cin * kh * kw);
     const hwio = oihwToHwio(w, [cout, cin, kh, kw]);
-    for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) expect(hwio[((y * kw + x) * cin + i) * cout + o]).toBe(w[((o * cin + i) * kh + y) * kw + x]);
+    for (let o = 0; o < cout; o++)
+      for (let i = 0; i < cin; i++)
+        for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) expect(hwio[((y * kw + x) * cin + i) * cout + o]).toBe(w[((o * cin + i) * kh + y) * kw + x]);
     expect(hwioToOihw(hwio, [kh, kw, cin, cout])).toEqual(w);
     const m = randomArray(makeRng(seed + 1), 3 * 4);
     expect(transpose2d(transpose2d(m, 3, 4), 4, 3)).toEqual(m);
@@ -62,13 +64,19 @@ describe(`torchvision layout (seed ${seed})`, () => {
     try {
       const tensors = decodeSafetensors(encodeSafetensors(await torchvisionStateDict(withAux))).tensors;
       expect(loadTorchvisionWeights(noAux, tensors).ignored.some((k) => k.startsWith('AuxLogits.'))).toBe(true);
-      expect(() => loadTorchvisionWeights(hundred, tensors, 'w.safetensors')).toThrow(/w\.safetensors: AuxLogits\.fc\.weight has shape \[10, \d+\], the model needs \[100, \d+\] \(a different number of classes/);
+      expect(() => loadTorchvisionWeights(hundred, tensors, 'w.safetensors')).toThrow(
+        /w\.safetensors: AuxLogits\.fc\.weight has shape \[10, \d+\], the model needs \[100, \d+\] \(a different number of classes/,
+      );
       const missing = new Map(tensors);
       missing.delete('Mixed_6c.branch7x7_2.conv.weight');
-      expect(() => loadTorchvisionWeights(withAux, missing, 'w.safetensors')).toThrow(/w\.safetensors: missing 1 tensor\(s\) the model needs, e\.g\. Mixed_6c\.branch7x7_2\.conv\.weight/);
+      expect(() => loadTorchvisionWeights(withAux, missing, 'w.safetensors')).toThrow(
+        /w\.safetensors: missing 1 tensor\(s\) the model needs, e\.g\. Mixed_6c\.branch7x7_2\.conv\.weight/,
+      );
       const extra = new Map<string, SafetensorsTensor>(tensors);
       extra.set('layer1.0.conv1.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
-      expect(() => loadTorchvisionWeights(withAux, extra, 'resnet.safetensors')).toThrow(/resnet\.safetensors: 1 tensor\(s\) that Inception-v3 .* does not have, e\.g\. layer1\.0\.conv1\.weight/);
+      expect(() => loadTorchvisionWeights(withAux, extra, 'resnet.safetensors')).toThrow(
+        /resnet\.safetensors: 1 tensor\(s\) that Inception-v3 .* does not have, e\.g\. layer1\.0\.conv1\.weight/,
+      );
     } finally {
       withAux.dispose();
       noAux.dispose();

@@ -28,7 +28,8 @@ import { HANG_GUARD_MS } from './support/hang-guard.js';
 import { CIFAR10_CLASSES } from '../src/data/dataset.js';
 
 const run = promisify(execFile);
-const incept = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, ['bin/incept.js', ...args], { timeout: HANG_GUARD_MS, maxBuffer: 16 << 20, env });
+const incept = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  run(process.execPath, ['bin/incept.js', ...args], { timeout: HANG_GUARD_MS, maxBuffer: 16 << 20, env });
 /** A failed run's exit code and output (the test fails if the run succeeds). */
 const failure = async (args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> => {
   const outcome = await incept(args, env).then(
@@ -90,7 +91,8 @@ describe(`incept infer ${replay}`, () => {
     expect(stdout).toMatch(/^Model {4}Inception-v3, torchvision layout \(torchvision format, .*inception_v3\.safetensors\)$/m);
     expect(stdout).toMatch(/1000 classes, 299×299×3 input, 23\.\d\dM parameters, preprocessing 'torchvision'/);
     expect(stdout).toMatch(/^Labels {3}.*imagenet-simple-labels\.json$/m);
-    for (const name of ['n02123045_tabby.JPEG', 'n07747607_orange.JPEG']) expect(stdout).toMatch(new RegExp(`^${name.replace('.', '\\.')} \\(\\d+×\\d+\\)$`, 'm'));
+    for (const name of ['n02123045_tabby.JPEG', 'n07747607_orange.JPEG'])
+      expect(stdout).toMatch(new RegExp(`^${name.replace('.', '\\.')} \\(\\d+×\\d+\\)$`, 'm'));
     const rows = [...stdout.matchAll(/^ {2} ?(\d)\. (.+?) +(\d+\.\d\d)% {2}\(class (\d+)\)$/gm)];
     expect(rows).toHaveLength(10);
     for (const [, , label, , index] of rows) expect(label!.trim()).toBe(LABELS[Number(index)]);
@@ -123,7 +125,10 @@ describe(`incept infer ${replay}`, () => {
   });
 
   it('an ONNX file of the same network: detected, same top classes', async () => {
-    const [onnx, torch] = await Promise.all([incept(['infer', TABBY, '--weights', ONNX, '--json', '--topk', '3']), incept(['infer', TABBY, '--weights', SMALL, '--json', '--topk', '3'])]);
+    const [onnx, torch] = await Promise.all([
+      incept(['infer', TABBY, '--weights', ONNX, '--json', '--topk', '3']),
+      incept(['infer', TABBY, '--weights', SMALL, '--json', '--topk', '3']),
+    ]);
     const a = JSON.parse(onnx.stdout) as InferReport;
     const b = JSON.parse(torch.stdout) as InferReport;
     expect(a.model).toMatchObject({ format: 'onnx', classes: 10, inputShape: [32, 32, 3], preset: 'torchvision' });
@@ -190,7 +195,10 @@ describe(`incept infer ${replay}`, () => {
     const report = JSON.parse(json.stdout) as InferReport;
     expect(report.images.map((im) => im.file)).toEqual([...names, 'narrow.png']);
     expect(report.failed).toBe(3);
-    expect(report.images[5]).toEqual({ file: 'narrow.png', error: expect.stringMatching(/^preprocess: a 1×1000 image resized to 37 on its shorter side would be 37×37000, more than 32768 on a side/) });
+    expect(report.images[5]).toEqual({
+      file: 'narrow.png',
+      error: expect.stringMatching(/^preprocess: a 1×1000 image resized to 37 on its shorter side would be 37×37000, more than 32768 on a side/),
+    });
     expect(report.images[1]).toEqual({ file: 'notes.jpg', error: expect.stringMatching(/^not a JPEG or PNG image/) });
     expect(report.images[3]).toEqual({ file: 'bomb.png', error: expect.stringMatching(bombError) });
     for (const i of [0, 2, 4]) expect(classified(report, i).top).toHaveLength(3);
@@ -213,7 +221,8 @@ describe(`incept infer ${replay}`, () => {
     expect(classified(smallReport, 0).top).toHaveLength(5);
     expect(smallReport.images[1]).toEqual({
       file: 'photo48.jpg',
-      error: 'JPEG too large: its header says 8000×6000 pixels (48.0 megapixels), more than the pixel budget of 40 megapixels (maxMegapixels); nothing was decoded',
+      error:
+        'JPEG too large: its header says 8000×6000 pixels (48.0 megapixels), more than the pixel budget of 40 megapixels (maxMegapixels); nothing was decoded',
     });
   });
 

@@ -82,7 +82,11 @@ function tieFree(r: Rng, n: number): Float64Array {
 }
 
 /** The reference's explicit geometry for pooling options with explicit padding. */
-function refGeometry(kernel: number | readonly [number, number], stride: number | readonly [number, number], pad: number | readonly [number, number, number, number]): PoolGeometryRef {
+function refGeometry(
+  kernel: number | readonly [number, number],
+  stride: number | readonly [number, number],
+  pad: number | readonly [number, number, number, number],
+): PoolGeometryRef {
   const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
   const [strideH, strideW] = typeof stride === 'number' ? [stride, stride] : stride;
   const p: [number, number, number, number] = typeof pad === 'number' ? [pad, pad, pad, pad] : [pad[0], pad[1], pad[2], pad[3]];
@@ -119,14 +123,21 @@ describe(`analytic backward vs finite differences, float64 (seed ${seed})`, () =
     const shape = [...c.shape] as [number, number, number, number];
     const g = refGeometry(c.kernel, c.stride, c.pad);
     const include = 'include' in c ? c.include : true;
-    const name = c.kind === 'global' ? 'global average' : `${c.kind} ${g.kh}×${g.kw}/${g.strideH}×${g.strideW} pad [${g.pad.join(', ')}]${c.kind === 'avg' ? (include ? ' pad counted' : ' pad excluded') : ''}`;
+    const name =
+      c.kind === 'global'
+        ? 'global average'
+        : `${c.kind} ${g.kh}×${g.kw}/${g.strideH}×${g.strideW} pad [${g.pad.join(', ')}]${c.kind === 'avg' ? (include ? ' pad counted' : ' pad excluded') : ''}`;
     it(`${name} pooling of x[${shape.join('×')}]`, () => {
       const x = c.kind === 'max' ? tieFree(rng, sizeOf(shape)) : Float64Array.from(randomArray(rng, sizeOf(shape)));
       const forward = () => (c.kind === 'global' ? { out: globalAvgPoolRef(x, shape), argmax: new Int32Array() } : pool2dRef(x, shape, c.kind, g, include));
       const r = Float64Array.from(randomArray(rng, forward().out.length));
       const fd = fdGrad(x, () => dot(forward().out, r));
       const analytic =
-        c.kind === 'max' ? maxPool2dBackwardRef(r, forward().argmax, x.length) : c.kind === 'avg' ? avgPool2dBackwardRef(r, shape, g, include) : globalAvgPoolBackwardRef(r, shape);
+        c.kind === 'max'
+          ? maxPool2dBackwardRef(r, forward().argmax, x.length)
+          : c.kind === 'avg'
+            ? avgPool2dBackwardRef(r, shape, g, include)
+            : globalAvgPoolBackwardRef(r, shape);
       assertClose(analytic, fd, FD_TOLERANCE, 'dx');
     });
   }
@@ -254,7 +265,12 @@ describe(`pooling backward kernels vs float64 (seed ${seed})`, () => {
     });
   });
 
-  const avgCases: { shape: [number, number, number, number]; kernel: number | [number, number]; stride: number | [number, number]; pad: number | [number, number, number, number] }[] = [
+  const avgCases: {
+    shape: [number, number, number, number];
+    kernel: number | [number, number];
+    stride: number | [number, number];
+    pad: number | [number, number, number, number];
+  }[] = [
     { shape: [2, 8, 8, 6], kernel: 3, stride: 1, pad: 1 }, // Inception's branch_pool
     { shape: [1, 7, 9, 5], kernel: 3, stride: 2, pad: 1 },
     { shape: [1, 5, 6, 3], kernel: [2, 3], stride: [1, 2], pad: [0, 1, 1, 1] },
@@ -275,7 +291,11 @@ describe(`pooling backward kernels vs float64 (seed ${seed})`, () => {
     }
   }
 
-  for (const shape of [[2, 8, 8, 16], [3, 5, 7, 3], [1, 1, 1, 4]] as [number, number, number, number][]) {
+  for (const shape of [
+    [2, 8, 8, 16],
+    [3, 5, 7, 3],
+    [1, 1, 1, 4],
+  ] as [number, number, number, number][]) {
     it(`global average on x[${shape.join('×')}]`, async () => {
       await engine.scope(async () => {
         const y = globalAvgPool(engine.tensor(randomArray(rng, sizeOf(shape)), shape));
@@ -314,14 +334,29 @@ describe(`pooling backward kernels vs float64 (seed ${seed})`, () => {
       const dy = engine.zeros([1, 3, 3, 2]);
       const idx = engine.zeros([1, 3, 3, 2], 'i32');
       expectInvalid(() => maxPool2dBackward(dy, engine.zeros([1, 3, 3, 2]), shape, options), /maxPool2dBackward: indices must be i32/);
-      expectInvalid(() => maxPool2dBackward(dy, engine.zeros([1, 3, 2, 3], 'i32'), shape, options), /maxPool2dBackward: indices must be a plain i32 tensor of dy's shape \[1, 3, 3, 2\]/);
-      expectInvalid(() => maxPool2dBackward(dy, engine.zeros([1, 3, 3, 4], 'i32').channelView(0, 2), shape, options), /maxPool2dBackward: indices must be a plain/);
-      expectInvalid(() => maxPool2dBackward(engine.zeros([1, 4, 4, 2]), idx, shape, options), /maxPool2dBackward: dy must have the forward output's shape \[1, 3, 3, 2\]/);
+      expectInvalid(
+        () => maxPool2dBackward(dy, engine.zeros([1, 3, 2, 3], 'i32'), shape, options),
+        /maxPool2dBackward: indices must be a plain i32 tensor of dy's shape \[1, 3, 3, 2\]/,
+      );
+      expectInvalid(
+        () => maxPool2dBackward(dy, engine.zeros([1, 3, 3, 4], 'i32').channelView(0, 2), shape, options),
+        /maxPool2dBackward: indices must be a plain/,
+      );
+      expectInvalid(
+        () => maxPool2dBackward(engine.zeros([1, 4, 4, 2]), idx, shape, options),
+        /maxPool2dBackward: dy must have the forward output's shape \[1, 3, 3, 2\]/,
+      );
       expectInvalid(() => maxPool2dBackward(dy, idx, [1, 2, 2, 2], options), /maxPool2dBackward: kernel 3×3 is larger than the padded input 2×2/);
       expectInvalid(() => maxPool2dBackward(engine.zeros([1, 3, 3, 2], 'i32'), idx, shape, options), /maxPool2dBackward: dy must be f32/);
-      expectInvalid(() => avgPool2dBackward(dy, shape, { ...options, countIncludePad: 'yes' as unknown as boolean }), /avgPool2dBackward: countIncludePad must be a boolean/);
+      expectInvalid(
+        () => avgPool2dBackward(dy, shape, { ...options, countIncludePad: 'yes' as unknown as boolean }),
+        /avgPool2dBackward: countIncludePad must be a boolean/,
+      );
       expectInvalid(() => avgPool2dBackward(dy, [1, 7, 7], options), /avgPool2dBackward: the input shape must be \[N, H, W, C\]/);
-      expectInvalid(() => globalAvgPoolBackward(engine.zeros([1, 1, 1, 3]), [1, 4, 4, 2]), /globalAvgPoolBackward: dy must have the forward output's shape \[1, 1, 1, 2\]/);
+      expectInvalid(
+        () => globalAvgPoolBackward(engine.zeros([1, 1, 1, 3]), [1, 4, 4, 2]),
+        /globalAvgPoolBackward: dy must have the forward output's shape \[1, 1, 1, 2\]/,
+      );
       expectInvalid(() => globalAvgPoolBackward(engine.zeros([1, 1, 1, 2]), [1, 0, 4, 2]), /globalAvgPoolBackward: .* has no pixels/);
     });
   });
@@ -392,7 +427,10 @@ describe(`BatchNorm backward kernel vs float64 (seed ${seed})`, () => {
       expectInvalid(() => batchNormTrainBackward(x, x, engine.zeros([5]), v, v), /batchNormTrainBackward: gamma must have 4 elements/);
       expectInvalid(() => batchNormTrainBackward(x, x, engine.zeros([8]).channelView(0, 4), v, v), /batchNormTrainBackward: gamma is .*a channel view/);
       expectInvalid(() => batchNormTrainBackward(x, x, null, v, engine.zeros([4], 'i32')), /batchNormTrainBackward: invStd must be f32/);
-      expectInvalid(() => batchNormTrainBackward(x, x, null, v, v, { relu: true, y: engine.zeros([2, 3, 3, 3]) }), /batchNormTrainBackward: y must have x's shape/);
+      expectInvalid(
+        () => batchNormTrainBackward(x, x, null, v, v, { relu: true, y: engine.zeros([2, 3, 3, 3]) }),
+        /batchNormTrainBackward: y must have x's shape/,
+      );
       expectInvalid(() => batchNormTrainBackward(x, x, null, v, v, { relu: 1 as unknown as boolean }), /batchNormTrainBackward: relu must be a boolean/);
     });
   });
@@ -424,17 +462,36 @@ describe(`softmax cross-entropy backward kernel vs float64 (seed ${seed})`, () =
     engine.scope(() => {
       const p = engine.zeros([4, 6]);
       expectInvalid(() => softmaxCrossEntropyBackward(p, engine.zeros([5], 'i32')), /softmaxCrossEntropyBackward: labels must be i32 \[4\]/);
-      expectInvalid(() => softmaxCrossEntropyBackward(p, engine.zeros([4, 5])), /softmaxCrossEntropyBackward: targets must be i32 labels \[4\] or f32 soft targets \[4, 6\]/);
-      expectInvalid(() => softmaxCrossEntropyBackward(p, engine.zeros([4], 'i32'), { labelSmoothing: 1 }), /softmaxCrossEntropyBackward: labelSmoothing must be a number in \[0, 1\)/);
-      expectInvalid(() => softmaxCrossEntropyBackward(p, engine.zeros([4], 'i32'), { scale: Number.NaN }), /softmaxCrossEntropyBackward: scale must be a finite number/);
-      expectInvalid(() => softmaxCrossEntropyBackward(engine.zeros([4, 6, 1]), engine.zeros([4], 'i32')), /softmaxCrossEntropyBackward: probabilities must be \[batch, classes\]/);
-      expectInvalid(() => softmaxCrossEntropyBackward(engine.zeros([4, 12]).channelView(0, 6), engine.zeros([4], 'i32')), /softmaxCrossEntropyBackward: probabilities is .*a channel view/);
+      expectInvalid(
+        () => softmaxCrossEntropyBackward(p, engine.zeros([4, 5])),
+        /softmaxCrossEntropyBackward: targets must be i32 labels \[4\] or f32 soft targets \[4, 6\]/,
+      );
+      expectInvalid(
+        () => softmaxCrossEntropyBackward(p, engine.zeros([4], 'i32'), { labelSmoothing: 1 }),
+        /softmaxCrossEntropyBackward: labelSmoothing must be a number in \[0, 1\)/,
+      );
+      expectInvalid(
+        () => softmaxCrossEntropyBackward(p, engine.zeros([4], 'i32'), { scale: Number.NaN }),
+        /softmaxCrossEntropyBackward: scale must be a finite number/,
+      );
+      expectInvalid(
+        () => softmaxCrossEntropyBackward(engine.zeros([4, 6, 1]), engine.zeros([4], 'i32')),
+        /softmaxCrossEntropyBackward: probabilities must be \[batch, classes\]/,
+      );
+      expectInvalid(
+        () => softmaxCrossEntropyBackward(engine.zeros([4, 12]).channelView(0, 6), engine.zeros([4], 'i32')),
+        /softmaxCrossEntropyBackward: probabilities is .*a channel view/,
+      );
     });
   });
 });
 
 describe(`BatchNorm backward through the tape (seed ${seed})`, () => {
-  for (const [shape, relu, withGamma] of [[[2, 3, 3, 5], true, true], [[1, 4, 5, 3], false, true], [[3, 2, 2, 4], true, false]] as const) {
+  for (const [shape, relu, withGamma] of [
+    [[2, 3, 3, 5], true, true],
+    [[1, 4, 5, 3], false, true],
+    [[3, 2, 2, 4], true, false],
+  ] as const) {
     it(`x[${shape.join('×')}] relu=${relu} γ=${withGamma}: taped gradients match finite differences`, async () => {
       const c = shape[3];
       const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
@@ -477,7 +534,11 @@ describe(`BatchNorm backward through the tape (seed ${seed})`, () => {
 });
 
 describe(`softmax cross-entropy backward through the tape (seed ${seed})`, () => {
-  for (const [rows, classes, eps, soft] of [[3, 7, 0, false], [4, 10, 0.1, false], [2, 5, 0.1, true]] as const) {
+  for (const [rows, classes, eps, soft] of [
+    [3, 7, 0, false],
+    [4, 10, 0.1, false],
+    [2, 5, 0.1, true],
+  ] as const) {
     it(`B=${rows} K=${classes} ε=${eps} ${soft ? 'soft' : 'hard'} targets: taped gradient matches finite differences`, async () => {
       const logits = Float64Array.from(randomArray(rng, rows * classes, -4, 4));
       const labels = Array.from({ length: rows }, () => randomInt(rng, 0, classes - 1));
@@ -527,7 +588,12 @@ describe(`pooling backward through the tape (seed ${seed})`, () => {
         const tape = new Tape(engine);
         const xt = tape.param(engine.tensor(Float32Array.from(x), shape));
         const opts = { kernel: c.k, stride: c.stride, padding: c.pad };
-        const y = c.kind === 'max' ? ag.maxPool2d(tape, xt, opts) : c.kind === 'avg' ? ag.avgPool2d(tape, xt, { ...opts, countIncludePad: c.include }) : ag.globalAvgPool(tape, xt);
+        const y =
+          c.kind === 'max'
+            ? ag.maxPool2d(tape, xt, opts)
+            : c.kind === 'avg'
+              ? ag.avgPool2d(tape, xt, { ...opts, countIncludePad: c.include })
+              : ag.globalAvgPool(tape, xt);
         const loss = ag.mean(tape, ag.mul(tape, y, engine.tensor(Float32Array.from(r), y.shape)));
         assertClose(await loss.read(), [f()], 1e-5, 'loss');
         tape.backward(loss);

@@ -17,7 +17,12 @@ const seed = freshSeed();
 const rng = makeRng(seed);
 
 describe(`linear (seed ${seed})`, () => {
-  for (const [b, inF, outF] of [[2, 2048, 1000], [3, 37, 13], [1, 768, 1000], [8, 5, 4]] as const) {
+  for (const [b, inF, outF] of [
+    [2, 2048, 1000],
+    [3, 37, 13],
+    [1, 768, 1000],
+    [8, 5, 4],
+  ] as const) {
     it(`[${b}, ${inF}] · [${inF}, ${outF}], with and without bias, and with ReLU`, async () => {
       const x = randomArray(rng, b * inF);
       const w = randomArray(rng, inF * outF, -0.05, 0.05);
@@ -29,7 +34,12 @@ describe(`linear (seed ${seed})`, () => {
         const wt = engine.tensor(w, [inF, outF]);
         assertClose(await linear(xt, wt).read(), plain, 1e-5, 'no bias');
         assertClose(await linear(xt, wt, engine.tensor(bias)).read(), withBias, 1e-5, 'bias');
-        assertClose(await linear(xt, wt, engine.tensor(bias), { relu: true }).read(), withBias.map((v) => Math.max(0, v)), 1e-5, 'bias + ReLU');
+        assertClose(
+          await linear(xt, wt, engine.tensor(bias), { relu: true }).read(),
+          withBias.map((v) => Math.max(0, v)),
+          1e-5,
+          'bias + ReLU',
+        );
       });
     });
   }
@@ -72,7 +82,9 @@ describe(`linear (seed ${seed})`, () => {
       expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3], 'u32'))).toThrow(/linear: weight must be f32/);
       expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), engine.zeros([3], 'i32'))).toThrow(/linear: bias must be f32/);
       expect(() => linear(engine.zeros([0, 4]), engine.zeros([4, 3]))).toThrow(/linear: x needs a batch of at least 1 and at least 1 feature/);
-      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), undefined, { out: engine.zeros([2, 4]) })).toThrow(/out must have the result's shape \[2, 3\]/);
+      expect(() => linear(engine.zeros([2, 4]), engine.zeros([4, 3]), undefined, { out: engine.zeros([2, 4]) })).toThrow(
+        /out must have the result's shape \[2, 3\]/,
+      );
     });
   });
 });

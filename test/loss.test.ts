@@ -28,7 +28,11 @@ function gradRef(logits: Float32Array, labels: number[], classes: number, eps: n
 
 describe('inceptionLoss', () => {
   const seed = freshSeed();
-  for (const [b, k, eps, auxWeight] of [[3, 10, 0.1, 0.4], [1, 1001, 0, 0.4], [5, 7, 0.2, 1]] as const) {
+  for (const [b, k, eps, auxWeight] of [
+    [3, 10, 0.1, 0.4],
+    [1, 1001, 0, 0.4],
+    [5, 7, 0.2, 1],
+  ] as const) {
     it(`B ${b}, ${k} classes, ε ${eps}, aux weight ${auxWeight} (seed ${seed})`, async () => {
       const rng = makeRng(seed + k);
       const logits = randomArray(rng, b * k, -4, 4);

@@ -63,7 +63,12 @@ describe('matmul on a grid taller than a dimension may hold', () => {
           const bt = engine.tensor(b, bShape);
           for (const variant of variants) {
             // A batch of matrices keeps its index in z (not folded).
-            assertClose(await matmul(at, bt, { variant }).read(), ref, 1e-4, `matmul ${variant} ${batch}×[${m}×${k}]·[${k}×${n}]${batch === 1 ? ' folded' : ''}`);
+            assertClose(
+              await matmul(at, bt, { variant }).read(),
+              ref,
+              1e-4,
+              `matmul ${variant} ${batch}×[${m}×${k}]·[${k}×${n}]${batch === 1 ? ' folded' : ''}`,
+            );
           }
         });
       }

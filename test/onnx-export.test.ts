@@ -67,7 +67,14 @@ class GraphBuilder {
   ) {}
 
   graph(output: string, outputIsProbabilities = false): Graph {
-    return { source: 'export-test', input: { name: 'image', shape: [...this.inputShape] }, output, nodes: [...this.nodes], weights: this.weights, outputIsProbabilities };
+    return {
+      source: 'export-test',
+      input: { name: 'image', shape: [...this.inputShape] },
+      output,
+      nodes: [...this.nodes],
+      weights: this.weights,
+      outputIsProbabilities,
+    };
   }
 
   shape(v: string): number[] {
@@ -75,7 +82,15 @@ class GraphBuilder {
   }
 
   private weight(name: string, shape: number[], lo: number, hi: number): string {
-    this.weights.set(name, { shape, data: uniform(this.rng, shape.reduce((a, b) => a * b, 1), lo, hi) });
+    this.weights.set(name, {
+      shape,
+      data: uniform(
+        this.rng,
+        shape.reduce((a, b) => a * b, 1),
+        lo,
+        hi,
+      ),
+    });
     return name;
   }
 
@@ -84,12 +99,27 @@ class GraphBuilder {
     return `${node.name}:0`;
   }
 
-  conv(name: string, x: string, cout: number, kernel: [number, number], o: { stride?: [number, number]; padding?: GraphPadding; bias?: boolean; relu?: boolean } = {}): string {
+  conv(
+    name: string,
+    x: string,
+    cout: number,
+    kernel: [number, number],
+    o: { stride?: [number, number]; padding?: GraphPadding; bias?: boolean; relu?: boolean } = {},
+  ): string {
     const cin = this.shape(x).at(-1)!;
     const s = Math.sqrt(3 / (kernel[0] * kernel[1] * cin));
     const weight = this.weight(`${name}.weight`, [kernel[0], kernel[1], cin, cout], -s, s);
     const bias = o.bias ? { bias: this.weight(`${name}.bias`, [cout], -0.5, 0.5) } : {};
-    return this.add({ op: 'conv2d', name, inputs: [x], weight, ...bias, stride: o.stride ?? [1, 1], padding: o.padding ?? [0, 0, 0, 0], ...(o.relu ? { relu: true } : {}) });
+    return this.add({
+      op: 'conv2d',
+      name,
+      inputs: [x],
+      weight,
+      ...bias,
+      stride: o.stride ?? [1, 1],
+      padding: o.padding ?? [0, 0, 0, 0],
+      ...(o.relu ? { relu: true } : {}),
+    });
   }
 
   batchNorm(name: string, x: string, o: { gamma?: boolean; beta?: boolean } = {}): string {
@@ -205,7 +235,12 @@ describe(`exportOnnx against onnxruntime (seed ${seed})`, () => {
     expect(w.dims!.map(int64ToNumber)).toEqual([8, 3, 3, 3]);
     const hwio = graph.weights.get('stem.weight')!.data;
     const view = new DataView(w.raw_data!.buffer, w.raw_data!.byteOffset);
-    for (const [o, i, y, x] of [[0, 0, 0, 0], [7, 2, 1, 2], [3, 1, 2, 0]] as const) expect(view.getFloat32((((o * 3 + i) * 3 + y) * 3 + x) * 4, true)).toBe(hwio[((y * 3 + x) * 3 + i) * 8 + o]);
+    for (const [o, i, y, x] of [
+      [0, 0, 0, 0],
+      [7, 2, 1, 2],
+      [3, 1, 2, 0],
+    ] as const)
+      expect(view.getFloat32((((o * 3 + i) * 3 + y) * 3 + x) * 4, true)).toBe(hwio[((y * 3 + x) * 3 + i) * 8 + o]);
     expect(g.node!.find((n) => n.name === 'dropout')!.input!.length).toBe(2); // opset ≥ 12: ratio is an input
   });
 
@@ -249,7 +284,12 @@ describe(`Inception-v3 to ONNX (seed ${seed})`, () => {
       for (const [name, p] of model.convs) {
         if (!p.gamma) continue;
         const c = p.gamma.size;
-        model.setBatchNorm(name, { gamma: uniform(rng, c, 0.6, 1.2), beta: uniform(rng, c, -0.2, 0.2), runningMean: uniform(rng, c, -0.1, 0.1), runningVar: uniform(rng, c, 0.8, 1.6) });
+        model.setBatchNorm(name, {
+          gamma: uniform(rng, c, 0.6, 1.2),
+          beta: uniform(rng, c, -0.2, 0.2),
+          runningMean: uniform(rng, c, -0.1, 0.1),
+          runningVar: uniform(rng, c, 0.8, 1.6),
+        });
       }
       const started = Date.now();
       const bytes = await exportInceptionV3Onnx(model);
@@ -287,7 +327,9 @@ describe(`runExport, the future 'incept export' (seed ${seed})`, () => {
       const decoded = decodeSafetensors(new Uint8Array(await readFile(st.path)));
       expect(decoded.tensors.get('fc.weight')!.shape[0]).toBe(7);
       expect(decoded.tensors.has('AuxLogits.fc.weight')).toBe(true);
-      expect(lines[0]).toMatch(/^wrote .*small\.safetensors: [\d.]+ MB, [\d,]+ parameters \(Inception-v3 CIFAR-10 variant, 7 classes; torchvision-layout safetensors, with the aux head; random init, seed \d+\)$/);
+      expect(lines[0]).toMatch(
+        /^wrote .*small\.safetensors: [\d.]+ MB, [\d,]+ parameters \(Inception-v3 CIFAR-10 variant, 7 classes; torchvision-layout safetensors, with the aux head; random init, seed \d+\)$/,
+      );
 
       const onnx = await runExport({ ...common, out: join(dir, 'small.onnx'), weights: st.path, opset: 17 });
       expect(onnx.format).toBe('onnx');
@@ -303,10 +345,16 @@ describe(`runExport, the future 'incept export' (seed ${seed})`, () => {
       const ref = await runOrt(bytes, nhwcToNchw(nhwc, [1, 32, 32, 3]), [1, 3, 32, 32]);
       expectClose(await runEngine(graph, nhwc, 1), ref.data, 'exported CIFAR-10 variant');
 
-      await expect(runExport({ ...common, out: join(dir, 'model.bin') })).rejects.toThrow(/cannot tell the format from '.*model\.bin': name the file \.onnx or \.safetensors, or pass --format onnx\|safetensors/);
+      await expect(runExport({ ...common, out: join(dir, 'model.bin') })).rejects.toThrow(
+        /cannot tell the format from '.*model\.bin': name the file \.onnx or \.safetensors, or pass --format onnx\|safetensors/,
+      );
       await expect(runExport({ ...common, out: join(dir, 'x.onnx'), opset: 5 })).rejects.toThrow(/--opset needs an integer from 7 to 21, got 5/);
-      await expect(runExport({ ...common, out: join(dir, 'x.onnx'), weights: join(dir, 'missing.safetensors') })).rejects.toThrow(/missing\.safetensors: no such safetensors file/);
-      await expect(runExport({ ...common, out: join(dir, 'x.onnx'), weights: st.path, numClasses: 10 })).rejects.toThrow(/--classes 10 does not match .*small\.safetensors, whose fc\.weight has 7 classes/);
+      await expect(runExport({ ...common, out: join(dir, 'x.onnx'), weights: join(dir, 'missing.safetensors') })).rejects.toThrow(
+        /missing\.safetensors: no such safetensors file/,
+      );
+      await expect(runExport({ ...common, out: join(dir, 'x.onnx'), weights: st.path, numClasses: 10 })).rejects.toThrow(
+        /--classes 10 does not match .*small\.safetensors, whose fc\.weight has 7 classes/,
+      );
       await expect(runExport({ ...common, out: join(dir, 'no-such-dir', 'x.onnx') })).rejects.toThrow(/incept export: could not write .*no-such-dir/);
     } finally {
       await rm(dir, { recursive: true, force: true });

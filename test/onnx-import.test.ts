@@ -27,7 +27,8 @@ beforeAll(async () => {
 const worst: { what: string; relErr: number }[] = [];
 afterAll(() => {
   engine?.destroy();
-  if (worst.length > 0) console.log(`largest relative error, engine vs onnxruntime: ${Math.max(...worst.map((w) => w.relErr)).toExponential(2)} over ${worst.length} comparisons`);
+  if (worst.length > 0)
+    console.log(`largest relative error, engine vs onnxruntime: ${Math.max(...worst.map((w) => w.relErr)).toExponential(2)} over ${worst.length} comparisons`);
 });
 
 const seed = freshSeed();
@@ -78,14 +79,21 @@ describe(`importOnnx against onnxruntime (seed ${seed})`, () => {
     let y = b.node('Conv', ['x', w], {}, { name: 'conv' });
     y = b.node('Add', [y, b.initializer('shift', [4, 1, 1], [1, 2, 3, 4])], {}, { name: 'shift' });
     y = b.node('Flatten', [y], {}, { name: 'flat' });
-    b.node('Gemm', [y, b.initializer('fc', [3, 4], uniform(rng, 12)), b.initializer('fc.b', [3], [1, 1, 1])], { transB: 1, alpha: { f: 2 }, beta: { f: 0.5 } }, { name: 'gemm', outputs: ['y'] });
+    b.node(
+      'Gemm',
+      [y, b.initializer('fc', [3, 4], uniform(rng, 12)), b.initializer('fc.b', [3], [1, 1, 1])],
+      { transB: 1, alpha: { f: 2 }, beta: { f: 0.5 } },
+      { name: 'gemm', outputs: ['y'] },
+    );
     const graph = importOnnx(b.output('y').build());
     const src = b.initializers;
     const oihw = src.find((t) => t.name === 'w')!;
     const view = new DataView(oihw.raw_data!.buffer, oihw.raw_data!.byteOffset);
     const hwio = graph.weights.get('w')!;
     expect(hwio.shape).toEqual([3, 1, 2, 4]);
-    for (let o = 0; o < 4; o++) for (let i = 0; i < 2; i++) for (let ky = 0; ky < 3; ky++) expect(hwio.data[(ky * 2 + i) * 4 + o]).toBe(view.getFloat32(((o * 2 + i) * 3 + ky) * 4, true));
+    for (let o = 0; o < 4; o++)
+      for (let i = 0; i < 2; i++)
+        for (let ky = 0; ky < 3; ky++) expect(hwio.data[(ky * 2 + i) * 4 + o]).toBe(view.getFloat32(((o * 2 + i) * 3 + ky) * 4, true));
     const conv = graph.nodes.find((n) => n.name === 'conv')!;
     expect(conv).toMatchObject({ op: 'conv2d', stride: [1, 1], padding: [0, 0, 0, 0], output: 'shift_out' });
     expect(Array.from(graph.weights.get((conv as { bias: string }).bias)!.data)).toEqual([1, 2, 3, 4]);
@@ -159,7 +167,10 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
     expectError(finish(b, b.node('Sigmoid', [y], {}, { name: 'gate' })), /node #1 'gate' \(Sigmoid\): op 'Sigmoid' is not supported; supported ops: Conv, /);
     b = base();
     y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
-    expectError(finish(b, b.node('FusedConv', [y], {}, { name: 'fused', domain: 'com.microsoft' })), /node #1 'fused' \(FusedConv\): op 'FusedConv' of domain 'com\.microsoft' is not supported/);
+    expectError(
+      finish(b, b.node('FusedConv', [y], {}, { name: 'fused', domain: 'com.microsoft' })),
+      /node #1 'fused' \(FusedConv\): op 'FusedConv' of domain 'com\.microsoft' is not supported/,
+    );
   });
 
   it('unsupported attribute values and names', () => {
@@ -201,7 +212,10 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
     b = base();
     y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
     y = b.node('Softmax', [y], { axis: 1 }, { name: 'sm' });
-    expectError(finish(b, y), /node #1 'sm' \(Softmax\): input 0 \(input\) 'conv_out' has shape \[N, 4, 3, 3\]; this op needs an \[N, F\] matrix or an \[N, C, 1, 1\] pooled value/);
+    expectError(
+      finish(b, y),
+      /node #1 'sm' \(Softmax\): input 0 \(input\) 'conv_out' has shape \[N, 4, 3, 3\]; this op needs an \[N, F\] matrix or an \[N, C, 1, 1\] pooled value/,
+    );
     b = base();
     y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
     y = b.node('Reshape', [y, b.initializer('shape', [3], [0, 4, -1], { type: 'int64' })], {}, { name: 'reshape' });
@@ -222,7 +236,10 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
     y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
     y = b.node('Relu', [y], {}, { name: 'relu' });
     y = b.node('Add', [y, b.initializer('shift', [4, 1, 1], [1, 2, 3, 4])], {}, { name: 'shift_add' });
-    expectError(finish(b, y), /node #2 'shift_add' \(Add\): adding the constant 'shift' is only supported right after a Conv, Gemm, MatMul or BatchNormalization/);
+    expectError(
+      finish(b, y),
+      /node #2 'shift_add' \(Add\): adding the constant 'shift' is only supported right after a Conv, Gemm, MatMul or BatchNormalization/,
+    );
     b = base();
     const conv = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
     y = b.node('Add', [conv, b.initializer('shift', [4, 1, 1], [1, 2, 3, 4])], {}, { name: 'shift_add' });
@@ -234,31 +251,46 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
     expectError(finish(b, y), /node #1 'pixel_add' \(Add\): the constant 'shift' has shape \[1, 1, 3, 3\]; only a scalar or one value per channel/);
   });
 
-  it("the transform_input ops anywhere else: Mul of two activations, a gathered channel fed to a conv, channels concatenated out of order", () => {
+  it('the transform_input ops anywhere else: Mul of two activations, a gathered channel fed to a conv, channels concatenated out of order', () => {
     let b = base();
     let y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
-    expectError(finish(b, b.node('Mul', [y, y], {}, { name: 'square' })), /node #1 'square' \(Mul\): Mul is supported only between one channel taken out with Gather and a scalar constant/);
+    expectError(
+      finish(b, b.node('Mul', [y, y], {}, { name: 'square' })),
+      /node #1 'square' \(Mul\): Mul is supported only between one channel taken out with Gather and a scalar constant/,
+    );
     const gather = (bb: OnnxBuilder, c: number, name: string): string => {
       const g = bb.node('Gather', ['x', bb.initializer(`i${c}`, [], [c], { type: 'int64' })], { axis: 1 }, { name });
       return bb.node('Unsqueeze', [g, bb.initializer(`a${c}`, [1], [1], { type: 'int64' })], {}, { name: `${name}_u` });
     };
     b = base();
     b.initializer('w1', [4, 1, 3, 3], uniform(rng, 36));
-    expectError(finish(b, b.node('Conv', [gather(b, 0, 'g0'), 'w1'], {}, { name: 'conv1ch' })), /node #2 'conv1ch' \(Conv\): input 0 \(X\) 'g0_u_out' is channel 0 of 'x' taken apart \(Gather node #0 'g0'\); a channel taken out with Gather may only be rescaled/);
+    expectError(
+      finish(b, b.node('Conv', [gather(b, 0, 'g0'), 'w1'], {}, { name: 'conv1ch' })),
+      /node #2 'conv1ch' \(Conv\): input 0 \(X\) 'g0_u_out' is channel 0 of 'x' taken apart \(Gather node #0 'g0'\); a channel taken out with Gather may only be rescaled/,
+    );
     b = base();
     y = b.node('Concat', [gather(b, 1, 'g1'), gather(b, 0, 'g0'), gather(b, 2, 'g2')], { axis: 1 }, { name: 'swap' });
-    expectError(finish(b, b.node('Conv', [y, 'w'], {}, { name: 'conv' })), /node #6 'swap' \(Concat\): a Concat of gathered channels must take all 3 channels of 'x' in order.*got channel 1, channel 0, channel 2 on axis 1/);
+    expectError(
+      finish(b, b.node('Conv', [y, 'w'], {}, { name: 'conv' })),
+      /node #6 'swap' \(Concat\): a Concat of gathered channels must take all 3 channels of 'x' in order.*got channel 1, channel 0, channel 2 on axis 1/,
+    );
     b = base();
     y = b.node('Mul', [gather(b, 0, 'g0'), b.initializer('k', [3], [1, 2, 3])], {}, { name: 'vector_mul' });
     expectError(finish(b, y), /node #2 'vector_mul' \(Mul\): the constant 'k' must be one floating-point number, got \[3\]/);
     b = base();
     y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
-    expectError(finish(b, b.node('Transpose', [y], { perm: [0, 2, 3, 1] }, { name: 'to_nhwc' })), /node #1 'to_nhwc' \(Transpose\): Transpose is supported only as the NHWC → NCHW transpose \(perm \[0, 3, 1, 2\]\) of the graph input/);
+    expectError(
+      finish(b, b.node('Transpose', [y], { perm: [0, 2, 3, 1] }, { name: 'to_nhwc' })),
+      /node #1 'to_nhwc' \(Transpose\): Transpose is supported only as the NHWC → NCHW transpose \(perm \[0, 3, 1, 2\]\) of the graph input/,
+    );
   });
 
   it('several inputs or outputs', () => {
     let b = base().input('y', ['batch', 3, 5, 5]);
-    expectError(finish(b, b.node('Conv', ['x', 'w'], {}, { name: 'conv' })), /the graph has 2 inputs \('x', 'y'\); importOnnx takes graphs with exactly one input/);
+    expectError(
+      finish(b, b.node('Conv', ['x', 'w'], {}, { name: 'conv' })),
+      /the graph has 2 inputs \('x', 'y'\); importOnnx takes graphs with exactly one input/,
+    );
     b = base();
     const y = b.node('Conv', ['x', 'w'], {}, { name: 'conv' });
     b.output(y);
@@ -273,23 +305,47 @@ describe(`importOnnx errors name the node and the problem (seed ${seed})`, () =>
 
   it('a missing initializer, external data, an unsupported opset', () => {
     let b = base();
-    expectError(finish(b, b.node('Conv', ['x', 'w_missing'], {}, { name: 'conv' })), /node #0 'conv' \(Conv\): input 1 \(W\) 'w_missing' is not the graph input, an initializer or the output of an earlier node \(a missing initializer/);
+    expectError(
+      finish(b, b.node('Conv', ['x', 'w_missing'], {}, { name: 'conv' })),
+      /node #0 'conv' \(Conv\): input 1 \(W\) 'w_missing' is not the graph input, an initializer or the output of an earlier node \(a missing initializer/,
+    );
     b = base();
-    b.initializers.push({ name: 'w_ext', dims: [4, 3, 3, 3], data_type: DataType.FLOAT, data_location: 1, external_data: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: '0' }] });
-    expectError(finish(b, b.node('Conv', ['x', 'w_ext'], {}, { name: 'conv' })), /node #0 'conv' \(Conv\): input 1 \(W\), initializer 'w_ext', keeps its data in an external file \('weights\.bin'\), which importOnnx does not read/);
+    b.initializers.push({
+      name: 'w_ext',
+      dims: [4, 3, 3, 3],
+      data_type: DataType.FLOAT,
+      data_location: 1,
+      external_data: [
+        { key: 'location', value: 'weights.bin' },
+        { key: 'offset', value: '0' },
+      ],
+    });
+    expectError(
+      finish(b, b.node('Conv', ['x', 'w_ext'], {}, { name: 'conv' })),
+      /node #0 'conv' \(Conv\): input 1 \(W\), initializer 'w_ext', keeps its data in an external file \('weights\.bin'\), which importOnnx does not read/,
+    );
     b = base();
     b.initializers.push(tensorProto('w_short', [4, 3, 3, 3], uniform(rng, 100)));
-    expectError(finish(b, b.node('Conv', ['x', 'w_short'], {}, { name: 'conv' })), /node #0 'conv' \(Conv\): input 1 \(W\), initializer 'w_short', \(FLOAT \[4, 3, 3, 3\]\) needs 432 bytes of raw_data, found 400/);
+    expectError(
+      finish(b, b.node('Conv', ['x', 'w_short'], {}, { name: 'conv' })),
+      /node #0 'conv' \(Conv\): input 1 \(W\), initializer 'w_short', \(FLOAT \[4, 3, 3, 3\]\) needs 432 bytes of raw_data, found 400/,
+    );
     for (const opset of [6, 22]) {
       b = base(opset);
-      expectError(finish(b, b.node('Conv', ['x', 'w'], {}, { name: 'conv' })), new RegExp(`opset ${opset} of the default domain is not supported; importOnnx reads opsets 7–21`));
+      expectError(
+        finish(b, b.node('Conv', ['x', 'w'], {}, { name: 'conv' })),
+        new RegExp(`opset ${opset} of the default domain is not supported; importOnnx reads opsets 7–21`),
+      );
     }
   });
 
   it('truncated and non-ONNX files', () => {
     const b = base();
     const good = finish(b, b.node('Conv', ['x', 'w'], {}, { name: 'conv' }));
-    expectError(good.subarray(0, good.length - 37), /not a readable ONNX model: the protobuf decoder stopped with ".*" \(\d+ bytes\); the file is truncated, damaged or not ONNX/);
+    expectError(
+      good.subarray(0, good.length - 37),
+      /not a readable ONNX model: the protobuf decoder stopped with ".*" \(\d+ bytes\); the file is truncated, damaged or not ONNX/,
+    );
     expectError(good.subarray(0, 3), /not (a readable|an) ONNX model/);
     expectError(new TextEncoder().encode('{"format": "layers-model", "modelTopology": {}}'), /not (a readable|an) ONNX model/);
     expectError(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), /not (a readable|an) ONNX model/);

@@ -98,8 +98,14 @@ describe('RMSProp (TensorFlow form) against float64', () => {
     const opt = new RMSProp(engine, params, { clipNorm: 0 });
     const s0 = await readMap(opt.state());
     for (const [name] of named) {
-      expect(Array.from(s0.get(`${name}.rmsprop.ms`)!).every((v) => v === 1), `${name} ms starts at ones`).toBe(true);
-      expect(Array.from(s0.get(`${name}.rmsprop.mom`)!).every((v) => v === 0), `${name} mom starts at 0`).toBe(true);
+      expect(
+        Array.from(s0.get(`${name}.rmsprop.ms`)!).every((v) => v === 1),
+        `${name} ms starts at ones`,
+      ).toBe(true);
+      expect(
+        Array.from(s0.get(`${name}.rmsprop.mom`)!).every((v) => v === 0),
+        `${name} mom starts at 0`,
+      ).toBe(true);
     }
     expect(s0.get('rmsprop.step')![0]).toBe(0);
     const ref = new Map<string, RmspropStateRef>(named.map(([n]) => [n, rmspropInitRef(host.get(n)!)]));
@@ -129,7 +135,13 @@ describe('RMSProp (TensorFlow form) against float64', () => {
 
   it(`with the defaults (clipping at 2), weight decay, and BatchNorm/bias excluded from it (seed ${seed})`, async () => {
     const rng = makeRng(seed + 1);
-    const shapes: [string, Shape][] = [['Conv2d_1a.conv.weight', [3, 3, 3, 8]], ['Conv2d_1a.bn.weight', [8]], ['Conv2d_1a.bn.bias', [8]], ['fc.weight', [8, 10]], ['fc.bias', [10]]];
+    const shapes: [string, Shape][] = [
+      ['Conv2d_1a.conv.weight', [3, 3, 3, 8]],
+      ['Conv2d_1a.bn.weight', [8]],
+      ['Conv2d_1a.bn.bias', [8]],
+      ['fc.weight', [8, 10]],
+      ['fc.bias', [10]],
+    ];
     const { host, params } = makeParams(rng, shapes);
     const wd = 0.05;
     const opt = new RMSProp(engine, params, { weightDecay: wd, excludeFromWeightDecay: isBiasOrNorm, lr: 0.045 });
@@ -142,7 +154,14 @@ describe('RMSProp (TensorFlow form) against float64', () => {
       stepWith(opt, shapes, grads, {}); // lr from the options
       expect(Math.abs((await opt.gradNorm!.read())[0]! - norm) / norm).toBeLessThanOrEqual(TOLERANCE);
       for (const [name] of shapes) {
-        const r = rmspropStepRef(ref.get(name)!, grads.get(name)!, { lr: 0.045, rho: 0.9, momentum: 0.9, epsilon: 1, weightDecay: opt.weightDecayOf(name), scale: clipScaleRef(norm, 2) });
+        const r = rmspropStepRef(ref.get(name)!, grads.get(name)!, {
+          lr: 0.045,
+          rho: 0.9,
+          momentum: 0.9,
+          epsilon: 1,
+          weightDecay: opt.weightDecayOf(name),
+          scale: clipScaleRef(norm, 2),
+        });
         ref.set(name, r);
         assertClose(await params.get(name)!.read(), r.w, TOLERANCE, `step ${step + 1} ${name} weights`);
         const st = await readMap(opt.state());
@@ -157,7 +176,13 @@ describe('RMSProp (TensorFlow form) against float64', () => {
 
 describe('SGD (PyTorch form) against float64', () => {
   const seed = freshSeed();
-  const shapes: [string, Shape][] = [['conv.weight', [3, 3, 5, 7]], ['bn.weight', [7]], ['bn.bias', [7]], ['fc.weight', [1001]], ['fc.bias', [1]]];
+  const shapes: [string, Shape][] = [
+    ['conv.weight', [3, 3, 5, 7]],
+    ['bn.weight', [7]],
+    ['bn.bias', [7]],
+    ['fc.weight', [1001]],
+    ['fc.bias', [1]],
+  ];
   const variants = [
     { momentum: 0, nesterov: false },
     { momentum: 0.9, nesterov: false },
@@ -180,7 +205,13 @@ describe('SGD (PyTorch form) against float64', () => {
           const st = await readMap(opt.state());
           expect([...st.keys()].sort()).toEqual(v.momentum ? [...shapes.map(([n]) => `${n}.sgd.momentum_buffer`), 'sgd.step'].sort() : ['sgd.step']);
           for (const [name] of shapes) {
-            const r = sgdStepRef(ref.get(name)!, grads.get(name)!, { lr, momentum: v.momentum, nesterov: v.nesterov, weightDecay: exclude(name) ? 0 : wd, scale: 1 });
+            const r = sgdStepRef(ref.get(name)!, grads.get(name)!, {
+              lr,
+              momentum: v.momentum,
+              nesterov: v.nesterov,
+              weightDecay: exclude(name) ? 0 : wd,
+              scale: 1,
+            });
             ref.set(name, r);
             assertClose(await params.get(name)!.read(), r.w, TOLERANCE, `step ${step + 1} ${name} weights`);
             if (r.buf) assertClose(st.get(`${name}.sgd.momentum_buffer`)!, r.buf, TOLERANCE, `step ${step + 1} ${name} buffer`);
@@ -194,7 +225,10 @@ describe('SGD (PyTorch form) against float64', () => {
 
   it(`the first momentum step sets buf = g exactly, and weight decay changes what it should (seed ${seed})`, async () => {
     const rng = makeRng(seed + 77);
-    const named: [string, Shape][] = [['a', [33]], ['b', [5]]];
+    const named: [string, Shape][] = [
+      ['a', [33]],
+      ['b', [5]],
+    ];
     const { host, params } = makeParams(rng, named);
     const grads = randomGrads(rng, named);
     const opt = new SGD(engine, params, { momentum: 0.9, weightDecay: 0.5, excludeFromWeightDecay: (n) => n === 'b', clipNorm: 0 });
@@ -202,7 +236,12 @@ describe('SGD (PyTorch form) against float64', () => {
     const st = await readMap(opt.state());
     expect(Array.from(st.get('b.sgd.momentum_buffer')!)).toEqual(Array.from(grads.get('b')!));
     // a got 0.5·w added: its buffer differs from its gradient exactly by that.
-    assertClose(st.get('a.sgd.momentum_buffer')!, Float64Array.from(grads.get('a')!, (g, i) => g + 0.5 * host.get('a')![i]!), TOLERANCE, 'buffer with decay');
+    assertClose(
+      st.get('a.sgd.momentum_buffer')!,
+      Float64Array.from(grads.get('a')!, (g, i) => g + 0.5 * host.get('a')![i]!),
+      TOLERANCE,
+      'buffer with decay',
+    );
     opt.dispose();
     disposeAll(params.values());
   });
@@ -232,7 +271,12 @@ describe('gradient clipping by global norm, inside the update kernel', () => {
       const w = await params.get(name)!.read();
       const moved = Float64Array.from(w, (x, i) => x - host.get(name)![i]!);
       sq += moved.reduce((s, x) => s + x * x, 0);
-      assertClose(moved, Float64Array.from(grads.get(name)!, (g) => -scale * g), TOLERANCE, `clipped update of ${name}`);
+      assertClose(
+        moved,
+        Float64Array.from(grads.get(name)!, (g) => -scale * g),
+        TOLERANCE,
+        `clipped update of ${name}`,
+      );
     }
     expect(Math.sqrt(sq)).toBeCloseTo(2, 4);
     opt.dispose();
@@ -275,7 +319,12 @@ describe('gradient clipping by global norm, inside the update kernel', () => {
     expect(opt.gradNorm).toBe(fakeNorm);
     for (const [name] of named) {
       const moved = Float64Array.from(await params.get(name)!.read(), (x, i) => x - host.get(name)![i]!);
-      assertClose(moved, Float64Array.from(grads.get(name)!, (g) => -(3 / (10 + 1e-6)) * g), TOLERANCE, `caller's norm, ${name}`);
+      assertClose(
+        moved,
+        Float64Array.from(grads.get(name)!, (g) => -(3 / (10 + 1e-6)) * g),
+        TOLERANCE,
+        `caller's norm, ${name}`,
+      );
     }
     // And the real one, computed by the trainer in a scope the step outlives.
     const before = await readMap(params);
@@ -286,7 +335,13 @@ describe('gradient clipping by global norm, inside the update kernel', () => {
       opt.step(g, { lr: 0.5, gradNorm: globalNorm([...g.values()]), clip: 2 });
     });
     for (const [name] of named) {
-      const r = sgdStepRef({ w: Float64Array.from(before.get(name)!), buf: Float64Array.from(state.get(`${name}.sgd.momentum_buffer`)!) }, grads.get(name)!, { lr: 0.5, momentum: 0.5, nesterov: false, weightDecay: 0, scale: clipScaleRef(norm, 2) });
+      const r = sgdStepRef({ w: Float64Array.from(before.get(name)!), buf: Float64Array.from(state.get(`${name}.sgd.momentum_buffer`)!) }, grads.get(name)!, {
+        lr: 0.5,
+        momentum: 0.5,
+        nesterov: false,
+        weightDecay: 0,
+        scale: clipScaleRef(norm, 2),
+      });
       assertClose(await params.get(name)!.read(), r.w, TOLERANCE, `trainer's norm, ${name}`);
     }
     fakeNorm.dispose();
@@ -397,7 +452,12 @@ describe('learning-rate schedules', () => {
 
 describe('exponential moving average of the weights', () => {
   const seed = freshSeed();
-  const named: [string, Shape][] = [['a', [1]], ['b', [7]], ['c', [1001]], ['d', [64, 33]]];
+  const named: [string, Shape][] = [
+    ['a', [1]],
+    ['b', [7]],
+    ['c', [1001]],
+    ['d', [64, 33]],
+  ];
 
   for (const numUpdates of [false, true]) {
     it(`avg ← d·avg + (1 − d)·w over 6 updates${numUpdates ? ", with TF's num_updates warm-up min(decay, (1+n)/(10+n))" : ''} (seed ${seed})`, async () => {
@@ -450,7 +510,7 @@ describe('exponential moving average of the weights', () => {
     const rng = makeRng(seed + 3);
     const { params } = makeParams(rng, named);
     const ema = new ExponentialMovingAverage(engine, params, { decay: 0.5 });
-    for (const [name, t] of params) engine.write(t, randomArray(rng, t.size));
+    for (const [, t] of params) engine.write(t, randomArray(rng, t.size));
     ema.update();
     const weights = await readMap(params);
     const averages = await readMap(ema.averages);
@@ -465,9 +525,11 @@ describe('exponential moving average of the weights', () => {
 
     const seen = await ema.withAverages(async () => readMap(params));
     for (const [name] of params) expect(Array.from(seen.get(name)!)).toEqual(Array.from(averages.get(name)!));
-    await expect(ema.withAverages(() => {
-      throw new Error('evaluation failed');
-    })).rejects.toThrow('evaluation failed');
+    await expect(
+      ema.withAverages(() => {
+        throw new Error('evaluation failed');
+      }),
+    ).rejects.toThrow('evaluation failed');
     expect(ema.swapped).toBe(false);
     for (const [name, t] of params) expect(Array.from(await t.read()), name).toEqual(Array.from(weights.get(name)!));
 
@@ -563,10 +625,14 @@ describe('optimizer state round trip', () => {
     const without = (k: string) => new Map([...good].filter(([n]) => n !== k));
     expect(() => opt.loadState(without('w.rmsprop.mom'))).toThrow(/rmsprop.loadState: 'w.rmsprop.mom' is missing/);
     expect(() => opt.loadState(without('rmsprop.step'))).toThrow(/rmsprop.loadState: 'rmsprop.step' \(the step count\) is missing/);
-    expect(() => opt.loadState(new Map([...good, ['w.sgd.momentum_buffer', [0, 0, 0]]]))).toThrow(/'w.sgd.momentum_buffer' is not a state entry of this rmsprop optimizer/);
+    expect(() => opt.loadState(new Map([...good, ['w.sgd.momentum_buffer', [0, 0, 0]]]))).toThrow(
+      /'w.sgd.momentum_buffer' is not a state entry of this rmsprop optimizer/,
+    );
     expect(() => opt.loadState(new Map([...good, ['w.rmsprop.ms', [1, 1]]]))).toThrow(/'w.rmsprop.ms' has 2 values, expected 3/);
     expect(() => opt.loadState(new Map([...good, ['rmsprop.step', [1.5]]]))).toThrow(/'rmsprop.step' must hold one non-negative integer/);
-    expect(() => opt.loadState(new Map<string, Tensor | number[]>([...good, ['rmsprop.step', opt.state().get('rmsprop.step')!]]))).toThrow(/must be host values/);
+    expect(() => opt.loadState(new Map<string, Tensor | number[]>([...good, ['rmsprop.step', opt.state().get('rmsprop.step')!]]))).toThrow(
+      /must be host values/,
+    );
     const st = await readMap(opt.state());
     expect(Array.from(st.get('w.rmsprop.ms')!)).toEqual([1, 1, 1]);
     expect(opt.steps).toBe(0);
@@ -596,7 +662,16 @@ describe('optimizer argument checks', () => {
       expect(() => new SGD(engine, [engine.zeros([2], 'i32')])).toThrow(/sgd: params '0' must be f32/);
       expect(() => new SGD(engine, [engine.zeros([2, 6]).channelView(0, 3)])).toThrow(/sgd: params '0' is .* a channel view/);
       const shared = engine.zeros([6]);
-      expect(() => new SGD(engine, new Map([['x', shared], ['y', shared.reshape([2, 3])]]))).toThrow(/sgd: params 'y' and 'x' share one buffer/);
+      expect(
+        () =>
+          new SGD(
+            engine,
+            new Map([
+              ['x', shared],
+              ['y', shared.reshape([2, 3])],
+            ]),
+          ),
+      ).toThrow(/sgd: params 'y' and 'x' share one buffer/);
       expect(() => new ExponentialMovingAverage(engine, ps, { decay: -0.5 })).toThrow(/ema: decay must be a finite number in \[0, 1\]/);
       expect(() => new ExponentialMovingAverage(engine, ps, { decay: 1.5 })).toThrow(/ema: decay/);
     });
@@ -604,22 +679,52 @@ describe('optimizer argument checks', () => {
 
   it('step rejects a bad or missing lr and mismatched gradients, and records nothing when it does', async () => {
     const rng = makeRng(freshSeed());
-    const named: [string, Shape][] = [['a', [3, 4]], ['b', [5]]];
+    const named: [string, Shape][] = [
+      ['a', [3, 4]],
+      ['b', [5]],
+    ];
     const { host, params } = makeParams(rng, named);
     const opt = new SGD(engine, params, { momentum: 0.9 });
     await engine.scope(async () => {
       const ga = engine.tensor(randomArray(rng, 12), [3, 4]);
       const gb = engine.tensor(randomArray(rng, 5), [5]);
-      const good = new Map([['a', ga], ['b', gb]]);
+      const good = new Map([
+        ['a', ga],
+        ['b', gb],
+      ]);
       expect(() => opt.step(good)).toThrow(/sgd.step: lr is required/);
       for (const lr of [-1, NaN]) expect(() => opt.step(good, { lr })).toThrow(/sgd.step: lr must be a finite number in \[0, ∞\)/);
       expect(() => opt.step(good, { lr: 0.1, clip: -1 })).toThrow(/sgd.step: clip must be/);
       expect(() => opt.step(new Map([['a', ga]]), { lr: 0.1 })).toThrow(/sgd.step: grads\['b'\] is missing/);
       expect(() => opt.step(new Map([...good, ['c', gb]]), { lr: 0.1 })).toThrow(/sgd.step: grads has 'c', which is not a parameter/);
-      expect(() => opt.step(new Map([['a', ga.reshape([4, 3])], ['b', gb]]), { lr: 0.1 })).toThrow(/sgd.step: grads\['a'\] has shape \[4, 3\] but the parameter has \[3, 4\]/);
+      expect(() =>
+        opt.step(
+          new Map([
+            ['a', ga.reshape([4, 3])],
+            ['b', gb],
+          ]),
+          { lr: 0.1 },
+        ),
+      ).toThrow(/sgd.step: grads\['a'\] has shape \[4, 3\] but the parameter has \[3, 4\]/);
       expect(() => opt.step([ga], { lr: 0.1 })).toThrow(/sgd.step: grads has 1 tensors for 2 parameters/);
-      expect(() => opt.step(new Map([['a', ga], ['b', engine.zeros([5], 'i32')]]), { lr: 0.1 })).toThrow(/sgd.step: grads\['b'\] must be f32/);
-      expect(() => opt.step(new Map([['a', params.get('a')!], ['b', gb]]), { lr: 0.1 })).toThrow(/sgd.step: grads\['a'\] shares the parameter's buffer/);
+      expect(() =>
+        opt.step(
+          new Map([
+            ['a', ga],
+            ['b', engine.zeros([5], 'i32')],
+          ]),
+          { lr: 0.1 },
+        ),
+      ).toThrow(/sgd.step: grads\['b'\] must be f32/);
+      expect(() =>
+        opt.step(
+          new Map([
+            ['a', params.get('a')!],
+            ['b', gb],
+          ]),
+          { lr: 0.1 },
+        ),
+      ).toThrow(/sgd.step: grads\['a'\] shares the parameter's buffer/);
       expect(() => opt.step(() => undefined, { lr: 0.1 })).toThrow(/sgd.step: grads\['a'\] is missing/);
       expect(() => opt.step(good, { lr: 0.1, gradNorm: engine.zeros([2]) })).toThrow(/sgd.step: gradNorm must be a live f32 tensor of one element/);
       // Nothing was recorded by the failed calls.

@@ -22,7 +22,10 @@ type Shape4 = [number, number, number, number];
 
 /** Runs max (with indices) and both averages on one geometry and checks them all. */
 async function checkPools(shape: Shape4, g: PoolGeometryRef, what: string): Promise<void> {
-  const xHost = randomArray(rng, shape.reduce((a, b) => a * b, 1));
+  const xHost = randomArray(
+    rng,
+    shape.reduce((a, b) => a * b, 1),
+  );
   const opts = { kernel: [g.kh, g.kw] as [number, number], stride: [g.strideH, g.strideW] as [number, number], padding: g.pad };
   const max = pool2dRef(xHost, shape, 'max', g);
   const avgIn = pool2dRef(xHost, shape, 'avg', g, true);
@@ -53,7 +56,18 @@ describe(`pooling (seed ${seed})`, () => {
   it('random geometries: windows 1–5 per axis, strides 1–3, uneven padding, odd sizes', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ n: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 11 }), w: fc.integer({ min: 1, max: 11 }), c: fc.integer({ min: 1, max: 7 }), kh: fc.integer({ min: 1, max: 5 }), kw: fc.integer({ min: 1, max: 5 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }), pads: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }), widePadding: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({
+          n: fc.integer({ min: 1, max: 3 }),
+          h: fc.integer({ min: 1, max: 11 }),
+          w: fc.integer({ min: 1, max: 11 }),
+          c: fc.integer({ min: 1, max: 7 }),
+          kh: fc.integer({ min: 1, max: 5 }),
+          kw: fc.integer({ min: 1, max: 5 }),
+          sh: fc.integer({ min: 1, max: 3 }),
+          sw: fc.integer({ min: 1, max: 3 }),
+          pads: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }),
+          widePadding: fc.integer({ min: 0, max: 3 }),
+        }),
         async (r) => {
           // Mostly padding narrower than the window (always valid); one run in four keeps
           // padding as wide as drawn, which may leave windows with no input element.
@@ -104,8 +118,15 @@ describe(`pooling (seed ${seed})`, () => {
   });
 
   it('global average pooling over 8×8 and 17×17 with odd channel counts', async () => {
-    for (const shape of [[2, 8, 8, 13], [1, 17, 17, 5], [3, 1, 1, 2]] as Shape4[]) {
-      const xHost = randomArray(rng, shape.reduce((a, b) => a * b, 1));
+    for (const shape of [
+      [2, 8, 8, 13],
+      [1, 17, 17, 5],
+      [3, 1, 1, 2],
+    ] as Shape4[]) {
+      const xHost = randomArray(
+        rng,
+        shape.reduce((a, b) => a * b, 1),
+      );
       await engine.scope(async () => {
         const y = globalAvgPool(engine.tensor(xHost, shape));
         expect(y.shape).toEqual([shape[0], 1, 1, shape[3]]);

@@ -16,7 +16,15 @@ import type { Engine } from '../src/runtime/engine.js';
 import type { DispatchRecord } from '../src/runtime/profiler.js';
 import { add } from '../src/ops/elementwise.js';
 import { matmul } from '../src/ops/matmul.js';
-import { buildProfile, collectProfile, kernelFamily, type CollectedProfile, type PeakInfo, type ProfileOptions, type ProfileResult } from '../src/bench/profile/run.js';
+import {
+  buildProfile,
+  collectProfile,
+  kernelFamily,
+  type CollectedProfile,
+  type PeakInfo,
+  type ProfileOptions,
+  type ProfileResult,
+} from '../src/bench/profile/run.js';
 import { formatProfile, profileChartCount, renderProfileHtml } from '../src/bench/profile/report.js';
 import { parseProfileOptions } from '../src/cli/profile.js';
 import { testEngine } from './support/engine.js';
@@ -77,21 +85,41 @@ describe.each([
     });
     expect(result.gpuMs).toBeGreaterThan(0);
     expect(result.wallMs).toBeGreaterThan(0);
-    close(result.gpuMs, recorded.reduce((s, r) => s + r.ms, 0));
+    close(
+      result.gpuMs,
+      recorded.reduce((s, r) => s + r.ms, 0),
+    );
   });
 
   it('sums by layer, kernel, op and pass to the dispatch total', () => {
     const { result } = get();
     for (const groups of [result.layers, result.kernels, result.ops]) {
       expect(groups.length).toBeGreaterThan(0);
-      close(groups.reduce((s, g) => s + g.ms, 0), result.gpuMs);
+      close(
+        groups.reduce((s, g) => s + g.ms, 0),
+        result.gpuMs,
+      );
       expect(groups.reduce((s, g) => s + g.calls, 0)).toBe(result.dispatches.length);
-      close(groups.reduce((s, g) => s + g.flops, 0), result.dispatches.reduce((s, d) => s + d.flops, 0));
-      for (const g of groups) close(Object.values(g.passMs).reduce((s, v) => s + v, 0), g.ms);
+      close(
+        groups.reduce((s, g) => s + g.flops, 0),
+        result.dispatches.reduce((s, d) => s + d.flops, 0),
+      );
+      for (const g of groups)
+        close(
+          Object.values(g.passMs).reduce((s, v) => s + v, 0),
+          g.ms,
+        );
       expect(groups.map((g) => g.ms)).toEqual([...groups.map((g) => g.ms)].sort((a, b) => b - a));
     }
-    for (const k of result.kernels) close(k.ms, result.dispatches.filter((d) => d.kernel === k.key).reduce((s, d) => s + d.ms, 0));
-    close(result.passes.reduce((s, p) => s + p.ms, 0), result.gpuMs);
+    for (const k of result.kernels)
+      close(
+        k.ms,
+        result.dispatches.filter((d) => d.kernel === k.key).reduce((s, d) => s + d.ms, 0),
+      );
+    close(
+      result.passes.reduce((s, p) => s + p.ms, 0),
+      result.gpuMs,
+    );
     expect(result.passes.reduce((s, p) => s + p.dispatches, 0)).toBe(result.dispatches.length);
   });
 
@@ -163,18 +191,42 @@ describe('passes', () => {
 describe('buildProfile on made-up records', () => {
   it('measures start times from the first dispatch and finds the idle gaps', () => {
     const rec = (seq: number, startMs: number, ms: number, submission: number): DispatchRecord => ({
-      seq, op: 'conv2d', kernel: 'conv2d.wgsl:tile8x8', workgroups: [1, 1, 1], ms, flops: 2e6, bytes: 1e6, timing: 'timestamp', layer: `L${seq}`, startMs, submission,
+      seq,
+      op: 'conv2d',
+      kernel: 'conv2d.wgsl:tile8x8',
+      workgroups: [1, 1, 1],
+      ms,
+      flops: 2e6,
+      bytes: 1e6,
+      timing: 'timestamp',
+      layer: `L${seq}`,
+      startMs,
+      submission,
     });
     const records = [rec(1, 1000, 1, 0), rec(2, 1001, 2, 0), rec(3, 1010, 1, 1), rec(4, 1011.5, 0.5, 1)];
     const r = buildProfile(
-      { arch: { variant: 'cifar10', width: 1, inputSize: 32 }, mode: 'forward', batch: 1, warmup: 0, macs: 1, params: 1, records, passes: records.map(() => 'forward'), wallMs: 20, peakBytes: 0 },
+      {
+        arch: { variant: 'cifar10', width: 1, inputSize: 32 },
+        mode: 'forward',
+        batch: 1,
+        warmup: 0,
+        macs: 1,
+        params: 1,
+        records,
+        passes: records.map(() => 'forward'),
+        wallMs: 20,
+        peakBytes: 0,
+      },
       { adapter: 'test', timing: 'timestamp', peak: { gflops: 4, source: 'given', how: 'test' } },
     );
     expect(r.dispatches.map((d) => d.startMs)).toEqual([0, 1, 10, 11.5]);
     expect(r.spanMs).toBe(12);
     expect(r.gpuMs).toBe(4.5);
     expect(r.busyFraction).toBe(4.5 / 12);
-    expect(r.gaps.map((g) => [g.after, g.before, g.ms])).toEqual([[1, 2, 7], [2, 3, 0.5]]);
+    expect(r.gaps.map((g) => [g.after, g.before, g.ms])).toEqual([
+      [1, 2, 7],
+      [2, 3, 0.5],
+    ]);
     expect(r.dispatches[0]!.gflops).toBe(2);
     expect(r.dispatches[0]!.peakFraction).toBe(0.5);
     expect(r.layers.map((l) => l.key)).toEqual(['L2', 'L1', 'L3', 'L4']);

@@ -83,7 +83,9 @@ describe('readUserFile', () => {
   });
 
   it('refuses a directory and a missing file, naming the path', async () => {
-    expect((await errorOf(readUserFile(dir, { what: 'model file', directoryHint: 'give the model file' }))).message).toMatch(/: a directory, not a file; give the model file/);
+    expect((await errorOf(readUserFile(dir, { what: 'model file', directoryHint: 'give the model file' }))).message).toMatch(
+      /: a directory, not a file; give the model file/,
+    );
     expect((await errorOf(readUserFile(join(dir, 'absent.bin'), { what: 'model file' }))).message).toMatch(/absent\.bin: no such file/);
   });
 
@@ -93,7 +95,9 @@ describe('readUserFile', () => {
     process.env[MAX_FILE_BYTES_ENV] = '1000';
     const small = await errorOf(readUserFile(path, { what: 'weights file' }));
     expect(small).toBeInstanceOf(UserFileError);
-    expect(small.message).toMatch(/big\.bin: 4096 bytes, more than the limit of 1000 bytes on a weights file; raise it with INCEPT_MAX_FILE_BYTES=<bytes> \(at most 4294967296\)/);
+    expect(small.message).toMatch(
+      /big\.bin: 4096 bytes, more than the limit of 1000 bytes on a weights file; raise it with INCEPT_MAX_FILE_BYTES=<bytes> \(at most 4294967296\)/,
+    );
     process.env[MAX_FILE_BYTES_ENV] = '2048';
     expect(maxFileBytes()).toBe(2048);
     expect((await errorOf(readUserFile(path, { what: 'weights file' }))).message).toMatch(/more than the limit of 2048 bytes/);
@@ -158,7 +162,10 @@ describe('every reader of a user-named model, weights or labels file goes throug
   it('incept export --weights /dev/zero exits 1 at once with the reason; INCEPT_MAX_FILE_BYTES applies to the CLI', async () => {
     const env = { ...process.env, INCEPT_DRIVER: 'system', VK_ICD_FILENAMES: '/nonexistent/icd.json' };
     const fail = async (args: string[], extra: Record<string, string> = {}) =>
-      (await run(process.execPath, ['bin/incept.js', ...args], { env: { ...env, ...extra }, timeout: HANG_GUARD_MS }).catch((e: unknown) => e)) as { code: number; stderr: string };
+      (await run(process.execPath, ['bin/incept.js', ...args], { env: { ...env, ...extra }, timeout: HANG_GUARD_MS }).catch((e: unknown) => e)) as {
+        code: number;
+        stderr: string;
+      };
     const zero = await fail(['export', '--out', join(dir, 'x.onnx'), '--weights', '/dev/zero']);
     expect(zero.code).toBe(1);
     expect(zero.stderr).toMatch(/incept: \/dev\/zero: not a regular file \(a character device\)/);

@@ -71,7 +71,19 @@ describe('README.md', () => {
 
 describe('typescriptSnippets', () => {
   it('finds ts blocks, their lines and skip marks', () => {
-    const md = ['text', '```ts', 'const a = 1;', '```', '<!-- readme-check: skip — a shell session -->', '```typescript', 'x', '```', '```sh', 'npm test', '```'].join('\n');
+    const md = [
+      'text',
+      '```ts',
+      'const a = 1;',
+      '```',
+      '<!-- readme-check: skip — a shell session -->',
+      '```typescript',
+      'x',
+      '```',
+      '```sh',
+      'npm test',
+      '```',
+    ].join('\n');
     expect(typescriptSnippets(md)).toEqual([
       { line: 2, code: 'const a = 1;' },
       { line: 6, code: 'x', skip: 'a shell session' },

@@ -125,7 +125,13 @@ describe('globalNorm against float64', () => {
     const shapes: Shape[] = [];
     for (let i = 0; i < 20; i++) {
       const r = randomInt(rng, 0, 2);
-      shapes.push(r === 0 ? [2 * randomInt(rng, 0, 4000) + 1] : r === 1 ? [randomInt(rng, 1, 9), randomInt(rng, 1, 9), 2 * randomInt(rng, 1, 40) + 1] : [3, 3, randomInt(rng, 1, 33), 2 * randomInt(rng, 0, 20) + 1]);
+      shapes.push(
+        r === 0
+          ? [2 * randomInt(rng, 0, 4000) + 1]
+          : r === 1
+            ? [randomInt(rng, 1, 9), randomInt(rng, 1, 9), 2 * randomInt(rng, 1, 40) + 1]
+            : [3, 3, randomInt(rng, 1, 33), 2 * randomInt(rng, 0, 20) + 1],
+      );
     }
     shapes.splice(7, 0, [0, 5]);
     shapes.push([70_001]);

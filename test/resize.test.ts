@@ -40,7 +40,6 @@ import {
   type RectRef,
   type ResizeModeRef,
 } from './reference/resize.js';
-import { assertClose } from './support/compare.js';
 import { testEngine } from './support/engine.js';
 import { freshSeed, makeRng, randomInt, type Rng } from './support/random.js';
 
@@ -65,7 +64,10 @@ function expectWithin(got: Float32Array, ref: Float64Array, tol: number, what: s
     if (!Number.isFinite(got[i]!)) throw new Error(`${what}: element ${i} is ${got[i]} (never written)`);
     const e = Math.abs(got[i]! - ref[i]!);
     if (e > worst) worst = e;
-    if (!(e <= tol)) throw new Error(`${what}: element ${i} (pixel ${Math.floor(i / 3)}, channel ${i % 3}) is ${got[i]}, reference ${ref[i]} (error ${e.toExponential(2)} > ${tol.toExponential(2)})`);
+    if (!(e <= tol))
+      throw new Error(
+        `${what}: element ${i} (pixel ${Math.floor(i / 3)}, channel ${i % 3}) is ${got[i]}, reference ${ref[i]} (error ${e.toExponential(2)} > ${tol.toExponential(2)})`,
+      );
   }
   return worst;
 }
@@ -91,7 +93,12 @@ describe('reference filters', () => {
     const aa = axisTaps(8, 4, 'antialias', 1);
     expect(aa.index).toEqual([1, 2, 3, 4]);
     expect(aa.weight.map((w) => w * 8)).toEqual([1, 3, 3, 1]);
-    for (const [i, o] of [[37, 299], [299, 37], [500, 342], [7, 3]] as const) {
+    for (const [i, o] of [
+      [37, 299],
+      [299, 37],
+      [500, 342],
+      [7, 3],
+    ] as const) {
       for (let k = 0; k < o; k += 7) expect(axisTaps(i, o, 'antialias', k).weight.reduce((a, b) => a + b)).toBeCloseTo(1, 12);
     }
     // Upscaling, antialias is plain bilinear in the interior.
@@ -143,7 +150,12 @@ describe('resizeRgb', () => {
 
   it(`TensorFlow 1 bilinear (halfPixelCenters: false) matches its reference, up and down (seed ${seed})`, async () => {
     const rng = makeRng(seed + 1);
-    for (const [h, w, oh, ow] of [[37, 53, 299, 299], [250, 190, 31, 77], [1, 1, 3, 3], [9, 2, 4, 5]] as const) {
+    for (const [h, w, oh, ow] of [
+      [37, 53, 299, 299],
+      [250, 190, 31, 77],
+      [1, 1, 3, 3],
+      [9, 2, 4, 5],
+    ] as const) {
       const image = randomImage(rng, h, w);
       const got = await runResize(image, { height: oh, width: ow, halfPixelCenters: false });
       expectWithin(got.data, resizeGrid(toGrid(image), oh, ow, 'bilinear-tf1').data, ABS_TOL, `tf1 ${h}×${w} → ${oh}×${ow}`);
@@ -243,7 +255,11 @@ describe('presets', () => {
   it('geometry: torchvision resizes the shorter side to 342 (longer truncated) and center-crops with Python rounding; tf-slim keeps the central 87.5%', () => {
     const tv = preprocessGeometry(TORCHVISION_PRESET, { width: 500, height: 375 });
     // 342 · 500 / 375 = 456; crop top = round(21.5) = 22, left = round(78.5) = 78 (halves to even).
-    expect(tv).toEqual({ source: { top: 0, left: 0, height: 375, width: 500 }, resized: { height: 342, width: 456 }, crop: { top: 22, left: 78, height: 299, width: 299 } });
+    expect(tv).toEqual({
+      source: { top: 0, left: 0, height: 375, width: 500 },
+      resized: { height: 342, width: 456 },
+      crop: { top: 22, left: 78, height: 299, width: 299 },
+    });
     // Portrait 333 × 500 (W × H): 342 · 500 / 333 = 513.5… → 513.
     expect(preprocessGeometry(TORCHVISION_PRESET, { width: 333, height: 500 }).resized).toEqual({ height: 513, width: 342 });
     expect(preprocessGeometry(KERAS_PRESET, { width: 37, height: 53 })).toEqual({
@@ -298,7 +314,9 @@ describe('presets', () => {
     const images = [randomImage(rng, 300, 451), randomImage(rng, 97, 64)];
     const got = await engine.scope(() => preprocess(engine, images, { preset: 'torchvision', size: 224 }).read());
     const slot = 224 * 224 * 3;
-    images.forEach((im, b) => expectWithin(got.subarray(b * slot, (b + 1) * slot), torchvisionRef(im, 224, 256).data, tolFor('torchvision'), `torchvision 224, image ${b}`));
+    images.forEach((im, b) =>
+      expectWithin(got.subarray(b * slot, (b + 1) * slot), torchvisionRef(im, 224, 256).data, tolFor('torchvision'), `torchvision 224, image ${b}`),
+    );
 
     const rect = await engine.scope(async () => {
       const y = preprocess(engine, images, { preset: 'keras', size: [40, 70], mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1] });
@@ -369,8 +387,20 @@ describe('images larger than one storage binding: uploaded in row chunks', () =>
     { image: [200, 3], resized: [7, 5], mode: 'antialias' },
     { image: [31, 1], resized: [299, 299], mode: 'bilinear-tf1' },
     { image: [31, 17], resized: [31, 17], mode: 'antialias' },
-    { image: [71, 45], resized: [23, 29], mode: 'antialias', source: { top: 3, left: 5, height: 60, width: 37 }, crop: { top: 2, left: 4, height: 17, width: 21 } },
-    { image: [71, 45], resized: [123, 29], mode: 'bilinear', source: { top: 9, left: 0, height: 51, width: 45 }, crop: { top: 50, left: 1, height: 61, width: 27 } },
+    {
+      image: [71, 45],
+      resized: [23, 29],
+      mode: 'antialias',
+      source: { top: 3, left: 5, height: 60, width: 37 },
+      crop: { top: 2, left: 4, height: 17, width: 21 },
+    },
+    {
+      image: [71, 45],
+      resized: [123, 29],
+      mode: 'bilinear',
+      source: { top: 9, left: 0, height: 51, width: 45 },
+      crop: { top: 50, left: 1, height: 61, width: 27 },
+    },
   ];
 
   it(`resizeImage with maxChunkBytes: pieces of at most that size, chunks thinner than a filter window, every filter, matches float64 (seed ${seed})`, async () => {
@@ -404,9 +434,17 @@ describe('images larger than one storage binding: uploaded in row chunks', () =>
 
   it(`the region reference equals the whole-grid references on small images (seed ${seed})`, () => {
     const rng = makeRng(seed + 1);
-    for (const [h, w] of [[375, 500], [53, 37], [1, 1]] as const) {
+    for (const [h, w] of [
+      [375, 500],
+      [53, 37],
+      [1, 1],
+    ] as const) {
       const image = randomImage(rng, h, w);
-      for (const [preset, whole] of [['torchvision', torchvisionRef(image)], ['keras', kerasRef(image)], ['tf-slim', tfSlimRef(image)]] as const) {
+      for (const [preset, whole] of [
+        ['torchvision', torchvisionRef(image)],
+        ['keras', kerasRef(image)],
+        ['tf-slim', tfSlimRef(image)],
+      ] as const) {
         const region = presetRegionRef(image, preset);
         expect(region.data.length).toBe(whole.data.length);
         const worst = region.data.reduce((m, v, i) => Math.max(m, Math.abs(v - whole.data[i]!)), 0);
@@ -424,7 +462,14 @@ describe('images larger than one storage binding: uploaded in row chunks', () =>
       expect(words.length).toBeGreaterThan(images.length);
       for (const n of words) expect(n * 4).toBeLessThanOrEqual(maxChunkBytes);
       const slot = 299 * 299 * 3;
-      images.forEach((im, b) => expectWithin(result.subarray(b * slot, (b + 1) * slot), presetRegionRef(im, preset).data, tolFor(preset), `${preset} image ${b}, pieces of ${maxChunkBytes} bytes`));
+      images.forEach((im, b) =>
+        expectWithin(
+          result.subarray(b * slot, (b + 1) * slot),
+          presetRegionRef(im, preset).data,
+          tolFor(preset),
+          `${preset} image ${b}, pieces of ${maxChunkBytes} bytes`,
+        ),
+      );
     }
   });
 
@@ -456,8 +501,12 @@ describe('images larger than one storage binding: uploaded in row chunks', () =>
   it('pieces too small for one row, and shapes beyond the kernel, are refused by name', () => {
     const image = { width: 40, height: 3, data: new Uint8Array(360) };
     engine.scope(() => {
-      expect(() => resizeImage(engine, image, { height: 2, width: 2, maxChunkBytes: 100 })).toThrow(/resizeImage: maxChunkBytes \(100\) is less than one row of the source window \(40 pixels × 3 = 120 bytes\)/);
-      expect(() => resizeImage(engine, image, { height: 2, width: 2, maxChunkBytes: 2 ** 40 })).toThrow(/resizeImage: maxChunkBytes must be an integer in \[4, \d+\] \(what this device binds\), got 1099511627776/);
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, maxChunkBytes: 100 })).toThrow(
+        /resizeImage: maxChunkBytes \(100\) is less than one row of the source window \(40 pixels × 3 = 120 bytes\)/,
+      );
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, maxChunkBytes: 2 ** 40 })).toThrow(
+        /resizeImage: maxChunkBytes must be an integer in \[4, \d+\] \(what this device binds\), got 1099511627776/,
+      );
       expect(() => preprocess(engine, [{ width: 40000, height: 2, data: new Uint8Array(240000) }], 'torchvision')).toThrow(
         /preprocess: a 2×40000 image resized to 342 on its shorter side would be 342×6840000, more than 32768 on a side \(aspect ratios up to 95\.8:1 fit\)/,
       );
@@ -471,20 +520,36 @@ describe('argument checks', () => {
     engine.scope(() => {
       const words = engine.tensor(packRgbBytes(image.data), [9], 'u32');
       expect(() => resizeRgb(engine.zeros([9]), image, { height: 2, width: 2 })).toThrow(/resizeRgb: words must be u32/);
-      expect(() => resizeRgb(engine.zeros([8], 'u32'), image, { height: 2, width: 2 })).toThrow(/resizeRgb: words must be u32 holding the 3×4×3 image bytes four to a word \(at least 9 words\)/);
+      expect(() => resizeRgb(engine.zeros([8], 'u32'), image, { height: 2, width: 2 })).toThrow(
+        /resizeRgb: words must be u32 holding the 3×4×3 image bytes four to a word \(at least 9 words\)/,
+      );
       expect(() => resizeRgb(words, image, { height: 0, width: 2 })).toThrow(/resizeRgb: height must be an integer in \[1, 32768\], got 0/);
       expect(() => resizeRgb(words, image, { height: 2, width: 2.5 })).toThrow(/resizeRgb: width must be an integer/);
       expect(() => resizeRgb(words, image, { height: 2, width: 2, antialias: true, halfPixelCenters: false })).toThrow(/resizeRgb: halfPixelCenters: false/);
-      expect(() => resizeRgb(words, image, { height: 2, width: 2, source: { top: 1, left: 0, height: 3, width: 4 } })).toThrow(/resizeRgb: source \(top 1, left 0, 3×4\) does not fit in the image \(3×4\)/);
-      expect(() => resizeRgb(words, image, { height: 5, width: 5, crop: { top: 0, left: 3, height: 5, width: 3 } })).toThrow(/resizeRgb: crop .* does not fit in the resized grid \(5×5\)/);
+      expect(() => resizeRgb(words, image, { height: 2, width: 2, source: { top: 1, left: 0, height: 3, width: 4 } })).toThrow(
+        /resizeRgb: source \(top 1, left 0, 3×4\) does not fit in the image \(3×4\)/,
+      );
+      expect(() => resizeRgb(words, image, { height: 5, width: 5, crop: { top: 0, left: 3, height: 5, width: 3 } })).toThrow(
+        /resizeRgb: crop .* does not fit in the resized grid \(5×5\)/,
+      );
       expect(() => resizeRgb(words, image, { height: 2, width: 2, scale: [1, 2] as never })).toThrow(/resizeRgb: scale must be three finite numbers/);
-      expect(() => resizeRgb(words, image, { height: 2, width: 2, out: engine.zeros([2, 2, 3, 3]) })).toThrow(/resizeRgb: out must be a plain f32\[B, 2, 2, 3\]/);
-      expect(() => resizeRgb(words, image, { height: 2, width: 2, out: engine.zeros([2, 2, 2, 3]), index: 2 })).toThrow(/resizeRgb: index must be an integer in \[0, 1\]/);
+      expect(() => resizeRgb(words, image, { height: 2, width: 2, out: engine.zeros([2, 2, 3, 3]) })).toThrow(
+        /resizeRgb: out must be a plain f32\[B, 2, 2, 3\]/,
+      );
+      expect(() => resizeRgb(words, image, { height: 2, width: 2, out: engine.zeros([2, 2, 2, 3]), index: 2 })).toThrow(
+        /resizeRgb: index must be an integer in \[0, 1\]/,
+      );
       expect(() => resizeRgb(words, image, { height: 2, width: 2, index: 1 })).toThrow(/resizeRgb: index 1 needs an out tensor/);
-      expect(() => resizeImage(engine, { width: 4, height: 3, data: new Uint8Array(35) }, { height: 2, width: 2 })).toThrow(/resizeImage: image.data must be a Uint8Array of height × width × 3 = 36 bytes/);
+      expect(() => resizeImage(engine, { width: 4, height: 3, data: new Uint8Array(35) }, { height: 2, width: 2 })).toThrow(
+        /resizeImage: image.data must be a Uint8Array of height × width × 3 = 36 bytes/,
+      );
       expect(() => preprocess(engine, [image], 'caffe' as never)).toThrow(/preprocess: unknown preset "caffe"; the presets are torchvision, keras, tf-slim/);
-      expect(() => preprocess(engine, [image, { width: 0, height: 3, data: new Uint8Array(0) }], 'keras')).toThrow(/preprocess: images\[1\].width must be an integer in \[1, 16777216\]/);
-      expect(() => preprocess(engine, [image], { preset: 'torchvision', size: 300, resizeSize: 256 })).toThrow(/preprocess: resizeSize \(256\) must be at least the crop's sides/);
+      expect(() => preprocess(engine, [image, { width: 0, height: 3, data: new Uint8Array(0) }], 'keras')).toThrow(
+        /preprocess: images\[1\].width must be an integer in \[1, 16777216\]/,
+      );
+      expect(() => preprocess(engine, [image], { preset: 'torchvision', size: 300, resizeSize: 256 })).toThrow(
+        /preprocess: resizeSize \(256\) must be at least the crop's sides/,
+      );
       expect(() => preprocess(engine, [image], { mean: [0, 0, 0], scale: [1, 1, 1] })).toThrow(/preprocess: give mean and std .* or scale and bias/);
       expect(() => preprocess(engine, [image], { std: [1, 0, 1] })).toThrow(/preprocess: std must be three finite numbers > 0/);
       expect(() => preprocess(engine, [image], { centralFraction: 0 })).toThrow(/preprocess: centralFraction must be a number in \(0, 1\]/);

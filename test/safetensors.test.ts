@@ -103,9 +103,17 @@ describe('encoding and decoding', () => {
     const { tensors, metadata: readBack } = decode(file);
     expect(readBack).toEqual(metadata);
     expect([...tensors.keys()].sort()).toEqual([...inputs.keys()].sort());
-    const expectedDtype: Record<string, [string, Function]> = {
-      f32: ['F32', Float32Array], i32: ['I32', Int32Array], u32: ['U32', Uint32Array], i64: ['I64', Int32Array], i64w: ['I64', Int32Array],
-      i16: ['I16', Int16Array], u16: ['U16', Uint16Array], i8: ['I8', Int8Array], u8: ['U8', Uint8Array], bool: ['BOOL', Uint8Array],
+    const expectedDtype: Record<string, [string, abstract new (...args: never[]) => unknown]> = {
+      f32: ['F32', Float32Array],
+      i32: ['I32', Int32Array],
+      u32: ['U32', Uint32Array],
+      i64: ['I64', Int32Array],
+      i64w: ['I64', Int32Array],
+      i16: ['I16', Int16Array],
+      u16: ['U16', Uint16Array],
+      i8: ['I8', Int8Array],
+      u8: ['U8', Uint8Array],
+      bool: ['BOOL', Uint8Array],
     };
     for (const [name, input] of inputs) {
       const t = tensors.get(name)!;
@@ -114,7 +122,8 @@ describe('encoding and decoding', () => {
       expect(t.shape, name).toEqual(input.shape);
       expect(t.data, name).toBeInstanceOf(ctor);
       if (input.data instanceof BigInt64Array) expect(Array.from(t.data), name).toEqual(Array.from(input.data, Number));
-      else if (input.data instanceof Float32Array) expect(bytesOf(t.data), name).toEqual(bytesOf(input.data)); // bit-exact
+      else if (input.data instanceof Float32Array)
+        expect(bytesOf(t.data), name).toEqual(bytesOf(input.data)); // bit-exact
       else expect(Array.from(t.data), name).toEqual(Array.from(input.data));
     }
     // A plain record works as well, and the scalar holds one element.
@@ -127,8 +136,21 @@ describe('encoding and decoding', () => {
 
   it('decodes F16 exactly: 1, −2.5, 65504, subnormals, ±0, ±inf, NaN', () => {
     const cases: [number, number][] = [
-      [0x3c00, 1], [0xc100, -2.5], [0x7bff, 65504], [0xfbff, -65504], [0x0001, 2 ** -24], [0x8001, -(2 ** -24)], [0x03ff, 1023 * 2 ** -24],
-      [0x0400, 2 ** -14], [0x3555, 0.333251953125], [0x0000, 0], [0x8000, -0], [0x7c00, Infinity], [0xfc00, -Infinity], [0x7e00, NaN], [0x7c01, NaN],
+      [0x3c00, 1],
+      [0xc100, -2.5],
+      [0x7bff, 65504],
+      [0xfbff, -65504],
+      [0x0001, 2 ** -24],
+      [0x8001, -(2 ** -24)],
+      [0x03ff, 1023 * 2 ** -24],
+      [0x0400, 2 ** -14],
+      [0x3555, 0.333251953125],
+      [0x0000, 0],
+      [0x8000, -0],
+      [0x7c00, Infinity],
+      [0xfc00, -Infinity],
+      [0x7e00, NaN],
+      [0x7c01, NaN],
     ];
     const bits = new Uint8Array(cases.length * 2);
     cases.forEach(([b], i) => new DataView(bits.buffer).setUint16(2 * i, b, true));
@@ -147,8 +169,18 @@ describe('encoding and decoding', () => {
 
   it('decodes BF16 exactly (including subnormals, ±inf, NaN)', () => {
     const cases: [number, number][] = [
-      [0x3f80, 1], [0xc020, -2.5], [0x477f, 65280], [0x4780, 65536], [0x7f7f, 3.3895313892515355e38], [0x0001, 2 ** -133], [0x007f, 127 * 2 ** -133],
-      [0x0080, 2 ** -126], [0x8000, -0], [0x7f80, Infinity], [0xff80, -Infinity], [0x7fc0, NaN],
+      [0x3f80, 1],
+      [0xc020, -2.5],
+      [0x477f, 65280],
+      [0x4780, 65536],
+      [0x7f7f, 3.3895313892515355e38],
+      [0x0001, 2 ** -133],
+      [0x007f, 127 * 2 ** -133],
+      [0x0080, 2 ** -126],
+      [0x8000, -0],
+      [0x7f80, Infinity],
+      [0xff80, -Infinity],
+      [0x7fc0, NaN],
     ];
     const bits = new Uint8Array(cases.length * 2);
     cases.forEach(([b], i) => new DataView(bits.buffer).setUint16(2 * i, b, true));
@@ -200,7 +232,10 @@ describe('encoding and decoding', () => {
   it('reads a Node Buffer that is a view into a larger pool (Buffer.slice does not copy)', () => {
     const i64 = new BigInt64Array([1n, -7n, 2n ** 31n - 1n]);
     const f = new Float32Array([0.5, -1e-20, 3]);
-    const file = build({ n: { dtype: 'I64', shape: [3], data_offsets: [0, 24] }, x: { dtype: 'F32', shape: [3], data_offsets: [24, 36] } }, [...bytesOf(i64), ...bytesOf(f)]);
+    const file = build({ n: { dtype: 'I64', shape: [3], data_offsets: [0, 24] }, x: { dtype: 'F32', shape: [3], data_offsets: [24, 36] } }, [
+      ...bytesOf(i64),
+      ...bytesOf(f),
+    ]);
     const pooled = Buffer.concat([Buffer.alloc(5, 0xff), Buffer.from(file), Buffer.alloc(3, 0xee)]).subarray(5, 5 + file.length);
     const before = Buffer.from(pooled);
     const { tensors } = decode(pooled);
@@ -252,7 +287,12 @@ describe('file layout', () => {
     });
     const m = headerOf(mixed);
     expect(Object.keys(m.header)).toEqual(['d', 'a', 'b', 'c']);
-    expect(['d', 'a', 'b', 'c'].map((k) => m.header[k].data_offsets)).toEqual([[0, 8], [8, 12], [12, 14], [14, 17]]);
+    expect(['d', 'a', 'b', 'c'].map((k) => m.header[k].data_offsets)).toEqual([
+      [0, 8],
+      [8, 12],
+      [12, 14],
+      [14, 17],
+    ]);
     expect(Array.from(mixed.subarray(8 + m.n))).toEqual([255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 64, 0xfe, 0xff, 9, 8, 7]);
     expect(mixed.length).toBe(8 + m.n + 17);
   });
@@ -260,7 +300,10 @@ describe('file layout', () => {
 
 describe('validation', () => {
   const valid = () =>
-    encodeSafetensors({ w: { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, b: { shape: [3], data: new Float32Array([7, 8, 9]) } }, { epoch: '3' });
+    encodeSafetensors(
+      { w: { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, b: { shape: [3], data: new Float32Array([7, 8, 9]) } },
+      { epoch: '3' },
+    );
 
   it('reports every prefix of a valid file as truncated, saying by how much', () => {
     const file = valid();
@@ -268,8 +311,17 @@ describe('validation', () => {
     for (let keep = 0; keep < file.length; keep++) {
       const cut = file.length - keep;
       if (keep < 8) expectError(() => decode(file.subarray(0, keep)), /truncated/, new RegExp(`file is ${keep} bytes long`));
-      else if (keep < 8 + n) expectError(() => decode(file.subarray(0, keep)), new RegExp(`header length says ${n} bytes but only ${keep - 8} follow it: the file is truncated by at least ${8 + n - keep} bytes`));
-      else expectError(() => decode(file.subarray(0, keep)), /tensor 'w' data_offsets \[12, 36\] run past the end of the data buffer/, new RegExp(`the file is truncated by ${cut} bytes`));
+      else if (keep < 8 + n)
+        expectError(
+          () => decode(file.subarray(0, keep)),
+          new RegExp(`header length says ${n} bytes but only ${keep - 8} follow it: the file is truncated by at least ${8 + n - keep} bytes`),
+        );
+      else
+        expectError(
+          () => decode(file.subarray(0, keep)),
+          /tensor 'w' data_offsets \[12, 36\] run past the end of the data buffer/,
+          new RegExp(`the file is truncated by ${cut} bytes`),
+        );
     }
     expect(decode(file).tensors.size).toBe(2);
   });
@@ -303,19 +355,34 @@ describe('validation', () => {
     expectError(() => decode(build({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } })), /tensor 'w': shape must be an array of non-negative integers/);
     expectError(() => decode(build({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } })), /shape must be/);
     for (const offsets of [[0], [0, 4, 8], [-4, 0], [0, 2.5], '0,4']) {
-      expectError(() => decode(build({ w: { dtype: 'U8', shape: [4], data_offsets: offsets } }, [1, 2, 3, 4])), /tensor 'w': data_offsets must be \[begin, end\]/);
+      expectError(
+        () => decode(build({ w: { dtype: 'U8', shape: [4], data_offsets: offsets } }, [1, 2, 3, 4])),
+        /tensor 'w': data_offsets must be \[begin, end\]/,
+      );
     }
-    expectError(() => decode(build({ w: { dtype: 'U8', shape: [0], data_offsets: [4, 0] } }, [1, 2, 3, 4])), /tensor 'w': data_offsets \[4, 0\] end before they begin/);
+    expectError(
+      () => decode(build({ w: { dtype: 'U8', shape: [0], data_offsets: [4, 0] } }, [1, 2, 3, 4])),
+      /tensor 'w': data_offsets \[4, 0\] end before they begin/,
+    );
   });
 
   it('rejects unknown and unsupported dtypes, naming the supported ones', () => {
-    expectError(() => decode(build({ w: { dtype: 'F17', shape: [1], data_offsets: [0, 4] } }, [0, 0, 0, 0])), /tensor 'w': "F17" is an unknown dtype; supported: F64, F32, F16, BF16/);
-    expectError(() => decode(build({ w: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, [0])), /"F8_E4M3" is a safetensors dtype this reader does not support/);
+    expectError(
+      () => decode(build({ w: { dtype: 'F17', shape: [1], data_offsets: [0, 4] } }, [0, 0, 0, 0])),
+      /tensor 'w': "F17" is an unknown dtype; supported: F64, F32, F16, BF16/,
+    );
+    expectError(
+      () => decode(build({ w: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, [0])),
+      /"F8_E4M3" is a safetensors dtype this reader does not support/,
+    );
     expectError(() => decode(build({ w: { dtype: 5, shape: [1], data_offsets: [0, 1] } }, [0])), /dtype must be a string/);
   });
 
   it('rejects a size that does not match the offsets', () => {
-    expectError(() => decode(build({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Array(20).fill(0))), /tensor 'w': dtype F32 × shape \[2, 3\] is 24 bytes but data_offsets \[0, 20\] span 20/);
+    expectError(
+      () => decode(build({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Array(20).fill(0))),
+      /tensor 'w': dtype F32 × shape \[2, 3\] is 24 bytes but data_offsets \[0, 20\] span 20/,
+    );
     expectError(() => decode(build({ w: { dtype: 'I64', shape: [], data_offsets: [0, 4] } }, [0, 0, 0, 0])), /I64 × shape \[\] is 8 bytes/);
   });
 
@@ -333,12 +400,27 @@ describe('validation', () => {
       () => decode(build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, z(12))),
       /tensor 'b' data_offsets \[8, 12\] leave a gap of 4 bytes after tensor 'a' \[0, 4\]; tensors must be contiguous/,
     );
-    expectError(() => decode(build({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, z(8))), /leave a gap of 4 bytes after the start of the data buffer/);
-    expectError(() => decode(build({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, z(8))), /tensor 'a' data_offsets \[0, 16\] run past the end of the data buffer \(8 bytes after the header\): the file is truncated by 8 bytes/);
+    expectError(
+      () => decode(build({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, z(8))),
+      /leave a gap of 4 bytes after the start of the data buffer/,
+    );
+    expectError(
+      () => decode(build({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, z(8))),
+      /tensor 'a' data_offsets \[0, 16\] run past the end of the data buffer \(8 bytes after the header\): the file is truncated by 8 bytes/,
+    );
     expectError(() => decode(build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, z(7))), /3 bytes follow the last tensor/);
     expectError(() => decode(build({}, z(1))), /1 bytes follow the last tensor/);
     // Zero-size tensors take no room, wherever they sit at a tensor boundary.
-    const ok = decode(build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, e: { dtype: 'F32', shape: [0, 3], data_offsets: [4, 4] }, f: { dtype: 'U8', shape: [0], data_offsets: [0, 0] } }, z(4)));
+    const ok = decode(
+      build(
+        {
+          a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+          e: { dtype: 'F32', shape: [0, 3], data_offsets: [4, 4] },
+          f: { dtype: 'U8', shape: [0], data_offsets: [0, 0] },
+        },
+        z(4),
+      ),
+    );
     expect(ok.tensors.get('e')!.shape).toEqual([0, 3]);
   });
 
@@ -349,11 +431,20 @@ describe('validation', () => {
 
   it('rejects I64 and F64 values the 32-bit arrays cannot hold', () => {
     const big = new BigInt64Array([1n, 2n ** 31n]);
-    expectError(() => decode(build({ l: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, bytesOf(big))), /tensor 'l' \(I64\) holds 2147483648 at element 1, outside the int32 range/);
+    expectError(
+      () => decode(build({ l: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, bytesOf(big))),
+      /tensor 'l' \(I64\) holds 2147483648 at element 1, outside the int32 range/,
+    );
     const neg = new BigUint64Array([2n ** 40n]);
-    expectError(() => decode(build({ u: { dtype: 'U64', shape: [1], data_offsets: [0, 8] } }, bytesOf(neg))), /tensor 'u' \(U64\) holds 1099511627776 at element 0, outside the uint32 range/);
+    expectError(
+      () => decode(build({ u: { dtype: 'U64', shape: [1], data_offsets: [0, 8] } }, bytesOf(neg))),
+      /tensor 'u' \(U64\) holds 1099511627776 at element 0, outside the uint32 range/,
+    );
     const huge = new Float64Array([0, 1e300]);
-    expectError(() => decode(build({ d: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } }, bytesOf(huge))), /tensor 'd' \(F64\) holds 1e\+300 at element 1, beyond float32's range/);
+    expectError(
+      () => decode(build({ d: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } }, bytesOf(huge))),
+      /tensor 'd' \(F64\) holds 1e\+300 at element 1, beyond float32's range/,
+    );
   });
 
   it('names the default source when none is given', () => {
@@ -361,7 +452,8 @@ describe('validation', () => {
   });
 
   it('refuses to encode what it cannot write', () => {
-    const enc = (t: Record<string, unknown>, meta?: Record<string, unknown>) => () => encodeSafetensors(t as Record<string, SafetensorsInput>, meta as Record<string, string>);
+    const enc = (t: Record<string, unknown>, meta?: Record<string, unknown>) => () =>
+      encodeSafetensors(t as Record<string, SafetensorsInput>, meta as Record<string, string>);
     expect(enc({ w: { shape: [2, 2], data: new Float32Array(3) } })).toThrow(/tensor 'w': shape \[2, 2\] holds 4 elements but data has 3 elements/);
     expect(enc({ w: { shape: [2, -1], data: new Float32Array(3) } })).toThrow(/tensor 'w': shape \[2,-1\] must be an array of non-negative integers/);
     expect(enc({ w: { dtype: 'F16', shape: [1], data: new Float32Array(1) } })).toThrow(/tensor 'w': cannot write dtype "F16"; written dtypes: F32, I32, U32/);
@@ -411,7 +503,12 @@ describe('files', () => {
     });
     // Other dtypes go up as f32 / i32.
     await engine.scope(async () => {
-      const half = decode(build({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [2], data_offsets: [4, 6] } }, [0x00, 0x3c, 0x00, 0xc1, 200, 3])).tensors;
+      const half = decode(
+        build(
+          { h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [2], data_offsets: [4, 6] } },
+          [0x00, 0x3c, 0x00, 0xc1, 200, 3],
+        ),
+      ).tensors;
       const gpu = uploadTensors(engine, half);
       expect(gpu.get('h')!.dtype).toBe('f32');
       expect(await gpu.get('h')!.toArray()).toEqual([1, -2.5]);
@@ -439,7 +536,11 @@ describe('checkpoints', () => {
     const json = { step: 1200, lr: 0.045, history: [1.5, 0.9], name: 'inception' };
     let id = '';
     await engine.scope(async () => {
-      const out = await writeCheckpoint(ckDir, 'step-1200', { tensors: { w: engine.tensor([1, 2, 3, 4], [2, 2]), n: engine.tensor(new Int32Array([5])) }, json, metadata: { model: 'v3' } });
+      const out = await writeCheckpoint(ckDir, 'step-1200', {
+        tensors: { w: engine.tensor([1, 2, 3, 4], [2, 2]), n: engine.tensor(new Int32Array([5])) },
+        json,
+        metadata: { model: 'v3' },
+      });
       id = out.id;
       expect(out.safetensors).toBe(join(ckDir, 'step-1200.safetensors'));
     });
@@ -463,8 +564,12 @@ describe('checkpoints', () => {
     await expect(readCheckpoint(a, 'ck')).rejects.toThrow(/ck\.safetensors: does not belong with .*ck\.json: checkpoint ids differ/);
 
     rmSync(join(b, 'ck.json'));
-    await expect(readCheckpoint(b, 'ck')).rejects.toThrow(/ck\.json: checkpoint 'ck' is incomplete: this file is missing \(.*ck\.safetensors exists without it\)/);
-    await expect(readCheckpoint(b, 'other')).rejects.toThrow(/other\.safetensors: checkpoint 'other' is incomplete: this file is missing \(.*other\.json is missing too\)/);
+    await expect(readCheckpoint(b, 'ck')).rejects.toThrow(
+      /ck\.json: checkpoint 'ck' is incomplete: this file is missing \(.*ck\.safetensors exists without it\)/,
+    );
+    await expect(readCheckpoint(b, 'other')).rejects.toThrow(
+      /other\.safetensors: checkpoint 'other' is incomplete: this file is missing \(.*other\.json is missing too\)/,
+    );
 
     writeFileSync(join(b, 'ck.json'), '{"step": 2');
     await expect(readCheckpoint(b, 'ck')).rejects.toThrow(/ck\.json: checkpoint JSON is not valid JSON/);

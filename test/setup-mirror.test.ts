@@ -38,7 +38,9 @@ afterEach(() => {
 
 describe('scripts/debian-mirror.sh', () => {
   it('a one-line sources.list with a local mirror', async () => {
-    const root = fixture({ 'etc/apt/sources.list': 'deb http://mirror.local/debian bookworm main contrib\ndeb http://mirror.local/debian-security bookworm-security main\n' });
+    const root = fixture({
+      'etc/apt/sources.list': 'deb http://mirror.local/debian bookworm main contrib\ndeb http://mirror.local/debian-security bookworm-security main\n',
+    });
     expect(await mirror(root, '--codename')).toBe('bookworm');
     expect(await mirror(root, '--uri')).toBe('http://mirror.local/debian');
     expect(await mirror(root)).toBe('deb http://mirror.local/debian bookworm-backports main');

@@ -90,13 +90,23 @@ describe(`softmax cross-entropy (seed ${seed})`, () => {
       // The kernel's own NaN, not the engine's poison left in place.
       const bits = new Uint32Array(losses.buffer, losses.byteOffset, losses.length);
       expect([bits[1], bits[3]]).toEqual([LABEL_NAN_BITS, LABEL_NAN_BITS]);
-      assertClose([0, 2, 4].map((i) => losses[i]!), [0, 2, 4].map((i) => ref[i]!), 1e-5, 'rows with valid labels');
+      assertClose(
+        [0, 2, 4].map((i) => losses[i]!),
+        [0, 2, 4].map((i) => ref[i]!),
+        1e-5,
+        'rows with valid labels',
+      );
       expect(Number.isNaN((await r.meanLoss.read())[0]!)).toBe(true);
       assertClose(await r.probabilities.read(), softmaxRef(logits, 5, 10), 1e-5, 'probabilities of every row');
     });
   });
 
-  for (const [rows, classes] of [[1, 10], [6, 33], [3, 1000], [8, 1001]] as const) {
+  for (const [rows, classes] of [
+    [1, 10],
+    [6, 33],
+    [3, 1000],
+    [8, 1001],
+  ] as const) {
     it(`softmax [${rows}, ${classes}]: rows sum to 1 and match the reference`, async () => {
       const logits = randomArray(rng, rows * classes, -20, 20);
       await engine.scope(async () => {
@@ -107,7 +117,11 @@ describe(`softmax cross-entropy (seed ${seed})`, () => {
     });
   }
 
-  for (const [rows, classes] of [[5, 1001], [2, 2500], [3, 40]] as const) {
+  for (const [rows, classes] of [
+    [5, 1001],
+    [2, 2500],
+    [3, 40],
+  ] as const) {
     it(`topK [${rows}, ${classes}] matches a CPU sort`, async () => {
       const v = randomArray(rng, rows * classes);
       await engine.scope(async () => {

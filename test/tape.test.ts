@@ -130,7 +130,12 @@ describe(`autograd tape (seed ${seed})`, () => {
       };
       tape.backward(forward(tape, t));
       tape.backward(forward(tape, t));
-      assertClose(await tape.grad(t.w)!.read(), fd.w.map((v) => 2 * v), 1e-4, 'twice the gradient after two backward calls');
+      assertClose(
+        await tape.grad(t.w)!.read(),
+        fd.w.map((v) => 2 * v),
+        1e-4,
+        'twice the gradient after two backward calls',
+      );
       tape.zeroGrad();
       expect(tape.grad(t.w)).toBeUndefined();
       tape.noGrad(() => forward(tape, t));
@@ -149,7 +154,12 @@ describe(`autograd tape (seed ${seed})`, () => {
       const tape = new Tape(engine);
       const xt = tape.param(engine.tensor(x));
       tape.backward(ag.sum(tape, ag.dropout(tape, xt, { rate: 0.4, seed: 77 })));
-      assertClose(await tape.grad(xt)!.read(), Array.from(mask, (m) => (m ? 1 / 0.6 : 0)), 1e-6, 'd sum(dropout(x)) / dx');
+      assertClose(
+        await tape.grad(xt)!.read(),
+        Array.from(mask, (m) => (m ? 1 / 0.6 : 0)),
+        1e-6,
+        'd sum(dropout(x)) / dx',
+      );
       tape.dispose();
     });
   });

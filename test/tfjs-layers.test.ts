@@ -14,7 +14,18 @@ import { testEngine } from './support/engine.js';
 import { assertClose } from './support/compare.js';
 import { freshSeed, makeRng, randomArray } from './support/random.js';
 import { graphRef } from './reference/graph.js';
-import { inceptionShaped, publish, saveArtifacts, setRandomWeights, setWeightsByName, tf, tfReady, toKeras3Topology, type Published, type Quantization } from './support/tfjs-models.js';
+import {
+  inceptionShaped,
+  publish,
+  saveArtifacts,
+  setRandomWeights,
+  setWeightsByName,
+  tf,
+  tfReady,
+  toKeras3Topology,
+  type Published,
+  type Quantization,
+} from './support/tfjs-models.js';
 
 const seed = freshSeed();
 let engine: Engine;
@@ -30,7 +41,8 @@ beforeAll(async () => {
 afterAll(() => {
   engine?.destroy();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  if (worst.size > 0) console.log(`tfjs-layers (seed ${seed}): max relative error per model: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+  if (worst.size > 0)
+    console.log(`tfjs-layers (seed ${seed}): max relative error per model: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
 });
 
 const L = tf.layers;
@@ -71,7 +83,11 @@ async function check(name: string, model: tf.LayersModel, options: CheckOptions 
       const ref = tf.tidy(() => (model.predict(tf.tensor(x, [batch, ...inShape])) as tf.Tensor).dataSync() as Float32Array);
       // Saturated probabilities (all 0 and 1) would hide any error: the weights are scaled so
       // the logits stay moderate, and this checks they did.
-      if (graph.outputIsProbabilities) expect(ref.some((p) => p > 1e-3 && p < 0.999), `${name}: tfjs's probabilities are saturated`).toBe(true);
+      if (graph.outputIsProbabilities)
+        expect(
+          ref.some((p) => p > 1e-3 && p < 0.999),
+          `${name}: tfjs's probabilities are saturated`,
+        ).toBe(true);
       assertClose(graphRef(graph, x, batch), ref, 1e-4, `${name}, batch ${batch}: the imported graph on the host against tfjs`);
       for (const [k, plan] of plans.entries()) {
         const xt = engine.tensor(x, [batch, ...inShape]);
@@ -177,7 +193,16 @@ function depthwiseModel(): tf.LayersModel {
 /** MobileNet's pattern: ZeroPadding2D before a valid strided (depthwise) convolution. */
 function zeroPaddingModel(): tf.LayersModel {
   const x = tf.input({ shape: [8, 7, 3], name: 'in' });
-  let y = ap(L.zeroPadding2d({ padding: [[0, 1], [2, 1]], name: 'pad_asym' }), x); // 9×10
+  let y = ap(
+    L.zeroPadding2d({
+      padding: [
+        [0, 1],
+        [2, 1],
+      ],
+      name: 'pad_asym',
+    }),
+    x,
+  ); // 9×10
   y = ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', name: 'conv_s2' }), y); // 4×4
   y = ap(L.zeroPadding2d({ padding: 1, name: 'pad1' }), y);
   y = ap(L.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw' }), y); // 6×6, its own padding on top
@@ -225,7 +250,7 @@ function smallQuantModel(): tf.LayersModel {
 // --------------------------------------------------------------------------------- tests
 
 describe(`importing (seed ${seed})`, () => {
-  it('resolves TensorFlow\'s same padding (odd pixel at the end), strides and the layer options into IR nodes', async () => {
+  it("resolves TensorFlow's same padding (odd pixel at the end), strides and the layer options into IR nodes", async () => {
     const { graph } = await check('conv', convModel(), { batches: [1] });
     const conv = (name: string) => graph.nodes.find((n) => n.name === name) as any;
     expect(conv('c_same_s2').padding).toEqual([1, 1, 1, 1]); // 11 → 6: 1 + 1; 9 → 5: 1 + 1
@@ -258,7 +283,10 @@ describe(`importing (seed ${seed})`, () => {
       producers.add(node.output);
     }
     const keras3 = { ...published.modelJson, modelTopology: toKeras3Topology(published.modelJson.modelTopology) };
-    const wrapped = { ...published.modelJson, modelTopology: { keras_version: '2.13.1', backend: 'tensorflow', model_config: { ...published.modelJson.modelTopology, class_name: 'Functional' } } };
+    const wrapped = {
+      ...published.modelJson,
+      modelTopology: { keras_version: '2.13.1', backend: 'tensorflow', model_config: { ...published.modelJson.modelTopology, class_name: 'Functional' } },
+    };
     const x = randomArray(makeRng(caseSeed('order-x')), 2 * 7 * 9 * 4);
     const expected = graphRef(reference, x, 2);
     for (const g of [fromReversed, await importTfjsLayers(keras3, published.readShard), await importTfjsLayers(JSON.stringify(wrapped), published.readShard)]) {
@@ -415,16 +443,26 @@ describe(`files (seed ${seed})`, () => {
     const last = names[names.length - 1]!;
     const folder = path.slice(0, -'model.json'.length);
     writeFileSync(join(folder, last), published.shards.get(last)!.subarray(0, 3));
-    await expect(readTfjsLayersModel(path)).rejects.toThrow(new RegExp(`weight shard '${last}' \\(group 1, shard ${names.length} of ${names.length}\\) is truncated: it holds 3 bytes, expected ${total - full * (names.length - 1)} bytes`));
+    await expect(readTfjsLayersModel(path)).rejects.toThrow(
+      new RegExp(
+        `weight shard '${last}' \\(group 1, shard ${names.length} of ${names.length}\\) is truncated: it holds 3 bytes, expected ${total - full * (names.length - 1)} bytes`,
+      ),
+    );
     writeFileSync(join(folder, names[1]!), published.shards.get(names[1]!)!.subarray(0, full - 8));
     writeFileSync(join(folder, last), published.shards.get(last)!);
-    await expect(readTfjsLayersModel(path)).rejects.toThrow(new RegExp(`'${names[1]}' \\(group 1, shard 2 of ${names.length}\\) is truncated: it holds ${full - 8} bytes, expected ${full} bytes`));
+    await expect(readTfjsLayersModel(path)).rejects.toThrow(
+      new RegExp(`'${names[1]}' \\(group 1, shard 2 of ${names.length}\\) is truncated: it holds ${full - 8} bytes, expected ${full} bytes`),
+    );
     rmSync(join(folder, names[1]!));
     const message = await readTfjsLayersModel(path).then(
       () => '',
       (e: Error) => e.message,
     );
-    expect(message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: weight shard '${names[1]}' \\(group 1, shard 2 of ${names.length}\\) could not be read, expected ${full} bytes`));
+    expect(message).toMatch(
+      new RegExp(
+        `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: weight shard '${names[1]}' \\(group 1, shard 2 of ${names.length}\\) could not be read, expected ${full} bytes`,
+      ),
+    );
     expect(message).toContain(`no such file: ${join(folder, names[1]!)}`);
     await expect(readTfjsLayersModel(join(dir, 'nowhere', 'model.json'))).rejects.toThrow(/nowhere\/model\.json: no such file/);
     writeFileSync(path, '{"format": "layers-model", "modelTopology": ');
@@ -436,15 +474,21 @@ describe('errors name the layer and what it cannot take', () => {
   async function publishedOf(build: () => tf.LayersModel): Promise<Published> {
     return publish(await saveArtifacts(build()), { shardBytes: 256 });
   }
-  const single = (layer: tf.layers.Layer, shape = [6, 6, 3]) => () => {
-    const x = tf.input({ shape, name: 'in' });
-    const y = ap(L.flatten({ name: 'flat' }), ap(layer, x));
-    return tf.model({ inputs: x, outputs: y });
-  };
+  const single =
+    (layer: tf.layers.Layer, shape = [6, 6, 3]) =>
+    () => {
+      const x = tf.input({ shape, name: 'in' });
+      const y = ap(L.flatten({ name: 'flat' }), ap(layer, x));
+      return tf.model({ inputs: x, outputs: y });
+    };
 
   it('unsupported layers and options', async () => {
     let p = await publishedOf(single(L.upSampling2d({ size: [2, 2], name: 'up' })));
-    await expectImportError(p.modelJson, p.readShard, /layer 'up' \(UpSampling2D\): layer class 'UpSampling2D' is not supported; supported: InputLayer, Conv2D/);
+    await expectImportError(
+      p.modelJson,
+      p.readShard,
+      /layer 'up' \(UpSampling2D\): layer class 'UpSampling2D' is not supported; supported: InputLayer, Conv2D/,
+    );
     p = await publishedOf(single(L.conv2d({ filters: 2, kernelSize: 3, activation: 'sigmoid', name: 'sig' })));
     await expectImportError(p.modelJson, p.readShard, /layer 'sig' \(Conv2D\): activation 'sigmoid' is not supported/);
     p = await publishedOf(single(L.conv2d({ filters: 2, kernelSize: 3, activation: 'softmax', name: 'cs' })));
@@ -477,7 +521,11 @@ describe('errors name the layer and what it cannot take', () => {
       const y = ap(L.maxPooling2d({ poolSize: 2, name: 'pool' }), ap(L.zeroPadding2d({ padding: 1, name: 'pad' }), x));
       return tf.model({ inputs: x, outputs: ap(L.flatten({ name: 'flat' }), y) });
     });
-    await expectImportError(p.modelJson, p.readShard, /layer 'pool' \(MaxPooling2D\) reads the output of layer 'pad' \(ZeroPadding2D\), which is supported only right before a Conv2D/);
+    await expectImportError(
+      p.modelJson,
+      p.readShard,
+      /layer 'pool' \(MaxPooling2D\) reads the output of layer 'pad' \(ZeroPadding2D\), which is supported only right before a Conv2D/,
+    );
     const inner = tf.sequential({ name: 'inner', layers: [L.conv2d({ inputShape: [6, 6, 3], filters: 2, kernelSize: 1, name: 'inner_conv' })] });
     const x = tf.input({ shape: [6, 6, 3], name: 'in' });
     const nested = tf.model({ inputs: x, outputs: ap(L.flatten({ name: 'flat' }), ap(inner as unknown as tf.layers.Layer, x)) });
@@ -492,16 +540,24 @@ describe('errors name the layer and what it cannot take', () => {
     await expectImportError(missing, p.readShard, /layer 'bn' \(BatchNormalization\): the weights manifest has no 'bn\/moving_variance' \(shape \[5\]\)/);
     const reshaped = JSON.parse(JSON.stringify(p.modelJson));
     reshaped.weightsManifest[0].weights.find((w: any) => w.name === 'fc/kernel').shape = [4, 5];
-    await expectImportError(reshaped, p.readShard, /layer 'fc' \(Dense\): weight 'fc\/kernel' has shape \[4, 5\], but the layer's config and input need \[5, 4\]/);
+    await expectImportError(
+      reshaped,
+      p.readShard,
+      /layer 'fc' \(Dense\): weight 'fc\/kernel' has shape \[4, 5\], but the layer's config and input need \[5, 4\]/,
+    );
     const badQuant = JSON.parse(JSON.stringify(p.modelJson));
     badQuant.weightsManifest[0].weights[0].quantization = { dtype: 'int4', scale: 1, min: 0 };
     await expectImportError(badQuant, p.readShard, /weight 'conv\/kernel' has quantization .*int4/);
     let reads = 0;
-    await expectImportError(p.modelJson, async (path) => {
-      reads++;
-      if (path.includes('shard2of')) throw new Error('disk on fire');
-      return p.readShard(path);
-    }, /weight shard 'group1-shard2of\d+\.bin' \(group 1, shard 2 of \d+\) could not be read, expected 256 bytes .*: disk on fire/);
+    await expectImportError(
+      p.modelJson,
+      async (path) => {
+        reads++;
+        if (path.includes('shard2of')) throw new Error('disk on fire');
+        return p.readShard(path);
+      },
+      /weight shard 'group1-shard2of\d+\.bin' \(group 1, shard 2 of \d+\) could not be read, expected 256 bytes .*: disk on fire/,
+    );
     expect(reads).toBeGreaterThan(1);
     await expectImportError('{"format": "layers-model", "modelTopology": {', p.readShard, /not valid JSON/);
     await expectImportError({ format: 'graph-model', modelTopology: {} }, p.readShard, /a TensorFlow\.js graph model/);

@@ -71,12 +71,16 @@ async function oracle(args: string[]): Promise<string> {
 /** [N, H, W, C] → [N, C, H, W] and back, for PyTorch's layout. */
 function nhwcToNchw(x: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
   const out = new Float32Array(x.length);
-  for (let b = 0; b < n!; b++) for (let y = 0; y < h!; y++) for (let xx = 0; xx < w!; xx++) for (let ch = 0; ch < c!; ch++) out[((b * c! + ch) * h! + y) * w! + xx] = x[((b * h! + y) * w! + xx) * c! + ch]!;
+  for (let b = 0; b < n!; b++)
+    for (let y = 0; y < h!; y++)
+      for (let xx = 0; xx < w!; xx++) for (let ch = 0; ch < c!; ch++) out[((b * c! + ch) * h! + y) * w! + xx] = x[((b * h! + y) * w! + xx) * c! + ch]!;
   return out;
 }
 function nchwToNhwc(x: ArrayLike<number>, [n, c, h, w]: readonly number[]): Float32Array {
   const out = new Float32Array(x.length);
-  for (let b = 0; b < n!; b++) for (let ch = 0; ch < c!; ch++) for (let y = 0; y < h!; y++) for (let xx = 0; xx < w!; xx++) out[((b * h! + y) * w! + xx) * c! + ch] = x[((b * c! + ch) * h! + y) * w! + xx]!;
+  for (let b = 0; b < n!; b++)
+    for (let ch = 0; ch < c!; ch++)
+      for (let y = 0; y < h!; y++) for (let xx = 0; xx < w!; xx++) out[((b * h! + y) * w! + xx) * c! + ch] = x[((b * c! + ch) * h! + y) * w! + xx]!;
   return out;
 }
 

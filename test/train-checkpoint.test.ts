@@ -34,7 +34,14 @@ const seed = freshSeed();
 const rng = makeRng(seed);
 
 function stateAt(step: number): TrainState {
-  return { config: { ...DEFAULT_TRAIN_CONFIG, width: 0.125 }, step, loader: { epoch: 0, cursor: 8 * step, seed: 1 }, seconds: step, epochLossSum: step, epochLossCount: step };
+  return {
+    config: { ...DEFAULT_TRAIN_CONFIG, width: 0.125 },
+    step,
+    loader: { epoch: 0, cursor: 8 * step, seed: 1 },
+    seconds: step,
+    epochLossSum: step,
+    epochLossCount: step,
+  };
 }
 function tensorsFor(values: Float32Array): Map<string, Tensor> {
   return new Map([['model.w', engine.tensor(values, [values.length])]]);
@@ -148,7 +155,10 @@ describe('the run folder lock', () => {
   it('a lock held on another machine is not guessed about', async () => {
     const dir = join(root, 'lock-remote');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: 1, hostname: `not-${hostname()}`, started: '2026-01-01T00:00:00.000Z', command: 'incept train' }));
+    writeFileSync(
+      join(dir, 'run.lock'),
+      JSON.stringify({ pid: 1, hostname: `not-${hostname()}`, started: '2026-01-01T00:00:00.000Z', command: 'incept train' }),
+    );
     await expect(acquireRunLock(dir)).rejects.toThrow(new RegExp(`in use by process 1 on not-${hostname()}.*delete .*run\\.lock`));
   });
 });

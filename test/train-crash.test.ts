@@ -24,7 +24,30 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const data = join(root, 'cifar');
 writeTinyCifar(data, 8); // 40 training images; --train-limit 32 at batch 8: 4 steps an epoch
 // 3 epochs of 4 steps: epoch ends (evaluation, checkpoint) at steps 4, 8 and 12.
-const runFlags = ['--data', data, '--width', '0.125', '--batch-size', '8', '--epochs', '3', '--train-limit', '32', '--test-limit', '8', '--warmup', '2', '--lr', '0.03', '--ema', '0.9', '--seed', String(seed % 10_000), '--log-every', '1'];
+const runFlags = [
+  '--data',
+  data,
+  '--width',
+  '0.125',
+  '--batch-size',
+  '8',
+  '--epochs',
+  '3',
+  '--train-limit',
+  '32',
+  '--test-limit',
+  '8',
+  '--warmup',
+  '2',
+  '--lr',
+  '0.03',
+  '--ema',
+  '0.9',
+  '--seed',
+  String(seed % 10_000),
+  '--log-every',
+  '1',
+];
 
 function expectKilled(r: InceptRun, what: string): void {
   expect(r.signal, `${what} should have been killed; exit code ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe('SIGKILL');
@@ -43,7 +66,10 @@ describe(`incept train killed with SIGKILL and resumed (seed ${seed})`, () => {
 
     // 1. A checkpoint after every step; killed halfway through writing the one of step r1.
     const r1 = randomInt(rng, 2, 3);
-    expectKilled(await runIncept(['train', ...runFlags, '--out', out, '--checkpoint-every', '0'], crash('checkpoint-partial', r1)), `crash halfway through checkpoint ${r1}`);
+    expectKilled(
+      await runIncept(['train', ...runFlags, '--out', out, '--checkpoint-every', '0'], crash('checkpoint-partial', r1)),
+      `crash halfway through checkpoint ${r1}`,
+    );
     // 2. Resumes from step r1 − 1 (the half-written checkpoint is not used; the metrics line of
     //    step r1 goes, so it is not logged twice); killed while appending the metrics line of r2.
     const r2 = randomInt(rng, r1 + 1, 7);
@@ -90,7 +116,9 @@ describe(`incept train killed with SIGKILL and resumed (seed ${seed})`, () => {
     expect([...b.tensors.keys()].some((k) => k.startsWith('ema.'))).toBe(true);
     for (const [name, values] of a.tensors) {
       const other = b.tensors.get(name)!;
-      expect(Buffer.from(other.buffer, other.byteOffset, other.byteLength).equals(Buffer.from(values.buffer, values.byteOffset, values.byteLength)), name).toBe(true);
+      expect(Buffer.from(other.buffer, other.byteOffset, other.byteLength).equals(Buffer.from(values.buffer, values.byteOffset, values.byteLength)), name).toBe(
+        true,
+      );
     }
 
     // Every step logged once, in order, with the uninterrupted run's losses and evaluations.

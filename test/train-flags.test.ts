@@ -68,7 +68,9 @@ describe('incept train flags', () => {
     // Width 5: the biggest conv weight does not fit one binding; the error says how wide fits.
     const tooWide = checkTrainingBuffers(limits, { width: 5, batchSize: 8 });
     expect(tooWide?.flag).toBe('--width');
-    expect(tooWide?.message).toMatch(/^--width 5: .*maxStorageBufferBindingSize \(134217728 bytes\).*the allowed range is 0 < --width ≤ \d+\.\d+ at --batch-size 8/);
+    expect(tooWide?.message).toMatch(
+      /^--width 5: .*maxStorageBufferBindingSize \(134217728 bytes\).*the allowed range is 0 < --width ≤ \d+\.\d+ at --batch-size 8/,
+    );
     const widest = Number(/--width ≤ (\d+\.\d+)/.exec(tooWide!.message)![1]);
     expect(sizesFromSpec(widest).weightBytes).toBeLessThanOrEqual(limits.maxStorageBufferBindingSize);
     expect(sizesFromSpec(widest + 0.01).weightBytes).toBeGreaterThan(limits.maxStorageBufferBindingSize);
@@ -82,7 +84,9 @@ describe('incept train flags', () => {
     expect(tooBig?.flag).toBe('--batch-size');
     expect(tooBig?.message).toContain(`the allowed range is 1 ≤ --batch-size ≤ ${most} at --width 0.25`);
     // The smaller of the two limits counts.
-    expect(checkTrainingBuffers({ maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: perImage * 10 }, { width: 0.25, batchSize: 11 })?.message).toMatch(/maxBufferSize/);
+    expect(checkTrainingBuffers({ maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: perImage * 10 }, { width: 0.25, batchSize: 11 })?.message).toMatch(
+      /maxBufferSize/,
+    );
   });
 });
 
@@ -93,12 +97,30 @@ describe('incept train refuses bad flags before building the model', () => {
   writeTinyCifar(data, 8); // 40 training and 8 test images
 
   it('a network too wide for the adapter: the flag, its value and the range that fits, nothing trained', async () => {
-    const device = JSON.parse(execFileSync(process.execPath, ['bin/incept.js', 'device', '--json', '--no-peak'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { limits: Record<string, number> };
+    const device = JSON.parse(
+      execFileSync(process.execPath, ['bin/incept.js', 'device', '--json', '--no-peak'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    ) as { limits: Record<string, number> };
     const limit = Math.min(device.limits.maxStorageBufferBindingSize!, device.limits.maxBufferSize!);
     let width = 5;
     while (sizesFromSpec(width).weightBytes <= limit) width *= 2;
     const out = join(root, 'wide');
-    const r = await runIncept(['train', '--data', data, '--out', out, '--width', String(width), '--batch-size', '8', '--train-limit', '16', '--test-limit', '8', '--max-steps', '1']);
+    const r = await runIncept([
+      'train',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--width',
+      String(width),
+      '--batch-size',
+      '8',
+      '--train-limit',
+      '16',
+      '--test-limit',
+      '8',
+      '--max-steps',
+      '1',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`incept: --width ${width}: .*the allowed range is 0 < --width ≤ \\d+\\.\\d+ at --batch-size 8`));
     expect(r.stdout).not.toMatch(/^Model:/m);
@@ -106,10 +128,40 @@ describe('incept train refuses bad flags before building the model', () => {
   });
 
   it('a data limit beyond the data: the flag and what the folder holds', async () => {
-    const r = await runIncept(['train', '--data', data, '--out', join(root, 'limit'), '--width', '0.125', '--batch-size', '8', '--train-limit', '100', '--test-limit', '8', '--max-steps', '1']);
+    const r = await runIncept([
+      'train',
+      '--data',
+      data,
+      '--out',
+      join(root, 'limit'),
+      '--width',
+      '0.125',
+      '--batch-size',
+      '8',
+      '--train-limit',
+      '100',
+      '--test-limit',
+      '8',
+      '--max-steps',
+      '1',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--train-limit 100: .*40 training images/);
-    const batch = await runIncept(['train', '--data', data, '--out', join(root, 'batch'), '--width', '0.125', '--batch-size', '64', '--test-limit', '8', '--max-steps', '1']);
+    const batch = await runIncept([
+      'train',
+      '--data',
+      data,
+      '--out',
+      join(root, 'batch'),
+      '--width',
+      '0.125',
+      '--batch-size',
+      '64',
+      '--test-limit',
+      '8',
+      '--max-steps',
+      '1',
+    ]);
     expect(batch.code).toBe(1);
     expect(batch.stderr).toMatch(/--batch-size 64: .*40 training images/);
   });

@@ -20,7 +20,13 @@ describe('incept train --preset', () => {
 
   it('quick sets a small, short run: the CIFAR-10 network at a small width, a training subset and an evaluation subset', () => {
     const c = trainConfigFrom({ preset: 'quick' });
-    expect(c).toMatchObject({ width: Number(quick.width), batchSize: Number(quick.batchSize), epochs: Number(quick.epochs), trainLimit: Number(quick.trainLimit), testLimit: Number(quick.testLimit) });
+    expect(c).toMatchObject({
+      width: Number(quick.width),
+      batchSize: Number(quick.batchSize),
+      epochs: Number(quick.epochs),
+      trainLimit: Number(quick.trainLimit),
+      testLimit: Number(quick.testLimit),
+    });
     expect(c.width).toBeLessThan(DEFAULT_TRAIN_CONFIG.width);
     expect(c.trainLimit! * c.epochs).toBeLessThan(50_000);
     expect(c.testLimit).toBeLessThan(10_000);
@@ -29,7 +35,11 @@ describe('incept train --preset', () => {
   });
 
   it('lets every flag given win over the preset, and checks the result as it checks flags', () => {
-    expect(trainConfigFrom({ preset: 'quick', width: '0.25', trainLimit: '500' })).toMatchObject({ width: 0.25, trainLimit: 500, batchSize: Number(quick.batchSize) });
+    expect(trainConfigFrom({ preset: 'quick', width: '0.25', trainLimit: '500' })).toMatchObject({
+      width: 0.25,
+      trainLimit: 500,
+      batchSize: Number(quick.batchSize),
+    });
     expect(() => trainConfigFrom({ preset: 'fast' })).toThrow(/--preset must be one of quick, got 'fast'/);
     expect(() => trainConfigFrom({ preset: 'quick', batchSize: '0' })).toThrow(/--batch-size needs an integer from 1/);
   });
@@ -39,7 +49,9 @@ describe('incept train --preset', () => {
     expect(restoreConfig(run, { preset: 'quick' }, '/runs/q')).toEqual(run);
     expect(restoreConfig(run, {}, '/runs/q')).toEqual(run);
     expect(() => restoreConfig(trainConfigFrom({}), { preset: 'quick' }, '/runs/d')).toThrow(
-      new RegExp(`--preset quick \\(sets --width ${quick.width}; the run has 0\\.25\\), .*--preset quick \\(sets --train-limit ${quick.trainLimit}; the run has all training images\\)`),
+      new RegExp(
+        `--preset quick \\(sets --width ${quick.width}; the run has 0\\.25\\), .*--preset quick \\(sets --train-limit ${quick.trainLimit}; the run has all training images\\)`,
+      ),
     );
   });
 
@@ -57,12 +69,22 @@ describe('incept train --preset', () => {
     expect(first.stdout).not.toMatch(/software rasteriser/);
     expect(first.stdout).toMatch(/^Estimated time: \S+ in all, at \d+\.\d img\/s \(measured on steps 2–4;/m);
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { config: Record<string, unknown> };
-    expect(record.config).toMatchObject({ width: Number(quick.width), epochs: Number(quick.epochs), lr: Number(quick.lr), warmupSteps: Number(quick.warmupSteps), batchSize: 4, trainLimit: 40, testLimit: 12 });
+    expect(record.config).toMatchObject({
+      width: Number(quick.width),
+      epochs: Number(quick.epochs),
+      lr: Number(quick.lr),
+      warmupSteps: Number(quick.warmupSteps),
+      batchSize: 4,
+      trainLimit: 40,
+      testLimit: 12,
+    });
 
     // Resumed without the preset (or any setting): the run's settings, the preset's included.
     const resumed = await runIncept(['train', '--resume', '--data', data, '--out', out, '--max-steps', '6']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout.split('\n')[0]).toBe('This run: 1 step of 4 images = 4 training images (0.10 epochs of 40); the time it takes is estimated after its first steps');
+    expect(resumed.stdout.split('\n')[0]).toBe(
+      'This run: 1 step of 4 images = 4 training images (0.10 epochs of 40); the time it takes is estimated after its first steps',
+    );
     expect(resumed.stdout).toMatch(new RegExp(`^Model: Inception-v3, CIFAR-10 variant, width ${quick.width},`, 'm'));
     expect(resumed.stdout).toMatch(/^Resuming at step 5 /m);
     // A preset that contradicts the run is refused before anything runs.

@@ -37,7 +37,11 @@ describe('incept train: the progress bar', () => {
         bar.interrupt(step, () => stream.write(`epoch ${step / 10}: test top-1 20.00%\n`));
         // The restarted bar draws at once, with the last step's fields.
         const after = text().slice(before);
-        expect(after).toMatch(new RegExp(`test top-1 20\\.00%\\n[^]*epoch ${(step / 10).toFixed(2)} .* ${step}/30 steps \\| 12\\.5 img/s \\| loss ${(3 - step / 100).toFixed(3)} \\| lr 0\\.0500 \\| ETA 1m00s`));
+        expect(after).toMatch(
+          new RegExp(
+            `test top-1 20\\.00%\\n[^]*epoch ${(step / 10).toFixed(2)} .* ${step}/30 steps \\| 12\\.5 img/s \\| loss ${(3 - step / 100).toFixed(3)} \\| lr 0\\.0500 \\| ETA 1m00s`,
+          ),
+        );
       }
     }
     bar.stop();
@@ -66,7 +70,9 @@ describe('incept train: what a run will cost', () => {
     expect(runWork(config, 62, 93, 2000, 1000, {})).toMatchObject({ steps: 93, evaluations: 2, epochs: 1.5 });
     expect(runWork(config, 62, 0, 2000, 1000, { maxSteps: 70 })).toMatchObject({ steps: 70, evaluations: 1 });
     expect(runWork(config, 62, 70, 2000, 1000, { maxSteps: 40 })).toMatchObject({ steps: 0, evaluations: 0 });
-    expect(describeWork(runWork(config, 62, 0, 2000, 1000, { minutes: 5 }))).toMatch(/, or less: it stops at the --minutes 5 budget \(then evaluates once more\);/);
+    expect(describeWork(runWork(config, 62, 0, 2000, 1000, { minutes: 5 }))).toMatch(
+      /, or less: it stops at the --minutes 5 budget \(then evaluates once more\);/,
+    );
   });
 
   it('turns a measured rate into a time: training images, evaluations at three times the rate, capped by a budget', () => {
@@ -79,7 +85,9 @@ describe('incept train: what a run will cost', () => {
     // A 2-minute budget: 120 s of training and one evaluation; 75 of the 186 steps fit.
     const budget = runWork(config, 62, 0, 2000, 1000, { minutes: 2 });
     expect(estimateSeconds(budget, 20)).toBeCloseTo(120 + 1000 / 60, 9);
-    expect(describeEstimate(budget, 20, 'steps 2–4', 10)).toMatch(/^Estimated time: 2m26s in all, .*; the --minutes budget stops it about 111 steps before its end$/);
+    expect(describeEstimate(budget, 20, 'steps 2–4', 10)).toMatch(
+      /^Estimated time: 2m26s in all, .*; the --minutes budget stops it about 111 steps before its end$/,
+    );
     expect(describeEstimate(runWork({ epochs: 10, batchSize: 64 }, 781, 0, 50000, 10000, {}), 11, 'steps 2–4')).toMatch(/^Estimated time: 13h\d\dm in all/);
   });
 });

@@ -20,7 +20,24 @@ const data = join(root, 'cifar');
 writeTinyCifar(data, 8); // 40 training and 8 test images
 
 /** 16 images at batch 8: 2 steps an epoch. */
-const tiny = ['--data', data, '--width', '0.125', '--batch-size', '8', '--epochs', '1', '--train-limit', '16', '--test-limit', '8', '--warmup', '1', '--log-every', '1'];
+const tiny = [
+  '--data',
+  data,
+  '--width',
+  '0.125',
+  '--batch-size',
+  '8',
+  '--epochs',
+  '1',
+  '--train-limit',
+  '16',
+  '--test-limit',
+  '8',
+  '--warmup',
+  '1',
+  '--log-every',
+  '1',
+];
 const read = (p: string) => readFileSync(p, 'utf8');
 
 describe(`incept train: the run folder (seed ${seed})`, () => {
@@ -47,7 +64,11 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
 
     const over = await runIncept(['train', ...tiny, '--out', out, '--overwrite', '--max-steps', '2', '--seed', String(seed + 1)]);
     expect(over.code, over.stderr).toBe(0);
-    expect(readMetricLines(join(out, 'metrics.jsonl')).filter((r) => r.kind === 'step').map((r) => r.step)).toEqual([1, 2]);
+    expect(
+      readMetricLines(join(out, 'metrics.jsonl'))
+        .filter((r) => r.kind === 'step')
+        .map((r) => r.step),
+    ).toEqual([1, 2]);
     expect(JSON.parse(read(join(out, 'run.json'))).config.seed).toBe(seed + 1);
   });
 
@@ -56,7 +77,20 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
     const start = await runIncept(['train', ...tiny, '--out', out, '--epochs', '2', '--lr', '0.03', '--seed', String(seed), '--max-steps', '1']);
     expect(start.code, start.stderr).toBe(0);
 
-    const conflict = await runIncept(['train', '--data', data, '--out', out, '--resume', '--train-limit', '24', '--seed', String(seed + 1), '--batch-size', '8']);
+    const conflict = await runIncept([
+      'train',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--resume',
+      '--train-limit',
+      '24',
+      '--seed',
+      String(seed + 1),
+      '--batch-size',
+      '8',
+    ]);
     expect(conflict.code).toBe(1);
     expect(conflict.stderr).toMatch(/--train-limit 24 .*16/);
     expect(conflict.stderr).toMatch(new RegExp(`--seed ${seed + 1} .*${seed}`));
@@ -85,7 +119,10 @@ describe(`incept train: the run folder (seed ${seed})`, () => {
     const first = await runIncept(['train', ...tiny, '--out', out, '--max-steps', '1', '--seed', String(seed)]);
     expect(first.code, first.stderr).toBe(0);
     // What a crash after logging step 2 (before its checkpoint), then one in the middle of a line, leaves.
-    appendFileSync(join(out, 'metrics.jsonl'), `${JSON.stringify({ kind: 'step', step: 2, epoch: 1, loss: 99, lr: 0.05, imagesPerSecond: 1, seconds: 1 })}\n{"kind":"step","step":3,"ep`);
+    appendFileSync(
+      join(out, 'metrics.jsonl'),
+      `${JSON.stringify({ kind: 'step', step: 2, epoch: 1, loss: 99, lr: 0.05, imagesPerSecond: 1, seconds: 1 })}\n{"kind":"step","step":3,"ep`,
+    );
     const resumed = await runIncept(['train', ...tiny, '--out', out, '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout + resumed.stderr).toMatch(/torn last line/);

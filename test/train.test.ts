@@ -97,7 +97,10 @@ describe(`CIFAR-10 trainer (seed ${seed})`, () => {
     expect(evals.map((r) => r.step)).toEqual([4]);
     // The evaluation (with the weight average, restored from the checkpoint) matches too.
     const straightEval = straightRecords.find((r) => r.kind === 'eval');
-    expect(evals[0]).toMatchObject({ testAcc: straightEval!.kind === 'eval' ? straightEval!.testAcc : NaN, testLoss: straightEval!.kind === 'eval' ? straightEval!.testLoss : NaN });
+    expect(evals[0]).toMatchObject({
+      testAcc: straightEval!.kind === 'eval' ? straightEval!.testAcc : NaN,
+      testLoss: straightEval!.kind === 'eval' ? straightEval!.testLoss : NaN,
+    });
     for (const r of records) expect(Number.isFinite(r.epoch)).toBe(true);
   });
 
@@ -123,7 +126,11 @@ describe(`CIFAR-10 trainer (seed ${seed})`, () => {
     const trainer = await Trainer.create(engine, config, data, dir);
     const saved: number[] = [];
     try {
-      const out = await trainer.run(new MetricsLog(join(dir, 'metrics.jsonl')), { maxSteps: 3, checkpointEverySeconds: 0, onCheckpoint: (c) => saved.push(c.step) });
+      const out = await trainer.run(new MetricsLog(join(dir, 'metrics.jsonl')), {
+        maxSteps: 3,
+        checkpointEverySeconds: 0,
+        onCheckpoint: (c) => saved.push(c.step),
+      });
       expect(out.stopped).toBe('max-steps');
       expect((await readTrainCheckpoint(dir)).path).toBe(out.checkpoint);
     } finally {
@@ -141,7 +148,9 @@ describe(`CIFAR-10 trainer (seed ${seed})`, () => {
     } finally {
       first.dispose();
     }
-    await expect(Trainer.create(engine, { ...config, batchSize: 4, seed: config.seed + 1 }, data, dir, true)).rejects.toThrow(/batchSize \(8 in the checkpoint, 4 given\).*seed/);
+    await expect(Trainer.create(engine, { ...config, batchSize: 4, seed: config.seed + 1 }, data, dir, true)).rejects.toThrow(
+      /batchSize \(8 in the checkpoint, 4 given\).*seed/,
+    );
     await expect(Trainer.create(engine, config, { train: syntheticSet(24, seed), test: data.test }, dir, true)).rejects.toThrow(/32 training images.*24/);
   });
 

@@ -15,9 +15,19 @@ const seed = freshSeed();
 const rng = makeRng(seed);
 
 describe(`transpose (seed ${seed})`, () => {
-  for (const shape of [[1, 1], [3, 5], [33, 7], [64, 65], [2, 9, 31], [2048, 3]]) {
+  for (const shape of [
+    [1, 1],
+    [3, 5],
+    [33, 7],
+    [64, 65],
+    [2, 9, 31],
+    [2048, 3],
+  ]) {
     it(`[${shape.join('×')}]`, async () => {
-      const x = randomArray(rng, shape.reduce((a, b) => a * b, 1));
+      const x = randomArray(
+        rng,
+        shape.reduce((a, b) => a * b, 1),
+      );
       const [r, c] = shape.slice(-2) as [number, number];
       const batch = x.length / (r * c);
       const ref = new Float32Array(x.length);

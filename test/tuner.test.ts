@@ -63,8 +63,14 @@ function kernelOf(variant: string): string {
  */
 async function runConv(engine: Engine, p: Problem): Promise<string> {
   const g = geometry(p);
-  const x = randomArray(rng, p.x.reduce((a, b) => a * b));
-  const w = randomArray(rng, p.w.reduce((a, b) => a * b));
+  const x = randomArray(
+    rng,
+    p.x.reduce((a, b) => a * b),
+  );
+  const w = randomArray(
+    rng,
+    p.w.reduce((a, b) => a * b),
+  );
   const ref = conv2dRef(x, p.x, w, p.w, g);
   const before = engine.profiler.records.length;
   engine.profiler.enabled = true;
@@ -509,8 +515,14 @@ describe(`tuner (seed ${seed})`, () => {
     expect(engine.tuner.pendingCount).toBe(1);
     const base = engine.liveTensors;
     const g = geometry(P9);
-    const xs = randomArray(rng, P9.x.reduce((a, b) => a * b));
-    const ws = randomArray(rng, P9.w.reduce((a, b) => a * b));
+    const xs = randomArray(
+      rng,
+      P9.x.reduce((a, b) => a * b),
+    );
+    const ws = randomArray(
+      rng,
+      P9.w.reduce((a, b) => a * b),
+    );
     const ref = conv2dRef(xs, P9.x, ws, P9.w, g);
     const x = engine.tensor(xs, P9.x);
     const w = engine.tensor(ws, P9.w);
@@ -565,7 +577,10 @@ describe(`tuner (seed ${seed})`, () => {
       const engine = await makeEngine({ tuningStore: new FileTuningStore(file) });
       if (name !== 'entries') {
         const messages = warn.mock.calls.map((c) => String(c[0]));
-        expect(messages.some((m) => m.includes(file) && m.includes('not a JSON object')), `${name}: ${messages.join(' / ')}`).toBe(true);
+        expect(
+          messages.some((m) => m.includes(file) && m.includes('not a JSON object')),
+          `${name}: ${messages.join(' / ')}`,
+        ).toBe(true);
       } else {
         // The well-formed entry among the malformed ones is still used.
         expect(engine.tuner.record('conv2d', shapeClass(P7))).toEqual(good);
@@ -628,7 +643,10 @@ describe(`tuner (seed ${seed})`, () => {
       expect(report.tuned).toHaveLength(1);
       expect(setItem).toHaveBeenCalledTimes(1);
       const messages = warn.mock.calls.map((c) => String(c[0]));
-      expect(messages.some((m) => m.includes(store.description) && m.includes('quota')), messages.join(' / ')).toBe(true);
+      expect(
+        messages.some((m) => m.includes(store.description) && m.includes('quota')),
+        messages.join(' / '),
+      ).toBe(true);
       // Not kept, but still used by this engine.
       expect(engine.tuner.record('conv2d', shapeClass(P7))).toEqual(report.tuned[0]);
       expect(await runConv(engine, P7)).toBe(kernelOf(report.tuned[0]!.variant));

@@ -192,7 +192,6 @@ function serve(files: Map<string, Uint8Array>, ortDist: string): Promise<Server>
   return listenOnLoopback(server);
 }
 
-
 /** The engine's Inception-v3 with random weights (seeded) and BatchNorm statistics calibrated on
  * a random batch, as ONNX (NCHW input [N, 3, 299, 299], logits out; no aux head). */
 export async function inceptionV3OnnxBytes(engine: Engine, seed: number): Promise<Uint8Array> {
@@ -230,7 +229,8 @@ export function summarizeRow(row: PageRow): BrowserPeerRow {
  * wrong in the page (a library failing to load, no WebGPU, a crash, a timeout). */
 export async function runBrowserPeers(engine: Engine, options: BrowserPeerOptions): Promise<BrowserPeerResult> {
   const { batches, repeats } = options;
-  if (batches.length === 0 || batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`browser peers: batches must be positive integers, got [${batches.join(', ')}]`);
+  if (batches.length === 0 || batches.some((b) => !Number.isInteger(b) || b < 1))
+    throw new Error(`browser peers: batches must be positive integers, got [${batches.join(', ')}]`);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`browser peers: repeats must be a positive integer, got ${repeats}`);
   const seed = options.seed ?? 1;
   const timeoutMs = options.timeoutMs ?? DEFAULT_BROWSER_TIMEOUT_MS;
@@ -274,7 +274,10 @@ export async function runBrowserPeers(engine: Engine, options: BrowserPeerOption
     let lastStep = 'loading the page';
     const consoleErrors: string[] = [];
     const outcome = new Promise<Extract<PageMessage, { type: 'done' }>>((resolve, reject) => {
-      const fail = (what: string) => reject(new Error(`browser peers: ${what} (while ${lastStep})${consoleErrors.length ? `; console errors: ${consoleErrors.slice(-5).join(' | ')}` : ''}`));
+      const fail = (what: string) =>
+        reject(
+          new Error(`browser peers: ${what} (while ${lastStep})${consoleErrors.length ? `; console errors: ${consoleErrors.slice(-5).join(' | ')}` : ''}`),
+        );
       const arm = (ms: number) => {
         clearTimeout(timer);
         timer = setTimeout(() => fail(`no progress for ${(ms / 1000).toFixed(0)} s`), ms);

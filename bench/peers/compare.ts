@@ -30,7 +30,15 @@ export function maxRelErr(peer: ArrayLike<number>, engine: ArrayLike<number>): n
 
 /** Peer times against the engine's, round by round (both arrays from the same rounds). */
 export function pairTimes(peerMs: readonly number[], engineMs: readonly number[]): PairedTimes {
-  if (peerMs.length === 0 || peerMs.length !== engineMs.length) throw new InceptError(`paired timing needs the same number of rounds on both sides, got ${peerMs.length} and ${engineMs.length}`);
+  if (peerMs.length === 0 || peerMs.length !== engineMs.length)
+    throw new InceptError(`paired timing needs the same number of rounds on both sides, got ${peerMs.length} and ${engineMs.length}`);
   const ratios = peerMs.map((t, i) => t / engineMs[i]!);
-  return { ms: median(peerMs), msMin: Math.min(...peerMs), msMax: Math.max(...peerMs), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
+  return {
+    ms: median(peerMs),
+    msMin: Math.min(...peerMs),
+    msMax: Math.max(...peerMs),
+    ratio: median(ratios),
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
+  };
 }

@@ -61,13 +61,18 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
   const warmup = options.warmup ?? 2;
   const progress = options.onProgress ?? (() => undefined);
   const pairs = FACTORIZATION_PAIRS.filter((p) => matchesFilter(options.filter, p.name));
-  if (pairs.length === 0) throw new InceptError(`bench peers: no factorization pair matches '${options.filter}'; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
+  if (pairs.length === 0)
+    throw new InceptError(`bench peers: no factorization pair matches '${options.filter}'; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
   const rows: PeerRow[] = [];
   let seed = 11;
   for (const batch of batches) {
     for (const pair of pairs) {
       const xShape = [batch, pair.h, pair.w, pair.full.cin];
-      const xHost = normals(xShape.reduce((a, b) => a * b, 1), seed++, 1);
+      const xHost = normals(
+        xShape.reduce((a, b) => a * b, 1),
+        seed++,
+        1,
+      );
       const make = (spec: ConvSpec, inShape: number[]): Conv => {
         const g = convGeometry('bench peers', inShape, [spec.kh, spec.kw, spec.cin, spec.cout], 1, spec.padding);
         return { spec, g, w: normals(spec.kh * spec.kw * spec.cin * spec.cout, seed++, Math.sqrt(2 / (spec.kh * spec.kw * spec.cin))) };
@@ -90,7 +95,19 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
             // are given exactly as the engine resolved them.
             const runTf = () =>
               convs.reduce<import('@tensorflow/tfjs-core').Tensor4D>(
-                (input, c, i) => tf.conv2d(input, tws[i]!, 1, [[0, 0], [c.g.padTop, c.g.padBottom], [c.g.padLeft, c.g.padRight], [0, 0]], 'NHWC'),
+                (input, c, i) =>
+                  tf.conv2d(
+                    input,
+                    tws[i]!,
+                    1,
+                    [
+                      [0, 0],
+                      [c.g.padTop, c.g.padBottom],
+                      [c.g.padLeft, c.g.padRight],
+                      [0, 0],
+                    ],
+                    'NHWC',
+                  ),
                 tx,
               );
             try {
@@ -150,5 +167,11 @@ export async function runPeerFactorization(engine: Engine, peer: TfjsPeer, optio
       }
     }
   }
-  return { adapter: engine.adapterName, date: new Date().toISOString(), timing: engine.profiler.timing, libraries: { 'tfjs-webgpu': `@tensorflow/tfjs-backend-webgpu ${peer.version}` }, rows };
+  return {
+    adapter: engine.adapterName,
+    date: new Date().toISOString(),
+    timing: engine.profiler.timing,
+    libraries: { 'tfjs-webgpu': `@tensorflow/tfjs-backend-webgpu ${peer.version}` },
+    rows,
+  };
 }

@@ -92,7 +92,11 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
   try {
     for (const batch of options.batches) {
       const shape = [batch, INCEPTION_INPUT, INCEPTION_INPUT, 3] as [number, number, number, number];
-      const host = normals(shape.reduce((a, b) => a * b, 1), seed + 100 + batch, 1);
+      const host = normals(
+        shape.reduce((a, b) => a * b, 1),
+        seed + 100 + batch,
+        1,
+      );
       const runEngine = async (): Promise<Float32Array> =>
         engine.scope(async () => {
           const y = engineModel.run(engine.tensor(host, shape));
@@ -122,7 +126,9 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
         ortErr = maxRelErr(await runOrt(), yEngine);
       }
       const sides = [async () => void (await runEngine()), async () => void (await runTf()), ...(ortSession ? [async () => void (await runOrt())] : [])];
-      const [engineTimes, tfTimes, ortTimes] = await timeRounds(options.repeats, sides, (r) => progress(`Inception-v3 inference, batch ${batch}: round ${r + 1}/${options.repeats}`));
+      const [engineTimes, tfTimes, ortTimes] = await timeRounds(options.repeats, sides, (r) =>
+        progress(`Inception-v3 inference, batch ${batch}: round ${r + 1}/${options.repeats}`),
+      );
       peer.checkErrors(`Inception-v3 inference at batch ${batch}`);
       rows.push({
         group: 'inference',
@@ -151,7 +157,14 @@ async function inferenceRows(engine: Engine, peer: TfjsPeer, options: InceptionP
 }
 
 /** The training hyperparameters both sides use (the paper's RMSProp, clipping at 2, label smoothing 0.1). */
-const TRAIN = { lr: 0.045, clipNorm: RMSPROP_DEFAULTS.clipNorm, rho: RMSPROP_DEFAULTS.rho, momentum: RMSPROP_DEFAULTS.momentum, epsilon: RMSPROP_DEFAULTS.epsilon, labelSmoothing: DEFAULT_LABEL_SMOOTHING };
+const TRAIN = {
+  lr: 0.045,
+  clipNorm: RMSPROP_DEFAULTS.clipNorm,
+  rho: RMSPROP_DEFAULTS.rho,
+  momentum: RMSPROP_DEFAULTS.momentum,
+  epsilon: RMSPROP_DEFAULTS.epsilon,
+  labelSmoothing: DEFAULT_LABEL_SMOOTHING,
+};
 /** Gradients compared between the libraries: the first layer's (the end of the backward pass) and the classifier's. */
 const CHECKED_GRADS = ['Conv2d_1a_3x3.conv.weight', 'fc.weight'];
 
@@ -170,7 +183,11 @@ async function trainingRow(engine: Engine, peer: TfjsPeer, options: InceptionPee
   const optimizer = new RMSProp(engine, params, { lr: TRAIN.lr, clipNorm: TRAIN.clipNorm, weightDecay: 0 });
   const tfModel = tfjsTrainingModel(tf, graph, TRAIN);
   const shape = [batch, INCEPTION_INPUT, INCEPTION_INPUT, 3] as [number, number, number, number];
-  const host = normals(shape.reduce((a, b) => a * b, 1), seed + 1, 1);
+  const host = normals(
+    shape.reduce((a, b) => a * b, 1),
+    seed + 1,
+    1,
+  );
   const classes = graph.weights.get('fc.bias')!.shape[0]!;
   const labels = Array.from({ length: batch }, (_, i) => (i * 7919 + 13) % classes);
   const x = engine.keep(engine.tensor(host, shape));

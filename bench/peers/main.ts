@@ -129,10 +129,15 @@ const program = new Command('bench-peers')
             // One page per batch: at batch 8 one SwiftShader inference of a peer takes minutes,
             // so the big batches get 2 rounds (each library runs once per round, after a warm-up).
             for (const batch of batches) {
-              const r = await runBrowserPeers(engine, { batches: [batch], repeats: quick ? Math.min(repeats, 2) : batch > 1 ? Math.min(repeats, 2) : repeats, onProgress });
+              const r = await runBrowserPeers(engine, {
+                batches: [batch],
+                repeats: quick ? Math.min(repeats, 2) : batch > 1 ? Math.min(repeats, 2) : repeats,
+                onProgress,
+              });
               rows.push(...r.rows);
               adapters.chromium = r.adapter;
-              for (const [k, v] of Object.entries(r.libraries)) if (!libraries[k]?.split('; ').includes(v)) libraries[k] = libraries[k] ? `${libraries[k]}; ${v}` : v;
+              for (const [k, v] of Object.entries(r.libraries))
+                if (!libraries[k]?.split('; ').includes(v)) libraries[k] = libraries[k] ? `${libraries[k]}; ${v}` : v;
             }
             break;
         }

@@ -52,7 +52,9 @@ export async function createOrtNodeSession(runtime: OrtNodeRuntime, onnx: Uint8A
   const session = await ort.InferenceSession.create(onnx, { executionProviders: ['cpu'] });
   if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
     await session.release();
-    throw new InceptError(`ONNX Runtime (Node) peer: the model has ${session.inputNames.length} inputs and ${session.outputNames.length} outputs; one of each expected`);
+    throw new InceptError(
+      `ONNX Runtime (Node) peer: the model has ${session.inputNames.length} inputs and ${session.outputNames.length} outputs; one of each expected`,
+    );
   }
   const [inputName] = session.inputNames as [string];
   const [outputName] = session.outputNames as [string];
@@ -70,6 +72,8 @@ export async function createOrtNodeSession(runtime: OrtNodeRuntime, onnx: Uint8A
 /** [N, H, W, C] → [N, C, H, W]: the engine's inputs in the layout ONNX models take. */
 export function nhwcToNchw(x: Float32Array, [n, h, w, c]: readonly [number, number, number, number]): Float32Array {
   const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch]!;
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch]!;
   return out;
 }

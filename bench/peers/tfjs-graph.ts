@@ -83,7 +83,6 @@ export function tfjsInferenceModel(tf: Tf, graph: Graph): TfjsInferenceModel {
   type Step = (values: Map<string, T>) => T;
   const steps: { node: GraphNode; output: string; run: Step }[] = [];
   const nodes = graph.nodes;
-  const byOutput = new Map(nodes.map((n) => [n.output, n]));
   const absorbed = new Set<GraphNode>();
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
@@ -103,7 +102,16 @@ export function tfjsInferenceModel(tf: Tf, graph: Graph): TfjsInferenceModel {
         // converter does for a graph model.
         const next = nodes.find((n) => n.inputs.includes(output));
         if (!relu && next?.op === 'batchNorm' && uses.get(output) === 1) {
-          const f = foldBatchNorm({ gamma: hostWeight(graph, next.gamma, next), beta: hostWeight(graph, next.beta, next), mean: hostWeight(graph, next.mean, next)!, variance: hostWeight(graph, next.variance, next)!, eps: next.eps }, bias);
+          const f = foldBatchNorm(
+            {
+              gamma: hostWeight(graph, next.gamma, next),
+              beta: hostWeight(graph, next.beta, next),
+              mean: hostWeight(graph, next.mean, next)!,
+              variance: hostWeight(graph, next.variance, next)!,
+              eps: next.eps,
+            },
+            bias,
+          );
           for (let j = 0; j < w.length; j++) w[j] = w[j]! * f.scale[j % cout]!;
           bias = f.shift;
           absorbed.add(next);
@@ -121,14 +129,29 @@ export function tfjsInferenceModel(tf: Tf, graph: Graph): TfjsInferenceModel {
         if (node.op === 'conv2d') {
           const stride = node.stride;
           const pad = explicit(node.padding);
-          steps.push({ node, output, run: (v) => tf.fused.conv2d({ x: v.get(input) as T4, filter: W as T4, strides: stride, pad, dataFormat: 'NHWC', ...(B ? { bias: B } : {}), activation }) });
+          steps.push({
+            node,
+            output,
+            run: (v) =>
+              tf.fused.conv2d({ x: v.get(input) as T4, filter: W as T4, strides: stride, pad, dataFormat: 'NHWC', ...(B ? { bias: B } : {}), activation }),
+          });
         } else {
-          steps.push({ node, output, run: (v) => tf.fused.matMul({ a: v.get(input) as TfCore.Tensor2D, b: W as TfCore.Tensor2D, ...(B ? { bias: B } : {}), activation }) });
+          steps.push({
+            node,
+            output,
+            run: (v) => tf.fused.matMul({ a: v.get(input) as TfCore.Tensor2D, b: W as TfCore.Tensor2D, ...(B ? { bias: B } : {}), activation }),
+          });
         }
         break;
       }
       case 'batchNorm': {
-        const f = foldBatchNorm({ gamma: hostWeight(graph, node.gamma, node), beta: hostWeight(graph, node.beta, node), mean: hostWeight(graph, node.mean, node)!, variance: hostWeight(graph, node.variance, node)!, eps: node.eps });
+        const f = foldBatchNorm({
+          gamma: hostWeight(graph, node.gamma, node),
+          beta: hostWeight(graph, node.beta, node),
+          mean: hostWeight(graph, node.mean, node)!,
+          variance: hostWeight(graph, node.variance, node)!,
+          eps: node.eps,
+        });
         const scale = upload(f.scale, [f.scale.length]);
         const shift = upload(f.shift, [f.shift.length]);
         steps.push({ node, output: node.output, run: (v) => tf.add(tf.mul(v.get(input)!, scale), shift) });
@@ -167,7 +190,10 @@ function commonOp(tf: Tf, node: GraphNode, v: Map<string, T>): T {
     case 'globalAvgPool':
       return tf.mean(x, [1, 2]);
     case 'concat':
-      return tf.concat(node.inputs.map((i) => v.get(i)!), -1);
+      return tf.concat(
+        node.inputs.map((i) => v.get(i)!),
+        -1,
+      );
     case 'flatten':
       return flatten(tf, node, x);
     case 'add':
@@ -261,7 +287,10 @@ export function tfjsTrainingModel(tf: Tf, graph: Graph, options: TfjsTrainingOpt
     step(x, oneHot, keepGrads = false) {
       let grads: Map<string, T> | undefined;
       const loss = tf.tidy(() => {
-        const { value, grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(oneHot, forward(x) as TfCore.Tensor2D, undefined, options.labelSmoothing) as TfCore.Scalar, varList);
+        const { value, grads: g } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(oneHot, forward(x) as TfCore.Tensor2D, undefined, options.labelSmoothing) as TfCore.Scalar,
+          varList,
+        );
         let scaled: Record<string, T> = g;
         if (options.clipNorm > 0) {
           // tf.clip_by_global_norm, which TF.js lacks: one scale for all gradients.

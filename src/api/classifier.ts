@@ -156,7 +156,6 @@ export interface Classifier {
   dispose(): void;
 }
 
-
 // ------------------------------------------------------------------------------------- sources
 
 interface ResolvedSource {
@@ -182,12 +181,19 @@ function asClassifierError(e: unknown): never {
 }
 
 function isNamedBytes(v: unknown): v is NamedBytes {
-  return typeof v === 'object' && v !== null && typeof (v as NamedBytes).name === 'string' && ((v as NamedBytes).bytes instanceof Uint8Array || (v as NamedBytes).bytes instanceof ArrayBuffer);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as NamedBytes).name === 'string' &&
+    ((v as NamedBytes).bytes instanceof Uint8Array || (v as NamedBytes).bytes instanceof ArrayBuffer)
+  );
 }
 
 async function resolveSource(weights: WeightsSource, source: string | undefined): Promise<ResolvedSource> {
   if (typeof weights === 'string') {
-    const bytes = await readUserFile(weights, { what: 'model file', directoryHint: 'give the model file (for TF.js, its model.json)' }).catch(asClassifierError);
+    const bytes = await readUserFile(weights, { what: 'model file', directoryHint: 'give the model file (for TF.js, its model.json)' }).catch(
+      asClassifierError,
+    );
     return { bytes, name: source ?? weights, path: weights };
   }
   if (weights instanceof Uint8Array || weights instanceof ArrayBuffer) return { bytes: toBytes(weights), name: source ?? 'the model file' };
@@ -210,7 +216,9 @@ async function resolveSource(weights: WeightsSource, source: string | undefined)
     const t = weights as TfjsModelSource;
     return { name: source ?? t.name ?? 'model.json', tfjs: t };
   }
-  throw new InvalidArgumentError(`loadClassifier: weights must be bytes, a { name, bytes } file, a list of them, a TF.js { modelJson, readShard } or (in Node) a path; got ${typeof weights}`);
+  throw new InvalidArgumentError(
+    `loadClassifier: weights must be bytes, a { name, bytes } file, a list of them, a TF.js { modelJson, readShard } or (in Node) a path; got ${typeof weights}`,
+  );
 }
 
 /** The parsed model.json and a shard reader, from whichever way the files came. */
@@ -232,7 +240,10 @@ async function tfjsSource(src: ResolvedSource): Promise<TfjsModelSource> {
       readShard: async (p) => {
         const want = baseName(p);
         const f = files.find((x) => x.name === p || baseName(x.name) === want);
-        if (!f) throw new ClassifierError(`${src.name} lists the weight shard '${p}', which is not among the files given (${files.map((x) => x.name).join(', ')}); select model.json and all its shards together`);
+        if (!f)
+          throw new ClassifierError(
+            `${src.name} lists the weight shard '${p}', which is not among the files given (${files.map((x) => x.name).join(', ')}); select model.json and all its shards together`,
+          );
         return toBytes(f.bytes);
       },
     };
@@ -247,7 +258,9 @@ async function tfjsSource(src: ResolvedSource): Promise<TfjsModelSource> {
         try {
           return await readUserFile(full, { what: 'TF.js weight shard' });
         } catch (e) {
-          throw new ClassifierError(`${src.name} lists the weight shard '${p}', which could not be read at ${full}: ${e instanceof UserFileError ? e.problem : (e as Error).message}`);
+          throw new ClassifierError(
+            `${src.name} lists the weight shard '${p}', which could not be read at ${full}: ${e instanceof UserFileError ? e.problem : (e as Error).message}`,
+          );
         }
       },
     };
@@ -255,7 +268,9 @@ async function tfjsSource(src: ResolvedSource): Promise<TfjsModelSource> {
   return {
     modelJson,
     readShard: async (p) => {
-      throw new ClassifierError(`${src.name} lists the weight shard '${p}', but only model.json was given; pass it with its shards (a list of { name, bytes } files)`);
+      throw new ClassifierError(
+        `${src.name} lists the weight shard '${p}', but only model.json was given; pass it with its shards (a list of { name, bytes } files)`,
+      );
     },
   };
 }
@@ -274,7 +289,13 @@ function modelTensors(tensors: Map<string, SafetensorsTensor>): { tensors: Map<s
 const shapeText = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** The architecture options that reproduce the file's tensor shapes. */
-function torchvisionArchitecture(tensors: Map<string, SafetensorsTensor>, metadata: Record<string, string>, given: LoadClassifierOptions['architecture'], trainCheckpoint: boolean, source: string): InceptionV3Options {
+function torchvisionArchitecture(
+  tensors: Map<string, SafetensorsTensor>,
+  metadata: Record<string, string>,
+  given: LoadClassifierOptions['architecture'],
+  trainCheckpoint: boolean,
+  source: string,
+): InceptionV3Options {
   const fc = tensors.get('fc.weight')!;
   const numClasses = fc.shape[0]!;
   const arch: InceptionV3Options = { ...given, numClasses, auxLogits: false };
@@ -287,7 +308,8 @@ function torchvisionArchitecture(tensors: Map<string, SafetensorsTensor>, metada
   };
   if (arch.variant === undefined) {
     const meta = metadata['incept.variant'];
-    if (meta !== undefined && meta !== 'imagenet' && meta !== 'cifar10') throw new ClassifierError(`${source}: metadata incept.variant = ${JSON.stringify(meta)}; expected 'imagenet' or 'cifar10'`);
+    if (meta !== undefined && meta !== 'imagenet' && meta !== 'cifar10')
+      throw new ClassifierError(`${source}: metadata incept.variant = ${JSON.stringify(meta)}; expected 'imagenet' or 'cifar10'`);
     const aux = tensors.get('AuxLogits.conv1.conv.weight');
     // The ImageNet aux head's second conv is 5×5; the CIFAR-10 variant's spans its small pooled grid.
     const auxSaysCifar = aux !== undefined && aux.shape.length === 4 && (aux.shape[2] !== 5 || aux.shape[3] !== 5);
@@ -300,13 +322,21 @@ function torchvisionArchitecture(tensors: Map<string, SafetensorsTensor>, metada
   if (arch.width === undefined) {
     const meta = metaNumber('incept.width');
     const stem = tensors.get('Conv2d_1a_3x3.conv.weight');
-    const candidates = [meta, stem && stem.shape.length === 4 ? stem.shape[0]! / 32 : undefined, fc.shape.length === 2 ? fc.shape[1]! / 2048 : undefined].filter((w): w is number => w !== undefined && w > 0);
+    const candidates = [
+      meta,
+      stem && stem.shape.length === 4 ? stem.shape[0]! / 32 : undefined,
+      fc.shape.length === 2 ? fc.shape[1]! / 2048 : undefined,
+    ].filter((w): w is number => w !== undefined && w > 0);
     const fits = (width: number): boolean => {
       try {
         const layers = inceptionV3Spec({ ...arch, width });
         const fcLayer = layers.find((l) => l.name === 'fc');
         const stemLayer = layers.find((l) => l.name === 'Conv2d_1a_3x3');
-        return fcLayer !== undefined && fcLayer.params / numClasses - 1 === fc.shape[1] && (!stem || (stemLayer !== undefined && stemLayer.outputShape[0] === stem.shape[0]));
+        return (
+          fcLayer !== undefined &&
+          fcLayer.params / numClasses - 1 === fc.shape[1] &&
+          (!stem || (stemLayer !== undefined && stemLayer.outputShape[0] === stem.shape[0]))
+        );
       } catch {
         return false;
       }
@@ -327,7 +357,8 @@ async function loadTorchvision(engine: Engine, bytes: Uint8Array, source: string
       `${source}: no 'fc.weight' tensor, so not a torchvision Inception-v3 state dict (${keys.length} tensor(s)${keys.length ? `, e.g. ${keys.slice(0, 3).join(', ')}` : ''})`,
     );
   }
-  if (fc.shape.length !== 2) throw new ClassifierError(`${source}: fc.weight has shape ${shapeText(fc.shape)}; torchvision's classifier weight is [classes, features]`);
+  if (fc.shape.length !== 2)
+    throw new ClassifierError(`${source}: fc.weight has shape ${shapeText(fc.shape)}; torchvision's classifier weight is [classes, features]`);
   const arch = torchvisionArchitecture(tensors, decoded.metadata, options.architecture, trainCheckpoint, source);
   let model: InceptionV3;
   try {
@@ -364,7 +395,9 @@ function presetNameOf(p: PreprocessPreset | PreprocessOptions): PreprocessPreset
 function checkImage(v: unknown, i: number): DecodedImage {
   const im = v as DecodedImage;
   if (typeof im !== 'object' || im === null || !Number.isInteger(im.width) || !Number.isInteger(im.height) || !(im.data instanceof Uint8Array)) {
-    throw new InvalidArgumentError(`classify: image ${i} must be a decoded image { width, height, data } (decodeImage or readImageFile), got ${im === null ? 'null' : typeof im}`);
+    throw new InvalidArgumentError(
+      `classify: image ${i} must be a decoded image { width, height, data } (decodeImage or readImageFile), got ${im === null ? 'null' : typeof im}`,
+    );
   }
   return im;
 }
@@ -410,7 +443,8 @@ class LoadedClassifier implements Classifier {
   preprocess(images: readonly DecodedImage[]): Tensor<'f32'> {
     this.live('preprocess');
     const [h, w, c] = this.inputShape;
-    if (c !== 3) throw new InvalidArgumentError(`preprocess: the model takes ${c}-channel input, not RGB images; pass a preprocessed [N, ${h}, ${w}, ${c}] tensor`);
+    if (c !== 3)
+      throw new InvalidArgumentError(`preprocess: the model takes ${c}-channel input, not RGB images; pass a preprocessed [N, ${h}, ${w}, ${c}] tensor`);
     const base: PreprocessOptions = typeof this.preprocessing === 'string' ? { preset: this.preprocessing } : this.preprocessing;
     return preprocessImages(this.engine, images.map(checkImage), { ...base, size: base.size ?? [h, w] });
   }
@@ -427,9 +461,11 @@ class LoadedClassifier implements Classifier {
     const t0 = performance.now();
     const classes = this.numClasses;
     const k = options.topk ?? Math.min(5, classes);
-    if (!Number.isInteger(k) || k < 1 || k > Math.min(classes, MAX_TOP_K)) throw new InvalidArgumentError(`classify: topk must be an integer in 1..${Math.min(classes, MAX_TOP_K)}, got ${String(options.topk)}`);
+    if (!Number.isInteger(k) || k < 1 || k > Math.min(classes, MAX_TOP_K))
+      throw new InvalidArgumentError(`classify: topk must be an integer in 1..${Math.min(classes, MAX_TOP_K)}, got ${String(options.topk)}`);
     const batchSize = options.batchSize ?? 8;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`classify: batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new InvalidArgumentError(`classify: batchSize must be a positive integer, got ${String(options.batchSize)}`);
     const [h, w, c] = this.inputShape;
     const profiler = this.engine.profiler;
     const forwardRecords: DispatchRecord[] = [];
@@ -464,7 +500,7 @@ class LoadedClassifier implements Classifier {
             const what = bad >= 0 ? `${String(row[bad])} (class ${bad} first)` : 'not a probability distribution (NaN or infinite after the softmax)';
             throw new ClassifierError(
               `${this.source}: the model's outputs for image ${first + i} (of ${total}; batch ${batchNumber}, images ${first}–${first + n - 1}) are ${what}; ` +
-                'no class can be read from them. The input holds NaN or values near float32\'s limit, or the weights overflow',
+                "no class can be read from them. The input holds NaN or values near float32's limit, or the weights overflow",
             );
           }
           const top: TopClass[] = [];
@@ -474,7 +510,12 @@ class LoadedClassifier implements Classifier {
           }
           results.push({
             top,
-            ...(probabilities ? { probabilities: (probabilities as Float32Array).slice(i * classes, (i + 1) * classes), outputs: (outputs as Float32Array).slice(i * classes, (i + 1) * classes) } : {}),
+            ...(probabilities
+              ? {
+                  probabilities: (probabilities as Float32Array).slice(i * classes, (i + 1) * classes),
+                  outputs: (outputs as Float32Array).slice(i * classes, (i + 1) * classes),
+                }
+              : {}),
           });
         }
       } finally {
@@ -491,7 +532,9 @@ class LoadedClassifier implements Classifier {
       if (input.isDisposed) throw new InvalidArgumentError('classify: the input tensor was disposed');
       if (input.owner !== (this.engine as unknown)) throw new InvalidArgumentError('classify: the input tensor belongs to another engine');
       if (input.rank !== 4 || input.shape[1] !== h || input.shape[2] !== w || input.shape[3] !== c || input.dtype !== 'f32') {
-        throw new InvalidArgumentError(`classify: a tensor input must be f32 [N, ${h}, ${w}, ${c}] (NHWC, preprocessed for this model), got ${input.describe()}`);
+        throw new InvalidArgumentError(
+          `classify: a tensor input must be f32 [N, ${h}, ${w}, ${c}] (NHWC, preprocessed for this model), got ${input.describe()}`,
+        );
       }
       if (input.shape[0]! < 1) throw new InvalidArgumentError('classify: the input tensor holds no images');
       await runBatch(input);
@@ -538,7 +581,9 @@ export async function loadClassifier(engine: Engine, options: LoadClassifierOpti
     throw new ClassifierError(`loadClassifier: unknown format ${JSON.stringify(options.format)}; the formats are ${MODEL_FORMATS.join(', ')}`);
   }
   if (options.preset !== undefined && typeof options.preset === 'string' && !(options.preset in PREPROCESS_PRESETS)) {
-    throw new ClassifierError(`loadClassifier: unknown preset ${JSON.stringify(options.preset)}; the presets are ${Object.keys(PREPROCESS_PRESETS).join(', ')}`);
+    throw new ClassifierError(
+      `loadClassifier: unknown preset ${JSON.stringify(options.preset)}; the presets are ${Object.keys(PREPROCESS_PRESETS).join(', ')}`,
+    );
   }
   const src = await resolveSource(options.weights, options.source);
   const format = options.format ?? (src.tfjs || src.files ? 'tfjs' : detectModelFormat(src.bytes!, src.name));

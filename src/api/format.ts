@@ -49,8 +49,10 @@ function foreignFormat(bytes: Uint8Array): string | undefined {
   if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {
     return 'a ZIP archive (a PyTorch .pt/.pth checkpoint from torch.save, or a Keras .keras file); save the state dict as safetensors (safetensors.torch.save_file(model.state_dict(), "model.safetensors")) or export ONNX';
   }
-  if (bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5) return 'a Python pickle (an old-style PyTorch checkpoint); save the state dict as safetensors or export ONNX';
-  if (ascii(bytes, 0, 8) === '\x89HDF\r\n\x1a\n') return 'an HDF5 file (a Keras .h5 model); convert it with tensorflowjs_converter --input_format keras to a TF.js layers model (model.json + shards)';
+  if (bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5)
+    return 'a Python pickle (an old-style PyTorch checkpoint); save the state dict as safetensors or export ONNX';
+  if (ascii(bytes, 0, 8) === '\x89HDF\r\n\x1a\n')
+    return 'an HDF5 file (a Keras .h5 model); convert it with tensorflowjs_converter --input_format keras to a TF.js layers model (model.json + shards)';
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'gzip-compressed data; decompress it first';
   const head = ascii(bytes, 0, 64).trimStart().toLowerCase();
   if (head.startsWith('<!doctype html') || head.startsWith('<html')) return 'an HTML page (a failed download?)';
@@ -78,7 +80,9 @@ export function detectModelFormat(bytes: Uint8Array, name = 'the model file'): M
   const ext = extension(name);
   if (ext === 'onnx' || looksLikeOnnx(bytes)) return 'onnx';
   if (ext === 'safetensors') {
-    throw new ClassifierError(`${name}: not a safetensors file: ${bytes.length < 9 ? `only ${bytes.length} byte(s), less than the 8-byte header length and its JSON` : 'the 8-byte header length is not followed by a JSON header'} (truncated or corrupt?)`);
+    throw new ClassifierError(
+      `${name}: not a safetensors file: ${bytes.length < 9 ? `only ${bytes.length} byte(s), less than the 8-byte header length and its JSON` : 'the 8-byte header length is not followed by a JSON header'} (truncated or corrupt?)`,
+    );
   }
   const hex = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new ClassifierError(

@@ -11,8 +11,7 @@ import type { Graph } from '../graph/ir.js';
 import type { Backend } from './backend.js';
 
 export type GraphSource =
-  | { kind: 'onnx'; bytes: Uint8Array; source: string }
-  | { kind: 'tfjs'; modelJson: unknown; readShard: (path: string) => Promise<Uint8Array>; source: string };
+  { kind: 'onnx'; bytes: Uint8Array; source: string } | { kind: 'tfjs'; modelJson: unknown; readShard: (path: string) => Promise<Uint8Array>; source: string };
 
 export async function loadGraphBackend(engine: Engine, src: GraphSource): Promise<Backend> {
   const graph: Graph = src.kind === 'onnx' ? importOnnx(src.bytes, src.source) : await importTfjsLayers(src.modelJson, src.readShard, src.source);

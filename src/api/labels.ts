@@ -35,7 +35,9 @@ export function parseLabels(text: string, source = 'labels'): string[] {
         const i = Number(k);
         const name = typeof v === 'string' ? v : Array.isArray(v) && typeof v[v.length - 1] === 'string' ? (v[v.length - 1] as string) : undefined;
         if (!Number.isInteger(i) || i < 0 || i >= entries.length || name === undefined) {
-          throw new ClassifierError(`${source}: expected an object from class indices 0..${entries.length - 1} to names (or [id, name] pairs), got key ${JSON.stringify(k)} → ${JSON.stringify(v)}`);
+          throw new ClassifierError(
+            `${source}: expected an object from class indices 0..${entries.length - 1} to names (or [id, name] pairs), got key ${JSON.stringify(k)} → ${JSON.stringify(v)}`,
+          );
         }
         out[i] = name;
       }
@@ -156,6 +158,7 @@ export function datasetLabels(hints: ModelDatasetHints): { labels: readonly stri
   }
   if (hints.description !== undefined && /CIFAR-10 variant/i.test(hints.description)) return found('the CIFAR-10 variant of Inception-v3');
   const side = hints.inputShape?.[0];
-  if (hints.producer === 'incept-gpu' && side !== undefined && side < MIN_INPUT_SIZE) return found(`an incept-gpu export with a ${side}×${side} input (the CIFAR-10 variant)`);
+  if (hints.producer === 'incept-gpu' && side !== undefined && side < MIN_INPUT_SIZE)
+    return found(`an incept-gpu export with a ${side}×${side} input (the CIFAR-10 variant)`);
   return undefined;
 }

@@ -88,7 +88,9 @@ export function dropout(tape: Tape, x: Tensor, options: { rate: number; seed: nu
   if (options.training === false || options.rate === 0) {
     tape.record('dropout', [x], y, [], (dy) => [dy.reshape(x.shape)]);
   } else {
-    tape.record('dropout', [x], y, [], (dy) => [dropoutBackward(dy, { rate: options.rate, seed: options.seed, ...(options.offset !== undefined ? { offset: options.offset } : {}) })]);
+    tape.record('dropout', [x], y, [], (dy) => [
+      dropoutBackward(dy, { rate: options.rate, seed: options.seed, ...(options.offset !== undefined ? { offset: options.offset } : {}) }),
+    ]);
   }
   return y;
 }
@@ -175,13 +177,20 @@ export function batchNormTrain(tape: Tape, x: Tensor, gamma: Tensor | null, beta
   const { y, mean: mu, invStd } = batchNormTrainOp(x, gamma, beta, options);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   const saved = [x, mu, invStd, ...(gamma ? [gamma] : []), ...(relu ? [y] : [])];
-  tape.record('batchNormTrain', inputs, y, saved, (dy, s) => {
-    const [sx, smean, sinv] = s as [Tensor, Tensor, Tensor];
-    const sgamma = gamma ? s[3]! : null;
-    const sy = relu ? s[s.length - 1]! : undefined;
-    const { dx, dgamma, dbeta } = batchNormTrainBackward(dy, sx, sgamma, smean, sinv, { relu, ...(sy ? { y: sy } : {}) });
-    return [dx, ...(gamma ? [dgamma] : []), ...(beta ? [dbeta] : [])];
-  }, { savedViews: true, viewGradient: true }); // y and dy may be a branch's slice of a concat: read in place
+  tape.record(
+    'batchNormTrain',
+    inputs,
+    y,
+    saved,
+    (dy, s) => {
+      const [sx, smean, sinv] = s as [Tensor, Tensor, Tensor];
+      const sgamma = gamma ? s[3]! : null;
+      const sy = relu ? s[s.length - 1]! : undefined;
+      const { dx, dgamma, dbeta } = batchNormTrainBackward(dy, sx, sgamma, smean, sinv, { relu, ...(sy ? { y: sy } : {}) });
+      return [dx, ...(gamma ? [dgamma] : []), ...(beta ? [dbeta] : [])];
+    },
+    { savedViews: true, viewGradient: true },
+  ); // y and dy may be a branch's slice of a concat: read in place
   // The statistics are only needed by backward, and the tape keeps its own handles on them.
   mu.dispose();
   invStd.dispose();
@@ -192,7 +201,12 @@ export function batchNormTrain(tape: Tape, x: Tensor, gamma: Tensor | null, beta
  * Mean softmax cross-entropy with label smoothing over the batch, as a [1] tensor; backward is
  * one kernel, (p − q')/B, from the probabilities the forward saved.
  */
-export function softmaxCrossEntropy(tape: Tape, logits: Tensor, targets: Tensor | Int32Array | readonly number[], options: SoftmaxCrossEntropyOptions = {}): Tensor {
+export function softmaxCrossEntropy(
+  tape: Tape,
+  logits: Tensor,
+  targets: Tensor | Int32Array | readonly number[],
+  options: SoftmaxCrossEntropyOptions = {},
+): Tensor {
   const { losses, meanLoss, probabilities } = crossEntropyOp(logits, targets, options);
   losses.dispose();
   const engine = tape.engine;
@@ -253,7 +267,8 @@ export function conv2d(tape: Tape, x: Tensor, w: Tensor, options: TapedConv2dOpt
       const engine = tape.engine;
       const cout = w.shape[3]!;
       const { scale: _s, shift: _h, relu, out, ...plain } = options;
-      if (out) throw new InvalidArgumentError('conv2d (taped): out with a scale/shift epilogue whose gradient is wanted is not supported; write into a fresh tensor');
+      if (out)
+        throw new InvalidArgumentError('conv2d (taped): out with a scale/shift epilogue whose gradient is wanted is not supported; write into a fresh tensor');
       const acc = conv2d(tape, x, w, plain);
       const ones = scale ?? engine.tensor(new Float32Array(cout).fill(1));
       const zeros = shift ?? engine.zeros([cout]);
@@ -284,7 +299,12 @@ export function conv2d(tape: Tape, x: Tensor, w: Tensor, options: TapedConv2dOpt
  * `partials`), so training's conv → BatchNorm reads the conv output once. No bias or ReLU:
  * BatchNorm follows.
  */
-export function conv2dWithStatistics(tape: Tape, x: Tensor, w: Tensor, options: Pick<Conv2dOptions, 'stride' | 'padding' | 'out' | 'variant'> = {}): { y: Tensor; statistics: PartialStatistics } {
+export function conv2dWithStatistics(
+  tape: Tape,
+  x: Tensor,
+  w: Tensor,
+  options: Pick<Conv2dOptions, 'stride' | 'padding' | 'out' | 'variant'> = {},
+): { y: Tensor; statistics: PartialStatistics } {
   const { y, statistics } = conv2dWithStatisticsOp(x, w, options);
   const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), padding: options.padding ?? 'valid' };
   tape.record(
@@ -292,7 +312,10 @@ export function conv2dWithStatistics(tape: Tape, x: Tensor, w: Tensor, options: 
     [x, w],
     y,
     [x, w],
-    (dy, [sx, sw]) => [tape.requiresGrad(x) ? conv2dBackwardInput(dy, sw!, x.shape, geometry) : undefined, tape.requiresGrad(w) ? conv2dBackwardWeights(sx!, dy, w.shape, geometry) : undefined],
+    (dy, [sx, sw]) => [
+      tape.requiresGrad(x) ? conv2dBackwardInput(dy, sw!, x.shape, geometry) : undefined,
+      tape.requiresGrad(w) ? conv2dBackwardWeights(sx!, dy, w.shape, geometry) : undefined,
+    ],
     { viewGradient: true }, // the backward conv kernels read a channel-view dy in place
   );
   return { y, statistics };

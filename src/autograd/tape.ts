@@ -97,13 +97,28 @@ export class Tape {
    * tensors the backward rule reads; the tape takes handles on them that outlive engine
    * scopes and frees them after the node's backward has run. Returns whether it recorded.
    */
-  record(op: string, inputs: readonly Tensor[], output: Tensor, saved: readonly Tensor[], backward: BackwardRule, options: { savedViews?: boolean; viewGradient?: boolean } = {}): boolean {
+  record(
+    op: string,
+    inputs: readonly Tensor[],
+    output: Tensor,
+    saved: readonly Tensor[],
+    backward: BackwardRule,
+    options: { savedViews?: boolean; viewGradient?: boolean } = {},
+  ): boolean {
     if (!this.recording || !inputs.some((t) => this.tracked.has(t.id))) return false;
     this.tracked.add(output.id);
     // A rule whose kernels read channel views (savedViews) keeps them as they are; for the
     // others a saved view is copied to a plain tensor.
     const handles = saved.map((t) => this.engine.keep(options.savedViews ? t.reshape(t.shape) : contiguousHandle(t)));
-    this.nodes.push({ op, inputs: [...inputs], output, saved: handles, backward, viewGradient: options.viewGradient ?? false, layer: this.engine.profiler.layer });
+    this.nodes.push({
+      op,
+      inputs: [...inputs],
+      output,
+      saved: handles,
+      backward,
+      viewGradient: options.viewGradient ?? false,
+      layer: this.engine.profiler.layer,
+    });
     return true;
   }
 
@@ -114,7 +129,10 @@ export class Tape {
    */
   backward(loss: Tensor, dLoss?: Tensor): void {
     if (!this.tracked.has(loss.id)) throw new InvalidArgumentError(`backward: ${loss.describe()} does not depend on any parameter through recorded ops`);
-    if (!dLoss && loss.size !== 1) throw new InvalidArgumentError(`backward: the loss ${loss.describe()} has ${loss.size} elements; pass dLoss of its shape or reduce it to one element first`);
+    if (!dLoss && loss.size !== 1)
+      throw new InvalidArgumentError(
+        `backward: the loss ${loss.describe()} has ${loss.size} elements; pass dLoss of its shape or reduce it to one element first`,
+      );
     const engine = this.engine;
     const grads = new Map<number, Tensor>();
     const seed = dLoss ? dLoss.reshape(dLoss.shape) : engine.tensor(new Float32Array([1]), loss.shape);
@@ -125,7 +143,9 @@ export class Tape {
         const dy = grads.get(node.output.id);
         if (dy) {
           grads.delete(node.output.id);
-          const dxs = engine.profiler.withLayer(node.layer, () => engine.scope(() => node.backward(dy.slice && !node.viewGradient ? contiguousHandle(dy) : dy, node.saved)));
+          const dxs = engine.profiler.withLayer(node.layer, () =>
+            engine.scope(() => node.backward(dy.slice && !node.viewGradient ? contiguousHandle(dy) : dy, node.saved)),
+          );
           node.inputs.forEach((input, j) => {
             const dx = dxs[j];
             if (!dx || !this.tracked.has(input.id)) {

@@ -55,7 +55,13 @@ async function timeOnce(engine: Engine, n: number, variant: MatmulVariant, seed:
 }
 
 /** Compares 16 entries of C with float64 dot products. */
-async function spotCheck(ap: Promise<Float32Array | Int32Array | Uint32Array>, bp: Promise<Float32Array | Int32Array | Uint32Array>, cp: Promise<Float32Array | Int32Array | Uint32Array>, n: number, variant: string): Promise<void> {
+async function spotCheck(
+  ap: Promise<Float32Array | Int32Array | Uint32Array>,
+  bp: Promise<Float32Array | Int32Array | Uint32Array>,
+  cp: Promise<Float32Array | Int32Array | Uint32Array>,
+  n: number,
+  variant: string,
+): Promise<void> {
   const [a, b, c] = await Promise.all([ap, bp, cp]);
   for (let s = 0; s < 16; s++) {
     const i = (s * 7919) % n;

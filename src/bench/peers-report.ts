@@ -101,7 +101,10 @@ export function disagreements(rows: readonly PeerReportRow[]): string[] {
   return rows.flatMap((r) =>
     Object.entries(r.peers)
       .filter(([, p]) => !(p.maxRelErr <= AGREEMENT_TOLERANCE[r.group]))
-      .map(([lib, p]) => `${rowLabel(r)}: ${lib} differs from the engine by ${p.maxRelErr.toExponential(2)} (tolerance ${AGREEMENT_TOLERANCE[r.group].toExponential(0)})`),
+      .map(
+        ([lib, p]) =>
+          `${rowLabel(r)}: ${lib} differs from the engine by ${p.maxRelErr.toExponential(2)} (tolerance ${AGREEMENT_TOLERANCE[r.group].toExponential(0)})`,
+      ),
   );
 }
 
@@ -138,9 +141,16 @@ function tableCells(report: PeerReport): { head: string[]; body: string[][] } {
 export function formatPeerReport(report: PeerReport): string {
   const { head, body } = tableCells(report);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const adapters = Object.entries(report.adapters).map(([env, a]) => `${env}: ${a}`);
-  const goals = report.goals.map((g) => `  ${g.met === undefined ? '–' : g.met ? '✓' : '✗'} ${g.goal}: ${g.worst === undefined ? 'not run' : `worst ratio ${g.worst.toFixed(2)}× over ${g.rows} row(s)`}`);
+  const goals = report.goals.map(
+    (g) =>
+      `  ${g.met === undefined ? '–' : g.met ? '✓' : '✗'} ${g.goal}: ${g.worst === undefined ? 'not run' : `worst ratio ${g.worst.toFixed(2)}× over ${g.rows} row(s)`}`,
+  );
   return [
     `The engine vs ${Object.values(report.libraries).join(', ')} · ${report.date}`,
     ...adapters.map((a) => `adapter ${a}`),
@@ -175,7 +185,10 @@ export function renderPeerReportHtml(report: PeerReport): string {
     ...(report.libraries[ORT_NODE] ? [['CPU runtime', CPU_PEER_NOTE] as [string, string]] : []),
   ];
   const goalRows = report.goals
-    .map((g) => `<tr><td>${g.met === undefined ? '–' : g.met ? '✓' : '✗'}</td><td>${escapeHtml(g.goal)}</td><td class="num">${escapeHtml(g.worst === undefined ? 'not run' : `${g.worst.toFixed(2)}×`)}</td><td class="num">${g.rows}</td></tr>`)
+    .map(
+      (g) =>
+        `<tr><td>${g.met === undefined ? '–' : g.met ? '✓' : '✗'}</td><td>${escapeHtml(g.goal)}</td><td class="num">${escapeHtml(g.worst === undefined ? 'not run' : `${g.worst.toFixed(2)}×`)}</td><td class="num">${g.rows}</td></tr>`,
+    )
     .join('');
   const chartData = {
     libraries: Object.keys(report.libraries),
@@ -202,12 +215,12 @@ ${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).joi
 <p class="note">Each bar is the median ratio over rounds; the whiskers in the tooltip give min–max. Right of the 1× line the engine is faster (log scale).</p>
 <figure><div class="chart-box tall"><canvas id="chart-ratios" role="img" aria-label="Peer time over engine time per row"></canvas></div></figure>
 ${
-    wholeModel
-      ? `<h2>Whole network: time per run</h2>
+  wholeModel
+    ? `<h2>Whole network: time per run</h2>
 <p class="note">Median wall time of one run (inference: input upload to logits read; training: one step to the loss read after the update), log scale.</p>
 <figure><div class="chart-box"><canvas id="chart-model-ms" role="img" aria-label="Whole-network time per library"></canvas></div></figure>`
-      : ''
-  }
+    : ''
+}
 <h2>Every row</h2>
 <div class="table-wrap"><table><thead><tr>${head.map((h, i) => `<th${i > 2 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body
     .map((cells) => `<tr>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)

@@ -94,7 +94,9 @@ export function checkFits(limits: AdapterLimits, knobs: readonly FitKnob[], foot
       `${knob.flag} ${knob.value} does not fit this adapter (${limits.name}): allowed ${knob.min} to ${best}; with ${[`${knob.flag} ${knob.value}`, ...others].join(', ')} ${over}`,
     );
   }
-  throw new InceptError(`${knobs.map((k) => `${k.flag} ${k.value}`).join(', ')} do not fit this adapter (${limits.name}) even with any one of them at its smallest: ${over}`);
+  throw new InceptError(
+    `${knobs.map((k) => `${k.flag} ${k.value}`).join(', ')} do not fit this adapter (${limits.name}) even with any one of them at its smallest: ${over}`,
+  );
 }
 
 /** The largest weight tensor of a layer (its parameters less the bias or BatchNorm's γ and β). */

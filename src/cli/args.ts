@@ -59,7 +59,8 @@ export function repeatsFlag(text: string): number {
 /** A width multiplier: any finite number above 0 (0.25, 1.5, 2e-1). */
 export function widthFlag(text: string | number): number {
   const v = typeof text === 'number' ? text : text.trim() === '' ? NaN : Number(text);
-  if (!Number.isFinite(v) || v <= 0) throw new InceptError(`--width needs a number greater than 0 (the channel multiplier, e.g. 0.25), got ${typeof text === 'number' ? text : `'${text}'`}`);
+  if (!Number.isFinite(v) || v <= 0)
+    throw new InceptError(`--width needs a number greater than 0 (the channel multiplier, e.g. 0.25), got ${typeof text === 'number' ? text : `'${text}'`}`);
   return v;
 }
 
@@ -70,14 +71,17 @@ export function minInputSize(variant: 'imagenet' | 'cifar10', aux: boolean): { m
       ? { min: CIFAR10_MIN_INPUT_SIZE_WITH_AUX, why: `with the aux head (${CIFAR10_MIN_INPUT_SIZE} with --no-aux)` }
       : { min: CIFAR10_MIN_INPUT_SIZE, why: "(the CIFAR-10 variant's three stride-2 stages take 8×8 to 1×1)" };
   }
-  return aux ? { min: MIN_INPUT_SIZE_WITH_AUX, why: `with the aux head (${MIN_INPUT_SIZE} with --no-aux)` } : { min: MIN_INPUT_SIZE, why: "(smaller images vanish in Inception-v3's stride-2 layers)" };
+  return aux
+    ? { min: MIN_INPUT_SIZE_WITH_AUX, why: `with the aux head (${MIN_INPUT_SIZE} with --no-aux)` }
+    : { min: MIN_INPUT_SIZE, why: "(smaller images vanish in Inception-v3's stride-2 layers)" };
 }
 
 /** --input: an integer at least the variant's smallest input. */
 export function inputSizeFlag(text: string | number, variant: 'imagenet' | 'cifar10', aux: boolean): number {
   const { min, why } = minInputSize(variant, aux);
   const v = typeof text === 'number' ? text : text.trim() === '' ? NaN : Number(text);
-  if (!Number.isSafeInteger(v) || v < min) throw new InceptError(`--input needs an integer of at least ${min} ${why}, got ${typeof text === 'number' ? text : `'${text}'`}`);
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new InceptError(`--input needs an integer of at least ${min} ${why}, got ${typeof text === 'number' ? text : `'${text}'`}`);
   return v;
 }
 

@@ -36,7 +36,8 @@ function shapesFor(filter: string | undefined): { floats: number; what: string }
     const floats = Math.max(s.h * s.w * s.cin, oh * ow * s.cout);
     if (floats > image.floats) image = { floats, what: `the ${name} conv's ${s.h * s.w * s.cin >= oh * ow * s.cout ? 'input' : 'output'}` };
   }
-  if (matched === 0) throw new InceptError(`--filter '${filter}' matches no Inception-v3 conv shape or layer (shapes are named like '1×7 17²×128→128'; layers like 'Mixed_6b')`);
+  if (matched === 0)
+    throw new InceptError(`--filter '${filter}' matches no Inception-v3 conv shape or layer (shapes are named like '1×7 17²×128→128'; layers like 'Mixed_6b')`);
   return image;
 }
 

@@ -51,7 +51,9 @@ export async function benchFactorization(opts: BenchFactorizationOptions): Promi
   if (opts.json !== undefined) outputPathFlag('--json', opts.json);
   const htmlPath = outputPathFlag('--html', opts.html ?? `reports/factorization${quick ? '-quick' : ''}.html`);
   const largestBatch = Math.max(...(batches ?? (quick ? [1] : [1, 8])));
-  checkFits(await adapterLimits(opts.driver), [{ flag: '--batches', value: largestBatch, min: 1, integer: true }], ([b]) => batchFootprint(b!, pairImage(pairs)));
+  checkFits(await adapterLimits(opts.driver), [{ flag: '--batches', value: largestBatch, min: 1, integer: true }], ([b]) =>
+    batchFootprint(b!, pairImage(pairs)),
+  );
   const engine = await createEngine({ driver: opts.driver });
   try {
     const progress = benchProgress(`factorization benchmark${quick ? ' (quick)' : ''} on ${engine.adapterName}`);

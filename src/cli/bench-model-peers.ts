@@ -25,7 +25,9 @@ export interface PeerHarnessOptions {
 export async function runPeerHarness(options: PeerHarnessOptions): Promise<PeerReport> {
   const root = packageRoot();
   if (!existsSync(join(root, 'bench', 'peers', 'package.json'))) {
-    throw new InceptError(`--peers needs the peer benchmark (bench/peers), which is not in ${root}: it ships with a source checkout of incept-gpu, not with the npm package`);
+    throw new InceptError(
+      `--peers needs the peer benchmark (bench/peers), which is not in ${root}: it ships with a source checkout of incept-gpu, not with the npm package`,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'incept-peers-'));
   const json = join(dir, 'peers.json');
@@ -52,7 +54,8 @@ export async function runPeerHarness(options: PeerHarnessOptions): Promise<PeerR
       child.on('error', (e) => reject(new InceptError(`--peers: could not start \`npm ${args.join(' ')}\`: ${e.message}`)));
       child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     });
-    if (code !== 0) throw new InceptError(`--peers: the peer benchmark (\`npm ${args.join(' ')}\` in ${root}) failed with exit code ${code}; its output is above`);
+    if (code !== 0)
+      throw new InceptError(`--peers: the peer benchmark (\`npm ${args.join(' ')}\` in ${root}) failed with exit code ${code}; its output is above`);
     try {
       const report = JSON.parse(readFileSync(json, 'utf8')) as PeerReport;
       // The temporary output paths say nothing to a reader of the model report.

@@ -34,7 +34,9 @@ export async function benchTrainStep(opts: BenchTrainStepOptions): Promise<void>
   const modules = all.filter((m) => matchesFilter(opts.module, m.name));
   if (modules.length === 0) throw new InceptError(`--module '${opts.module}' matches no module; modules: ${all.map((m) => m.name).join(', ')}`);
   if (opts.json !== undefined) outputPathFlag('--json', opts.json);
-  checkFits(await adapterLimits(opts.driver), [{ flag: '--batch', value: batch ?? 8, min: 1, integer: true }], ([b]) => batchFootprint(b!, moduleImage(modules)));
+  checkFits(await adapterLimits(opts.driver), [{ flag: '--batch', value: batch ?? 8, min: 1, integer: true }], ([b]) =>
+    batchFootprint(b!, moduleImage(modules)),
+  );
   const engine = await createEngine({ driver: opts.driver, profile: true });
   try {
     const started = performance.now();

@@ -37,7 +37,14 @@ function limitsObject(limits: GPUSupportedLimits): Record<string, number> {
 export function buildDeviceReport(engine: Engine, peak: PeakResult | null): DeviceReport {
   const i = engine.adapterInfo;
   return {
-    adapter: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: Boolean(i.isFallbackAdapter), software: engine.isSoftwareAdapter },
+    adapter: {
+      vendor: i.vendor,
+      architecture: i.architecture,
+      device: i.device,
+      description: i.description,
+      isFallbackAdapter: Boolean(i.isFallbackAdapter),
+      software: engine.isSoftwareAdapter,
+    },
     driver: { name: engine.driver, reason: engine.driverReason },
     features: [...engine.adapterFeatures].sort(),
     enabledFeatures: [...engine.features].sort(),
@@ -61,7 +68,10 @@ const KEY_LIMITS = [
 export function formatDeviceReport(r: DeviceReport): string {
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`${k.padEnd(13)}${v}`);
-  row('Adapter', `${r.adapter.description || r.adapter.device} (vendor ${r.adapter.vendor || '?'}, architecture ${r.adapter.architecture || '?'}${r.adapter.software ? ', software rasteriser' : ''})`);
+  row(
+    'Adapter',
+    `${r.adapter.description || r.adapter.device} (vendor ${r.adapter.vendor || '?'}, architecture ${r.adapter.architecture || '?'}${r.adapter.software ? ', software rasteriser' : ''})`,
+  );
   row('Driver', `${r.driver.name}: ${r.driver.reason}`);
   row('Features', r.features.join(', '));
   row('Enabled', r.enabledFeatures.join(', ') || '(none)');

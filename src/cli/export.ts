@@ -98,7 +98,11 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const classes = numClasses ?? fileClasses ?? (variant === 'cifar10' ? 10 : 1000);
   // Export runs no images: what must fit one binding is the largest weight (fc, with many classes).
   const limits: AdapterLimits = options.engine
-    ? { name: options.engine.adapterName, maxStorageBufferBindingSize: options.engine.limits.maxStorageBufferBindingSize, maxBufferSize: options.engine.limits.maxBufferSize }
+    ? {
+        name: options.engine.adapterName,
+        maxStorageBufferBindingSize: options.engine.limits.maxStorageBufferBindingSize,
+        maxBufferSize: options.engine.limits.maxBufferSize,
+      }
     : await adapterLimits(options.driver);
   checkFits(
     limits,
@@ -131,9 +135,14 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
       }
       await writeFileAtomic(options.out, bytes, 'incept export');
       const classes = model.layers.at(-1)!.outputShape[0];
-      const what = format === 'onnx' ? `ONNX opset ${opset ?? DEFAULT_ONNX_OPSET}, input [batch, 3, ${model.inputSize}, ${model.inputSize}] NCHW` : `torchvision-layout safetensors${model.hasAux ? ', with the aux head' : ''}`;
+      const what =
+        format === 'onnx'
+          ? `ONNX opset ${opset ?? DEFAULT_ONNX_OPSET}, input [batch, 3, ${model.inputSize}, ${model.inputSize}] NCHW`
+          : `torchvision-layout safetensors${model.hasAux ? ', with the aux head' : ''}`;
       const from = options.weights ? `weights from ${options.weights}` : `random init, seed ${seed}`;
-      log(`wrote ${options.out}: ${megabytes(bytes.length)}, ${parameters.toLocaleString('en-US')} parameters (Inception-v3${variant === 'cifar10' ? ' CIFAR-10 variant' : ''}, ${classes} classes; ${what}; ${from})`);
+      log(
+        `wrote ${options.out}: ${megabytes(bytes.length)}, ${parameters.toLocaleString('en-US')} parameters (Inception-v3${variant === 'cifar10' ? ' CIFAR-10 variant' : ''}, ${classes} classes; ${what}; ${from})`,
+      );
       return { path: options.out, format, bytes: bytes.length, parameters };
     } finally {
       model.dispose();

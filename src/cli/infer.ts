@@ -64,7 +64,16 @@ export interface InferImageError {
 
 /** What `--json` prints. */
 export interface InferReport {
-  model: { source: string; format: ModelFormat; description: string; classes: number; inputShape: readonly number[]; preset: PreprocessPreset; outputIsProbabilities: boolean; parameters: number };
+  model: {
+    source: string;
+    format: ModelFormat;
+    description: string;
+    classes: number;
+    inputShape: readonly number[];
+    preset: PreprocessPreset;
+    outputIsProbabilities: boolean;
+    parameters: number;
+  };
   adapter: string;
   /** The label file used, 'CIFAR-10 class names (built in: why)' for a model that says it is a
    * CIFAR-10 classifier, or null (labels are then `class N`). */
@@ -89,7 +98,8 @@ function intFlag(flag: string, v: number | string | undefined, fallback: number,
 function megapixelsFlag(flag: string, v: number | string | undefined): number {
   if (v === undefined) return DEFAULT_MAX_MEGAPIXELS;
   const n = numberOf(v);
-  if (!(n > 0 && n <= MAX_INFER_MEGAPIXELS)) throw new InceptError(`${flag} needs a number of megapixels greater than 0 and at most ${MAX_INFER_MEGAPIXELS}, got '${String(v)}'`);
+  if (!(n > 0 && n <= MAX_INFER_MEGAPIXELS))
+    throw new InceptError(`${flag} needs a number of megapixels greater than 0 and at most ${MAX_INFER_MEGAPIXELS}, got '${String(v)}'`);
   return n;
 }
 
@@ -134,7 +144,8 @@ export function modelDatasetHints(classifier: Classifier, path: string): ModelDa
       if (meta) Object.assign(hints, { producer: meta.producer, metadata: meta.props });
     } else if (classifier.format === 'tfjs') {
       const json = JSON.parse(readFileSync(path, 'utf8')) as { userDefinedMetadata?: unknown };
-      if (typeof json.userDefinedMetadata === 'object' && json.userDefinedMetadata !== null) hints.metadata = json.userDefinedMetadata as Record<string, unknown>;
+      if (typeof json.userDefinedMetadata === 'object' && json.userDefinedMetadata !== null)
+        hints.metadata = json.userDefinedMetadata as Record<string, unknown>;
     }
   } catch {
     // The file loaded; metadata it does not have in a readable form just names no dataset.
@@ -150,7 +161,7 @@ function formatReport(r: InferReport): string {
   const lines = [
     `Model    ${m.description} (${m.format} format, ${m.source})`,
     `         ${m.classes} classes, ${m.inputShape.join('×')} input, ${(m.parameters / 1e6).toFixed(2)}M parameters, preprocessing '${m.preset}'${m.outputIsProbabilities ? ', outputs probabilities' : ''}`,
-    `Labels   ${r.labels ?? "none (class indices; --labels FILE names them)"}`,
+    `Labels   ${r.labels ?? 'none (class indices; --labels FILE names them)'}`,
     `Adapter  ${r.adapter}`,
   ];
   const done = r.images.filter((im): im is InferImageResult => !('error' in im));
@@ -167,7 +178,10 @@ function formatReport(r: InferReport): string {
   const n = done.length;
   const count = r.failed > 0 ? `${n} of ${r.images.length} images classified` : `${n} image${n === 1 ? '' : 's'}`;
   const perImage = n > 0 ? `, ${ms(t.forwardMs / n)} forward per image` : '';
-  lines.push('', `Time     load ${ms(t.loadMs)}, decode ${ms(t.decodeMs)}, preprocess ${ms(t.preprocessMs)}, forward ${ms(t.forwardMs)}; ${count} in batches of up to ${t.batch}${perImage}`);
+  lines.push(
+    '',
+    `Time     load ${ms(t.loadMs)}, decode ${ms(t.decodeMs)}, preprocess ${ms(t.preprocessMs)}, forward ${ms(t.forwardMs)}; ${count} in batches of up to ${t.batch}${perImage}`,
+  );
   return lines.join('\n');
 }
 
@@ -222,8 +236,10 @@ export async function runInfer(images: string[], options: InferOptions): Promise
   // Every flag first: nothing is read and no engine starts before they are all good.
   if (!options.weights) throw new InceptError('infer: --weights FILE is required (torchvision safetensors, .onnx, or a TF.js model.json)');
   if (images.length === 0) throw new InceptError('infer: give at least one image (JPEG or PNG)');
-  if (options.format !== undefined && !MODEL_FORMATS.includes(options.format)) throw new InceptError(`--format must be one of ${MODEL_FORMATS.join(', ')}, got '${options.format}'`);
-  if (options.preset !== undefined && !(options.preset in PREPROCESS_PRESETS)) throw new InceptError(`--preset must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, got '${options.preset}'`);
+  if (options.format !== undefined && !MODEL_FORMATS.includes(options.format))
+    throw new InceptError(`--format must be one of ${MODEL_FORMATS.join(', ')}, got '${options.format}'`);
+  if (options.preset !== undefined && !(options.preset in PREPROCESS_PRESETS))
+    throw new InceptError(`--preset must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, got '${options.preset}'`);
   const topk = intFlag('--topk', options.topk, 5, MAX_TOP_K);
   const batch = intFlag('--batch', options.batch, 8, MAX_INFER_BATCH);
   const maxMegapixels = megapixelsFlag('--max-megapixels', options.maxMegapixels);
@@ -325,7 +341,9 @@ export async function runInfer(images: string[], options: InferOptions): Promise
     };
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     if (failures.length > 0) {
-      console.error(`incept: ${failures.length} of ${entries.length} images could not be classified:\n${failures.map((f) => `  ${f.file}: ${f.error}`).join('\n')}`);
+      console.error(
+        `incept: ${failures.length} of ${entries.length} images could not be classified:\n${failures.map((f) => `  ${f.file}: ${f.error}`).join('\n')}`,
+      );
       process.exitCode = 2;
     }
   } finally {
@@ -339,16 +357,29 @@ export async function runInfer(images: string[], options: InferOptions): Promise
 export function registerInferCommand(program: Command): Command {
   return program
     .command('infer')
-    .description('Classify images with a model file (torchvision safetensors, ONNX, or a TF.js model.json with its shards): top classes with probabilities, and the time taken')
+    .description(
+      'Classify images with a model file (torchvision safetensors, ONNX, or a TF.js model.json with its shards): top classes with probabilities, and the time taken',
+    )
     .argument('<images...>', 'JPEG or PNG files (exit status 2 when some could not be classified; each gets an error entry)')
     .requiredOption('--weights <file>', 'the model: an Inception-v3 state dict as safetensors (torchvision/timm names), an .onnx file, or a TF.js model.json')
     .addOption(new Option('--format <format>', 'the file format (default: told from the file)').choices([...MODEL_FORMATS]))
-    .addOption(new Option('--preset <name>', 'preprocessing (default: torchvision for safetensors and ONNX, keras for TF.js)').choices(Object.keys(PREPROCESS_PRESETS)))
+    .addOption(
+      new Option('--preset <name>', 'preprocessing (default: torchvision for safetensors and ONNX, keras for TF.js)').choices(Object.keys(PREPROCESS_PRESETS)),
+    )
     .option('--topk <k>', `classes shown per image, 1 to ${MAX_TOP_K} (default 5)`)
-    .option('--labels <file>', 'class names: a JSON list, a Keras class-index JSON, or one per line (default: the ImageNet list beside the checkout for 1000-class models; the CIFAR-10 names for a model whose metadata or variant says CIFAR-10)')
+    .option(
+      '--labels <file>',
+      'class names: a JSON list, a Keras class-index JSON, or one per line (default: the ImageNet list beside the checkout for 1000-class models; the CIFAR-10 names for a model whose metadata or variant says CIFAR-10)',
+    )
     .option('--batch <n>', `images per forward pass, 1 to ${MAX_INFER_BATCH} (default 8)`)
-    .option('--max-megapixels <n>', `pixel budget of decoding: a larger image (by its header) gets an error entry without being decoded; greater than 0, at most ${MAX_INFER_MEGAPIXELS} (default ${DEFAULT_MAX_MEGAPIXELS})`)
-    .option('--json', 'print JSON: { model, adapter, labels, images: [ { file, width, height, top: [ { index, label, probability } ], ms } or { file, error } ], failed, timing }')
+    .option(
+      '--max-megapixels <n>',
+      `pixel budget of decoding: a larger image (by its header) gets an error entry without being decoded; greater than 0, at most ${MAX_INFER_MEGAPIXELS} (default ${DEFAULT_MAX_MEGAPIXELS})`,
+    )
+    .option(
+      '--json',
+      'print JSON: { model, adapter, labels, images: [ { file, width, height, top: [ { index, label, probability } ], ms } or { file, error } ], failed, timing }',
+    )
     .addOption(new Option('--driver <name>', 'Vulkan driver in Node on Linux (default: env INCEPT_DRIVER or auto)').choices([...DRIVER_CHOICES]))
     .action(async (files: string[], opts: InferOptions) => runInfer(files, opts));
 }

@@ -61,9 +61,15 @@ export function buildProgram(): Command {
     .command('summary')
     .description('Inception-v3 layer by layer: output shape, parameters and multiply-adds, with totals')
     .option('--no-aux', 'leave the auxiliary head out')
-    .option('--input <n>', 'input height and width (default 299; at least 75, and 299 with the aux head; --cifar10: default 32, at least 8, and 17 with the aux head)')
+    .option(
+      '--input <n>',
+      'input height and width (default 299; at least 75, and 299 with the aux head; --cifar10: default 32, at least 8, and 17 with the aux head)',
+    )
     .option('--classes <n>', 'output classes (default 1000; 10 with --cifar10)')
-    .option('--cifar10', "the CIFAR-10 variant: a stride-1 small-image stem and 'same' padding throughout (32×32 input, 10 classes unless --input/--classes say otherwise)")
+    .option(
+      '--cifar10',
+      "the CIFAR-10 variant: a stride-1 small-image stem and 'same' padding throughout (32×32 input, 10 classes unless --input/--classes say otherwise)",
+    )
     .option('--width <w>', "width multiplier on every conv's output channels, rounded to a multiple of 4 (default 1)")
     .option('--stem <kind>', "v3 (three 3×3 convs, default) or 7x7 (Inception-v2's single 7×7 conv: the paper's Table 3 ablation)")
     .option('--no-aux-bn', 'aux head convs without BatchNorm (with a bias), as before the paper')
@@ -73,7 +79,9 @@ export function buildProgram(): Command {
 
   program
     .command('train')
-    .description('Train the CIFAR-10 variant of Inception-v3: progress bar, test-set evaluation each epoch, JSON-lines metrics, an HTML report, checkpoints (epoch ends, every --checkpoint-every minutes, time budget, Ctrl-C) and --resume')
+    .description(
+      'Train the CIFAR-10 variant of Inception-v3: progress bar, test-set evaluation each epoch, JSON-lines metrics, an HTML report, checkpoints (epoch ends, every --checkpoint-every minutes, time budget, Ctrl-C) and --resume',
+    )
     .addOption(driverOption())
     .option('--data <dir>', 'folder with the CIFAR-10 binary files (default ../shared/data/cifar-10-batches-bin)')
     .option('--out <dir>', 'where checkpoints, metrics and the report go (default runs/cifar10)')
@@ -100,12 +108,17 @@ export function buildProgram(): Command {
     .option('--max-steps <n>', 'stop after this step (checkpointed; resume continues)')
     .option('--checkpoint-every <minutes>', 'also checkpoint mid-epoch this often, so a crash loses at most this much (default 10; 0: after every step)')
     .option('--log-every <steps>', 'a metrics line every this many steps (default 10)')
-    .option('--preset <name>', 'quick: a run that visibly learns in about 5 minutes on 2 CPU cores without a GPU (width 0.0625, batch 16, 3 epochs of 1,440 training images, lr 0.05, evaluated on 500 test images); flags given win over it, and --resume restores it')
+    .option(
+      '--preset <name>',
+      'quick: a run that visibly learns in about 5 minutes on 2 CPU cores without a GPU (width 0.0625, batch 16, 3 epochs of 1,440 training images, lr 0.05, evaluated on 500 test images); flags given win over it, and --resume restores it',
+    )
     .action(async (opts: TrainCliOptions) => runTrain(opts));
 
   program
     .command('export')
-    .description("Write the engine's Inception-v3 as ONNX (the inference graph, NCHW, dynamic batch) or as a torchvision-layout safetensors state dict; random weights (seeded) unless --weights gives a torchvision state dict")
+    .description(
+      "Write the engine's Inception-v3 as ONNX (the inference graph, NCHW, dynamic batch) or as a torchvision-layout safetensors state dict; random weights (seeded) unless --weights gives a torchvision state dict",
+    )
     .addOption(driverOption())
     .requiredOption('--out <file>', 'the file to write; .onnx or .safetensors gives the format')
     .addOption(new Option('--format <name>', 'onnx or safetensors (default: from the extension)').choices(['onnx', 'safetensors']))
@@ -116,9 +129,33 @@ export function buildProgram(): Command {
     .option('--cifar10', 'the CIFAR-10 variant (32×32 input)')
     .option('--width <w>', 'width multiplier (default 1)')
     .option('--opset <n>', 'ONNX opset, 7 to 21 (default 13)')
-    .action(async (opts: { out: string; format?: 'onnx' | 'safetensors'; weights?: string; classes?: string; seed?: string; input?: string; cifar10?: boolean; width?: string; opset?: string; driver?: DriverChoice }) => {
-      await runExport({ out: opts.out, format: opts.format, weights: opts.weights, numClasses: opts.classes, seed: opts.seed, input: opts.input, variant: opts.cifar10 ? 'cifar10' : undefined, width: opts.width, opset: opts.opset, driver: opts.driver });
-    });
+    .action(
+      async (opts: {
+        out: string;
+        format?: 'onnx' | 'safetensors';
+        weights?: string;
+        classes?: string;
+        seed?: string;
+        input?: string;
+        cifar10?: boolean;
+        width?: string;
+        opset?: string;
+        driver?: DriverChoice;
+      }) => {
+        await runExport({
+          out: opts.out,
+          format: opts.format,
+          weights: opts.weights,
+          numClasses: opts.classes,
+          seed: opts.seed,
+          input: opts.input,
+          variant: opts.cifar10 ? 'cifar10' : undefined,
+          width: opts.width,
+          opset: opts.opset,
+          driver: opts.driver,
+        });
+      },
+    );
 
   registerInferCommand(program);
   registerServeCommand(program);
@@ -136,11 +173,17 @@ export function buildProgram(): Command {
     .option('--filter <text>', "only the rows whose name contains this text ('7x7' matches '7×7')")
     .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants, compilation included (default 240; quick: 30)')
     .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
-    .addOption(new Option('--format <format>', 'table on stdout: text (fitted to the terminal), md (markdown) or csv (every value; notes go to stderr)').choices(['text', 'md', 'csv']))
+    .addOption(
+      new Option('--format <format>', 'table on stdout: text (fitted to the terminal), md (markdown) or csv (every value; notes go to stderr)').choices([
+        'text',
+        'md',
+        'csv',
+      ]),
+    )
     .action(async (opts: BenchFactorizationOptions) => benchFactorization(opts));
   bench
     .command('convs')
-    .description("Every distinct convolution shape of Inception-v3 as the dispatcher runs it: variant, GPU time, GFLOP/s and share of the matmul peak")
+    .description('Every distinct convolution shape of Inception-v3 as the dispatcher runs it: variant, GPU time, GFLOP/s and share of the matmul peak')
     .addOption(driverOption())
     .option('--batch <n>', 'batch size (default 1)')
     .option('--repeats <n>', 'timed runs per shape after warm-up (default 7)')
@@ -149,11 +192,19 @@ export function buildProgram(): Command {
     .option('--json <file>', 'also write the results as JSON')
     .option('--tuning-budget <seconds>', 'wall time for measuring kernel variants, compilation included (default 120)')
     .option('--no-tune', 'use stored or heuristic kernel choices, measure nothing new')
-    .addOption(new Option('--format <format>', 'table on stdout: text (fitted to the terminal), md (markdown) or csv (every value; notes go to stderr)').choices(['text', 'md', 'csv']))
+    .addOption(
+      new Option('--format <format>', 'table on stdout: text (fitted to the terminal), md (markdown) or csv (every value; notes go to stderr)').choices([
+        'text',
+        'md',
+        'csv',
+      ]),
+    )
     .action(async (opts: BenchConvsOptions) => benchConvs(opts));
   bench
     .command('ops')
-    .description("Inception-v3's memory-bound kernels (pooling, BatchNorm, concat, dropout, softmax cross-entropy, classifier, gradient norm): GPU time, GB/s, GFLOP/s")
+    .description(
+      "Inception-v3's memory-bound kernels (pooling, BatchNorm, concat, dropout, softmax cross-entropy, classifier, gradient norm): GPU time, GB/s, GFLOP/s",
+    )
     .addOption(driverOption())
     .option('--batch <n>', 'batch size (default 8)')
     .option('--repeats <n>', 'timed runs per op after warm-up (default 7)')
@@ -162,7 +213,9 @@ export function buildProgram(): Command {
     .action(async (opts: BenchOpsOptions) => benchOps(opts));
   bench
     .command('train-step')
-    .description("One training step (forward, loss, backward) of Inception-v3's Mixed_5b (35×35) and Mixed_6b (17×17) modules: GPU time per op and kernel in each pass, backward GFLOP/s next to forward, peak memory")
+    .description(
+      "One training step (forward, loss, backward) of Inception-v3's Mixed_5b (35×35) and Mixed_6b (17×17) modules: GPU time per op and kernel in each pass, backward GFLOP/s next to forward, peak memory",
+    )
     .addOption(driverOption())
     .option('--batch <n>', 'batch size (default 8)')
     .option('--repeats <n>', 'timed steps after a warm-up step (default 3)')
@@ -171,7 +224,9 @@ export function buildProgram(): Command {
     .action(async (opts: BenchTrainStepOptions) => benchTrainStep(opts));
   bench
     .command('model')
-    .description('Inception-v3 end to end: the inference forward (BatchNorm folded) at each batch size and one training step, with GPU time per layer and in total, GFLOP/s, wall time and peak memory')
+    .description(
+      'Inception-v3 end to end: the inference forward (BatchNorm folded) at each batch size and one training step, with GPU time per layer and in total, GFLOP/s, wall time and peak memory',
+    )
     .addOption(driverOption())
     .option('--batches <list>', 'forward batch sizes (default 1,8; quick: 1)')
     .option('--train-batch <n>', 'batch of the training step, 0 to skip it (default 8; quick: 2)')
@@ -182,12 +237,17 @@ export function buildProgram(): Command {
     .option('--quick', 'batch 1 forward and a batch-2 training step, one timed run each')
     .option('--json <file>', 'also write the results as JSON')
     .option('--html <file>', 'where to write the HTML report (default reports/model[-quick].html)')
-    .option('--peers', 'also time inference against TensorFlow.js (WebGPU; Node and Chromium) and ONNX Runtime Web (WebGPU; Chromium) on the same adapter, through the bench/peers harness (a source checkout; installs its packages on first use)')
+    .option(
+      '--peers',
+      'also time inference against TensorFlow.js (WebGPU; Node and Chromium) and ONNX Runtime Web (WebGPU; Chromium) on the same adapter, through the bench/peers harness (a source checkout; installs its packages on first use)',
+    )
     .action(async (opts: BenchModelOptions) => benchModel(opts));
 
   program
     .command('profile')
-    .description('One Inception-v3 forward (or with --train one training step) profiled dispatch by dispatch: an HTML report with a timeline, every dispatch (layer, kernel variant, GPU ms, GFLOP/s and fraction of the matmul peak, GB/s) and the sums by layer and by kernel')
+    .description(
+      'One Inception-v3 forward (or with --train one training step) profiled dispatch by dispatch: an HTML report with a timeline, every dispatch (layer, kernel variant, GPU ms, GFLOP/s and fraction of the matmul peak, GB/s) and the sums by layer and by kernel',
+    )
     .addOption(driverOption())
     .option('--train', 'profile one training step (forward, loss, backward, SGD update) instead of an inference forward')
     .option('--batch <n>', 'images per run (default 1; with --train 2)')

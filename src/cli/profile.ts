@@ -45,18 +45,23 @@ export function parseProfileOptions(opts: ProfileCliOptions): ProfileConfig {
   const batch = opts.batch !== undefined ? onePositiveInt('--batch', opts.batch) : train ? 2 : 1;
   const inputSize = opts.input !== undefined ? onePositiveInt('--input', opts.input) : variant === 'cifar10' ? 32 : 299;
   const minimum = variant === 'cifar10' ? CIFAR10_MIN_INPUT_SIZE : MIN_INPUT_SIZE;
-  if (inputSize < minimum) throw new InceptError(`--input must be at least ${minimum} (the smallest input of Inception-v3${variant === 'cifar10' ? "'s CIFAR-10 variant" : ''}), got ${inputSize}`);
+  if (inputSize < minimum)
+    throw new InceptError(
+      `--input must be at least ${minimum} (the smallest input of Inception-v3${variant === 'cifar10' ? "'s CIFAR-10 variant" : ''}), got ${inputSize}`,
+    );
   const width = opts.width === undefined ? 1 : Number(opts.width);
   if (!(width > 0) || !Number.isFinite(width)) throw new InceptError(`--width needs a width multiplier > 0, got '${opts.width}'`);
   let warmup = 1;
   if (opts.warmup !== undefined) {
     warmup = Number(opts.warmup);
-    if (opts.warmup.trim() === '' || !Number.isInteger(warmup) || warmup < 0 || warmup > MAX_WARMUP) throw new InceptError(`--warmup needs a number of runs ≥ 0 and at most ${MAX_WARMUP}, got '${opts.warmup}'`);
+    if (opts.warmup.trim() === '' || !Number.isInteger(warmup) || warmup < 0 || warmup > MAX_WARMUP)
+      throw new InceptError(`--warmup needs a number of runs ≥ 0 and at most ${MAX_WARMUP}, got '${opts.warmup}'`);
   }
   let peakGflops: number | undefined;
   if (opts.peak !== undefined) {
     peakGflops = Number(opts.peak);
-    if (opts.peak.trim() === '' || !(peakGflops > 0) || !Number.isFinite(peakGflops)) throw new InceptError(`--peak needs a matmul peak in GFLOP/s > 0, got '${opts.peak}'`);
+    if (opts.peak.trim() === '' || !(peakGflops > 0) || !Number.isFinite(peakGflops))
+      throw new InceptError(`--peak needs a matmul peak in GFLOP/s > 0, got '${opts.peak}'`);
   }
   return {
     run: { train, batch, inputSize, variant, width, warmup, ...(peakGflops !== undefined ? { peakGflops } : {}) },

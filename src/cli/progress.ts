@@ -89,7 +89,10 @@ export function benchProgress(title: string, options: BenchProgressOptions = {})
     write(`${title}…`);
     return { update: (m, step?) => write(`  ${text(m, step)}`), done: () => undefined };
   }
-  const bar = new cliProgress.SingleBar({ format: `${title} {message}`, stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: `${title} {message}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(0, 0, { message: '' });
   return {
     update: (m, step?) => bar.update(0, { message: text(m, step) }),

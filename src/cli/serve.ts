@@ -67,7 +67,8 @@ export async function servedModel(path: string): Promise<ServedModel> {
     const shards = Array.isArray(manifest) ? manifest.flatMap((g: { paths?: unknown }) => (Array.isArray(g?.paths) ? g.paths : [])) : [];
     for (const shard of shards) {
       const full = typeof shard === 'string' ? resolvePath(dir, shard) : '';
-      if (typeof shard !== 'string' || !full.startsWith(dir + sep)) throw new InceptError(`--weights ${path}: the weight shard ${JSON.stringify(shard)} is not a file beside model.json`);
+      if (typeof shard !== 'string' || !full.startsWith(dir + sep))
+        throw new InceptError(`--weights ${path}: the weight shard ${JSON.stringify(shard)} is not a file beside model.json`);
       if (!existsSync(full)) throw new InceptError(`--weights ${path} lists the weight shard '${shard}', which is not at ${full}`);
       files.push({ name: shard, path: full, bytes: statSync(full).size });
     }
@@ -101,7 +102,13 @@ function compressed(body: Uint8Array, encoding: 'br' | 'gzip', key: string): Uin
   if (hit && hit.source.length === body.length && Buffer.compare(hit.source, body) === 0) return hit.body;
   const out =
     encoding === 'br'
-      ? brotliCompressSync(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: body.length } })
+      ? brotliCompressSync(body, {
+          params: {
+            [zlibConstants.BROTLI_PARAM_QUALITY]: 9,
+            [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
+            [zlibConstants.BROTLI_PARAM_SIZE_HINT]: body.length,
+          },
+        })
       : gzipSync(body, { level: 9 });
   compressedCache.set(cacheKey, { source: body, body: out });
   return out;
@@ -137,7 +144,8 @@ export interface RunningServer {
 function parsePort(v: number | string | undefined): number {
   if (v === undefined) return 8080;
   const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535 || (typeof v === 'string' && v.trim() === '')) throw new InceptError(`--port needs a port number 0–65535 (0: any free port), got '${String(v)}'`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535 || (typeof v === 'string' && v.trim() === ''))
+    throw new InceptError(`--port needs a port number 0–65535 (0: any free port), got '${String(v)}'`);
   return n;
 }
 
@@ -157,8 +165,10 @@ export function parseServeOptions(options: ServeOptions): { port: number; host: 
 function listenError(e: NodeJS.ErrnoException, host: string, port: number): Error {
   if (e.code === 'EADDRINUSE') return new InceptError(`port ${port} on ${host} is in use; pick another with --port (0: any free port)`);
   if (e.code === 'EACCES') return new InceptError(`no permission to listen on ${host}:${port}; use a port above 1023`);
-  if (e.code === 'EADDRNOTAVAIL') return new InceptError(`--host '${host}' is not an address of this machine; give one of its addresses (127.0.0.1, 0.0.0.0 for all)`);
-  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return new InceptError(`--host '${host}' does not resolve to an address (${e.code}); give an IP address or a known host name`);
+  if (e.code === 'EADDRNOTAVAIL')
+    return new InceptError(`--host '${host}' is not an address of this machine; give one of its addresses (127.0.0.1, 0.0.0.0 for all)`);
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
+    return new InceptError(`--host '${host}' does not resolve to an address (${e.code}); give an IP address or a known host name`);
   return e;
 }
 
@@ -180,7 +190,12 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     format: model.format,
     files: model.files.map((f, i) => ({ name: f.name, url: `/model/${i}`, bytes: f.bytes })),
   };
-  const page = servePageHtml({ ...(labels ? { labels } : {}), bundleSize: formatBundleSize(bundle), version: pkg.version, ...(modelInfo ? { model: modelInfo } : {}) });
+  const page = servePageHtml({
+    ...(labels ? { labels } : {}),
+    bundleSize: formatBundleSize(bundle),
+    version: pkg.version,
+    ...(modelInfo ? { model: modelInfo } : {}),
+  });
 
   const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string | Uint8Array, key?: string) => {
     const headers: Record<string, string> = { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
@@ -202,14 +217,23 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(req, res, 405, 'text/plain; charset=utf-8', 'only GET\n');
     try {
       if (path === '/' || path === '/index.html') return send(req, res, 200, 'text/html; charset=utf-8', page, 'page');
-      if (path === '/incept.js') return send(req, res, 200, 'text/javascript; charset=utf-8', await readUserFile(bundlePath, { what: 'browser bundle' }), 'bundle');
-      if (path === '/incept.js.map' && existsSync(`${bundlePath}.map`)) return send(req, res, 200, 'application/json', await readUserFile(`${bundlePath}.map`, { what: 'source map' }), 'map');
+      if (path === '/incept.js')
+        return send(req, res, 200, 'text/javascript; charset=utf-8', await readUserFile(bundlePath, { what: 'browser bundle' }), 'bundle');
+      if (path === '/incept.js.map' && existsSync(`${bundlePath}.map`))
+        return send(req, res, 200, 'application/json', await readUserFile(`${bundlePath}.map`, { what: 'source map' }), 'map');
       if (path === '/chart.js') return send(req, res, 200, 'text/javascript; charset=utf-8', chart.source, 'chart');
       const served = /^\/model\/(\d+)$/.exec(path);
       const file = served && model ? model.files[Number(served[1])] : undefined;
       if (file) {
         const json = /\.json$/i.test(file.name);
-        return send(req, res, 200, json ? 'application/json' : 'application/octet-stream', await readUserFile(file.path, { what: 'model file' }), json ? `model:${file.path}` : undefined);
+        return send(
+          req,
+          res,
+          200,
+          json ? 'application/json' : 'application/octet-stream',
+          await readUserFile(file.path, { what: 'model file' }),
+          json ? `model:${file.path}` : undefined,
+        );
       }
       return send(req, res, 404, 'text/plain; charset=utf-8', 'not found\n');
     } catch (e) {
@@ -265,9 +289,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
 export function registerServeCommand(program: Command): Command {
   return program
     .command('serve')
-    .description('Serve a page that classifies an image in the browser with WebGPU: drop an image and a model file (safetensors, ONNX, TF.js), see the top 5 and the GPU time per layer')
+    .description(
+      'Serve a page that classifies an image in the browser with WebGPU: drop an image and a model file (safetensors, ONNX, TF.js), see the top 5 and the GPU time per layer',
+    )
     .option('--port <n>', 'port (default 8080; 0: any free port)')
     .option('--host <address>', 'address to listen on (default 127.0.0.1; WebGPU needs localhost or https)')
-    .option('--weights <file>', 'a model the page loads as it opens, as `incept infer` takes: .safetensors, .onnx, or a TF.js model.json with its shards beside it (default: none; the page asks for one and says how to make one)')
+    .option(
+      '--weights <file>',
+      'a model the page loads as it opens, as `incept infer` takes: .safetensors, .onnx, or a TF.js model.json with its shards beside it (default: none; the page asks for one and says how to make one)',
+    )
     .action(async (opts: ServeOptions) => runServe(opts));
 }

@@ -44,7 +44,14 @@ export function summaryJson(layers: LayerSpec[], input: number, aux: boolean, cl
     totalParams: t.params,
     totalMacs: t.macs,
     auxMacs: t.auxMacs,
-    layers: layers.map((l) => ({ name: l.name, kind: l.kind, outputShape: [1, ...l.outputShape], params: l.params, macs: l.macs, ...(l.aux ? { aux: true } : {}) })),
+    layers: layers.map((l) => ({
+      name: l.name,
+      kind: l.kind,
+      outputShape: [1, ...l.outputShape],
+      params: l.params,
+      macs: l.macs,
+      ...(l.aux ? { aux: true } : {}),
+    })),
   };
 }
 
@@ -56,15 +63,24 @@ function checkExact(layers: readonly LayerSpec[], opts: SummaryOptions): void {
   const t = totals(layers);
   const exact = [t.params, t.macs, t.auxMacs, ...layers.flatMap((l) => [l.params, l.macs, ...l.outputShape])].every((v) => Number.isSafeInteger(v));
   if (exact) return;
-  const given = [opts.width !== undefined && `--width ${opts.width}`, opts.input !== undefined && `--input ${opts.input}`, opts.classes !== undefined && `--classes ${opts.classes}`].filter(Boolean);
-  throw new InceptError(`${given.join(' with ') || 'these options'} ${given.length > 1 ? 'make' : 'makes'} the counts too large to be exact (parameters or multiply-adds past 2^53 = ${Number.MAX_SAFE_INTEGER}); give smaller values`);
+  const given = [
+    opts.width !== undefined && `--width ${opts.width}`,
+    opts.input !== undefined && `--input ${opts.input}`,
+    opts.classes !== undefined && `--classes ${opts.classes}`,
+  ].filter(Boolean);
+  throw new InceptError(
+    `${given.join(' with ') || 'these options'} ${given.length > 1 ? 'make' : 'makes'} the counts too large to be exact (parameters or multiply-adds past 2^53 = ${Number.MAX_SAFE_INTEGER}); give smaller values`,
+  );
 }
 
 /** The ImageNet ablations rewrite the stem the cifar10 variant replaces; say so by flag name. */
 function checkCifar10Flags(opts: SummaryOptions): void {
   if (!opts.cifar10) return;
   const clash = [opts.stem !== undefined && '--stem', opts.lowResolution !== undefined && '--low-resolution'].filter(Boolean);
-  if (clash.length > 0) throw new InceptError(`${clash.join(' and ')} cannot go with --cifar10: they are ImageNet stem ablations (the paper's Tables 3 and 2), and the CIFAR-10 variant has its own small-image stem`);
+  if (clash.length > 0)
+    throw new InceptError(
+      `${clash.join(' and ')} cannot go with --cifar10: they are ImageNet stem ablations (the paper's Tables 3 and 2), and the CIFAR-10 variant has its own small-image stem`,
+    );
 }
 
 export function runSummary(opts: SummaryOptions): void {
@@ -72,7 +88,8 @@ export function runSummary(opts: SummaryOptions): void {
   const variant: Variant = opts.cifar10 ? 'cifar10' : 'imagenet';
   const width = opts.width === undefined ? 1 : widthFlag(opts.width);
   const low = opts.lowResolution === undefined ? undefined : Number(opts.lowResolution);
-  if (low !== undefined && low !== 79 && low !== 151) throw new InceptError(`--low-resolution must be 79 or 151 (the paper's Table 2), got '${opts.lowResolution}'`);
+  if (low !== undefined && low !== 79 && low !== 151)
+    throw new InceptError(`--low-resolution must be 79 or 151 (the paper's Table 2), got '${opts.lowResolution}'`);
   if (opts.stem !== undefined && opts.stem !== 'v3' && opts.stem !== '7x7') throw new InceptError(`--stem must be v3 or 7x7, got '${opts.stem}'`);
   // The low-resolution variants keep the aux head at their own small inputs.
   const input = opts.input === undefined ? (opts.cifar10 ? 32 : (low ?? 299)) : inputSizeFlag(opts.input, variant, opts.aux && low === undefined);
@@ -97,11 +114,15 @@ export function runSummary(opts: SummaryOptions): void {
   const body = json.layers.map((l) => [l.name + (l.aux ? ' (aux)' : ''), l.kind, `[${l.outputShape.join(', ')}]`, grouped(l.params), grouped(l.macs)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(`Inception-v3, ${variant === 'cifar10' ? 'CIFAR-10' : 'ImageNet'} variant, width ${width}, input [1, 3, ${input}, ${input}], ${classes} classes, aux head ${opts.aux ? 'on (training only)' : 'off'}`);
+  console.log(
+    `Inception-v3, ${variant === 'cifar10' ? 'CIFAR-10' : 'ImageNet'} variant, width ${width}, input [1, 3, ${input}, ${input}], ${classes} classes, aux head ${opts.aux ? 'on (training only)' : 'off'}`,
+  );
   console.log(line(head));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const b of body) console.log(line(b));
   console.log('');
   console.log(`total parameters: ${grouped(json.totalParams)}`);
-  console.log(`total multiply-adds (inference path: convs + classifier): ${grouped(json.totalMacs)}${opts.aux ? `; the aux head adds ${grouped(json.auxMacs)} in training` : ''}`);
+  console.log(
+    `total multiply-adds (inference path: convs + classifier): ${grouped(json.totalMacs)}${opts.aux ? `; the aux head adds ${grouped(json.auxMacs)} in training` : ''}`,
+  );
 }

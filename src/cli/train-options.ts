@@ -164,7 +164,8 @@ export function trainRunOptionsFrom(opts: TrainCliOptions): TrainRunOptions {
     overwrite: opts.overwrite ?? false,
     ...(opts.minutes !== undefined ? { minutes: num('--minutes', opts.minutes, 0, positive, 'a number of minutes > 0') } : {}),
     ...(opts.maxSteps !== undefined ? { maxSteps: int('--max-steps', opts.maxSteps, 0, 1) } : {}),
-    checkpointEverySeconds: 60 * num('--checkpoint-every', opts.checkpointEvery, DEFAULT_CHECKPOINT_MINUTES, nonNegative, 'a number of minutes ≥ 0 (0: after every step)'),
+    checkpointEverySeconds:
+      60 * num('--checkpoint-every', opts.checkpointEvery, DEFAULT_CHECKPOINT_MINUTES, nonNegative, 'a number of minutes ≥ 0 (0: after every step)'),
     logEvery: int('--log-every', opts.logEvery, DEFAULT_LOG_EVERY, 1),
   };
 }
@@ -183,7 +184,9 @@ function describeSetting(config: TrainConfig, key: RunSetting): string {
 export function restoreConfig(saved: TrainConfig, opts: TrainCliOptions, dir: string): TrainConfig {
   const given = trainConfigFrom(opts); // each flag's value checked, as for a new run
   const preset = presetSettings(opts.preset);
-  const conflicts = RUN_SETTINGS.filter((k) => (opts[SETTING_FLAGS[k].option] !== undefined || preset[k] !== undefined) && settingValue(given, k) !== settingValue(saved, k)).map((k) =>
+  const conflicts = RUN_SETTINGS.filter(
+    (k) => (opts[SETTING_FLAGS[k].option] !== undefined || preset[k] !== undefined) && settingValue(given, k) !== settingValue(saved, k),
+  ).map((k) =>
     opts[SETTING_FLAGS[k].option] !== undefined
       ? `${SETTING_FLAGS[k].flag} ${String(opts[SETTING_FLAGS[k].option])} (the run has ${describeSetting(saved, k)})`
       : `--preset ${opts.preset} (sets ${SETTING_FLAGS[k].flag} ${preset[k]}; the run has ${describeSetting(saved, k)})`,

@@ -24,7 +24,15 @@ import { readRunRecord, RUN_SETTINGS, writeRunRecord, type RunRecord } from '../
 import { deleteRun, describeRun } from '../train/run-folder.js';
 import { acquireRunLock } from '../train/run-lock.js';
 import { checkTrainingBuffers } from '../train/buffer-limits.js';
-import { restoreConfig, SETTING_FLAGS, TRAIN_PRESETS, trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions, type TrainRunOptions } from './train-options.js';
+import {
+  restoreConfig,
+  SETTING_FLAGS,
+  TRAIN_PRESETS,
+  trainConfigFrom,
+  trainRunOptionsFrom,
+  type TrainCliOptions,
+  type TrainRunOptions,
+} from './train-options.js';
 
 export { trainConfigFrom, trainRunOptionsFrom, type TrainCliOptions } from './train-options.js';
 
@@ -104,11 +112,27 @@ export interface RunWork {
   minutes?: number;
 }
 
-export function runWork(c: { epochs: number; batchSize: number }, stepsPerEpoch: number, step: number, trainImages: number, testImages: number, run: { minutes?: number; maxSteps?: number }): RunWork {
+export function runWork(
+  c: { epochs: number; batchSize: number },
+  stepsPerEpoch: number,
+  step: number,
+  trainImages: number,
+  testImages: number,
+  run: { minutes?: number; maxSteps?: number },
+): RunWork {
   const total = c.epochs * stepsPerEpoch;
   const end = run.maxSteps !== undefined ? Math.min(total, Math.max(step, run.maxSteps)) : total;
   const epochEnds = Math.floor(end / stepsPerEpoch) - Math.floor(step / stepsPerEpoch);
-  return { steps: end - step, batchSize: c.batchSize, stepsPerEpoch, trainImages, testImages, evaluations: epochEnds, epochs: (end - step) / stepsPerEpoch, ...(run.minutes !== undefined ? { minutes: run.minutes } : {}) };
+  return {
+    steps: end - step,
+    batchSize: c.batchSize,
+    stepsPerEpoch,
+    trainImages,
+    testImages,
+    evaluations: epochEnds,
+    epochs: (end - step) / stepsPerEpoch,
+    ...(run.minutes !== undefined ? { minutes: run.minutes } : {}),
+  };
 }
 
 /** The run's first line: the work it will do, before any of it starts. */
@@ -162,7 +186,12 @@ function planRun(opts: TrainCliOptions, run: TrainRunOptions, outDir: string): R
         `${outDir} already holds a training run (${existing}). To continue it: incept train --resume --out ${outDir}${opts.data ? ` --data ${opts.data}` : ''}; to start a new run, choose another --out folder, or add --overwrite to delete this run's checkpoints, metrics and report first`,
       );
     }
-    return { config: trainConfigFrom(opts), metricsPath: defaultMetrics, start: 'new', ...(existing ? { overwrite: [defaultMetrics, ...(record ? [record.metrics] : [])] } : {}) };
+    return {
+      config: trainConfigFrom(opts),
+      metricsPath: defaultMetrics,
+      start: 'new',
+      ...(existing ? { overwrite: [defaultMetrics, ...(record ? [record.metrics] : [])] } : {}),
+    };
   }
   const record = readRunRecord(outDir);
   const latest = latestCheckpointInfo(outDir);
@@ -206,9 +235,14 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
       loadCifar10({ directory, split: 'test', ...(config.testLimit ? { limit: config.testLimit } : {}) }),
     ]);
     const resumed = plan.start === 'new' ? '' : ' (the run’s setting)';
-    if (config.trainLimit && train.count < config.trainLimit) throw new InceptError(`--train-limit ${config.trainLimit}${resumed}: ${train.directory} has only ${train.count} training images`);
-    if (config.testLimit && test.count < config.testLimit) throw new InceptError(`--test-limit ${config.testLimit}${resumed}: ${test.directory} has only ${test.count} test images`);
-    if (config.batchSize > train.count) throw new InceptError(`--batch-size ${config.batchSize}${resumed}: more than the ${train.count} training images${config.trainLimit ? ` (--train-limit ${config.trainLimit})` : ''}; the allowed range is 1 to ${train.count}`);
+    if (config.trainLimit && train.count < config.trainLimit)
+      throw new InceptError(`--train-limit ${config.trainLimit}${resumed}: ${train.directory} has only ${train.count} training images`);
+    if (config.testLimit && test.count < config.testLimit)
+      throw new InceptError(`--test-limit ${config.testLimit}${resumed}: ${test.directory} has only ${test.count} test images`);
+    if (config.batchSize > train.count)
+      throw new InceptError(
+        `--batch-size ${config.batchSize}${resumed}: more than the ${train.count} training images${config.trainLimit ? ` (--train-limit ${config.trainLimit})` : ''}; the allowed range is 1 to ${train.count}`,
+      );
     if (plan.record && (plan.record.trainImages !== train.count || plan.record.testImages !== test.count)) {
       throw new InceptError(
         `incept train --resume: the run in ${outDir} trains on ${plan.record.trainImages} training and ${plan.record.testImages} test images, but ${train.directory} gives ${train.count} and ${test.count}: point --data at the run's data folder`,
@@ -232,7 +266,14 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
         say(`--overwrite: deleted the previous run in ${outDir}`);
       }
       // What defines the run is on disk before its first step, so a crash at any point resumes it.
-      if (!plan.record) await writeRunRecord(outDir, { config, trainImages: train.count, testImages: test.count, metrics: plan.metricsPath, started: new Date().toISOString() });
+      if (!plan.record)
+        await writeRunRecord(outDir, {
+          config,
+          trainImages: train.count,
+          testImages: test.count,
+          metrics: plan.metricsPath,
+          started: new Date().toISOString(),
+        });
       if (plan.start === 'restart') say(`${outDir} has no checkpoint yet: starting its run again from step 0, with its saved settings`);
       process.on('SIGINT', onSigint);
       trainer = await Trainer.create(engine, config, { train, test }, outDir, plan.start === 'checkpoint', { onMessage: say });
@@ -245,7 +286,10 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
         ['Adapter', engine.adapterName],
         ['Model', `Inception-v3, CIFAR-10 variant, width ${c.width}, aux head weighted ${c.auxWeight}`],
         ['Data', `${train.count} training and ${test.count} test images from ${train.directory}`],
-        ['Optimizer', `${c.optimizer}, lr ${c.lr} (${c.schedule}, ${c.warmupSteps} warm-up steps), momentum ${c.momentum}, weight decay ${c.weightDecay}, clip ${c.clip || 'off'}`],
+        [
+          'Optimizer',
+          `${c.optimizer}, lr ${c.lr} (${c.schedule}, ${c.warmupSteps} warm-up steps), momentum ${c.momentum}, weight decay ${c.weightDecay}, clip ${c.clip || 'off'}`,
+        ],
         ['Evaluation', c.ema ? `with an exponential moving average of the weights, decay ${c.ema}` : 'with the weights as trained'],
         ['Batches', `${c.batchSize} images, ${trainer.stepsPerEpoch} steps per epoch, ${c.epochs} epochs, label smoothing ${c.labelSmoothing}, seed ${c.seed}`],
       ];
@@ -255,11 +299,20 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
       // The defaults are sized for a GPU: on a CPU rasteriser, point at the run that fits it.
       const flagsGiven = RUN_SETTINGS.some((k) => opts[SETTING_FLAGS[k].option] !== undefined);
       if (engine.isSoftwareAdapter && plan.start === 'new' && !opts.preset && !flagsGiven) {
-        console.log(`This adapter is a software rasteriser (no GPU): the default run is sized for a GPU and takes hours here; incept train --preset quick learns visibly in about five minutes`);
+        console.log(
+          `This adapter is a software rasteriser (no GPU): the default run is sized for a GPU and takes hours here; incept train --preset quick learns visibly in about five minutes`,
+        );
       }
-      if (opts.preset) facts.unshift(['Preset', `${opts.preset}: ${Object.entries(TRAIN_PRESETS[opts.preset as keyof typeof TRAIN_PRESETS]).map(([k, v]) => `${SETTING_FLAGS[k as keyof typeof SETTING_FLAGS].flag} ${v}`).join(' ')} (flags given win)`]);
+      if (opts.preset)
+        facts.unshift([
+          'Preset',
+          `${opts.preset}: ${Object.entries(TRAIN_PRESETS[opts.preset as keyof typeof TRAIN_PRESETS])
+            .map(([k, v]) => `${SETTING_FLAGS[k as keyof typeof SETTING_FLAGS].flag} ${v}`)
+            .join(' ')} (flags given win)`,
+        ]);
       console.log(facts.map(([k, v]) => `${k}: ${v}`).join('\n'));
-      if (plan.start === 'checkpoint') console.log(`Resuming at step ${trainer.step} (epoch ${(trainer.step / trainer.stepsPerEpoch).toFixed(2)}) from ${outDir}`);
+      if (plan.start === 'checkpoint')
+        console.log(`Resuming at step ${trainer.step} (epoch ${(trainer.step / trainer.stepsPerEpoch).toFixed(2)}) from ${outDir}`);
       const t = trainer;
       const writeReport = () => {
         try {
@@ -296,9 +349,18 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
             const measured = ((s.step - firstStep) * c.batchSize * 1000) / (now - firstStepDone);
             print(describeEstimate(remaining, measured, `steps ${firstStep + 1}–${s.step}`, (now - startedAt) / 1000));
           }
-          const fields = { epochs: s.epoch.toFixed(2), ips: s.imagesPerSecond.toFixed(1), loss: s.loss.toFixed(3), lr: s.lr.toPrecision(3), etaText: formatEta(estimateSeconds(remaining, s.imagesPerSecond)) };
+          const fields = {
+            epochs: s.epoch.toFixed(2),
+            ips: s.imagesPerSecond.toFixed(1),
+            loss: s.loss.toFixed(3),
+            lr: s.lr.toPrecision(3),
+            etaText: formatEta(estimateSeconds(remaining, s.imagesPerSecond)),
+          };
           if (bar) bar.update(s.step, fields);
-          else if (s.step % 50 === 0 || s.step === 1) process.stderr.write(`step ${s.step}/${s.totalSteps} epoch ${fields.epochs} ${fields.ips} img/s loss ${fields.loss} lr ${fields.lr} ETA ${fields.etaText}\n`);
+          else if (s.step % 50 === 0 || s.step === 1)
+            process.stderr.write(
+              `step ${s.step}/${s.totalSteps} epoch ${fields.epochs} ${fields.ips} img/s loss ${fields.loss} lr ${fields.lr} ETA ${fields.etaText}\n`,
+            );
         },
         onEval: (e) => {
           print(`epoch ${e.epoch.toFixed(2)}: test top-1 ${(100 * e.accuracy).toFixed(2)}%, test loss ${e.loss.toFixed(4)} (${e.images} images)`);
@@ -310,8 +372,15 @@ export async function runTrain(opts: TrainCliOptions): Promise<void> {
       });
       bar?.stop();
       const report = writeReport();
-      const why = { done: `all ${c.epochs} epochs done`, time: `the ${run.minutes} minute budget ran out`, interrupted: 'stopped by Ctrl-C', 'max-steps': `--max-steps ${run.maxSteps} reached` }[outcome.stopped];
-      console.log(`${why} at step ${outcome.steps} (epoch ${outcome.epochs.toFixed(2)})${outcome.lastEval ? `; last test top-1 ${(100 * outcome.lastEval.accuracy).toFixed(2)}%` : ''}`);
+      const why = {
+        done: `all ${c.epochs} epochs done`,
+        time: `the ${run.minutes} minute budget ran out`,
+        interrupted: 'stopped by Ctrl-C',
+        'max-steps': `--max-steps ${run.maxSteps} reached`,
+      }[outcome.stopped];
+      console.log(
+        `${why} at step ${outcome.steps} (epoch ${outcome.epochs.toFixed(2)})${outcome.lastEval ? `; last test top-1 ${(100 * outcome.lastEval.accuracy).toFixed(2)}%` : ''}`,
+      );
       console.log(`checkpoint: ${outcome.checkpoint}\nmetrics: ${metricsPath}\nreport: ${report}`);
       if (outcome.stopped !== 'done') console.log(`continue with: incept train --resume --out ${outDir}${opts.data ? ` --data ${opts.data}` : ''}`);
     } finally {

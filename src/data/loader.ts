@@ -88,14 +88,20 @@ export class BatchLoader {
   ) {
     const n = data.count;
     if (!Number.isInteger(n) || n < 1 || data.images.length !== n * IMAGE_BYTES || data.labels.length !== n) {
-      throw new InvalidArgumentError(`BatchLoader: data must hold count ≥ 1 images of ${IMAGE_BYTES} bytes and as many labels, got count ${n}, ${data.images.length} image bytes, ${data.labels.length} labels`);
+      throw new InvalidArgumentError(
+        `BatchLoader: data must hold count ≥ 1 images of ${IMAGE_BYTES} bytes and as many labels, got count ${n}, ${data.images.length} image bytes, ${data.labels.length} labels`,
+      );
     }
     this.batchSize = checkInteger('batchSize', options.batchSize, 1);
     this.seedValue = checkInteger('seed', options.seed);
     this.training = options.training ?? true;
     this.shuffle = options.shuffle ?? this.training;
     this.dropLast = options.dropLast ?? false;
-    for (const [name, v] of [['training', this.training], ['shuffle', this.shuffle], ['dropLast', this.dropLast]] as const) {
+    for (const [name, v] of [
+      ['training', this.training],
+      ['shuffle', this.shuffle],
+      ['dropLast', this.dropLast],
+    ] as const) {
       if (typeof v !== 'boolean') throw new InvalidArgumentError(`BatchLoader: ${name} must be a boolean, got ${String(v)}`);
     }
     this.epochLength = this.dropLast ? Math.floor(n / this.batchSize) * this.batchSize : n;

@@ -60,7 +60,7 @@ export function philox4x32_10(counter: readonly [number, number, number, number]
 
 /** A non-negative integer ≤ 2^53 as [low word, high word]. */
 export function splitWords(v: number): [number, number] {
-  return [v % 2 ** 32 >>> 0, Math.floor(v / 2 ** 32) >>> 0];
+  return [(v % 2 ** 32) >>> 0, Math.floor(v / 2 ** 32) >>> 0];
 }
 
 /** mulberry32: a small 32-bit-state generator of uniforms in [0, 1) (multiples of 2^-32). */

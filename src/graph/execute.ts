@@ -57,7 +57,16 @@ export interface GraphModel {
 /** One op of the plan, reading and writing values by (canonical) name. */
 type Step =
   | { kind: 'linear'; layer: string; node: Conv2dNode | DenseNode; input: string; output: string; weight: Tensor; epilogue: Epilogue | undefined }
-  | { kind: 'batchNorm'; layer: string; node: BatchNormNode; input: string; output: string; relu: boolean; folded?: { scale: Tensor; shift: Tensor }; params?: { gamma: Tensor | null; beta: Tensor | null; mean: Tensor; variance: Tensor } }
+  | {
+      kind: 'batchNorm';
+      layer: string;
+      node: BatchNormNode;
+      input: string;
+      output: string;
+      relu: boolean;
+      folded?: { scale: Tensor; shift: Tensor };
+      params?: { gamma: Tensor | null; beta: Tensor | null; mean: Tensor; variance: Tensor };
+    }
   | { kind: 'relu' | 'maxPool' | 'avgPool' | 'globalAvgPool' | 'flatten' | 'softmax'; layer: string; node: GraphNode; input: string; output: string }
   | { kind: 'add'; layer: string; input: string; other: string; output: string }
   | { kind: 'concat'; layer: string; inputs: string[]; output: string };
@@ -80,7 +89,9 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
   const source = graph.source;
   const outShape = shapes.get(graph.output)!;
   if (outShape.length !== 1) {
-    throw new GraphError(`${source}: the output '${graph.output}' must be a flat [F] value (logits or probabilities), got ${fmt(outShape)}; end the graph with a flatten, a global pool or a dense layer`);
+    throw new GraphError(
+      `${source}: the output '${graph.output}' must be a flat [F] value (logits or probabilities), got ${fmt(outShape)}; end the graph with a flatten, a global pool or a dense layer`,
+    );
   }
   const [h, w, c] = graph.input.shape as [number, number, number];
   const inputName = graph.input.name;
@@ -162,7 +173,10 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
           const cout = graph.weights.get(node.weight)!.shape.at(-1)!;
           let epilogue: Epilogue | undefined;
           if (bn) {
-            const folded = foldBatchNorm({ gamma: hostWeight(bn.gamma), beta: hostWeight(bn.beta), mean: hostWeight(bn.mean)!, variance: hostWeight(bn.variance)!, eps: bn.eps }, hostWeight(node.bias));
+            const folded = foldBatchNorm(
+              { gamma: hostWeight(bn.gamma), beta: hostWeight(bn.beta), mean: hostWeight(bn.mean)!, variance: hostWeight(bn.variance)!, eps: bn.eps },
+              hostWeight(node.bias),
+            );
             epilogue = { scale: upload(folded.scale, [cout]), shift: upload(folded.shift, [cout]), relu: withRelu };
           } else if (node.bias !== undefined || withRelu) {
             epilogue = { ...(node.bias !== undefined ? { shift: weightTensor(node.bias) } : {}), relu: withRelu };
@@ -181,11 +195,33 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
               out = after.output;
             }
             const channels = shapes.get(node.output)!.at(-1)!;
-            const folded = foldBatchNorm({ gamma: hostWeight(node.gamma), beta: hostWeight(node.beta), mean: hostWeight(node.mean)!, variance: hostWeight(node.variance)!, eps: node.eps });
-            steps.push({ kind: 'batchNorm', layer: node.name, node, input, output: out, relu: withRelu, folded: { scale: upload(folded.scale, [channels]), shift: upload(folded.shift, [channels]) } });
+            const folded = foldBatchNorm({
+              gamma: hostWeight(node.gamma),
+              beta: hostWeight(node.beta),
+              mean: hostWeight(node.mean)!,
+              variance: hostWeight(node.variance)!,
+              eps: node.eps,
+            });
+            steps.push({
+              kind: 'batchNorm',
+              layer: node.name,
+              node,
+              input,
+              output: out,
+              relu: withRelu,
+              folded: { scale: upload(folded.scale, [channels]), shift: upload(folded.shift, [channels]) },
+            });
           } else {
             const opt = (name: string | undefined) => (name === undefined ? null : weightTensor(name));
-            steps.push({ kind: 'batchNorm', layer: node.name, node, input, output: out, relu: false, params: { gamma: opt(node.gamma), beta: opt(node.beta), mean: weightTensor(node.mean), variance: weightTensor(node.variance) } });
+            steps.push({
+              kind: 'batchNorm',
+              layer: node.name,
+              node,
+              input,
+              output: out,
+              relu: false,
+              params: { gamma: opt(node.gamma), beta: opt(node.beta), mean: weightTensor(node.mean), variance: weightTensor(node.variance) },
+            });
           }
           break;
         }
@@ -279,7 +315,8 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
     const where = `${source}: run`;
     if (disposed) throw new InvalidArgumentError(`${where}: the model was disposed`);
     if (x === null || typeof x !== 'object' || !('shape' in x)) throw new InvalidArgumentError(`${where}: x must be a tensor ${expected}, got ${String(x)}`);
-    if (x.owner !== (engine as unknown)) throw new InvalidArgumentError(`${where}: x (${x.describe()}) belongs to another engine than the one the graph was compiled for`);
+    if (x.owner !== (engine as unknown))
+      throw new InvalidArgumentError(`${where}: x (${x.describe()}) belongs to another engine than the one the graph was compiled for`);
     if (x.isDisposed) throw new InvalidArgumentError(`${where}: x (${x.describe()}) was disposed`);
     if (x.dtype !== 'f32' || x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c || x.shape[0]! < 1) {
       throw new InvalidArgumentError(`${where}: x must be ${expected} with N ≥ 1, got ${x.describe()}`);
@@ -342,7 +379,10 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
             case 'avgPool': {
               const node = step.node as Extract<GraphNode, { op: 'maxPool' | 'avgPool' }>;
               const geometry = { kernel: node.kernel, stride: node.stride, padding: node.padding, ...o };
-              y = node.op === 'maxPool' ? maxPool2d(get(step.input), geometry).y : avgPool2d(get(step.input), { ...geometry, countIncludePad: node.countIncludePad });
+              y =
+                node.op === 'maxPool'
+                  ? maxPool2d(get(step.input), geometry).y
+                  : avgPool2d(get(step.input), { ...geometry, countIncludePad: node.countIncludePad });
               break;
             }
             case 'globalAvgPool': {

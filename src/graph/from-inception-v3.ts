@@ -76,7 +76,16 @@ export async function inceptionV3Graph(model: InceptionV3): Promise<Graph> {
         break;
       case 'avgpool':
         // The model pools as torchvision does, padding counted in the divisor.
-        nodes.push({ op: 'avgPool', name: l.name, inputs: [input], output: l.name, kernel: [...l.kernel!], stride: [...l.stride!], padding: [...l.padding!], countIncludePad: true });
+        nodes.push({
+          op: 'avgPool',
+          name: l.name,
+          inputs: [input],
+          output: l.name,
+          kernel: [...l.kernel!],
+          stride: [...l.stride!],
+          padding: [...l.padding!],
+          countIncludePad: true,
+        });
         spatial.set(l.name, true);
         break;
       case 'concat':
@@ -100,7 +109,14 @@ export async function inceptionV3Graph(model: InceptionV3): Promise<Graph> {
           flat = `${l.name}.flatten`;
           nodes.push({ op: 'flatten', name: flat, inputs: [input], output: flat, order: 'hwc' });
         }
-        nodes.push({ op: 'dense', name: l.name, inputs: [flat], output: l.name, weight: weight(`${l.name}.weight`, fc!.w), bias: weight(`${l.name}.bias`, fc!.b) });
+        nodes.push({
+          op: 'dense',
+          name: l.name,
+          inputs: [flat],
+          output: l.name,
+          weight: weight(`${l.name}.weight`, fc!.w),
+          bias: weight(`${l.name}.bias`, fc!.b),
+        });
         spatial.set(l.name, false);
         break;
       }

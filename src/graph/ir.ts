@@ -134,7 +134,20 @@ export type GraphNode =
 
 export type GraphOpName = GraphNode['op'];
 
-export const GRAPH_OPS: readonly GraphOpName[] = ['conv2d', 'batchNorm', 'relu', 'maxPool', 'avgPool', 'globalAvgPool', 'concat', 'flatten', 'dense', 'add', 'softmax', 'dropout'];
+export const GRAPH_OPS: readonly GraphOpName[] = [
+  'conv2d',
+  'batchNorm',
+  'relu',
+  'maxPool',
+  'avgPool',
+  'globalAvgPool',
+  'concat',
+  'flatten',
+  'dense',
+  'add',
+  'softmax',
+  'dropout',
+];
 
 export interface GraphInput {
   name: string;
@@ -206,7 +219,9 @@ function poolOrConvOutput(where: string, h: number, w: number, kernel: [number, 
   const oh = Math.floor((h + padding[0] + padding[1] - kernel[0]) / stride[0]) + 1;
   const ow = Math.floor((w + padding[2] + padding[3] - kernel[1]) / stride[1]) + 1;
   if (!(oh >= 1 && ow >= 1)) {
-    throw new GraphError(`${where}: a ${kernel[0]}×${kernel[1]} window with stride ${stride.join('×')} and padding ${fmt(padding)} does not fit a ${h}×${w} input`);
+    throw new GraphError(
+      `${where}: a ${kernel[0]}×${kernel[1]} window with stride ${stride.join('×')} and padding ${fmt(padding)} does not fit a ${h}×${w} input`,
+    );
   }
   return [oh, ow];
 }
@@ -217,8 +232,10 @@ function checkGeometry(node: GraphNode, where: string): void {
   if (node.op !== 'conv2d' && node.op !== 'maxPool' && node.op !== 'avgPool') return;
   const ints = (v: unknown, length: number, min: number): boolean => Array.isArray(v) && v.length === length && v.every((d) => Number.isInteger(d) && d >= min);
   if (!ints(node.stride, 2, 1)) throw new GraphError(`${where}: stride must be [strideH, strideW] of positive integers, got ${JSON.stringify(node.stride)}`);
-  if (!ints(node.padding, 4, 0)) throw new GraphError(`${where}: padding must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(node.padding)}`);
-  if (node.op !== 'conv2d' && !ints(node.kernel, 2, 1)) throw new GraphError(`${where}: kernel must be [KH, KW] of positive integers, got ${JSON.stringify(node.kernel)}`);
+  if (!ints(node.padding, 4, 0))
+    throw new GraphError(`${where}: padding must be [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(node.padding)}`);
+  if (node.op !== 'conv2d' && !ints(node.kernel, 2, 1))
+    throw new GraphError(`${where}: kernel must be [KH, KW] of positive integers, got ${JSON.stringify(node.kernel)}`);
 }
 
 /**
@@ -230,7 +247,9 @@ export function inferShapes(graph: Graph): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   const at = (node: GraphNode): string => `${graph.source}: node '${node.name}' (${node.op})`;
   if (graph.input.shape.length !== 3 || !graph.input.shape.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new GraphError(`${graph.source}: the input '${graph.input.name}' must have a per-example shape [H, W, C] of positive integers, got ${fmt(graph.input.shape)}`);
+    throw new GraphError(
+      `${graph.source}: the input '${graph.input.name}' must have a per-example shape [H, W, C] of positive integers, got ${fmt(graph.input.shape)}`,
+    );
   }
   shapes.set(graph.input.name, [...graph.input.shape]);
   const weight = (node: GraphNode, name: string): GraphWeight => {
@@ -278,7 +297,8 @@ export function inferShapes(graph: Graph): Map<string, number[]> {
         const s = ins[0]!;
         const c = s[s.length - 1]!;
         for (const name of nodeWeights(node)) {
-          if (!sameShape(weight(node, name).shape, [c])) throw new GraphError(`${at(node)}: '${name}' must be [${c}] for a ${c}-channel input, got ${fmt(weight(node, name).shape)}`);
+          if (!sameShape(weight(node, name).shape, [c]))
+            throw new GraphError(`${at(node)}: '${name}' must be [${c}] for a ${c}-channel input, got ${fmt(weight(node, name).shape)}`);
         }
         if (!(node.eps > 0)) throw new GraphError(`${at(node)}: eps must be positive, got ${node.eps}`);
         out = [...s];
@@ -320,7 +340,8 @@ export function inferShapes(graph: Graph): Map<string, number[]> {
         const s = ins[0]!;
         if (s.length !== 1) throw new GraphError(`${at(node)} needs a flat [F] input (flatten or pool first), got ${fmt(s)}`);
         const wt = weight(node, node.weight);
-        if (wt.shape.length !== 2 || wt.shape[0] !== s[0]) throw new GraphError(`${at(node)}: weight '${node.weight}' must be [${s[0]}, units], got ${fmt(wt.shape)}`);
+        if (wt.shape.length !== 2 || wt.shape[0] !== s[0])
+          throw new GraphError(`${at(node)}: weight '${node.weight}' must be [${s[0]}, units], got ${fmt(wt.shape)}`);
         const units = wt.shape[1]!;
         if (node.bias !== undefined && !sameShape(weight(node, node.bias).shape, [units])) {
           throw new GraphError(`${at(node)}: bias '${node.bias}' must be [${units}], got ${fmt(weight(node, node.bias).shape)}`);

@@ -8,15 +8,7 @@
  */
 import { InceptError, InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
-import {
-  SafetensorsError,
-  decodeSafetensors,
-  encodeSafetensors,
-  nodeFs,
-  readFileBytes,
-  readTensorsToHost,
-  type SafetensorsTensor,
-} from './safetensors.js';
+import { SafetensorsError, decodeSafetensors, encodeSafetensors, nodeFs, readFileBytes, readTensorsToHost, type SafetensorsTensor } from './safetensors.js';
 import { negativeVarianceProblem, nonFiniteProblem } from './weight-values.js';
 
 /** The metadata key of the safetensors file that holds the checkpoint id. */
@@ -82,11 +74,17 @@ export async function writeFileAtomically(path: string, bytes: Uint8Array, what:
 
 /** Writes `${dir}/${name}.safetensors` and `${dir}/${name}.json` (creating dir), each atomically.
  * `afterTensors` runs between the two (crash tests stop there). */
-export async function writeCheckpoint(dir: string, name: string, checkpoint: CheckpointInput, hooks: { afterTensors?: () => void } = {}): Promise<CheckpointPaths & { id: string }> {
+export async function writeCheckpoint(
+  dir: string,
+  name: string,
+  checkpoint: CheckpointInput,
+  hooks: { afterTensors?: () => void } = {},
+): Promise<CheckpointPaths & { id: string }> {
   const paths = checkpointPaths(dir, name);
   const id = globalThis.crypto.randomUUID();
   const what = `writeCheckpoint(${paths.safetensors})`;
-  if (checkpoint.metadata && CHECKPOINT_ID_KEY in checkpoint.metadata) throw new InvalidArgumentError(`${what}: metadata key '${CHECKPOINT_ID_KEY}' is reserved`);
+  if (checkpoint.metadata && CHECKPOINT_ID_KEY in checkpoint.metadata)
+    throw new InvalidArgumentError(`${what}: metadata key '${CHECKPOINT_ID_KEY}' is reserved`);
   let text: string | undefined;
   try {
     text = JSON.stringify({ format: FORMAT, version: 1, id, safetensors: `${name}.safetensors`, json: checkpoint.json }, null, 1);
@@ -114,7 +112,11 @@ export async function writeCheckpoint(dir: string, name: string, checkpoint: Che
 export async function readCheckpoint(dir: string, name: string): Promise<Checkpoint> {
   const paths = checkpointPaths(dir, name);
   const fs = await nodeFs('readCheckpoint');
-  const exists = async (p: string): Promise<boolean> => fs.access(p).then(() => true, () => false);
+  const exists = async (p: string): Promise<boolean> =>
+    fs.access(p).then(
+      () => true,
+      () => false,
+    );
   const [hasTensors, hasJson] = await Promise.all([exists(paths.safetensors), exists(paths.json)]);
   if (!hasTensors || !hasJson) {
     const missing = !hasTensors ? paths.safetensors : paths.json;
@@ -136,7 +138,10 @@ export async function readCheckpoint(dir: string, name: string): Promise<Checkpo
   }
   const tensorId = decoded.metadata[CHECKPOINT_ID_KEY];
   if (tensorId === undefined) {
-    throw new SafetensorsError(paths.safetensors, `has no '${CHECKPOINT_ID_KEY}' metadata, so it cannot be matched with ${paths.json}; it was not written by writeCheckpoint`);
+    throw new SafetensorsError(
+      paths.safetensors,
+      `has no '${CHECKPOINT_ID_KEY}' metadata, so it cannot be matched with ${paths.json}; it was not written by writeCheckpoint`,
+    );
   }
   if (tensorId !== record.id) {
     throw new SafetensorsError(
@@ -148,7 +153,9 @@ export async function readCheckpoint(dir: string, name: string): Promise<Checkpo
   // variance would only carry a diverged or damaged run on (src/io/weight-values.ts).
   for (const [name, t] of decoded.tensors) {
     if (!(t.data instanceof Float32Array)) continue;
-    const bad = nonFiniteProblem(`tensor '${name}'`, t.data, t.shape) ?? (name.endsWith('running_var') ? negativeVarianceProblem(`tensor '${name}' is a BatchNorm running variance`, t.data) : undefined);
+    const bad =
+      nonFiniteProblem(`tensor '${name}'`, t.data, t.shape) ??
+      (name.endsWith('running_var') ? negativeVarianceProblem(`tensor '${name}' is a BatchNorm running variance`, t.data) : undefined);
     if (bad) throw new SafetensorsError(paths.safetensors, bad);
   }
   return { tensors: decoded.tensors, json: record.json, metadata: decoded.metadata, id: tensorId };

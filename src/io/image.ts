@@ -218,13 +218,15 @@ function asBytes(input: Uint8Array | ArrayBuffer, source: string): Uint8Array {
 export function decodeImage(input: Uint8Array | ArrayBuffer, source = 'image', options: DecodeImageOptions = {}): DecodedImage {
   const bytes = asBytes(input, source);
   const alpha = options.alpha ?? 'drop';
-  if (alpha !== 'drop' && alpha !== 'composite') throw new InvalidArgumentError(`decodeImage: alpha must be 'drop' or 'composite', got ${JSON.stringify(options.alpha)}`);
+  if (alpha !== 'drop' && alpha !== 'composite')
+    throw new InvalidArgumentError(`decodeImage: alpha must be 'drop' or 'composite', got ${JSON.stringify(options.alpha)}`);
   const background = options.background ?? [255, 255, 255];
   if (!Array.isArray(background) || background.length !== 3 || !background.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) {
     throw new InvalidArgumentError(`decodeImage: background must be three integers in [0, 255] (R, G, B), got ${JSON.stringify(options.background)}`);
   }
   const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
-  if (!(typeof maxMegapixels === 'number' && maxMegapixels > 0 && maxMegapixels < Infinity)) throw new InvalidArgumentError(`decodeImage: maxMegapixels must be a number > 0, got ${String(options.maxMegapixels)}`);
+  if (!(typeof maxMegapixels === 'number' && maxMegapixels > 0 && maxMegapixels < Infinity))
+    throw new InvalidArgumentError(`decodeImage: maxMegapixels must be a number > 0, got ${String(options.maxMegapixels)}`);
   const composite = alpha === 'composite' ? (background as readonly [number, number, number]) : undefined;
 
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input (0 bytes): not an image');
@@ -308,7 +310,10 @@ const PNG_COLOR_TYPES: Record<number, string> = { 0: 'grayscale', 2: 'RGB', 3: '
 function decodePng(bytes: Uint8Array, source: string, composite: readonly [number, number, number] | undefined, maxMegapixels: number): DecodedImage {
   // Header fields, read directly for checks the decoder does not make.
   if (bytes.length < 33 || ascii(bytes, 12, 16) !== 'IHDR') {
-    throw new ImageDecodeError(source, bytes.length < 33 ? `truncated PNG: ${bytes.length} bytes, shorter than its header (33 bytes)` : 'corrupt PNG: the first chunk is not IHDR');
+    throw new ImageDecodeError(
+      source,
+      bytes.length < 33 ? `truncated PNG: ${bytes.length} bytes, shorter than its header (33 bytes)` : 'corrupt PNG: the first chunk is not IHDR',
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = view.getUint32(16);
@@ -319,7 +324,10 @@ function decodePng(bytes: Uint8Array, source: string, composite: readonly [numbe
   if (width === 0 || height === 0) throw new ImageDecodeError(source, `corrupt PNG: its header says ${width}×${height}`);
   checkPixelBudget(source, 'png', width, height, maxMegapixels);
   if (interlace === 1 && depth < 8) {
-    throw new ImageDecodeError(source, `unsupported PNG: Adam7-interlaced with ${depth}-bit samples (fast-png deinterlaces 8- and 16-bit images only); re-save it without interlacing`);
+    throw new ImageDecodeError(
+      source,
+      `unsupported PNG: Adam7-interlaced with ${depth}-bit samples (fast-png deinterlaces 8- and 16-bit images only); re-save it without interlacing`,
+    );
   }
   let png: DecodedPng;
   try {
@@ -328,13 +336,20 @@ function decodePng(bytes: Uint8Array, source: string, composite: readonly [numbe
     const message = messageOf(e);
     const cause = e instanceof Error && e.cause !== undefined ? messageOf(e.cause) : undefined;
     const truncated = e instanceof RangeError && /outside the bounds|Offset/i.test(message);
-    const problem = truncated ? `truncated PNG (${bytes.length} bytes: the file ends inside a chunk, before IEND; cut short, or a chunk's length is damaged)` : /crc/i.test(message) ? 'corrupt PNG (a chunk fails its CRC check)' : 'corrupt PNG';
+    const problem = truncated
+      ? `truncated PNG (${bytes.length} bytes: the file ends inside a chunk, before IEND; cut short, or a chunk's length is damaged)`
+      : /crc/i.test(message)
+        ? 'corrupt PNG (a chunk fails its CRC check)'
+        : 'corrupt PNG';
     throw new ImageDecodeError(source, `${problem} (fast-png: ${message}${cause ? ` ${cause}` : ''})`);
   }
   const channels = png.channels;
   const expected = depth < 8 ? Math.ceil((width * depth) / 8) * height : width * height * channels;
   if (png.width !== width || png.height !== height || png.data.length !== expected) {
-    throw new ImageDecodeError(source, `corrupt PNG: ${PNG_COLOR_TYPES[colorType] ?? `colour type ${colorType}`} ${width}×${height} decoded to ${png.data.length} samples, expected ${expected}`);
+    throw new ImageDecodeError(
+      source,
+      `corrupt PNG: ${PNG_COLOR_TYPES[colorType] ?? `colour type ${colorType}`} ${width}×${height} decoded to ${png.data.length} samples, expected ${expected}`,
+    );
   }
   try {
     return { width, height, data: pngToRgb(png, colorType, composite) };

@@ -139,7 +139,8 @@ export interface PreprocessOptions {
 }
 
 function checkInt(op: string, name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${op}: ${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new InvalidArgumentError(`${op}: ${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
   return v;
 }
 
@@ -153,13 +154,15 @@ function checkTriple(op: string, name: string, v: unknown, positive = false): Ch
 export function resolvePreprocess(spec: PreprocessPreset | PreprocessOptions): PreprocessSteps {
   const op = 'preprocess';
   const options: PreprocessOptions = typeof spec === 'string' ? { preset: spec } : spec;
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`${op}: expected a preset name (${Object.keys(PREPROCESS_PRESETS).join(', ')}) or options, got ${String(spec)}`);
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`${op}: expected a preset name (${Object.keys(PREPROCESS_PRESETS).join(', ')}) or options, got ${String(spec)}`);
   const name = options.preset ?? 'torchvision';
   const base = PREPROCESS_PRESETS[name];
   if (!base) throw new InvalidArgumentError(`${op}: unknown preset ${JSON.stringify(name)}; the presets are ${Object.keys(PREPROCESS_PRESETS).join(', ')}`);
   const steps: PreprocessSteps = { ...base };
   if (options.size !== undefined) {
-    const [h, w] = typeof options.size === 'number' ? [options.size, options.size] : Array.isArray(options.size) && options.size.length === 2 ? options.size : [NaN, NaN];
+    const [h, w] =
+      typeof options.size === 'number' ? [options.size, options.size] : Array.isArray(options.size) && options.size.length === 2 ? options.size : [NaN, NaN];
     steps.height = checkInt(op, 'size', h, 1, MAX_RESIZE_SIDE);
     steps.width = checkInt(op, 'size', w, 1, MAX_RESIZE_SIDE);
     if (steps.resize === 'shorter-side') steps.resizeSize = Math.round(Math.max(steps.height, steps.width) / 0.875);
@@ -169,7 +172,9 @@ export function resolvePreprocess(spec: PreprocessPreset | PreprocessOptions): P
     steps.resizeSize = checkInt(op, 'resizeSize', options.resizeSize, 1, MAX_RESIZE_SIDE);
   }
   if (steps.resize === 'shorter-side' && steps.resizeSize < Math.max(steps.height, steps.width)) {
-    throw new InvalidArgumentError(`${op}: resizeSize (${steps.resizeSize}) must be at least the crop's sides (${steps.height}×${steps.width}): the center crop would reach outside the resized image`);
+    throw new InvalidArgumentError(
+      `${op}: resizeSize (${steps.resizeSize}) must be at least the crop's sides (${steps.height}×${steps.width}): the center crop would reach outside the resized image`,
+    );
   }
   if (options.centralFraction !== undefined) {
     const f = options.centralFraction;
@@ -182,8 +187,10 @@ export function resolvePreprocess(spec: PreprocessPreset | PreprocessOptions): P
     if (options.antialias) steps.halfPixelCenters = true;
   }
   if (options.halfPixelCenters !== undefined) {
-    if (typeof options.halfPixelCenters !== 'boolean') throw new InvalidArgumentError(`${op}: halfPixelCenters must be a boolean, got ${String(options.halfPixelCenters)}`);
-    if (!options.halfPixelCenters && steps.antialias) throw new InvalidArgumentError(`${op}: halfPixelCenters: false applies to plain bilinear resizing only (set antialias: false)`);
+    if (typeof options.halfPixelCenters !== 'boolean')
+      throw new InvalidArgumentError(`${op}: halfPixelCenters must be a boolean, got ${String(options.halfPixelCenters)}`);
+    if (!options.halfPixelCenters && steps.antialias)
+      throw new InvalidArgumentError(`${op}: halfPixelCenters: false applies to plain bilinear resizing only (set antialias: false)`);
     steps.halfPixelCenters = options.halfPixelCenters;
   }
   const byStats = options.mean !== undefined || options.std !== undefined;

@@ -63,12 +63,15 @@ export function maxFileBytes(): number {
   const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const bytes = m && m[2]!.toLowerCase() in UNITS ? Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!) : NaN;
   if (!(bytes >= 1 && bytes <= MAX_FILE_BYTES_CEILING)) {
-    throw new InceptError(`${MAX_FILE_BYTES_ENV}='${text}' is not a file size limit: give a number of bytes from 1 to ${MAX_FILE_BYTES_CEILING} (e.g. 3000000000 or 3GiB)`);
+    throw new InceptError(
+      `${MAX_FILE_BYTES_ENV}='${text}' is not a file size limit: give a number of bytes from 1 to ${MAX_FILE_BYTES_CEILING} (e.g. 3000000000 or 3GiB)`,
+    );
   }
   return bytes;
 }
 
-const sizeText = (n: number): string => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${n} bytes`);
+const sizeText = (n: number): string =>
+  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${n} bytes`;
 
 interface StatLike {
   isFile(): boolean;

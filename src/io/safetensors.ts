@@ -112,11 +112,15 @@ function writeDTypeOf(name: string, input: SafetensorsInput): SafetensorsWriteDT
     if (d instanceof Uint16Array) return 'U16';
     if (d instanceof Int8Array) return 'I8';
     if (d instanceof Uint8Array) return 'U8';
-    throw new InvalidArgumentError(`encodeSafetensors: tensor '${name}': data must be a typed array (Float32Array, Int32Array, Uint32Array, BigInt64Array, Int16Array, Uint16Array, Int8Array or Uint8Array)`);
+    throw new InvalidArgumentError(
+      `encodeSafetensors: tensor '${name}': data must be a typed array (Float32Array, Int32Array, Uint32Array, BigInt64Array, Int16Array, Uint16Array, Int8Array or Uint8Array)`,
+    );
   }
   const dtype = ({ f32: 'F32', i32: 'I32', u32: 'U32' } as Record<string, SafetensorsWriteDType>)[input.dtype] ?? input.dtype;
   if (!WRITE_DTYPES.includes(dtype as SafetensorsWriteDType)) {
-    throw new InvalidArgumentError(`encodeSafetensors: tensor '${name}': cannot write dtype ${JSON.stringify(input.dtype)}; written dtypes: ${WRITE_DTYPES.join(', ')} (or f32, i32, u32)`);
+    throw new InvalidArgumentError(
+      `encodeSafetensors: tensor '${name}': cannot write dtype ${JSON.stringify(input.dtype)}; written dtypes: ${WRITE_DTYPES.join(', ')} (or f32, i32, u32)`,
+    );
   }
   return dtype as SafetensorsWriteDType;
 }
@@ -127,20 +131,28 @@ function tensorBytes(name: string, dtype: SafetensorsWriteDType, data: HostArray
     throw new InvalidArgumentError(`encodeSafetensors: tensor '${name}': dtype ${dtype} cannot be written from a ${data?.constructor?.name ?? typeof data}`);
   };
   const ok =
-    dtype === 'F32' ? data instanceof Float32Array
-    : dtype === 'I32' ? data instanceof Int32Array
-    : dtype === 'U32' ? data instanceof Uint32Array
-    : dtype === 'I16' ? data instanceof Int16Array
-    : dtype === 'U16' ? data instanceof Uint16Array
-    : dtype === 'I8' ? data instanceof Int8Array
-    : dtype === 'U8' || dtype === 'BOOL' ? data instanceof Uint8Array
-    : data instanceof BigInt64Array || data instanceof Int32Array; // I64
+    dtype === 'F32'
+      ? data instanceof Float32Array
+      : dtype === 'I32'
+        ? data instanceof Int32Array
+        : dtype === 'U32'
+          ? data instanceof Uint32Array
+          : dtype === 'I16'
+            ? data instanceof Int16Array
+            : dtype === 'U16'
+              ? data instanceof Uint16Array
+              : dtype === 'I8'
+                ? data instanceof Int8Array
+                : dtype === 'U8' || dtype === 'BOOL'
+                  ? data instanceof Uint8Array
+                  : data instanceof BigInt64Array || data instanceof Int32Array; // I64
   if (!ok) wrong();
   let typed: HostArray | BigInt64Array = data;
   if (dtype === 'I64' && data instanceof Int32Array) typed = BigInt64Array.from(data, (v) => BigInt(v));
   if (dtype === 'BOOL') {
     const bad = (data as Uint8Array).findIndex((v) => v > 1);
-    if (bad >= 0) throw new InvalidArgumentError(`encodeSafetensors: tensor '${name}': BOOL data must be 0 or 1; element ${bad} is ${(data as Uint8Array)[bad]}`);
+    if (bad >= 0)
+      throw new InvalidArgumentError(`encodeSafetensors: tensor '${name}': BOOL data must be 0 or 1; element ${bad} is ${(data as Uint8Array)[bad]}`);
   }
   const bytes = new Uint8Array(typed.byteLength);
   bytes.set(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
@@ -149,7 +161,8 @@ function tensorBytes(name: string, dtype: SafetensorsWriteDType, data: HostArray
 }
 
 function checkMetadata(metadata: unknown, fail: (problem: string) => never): Record<string, string> {
-  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) fail(`__metadata__ must be an object of strings, got ${JSON.stringify(metadata)}`);
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+    fail(`__metadata__ must be an object of strings, got ${JSON.stringify(metadata)}`);
   for (const [k, v] of Object.entries(metadata as object)) {
     if (typeof v !== 'string') fail(`__metadata__ value for '${k}' must be a string, got ${JSON.stringify(v)}`);
   }
@@ -174,7 +187,9 @@ export function encodeSafetensors(tensors: Map<string, SafetensorsInput> | Recor
     const dtype = writeDTypeOf(name, input);
     if (!ArrayBuffer.isView(input.data) || input.data.length !== shapeElements(shape)) {
       const len = ArrayBuffer.isView(input.data) ? `${input.data.length} elements` : 'no typed array';
-      throw new InvalidArgumentError(`encodeSafetensors: tensor '${name}': shape ${fmtShape(shape)} holds ${shapeElements(shape)} elements but data has ${len}`);
+      throw new InvalidArgumentError(
+        `encodeSafetensors: tensor '${name}': shape ${fmtShape(shape)} holds ${shapeElements(shape)} elements but data has ${len}`,
+      );
     }
     return { name, dtype, shape: [...shape], bytes: tensorBytes(name, dtype, input.data) };
   });
@@ -254,7 +269,8 @@ function convert(name: string, dtype: SafetensorsDType, raw: Uint8Array, fail: (
       const d = new Float64Array(buf);
       const out = Float32Array.from(d);
       for (let i = 0; i < d.length; i++) {
-        if (!Number.isFinite(out[i]!) && Number.isFinite(d[i]!)) fail(`tensor '${name}' (F64) holds ${d[i]} at element ${i}, beyond float32's range (±3.4028235e38)`);
+        if (!Number.isFinite(out[i]!) && Number.isFinite(d[i]!))
+          fail(`tensor '${name}' (F64) holds ${d[i]} at element ${i}, beyond float32's range (±3.4028235e38)`);
       }
       return out;
     }
@@ -265,7 +281,10 @@ function convert(name: string, dtype: SafetensorsDType, raw: Uint8Array, fail: (
       const out = dtype === 'I64' ? new Int32Array(d.length) : new Uint32Array(d.length);
       for (let i = 0; i < d.length; i++) {
         const v = d[i]!;
-        if (v < lo || v > hi) fail(`tensor '${name}' (${dtype}) holds ${v} at element ${i}, outside the ${dtype === 'I64' ? 'int32' : 'uint32'} range it is read into ([${lo}, ${hi}])`);
+        if (v < lo || v > hi)
+          fail(
+            `tensor '${name}' (${dtype}) holds ${v} at element ${i}, outside the ${dtype === 'I64' ? 'int32' : 'uint32'} range it is read into ([${lo}, ${hi}])`,
+          );
         out[i] = Number(v);
       }
       return out;
@@ -293,7 +312,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors file'
     throw new SafetensorsError(source, problem);
   };
   if (!(bytes instanceof Uint8Array)) fail('expected the file contents as a Uint8Array');
-  if (bytes.length < 8) fail(`the file is ${bytes.length} bytes long, shorter than the 8-byte header length that starts every safetensors file: it is truncated (or not a safetensors file)`);
+  if (bytes.length < 8)
+    fail(
+      `the file is ${bytes.length} bytes long, shorter than the 8-byte header length that starts every safetensors file: it is truncated (or not a safetensors file)`,
+    );
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   const afterLength = bytes.length - 8;
   if (n64 > BigInt(afterLength)) {
@@ -337,7 +359,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors file'
       const known = OTHER_SPEC_DTYPES.includes(dtype) ? 'a safetensors dtype this reader does not support' : 'an unknown dtype';
       fail(`${what}: ${JSON.stringify(dtype)} is ${known}; supported: ${READ_DTYPES.join(', ')}`);
     }
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(`${what}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      fail(`${what}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || o < 0)) {
       fail(`${what}: data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
     }
@@ -360,14 +383,22 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors file'
   for (const e of sorted) {
     const where = `tensor '${e.name}' data_offsets [${e.begin}, ${e.end}]`;
     if (e.begin < at) fail(`${where} overlap tensor '${previous!.name}' [${previous!.begin}, ${previous!.end}]`);
-    if (e.begin > at) fail(`${where} leave a gap of ${e.begin - at} bytes after ${previous ? `tensor '${previous.name}' [${previous.begin}, ${previous.end}]` : 'the start of the data buffer'}; tensors must be contiguous`);
+    if (e.begin > at)
+      fail(
+        `${where} leave a gap of ${e.begin - at} bytes after ${previous ? `tensor '${previous.name}' [${previous.begin}, ${previous.end}]` : 'the start of the data buffer'}; tensors must be contiguous`,
+      );
     at = e.end;
     previous = e;
   }
   if (at > available) {
-    fail(`tensor '${previous!.name}' data_offsets [${previous!.begin}, ${previous!.end}] run past the end of the data buffer (${available} bytes after the header): the file is truncated by ${at - available} bytes`);
+    fail(
+      `tensor '${previous!.name}' data_offsets [${previous!.begin}, ${previous!.end}] run past the end of the data buffer (${available} bytes after the header): the file is truncated by ${at - available} bytes`,
+    );
   }
-  if (at < available) fail(`${available - at} bytes follow the last tensor (the data buffer is ${available} bytes, the tensors cover ${at}); the file is damaged or not a safetensors file`);
+  if (at < available)
+    fail(
+      `${available - at} bytes follow the last tensor (the data buffer is ${available} bytes, the tensors cover ${at}); the file is damaged or not a safetensors file`,
+    );
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
@@ -383,7 +414,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors file'
 // ------------------------------------------------------------------------------- engine tensors
 
 /** Reads GPU tensors back into host arrays, ready for encodeSafetensors. */
-export async function readTensorsToHost(tensors: Map<string, Tensor> | Record<string, Tensor>, what = 'readTensorsToHost'): Promise<Map<string, SafetensorsInput>> {
+export async function readTensorsToHost(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  what = 'readTensorsToHost',
+): Promise<Map<string, SafetensorsInput>> {
   const out = new Map<string, SafetensorsInput>();
   for (const [name, t] of tensors instanceof Map ? tensors : Object.entries(tensors)) {
     if (!t || typeof t.read !== 'function') throw new InvalidArgumentError(`${what}: '${name}' is not a Tensor`);

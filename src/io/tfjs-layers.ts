@@ -33,7 +33,17 @@
  */
 import { f16BitsToNumber } from './safetensors.js';
 import { readUserFile, UserFileError } from './read-user-file.js';
-import { GraphError, inferShapes, weightValueProblem, type Conv2dNode, type DenseNode, type Graph, type GraphNode, type GraphPadding, type GraphWeight } from '../graph/ir.js';
+import {
+  GraphError,
+  inferShapes,
+  weightValueProblem,
+  type Conv2dNode,
+  type DenseNode,
+  type Graph,
+  type GraphNode,
+  type GraphPadding,
+  type GraphWeight,
+} from '../graph/ir.js';
 
 /** The model file is not a layers model the engine can run; the message names the file and,
  * where one is at fault, the layer and what it uses. */
@@ -184,7 +194,12 @@ function parseFunctional(config: Json, fail: (p: string) => never): Topology {
     const entry = raw as Json;
     if (layers.has(name!)) fail(`two layers are named '${name}'`);
     const what = `layer '${name}' (${cls})`;
-    layers.set(name!, { name: name!, className: cls as string, config: isObject(entry['config']) ? entry['config'] : {}, calls: parseInboundNodes(entry['inbound_nodes'], fail, what) });
+    layers.set(name!, {
+      name: name!,
+      className: cls as string,
+      config: isObject(entry['config']) ? entry['config'] : {},
+      calls: parseInboundNodes(entry['inbound_nodes'], fail, what),
+    });
   });
   return { kind: 'Functional', layers, input: singleRef(config['input_layers'], fail, 'inputs'), output: singleRef(config['output_layers'], fail, 'outputs') };
 }
@@ -211,7 +226,8 @@ function parseSequential(config: unknown, fail: (p: string) => never): Topology 
       }
       // The first layer carries the input's shape; Keras names the implied input layer this way.
       const shape = cfg['batch_input_shape'] ?? cfg['batch_shape'] ?? (isObject(config) ? config['build_input_shape'] : undefined);
-      if (shape === undefined) return fail(`layer '${name}' (${cls}) is the first of a Sequential model but does not say the input's shape (batch_input_shape)`);
+      if (shape === undefined)
+        return fail(`layer '${name}' (${cls}) is the first of a Sequential model but does not say the input's shape (batch_input_shape)`);
       const inputName = `${name}_input`;
       layers.set(inputName, { name: inputName, className: 'InputLayer', config: { batch_input_shape: shape }, calls: [] });
       previous = inputName;
@@ -280,7 +296,9 @@ function parseManifest(raw: unknown, fail: (p: string) => never): Manifest {
     for (const p of paths) {
       const problem = shardPathProblem(p);
       if (problem) {
-        return fail(`${where}: shard path ${JSON.stringify(p)} ${problem}; it must be a relative path inside the model's folder (the converter writes names like "group1-shard1of2.bin")`);
+        return fail(
+          `${where}: shard path ${JSON.stringify(p)} ${problem}; it must be a relative path inside the model's folder (the converter writes names like "group1-shard1of2.bin")`,
+        );
       }
     }
     let offset = 0;
@@ -288,7 +306,8 @@ function parseManifest(raw: unknown, fail: (p: string) => never): Manifest {
       if (!isObject(w) || typeof w['name'] !== 'string') return fail(`${where}: every weight needs a name, got ${show(w)}`);
       const name = w['name'];
       const shape = w['shape'];
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) return fail(`${where}: weight '${name}' has no valid shape (${show(shape)})`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+        return fail(`${where}: weight '${name}' has no valid shape (${show(shape)})`);
       const dtype = w['dtype'];
       if (typeof dtype !== 'string') return fail(`${where}: weight '${name}' has no dtype`);
       let itemBytes = DTYPE_BYTES[dtype];
@@ -305,7 +324,8 @@ function parseManifest(raw: unknown, fail: (p: string) => never): Manifest {
         quantization = { dtype: qd, scale: (q['scale'] as number) ?? 1, min: (q['min'] as number) ?? 0 };
         itemBytes = QUANT_BYTES[qd];
       }
-      if (itemBytes === undefined) return fail(`${where}: weight '${name}' has dtype ${show(dtype)}, whose size in the shard cannot be known (float32, int32, bool and complex64 can)`);
+      if (itemBytes === undefined)
+        return fail(`${where}: weight '${name}' has dtype ${show(dtype)}, whose size in the shard cannot be known (float32, int32, bool and complex64 can)`);
       const byteLength = shape.reduce((a: number, b: number) => a * b, 1) * itemBytes;
       weights.push({ name, shape: shape as number[], dtype, quantization, group: gi, offset, byteLength });
       offset += byteLength;
@@ -330,7 +350,12 @@ function expectedShardBytes(group: ManifestGroup, sizes: (number | undefined)[])
   return group.paths.map((_, i) => (i < n - 1 ? full : group.byteLength - full * (n - 1)));
 }
 
-async function readGroups(manifest: Manifest, needed: Set<number>, readShard: (path: string) => Promise<Uint8Array>, fail: (p: string) => never): Promise<Map<number, Uint8Array>> {
+async function readGroups(
+  manifest: Manifest,
+  needed: Set<number>,
+  readShard: (path: string) => Promise<Uint8Array>,
+  fail: (p: string) => never,
+): Promise<Map<number, Uint8Array>> {
   const out = new Map<number, Uint8Array>();
   for (const gi of [...needed].sort((a, b) => a - b)) {
     const group = manifest.groups[gi]!;
@@ -340,7 +365,9 @@ async function readGroups(manifest: Manifest, needed: Set<number>, readShard: (p
     const expected = expectedShardBytes(group, sizes);
     const shardName = (i: number): string => `weight shard '${group.paths[i]}' (group ${gi + 1}, shard ${i + 1} of ${n})`;
     const expectation = (i: number): string =>
-      expected[i] !== undefined && expected[i]! > 0 ? `expected ${expected[i]} bytes (the group's weights take ${group.byteLength} bytes)` : `the group's weights take ${group.byteLength} bytes in all`;
+      expected[i] !== undefined && expected[i]! > 0
+        ? `expected ${expected[i]} bytes (the group's weights take ${group.byteLength} bytes)`
+        : `the group's weights take ${group.byteLength} bytes in all`;
     settled.forEach((s, i) => {
       if (s.status === 'rejected') fail(`${shardName(i)} could not be read, ${expectation(i)}: ${(s.reason as Error)?.message ?? String(s.reason)}`);
       if (!(s.value instanceof Uint8Array)) fail(`${shardName(i)}: readShard must return a Uint8Array, got ${Object.prototype.toString.call(s.value)}`);
@@ -445,7 +472,8 @@ class LayerReader {
 
   channelsLast(): void {
     const v = this.raw('data_format');
-    if (v !== undefined && v !== null && v !== 'channels_last') this.error(`data_format ${show(v)} is not supported (only channels_last: the engine runs NHWC)`);
+    if (v !== undefined && v !== null && v !== 'channels_last')
+      this.error(`data_format ${show(v)} is not supported (only channels_last: the engine runs NHWC)`);
   }
 
   /** Keras writes activations as names; Keras 3 may wrap one in a serialised-function object. */
@@ -520,7 +548,14 @@ class Builder {
 
   /** The manifest's weight `${layer}/${weight}`, or the one weight whose name ends that way (files
    * whose names carry a model scope, as nested or renamed models have). */
-  weight(layer: LayerReader, weightName: string, expectShape: number[], irName?: string, transform?: (d: Float32Array) => Float32Array, transformedShape?: number[]): string {
+  weight(
+    layer: LayerReader,
+    weightName: string,
+    expectShape: number[],
+    irName?: string,
+    transform?: (d: Float32Array) => Float32Array,
+    transformedShape?: number[],
+  ): string {
     const key = `${layer.entry.name}/${weightName}`;
     let found = this.manifest.byName.get(key);
     if (!found) {
@@ -528,7 +563,8 @@ class Builder {
       found = [...this.manifest.byName.entries()].filter(([n]) => n.endsWith(suffix)).flatMap(([, ws]) => ws);
     }
     if (found.length === 0) return layer.error(`the weights manifest has no '${key}' (shape ${fmt(expectShape)})`);
-    if (found.length > 1) return layer.error(`the weights manifest has ${found.length} weights named like '${key}': ${found.map((w) => `'${w.name}'`).join(', ')}`);
+    if (found.length > 1)
+      return layer.error(`the weights manifest has ${found.length} weights named like '${key}': ${found.map((w) => `'${w.name}'`).join(', ')}`);
     const source = found[0]!;
     if (source.shape.length !== expectShape.length || source.shape.some((d, i) => d !== expectShape[i])) {
       return layer.error(`weight '${source.name}' has shape ${fmt(source.shape)}, but the layer's config and input need ${fmt(expectShape)}`);
@@ -566,7 +602,8 @@ function activate(layer: LayerReader, b: Builder, v: Value, act: string, valueNa
       b.emit({ op: 'relu', name: b.uniqueName(valueName), inputs: [v.name], output: valueName });
       return { name: valueName, shape: v.shape };
     case 'softmax':
-      if (v.shape.length !== 1) return layer.error(`softmax over the channels of an image-like value ${fmt(v.shape)} is not supported (the engine's softmax runs on flat values)`);
+      if (v.shape.length !== 1)
+        return layer.error(`softmax over the channels of an image-like value ${fmt(v.shape)} is not supported (the engine's softmax runs on flat values)`);
       b.emit({ op: 'softmax', name: b.uniqueName(valueName), inputs: [v.name], output: valueName });
       return { name: valueName, shape: v.shape };
     default:
@@ -581,7 +618,8 @@ const ACTIVATIONS = ['linear', 'relu', 'softmax'];
 function fusedActivation(layer: LayerReader, valueName: string, flat: boolean): { act: string; output: string } {
   const act = layer.activation();
   if (!ACTIVATIONS.includes(act)) layer.error(`activation '${act}' is not supported (linear, relu and softmax are)`);
-  if (act === 'softmax' && !flat) layer.error(`activation 'softmax' over the channels of an image-like value is not supported (the engine's softmax runs on flat values)`);
+  if (act === 'softmax' && !flat)
+    layer.error(`activation 'softmax' over the channels of an image-like value is not supported (the engine's softmax runs on flat values)`);
   return { act, output: act === 'softmax' ? `${valueName}/logits` : valueName };
 }
 
@@ -663,7 +701,17 @@ const batchNorm: Converter = (layer, inputs, b, valueName) => {
   const beta = layer.bool('center', true) ? b.weight(layer, 'beta', [c]) : undefined;
   const mean = b.weight(layer, 'moving_mean', [c]);
   const variance = b.weight(layer, 'moving_variance', [c]);
-  b.emit({ op: 'batchNorm', name: b.uniqueName(valueName), inputs: [x.name], output: valueName, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}), mean, variance, eps });
+  b.emit({
+    op: 'batchNorm',
+    name: b.uniqueName(valueName),
+    inputs: [x.name],
+    output: valueName,
+    ...(gamma ? { gamma } : {}),
+    ...(beta ? { beta } : {}),
+    mean,
+    variance,
+    eps,
+  });
   return { name: valueName, shape: x.shape };
 };
 
@@ -695,7 +743,14 @@ const globalPool: Converter = (layer, inputs, b, valueName) => {
   // A window over the whole grid gives the [1, 1, C] that keepdims keeps; the maximum has no
   // global node, so it is that window followed by a flatten.
   const pooled = keepdims ? valueName : `${valueName}/pool`;
-  const common = { name: b.uniqueName(pooled), inputs: [x.name], output: pooled, kernel: [h, w] as [number, number], stride: [1, 1] as [number, number], padding: [0, 0, 0, 0] as GraphPadding };
+  const common = {
+    name: b.uniqueName(pooled),
+    inputs: [x.name],
+    output: pooled,
+    kernel: [h, w] as [number, number],
+    stride: [1, 1] as [number, number],
+    padding: [0, 0, 0, 0] as GraphPadding,
+  };
   b.emit(max ? { op: 'maxPool', ...common } : { op: 'avgPool', ...common, countIncludePad: false });
   if (keepdims) return { name: valueName, shape: [1, 1, c] };
   b.emit({ op: 'flatten', name: b.uniqueName(valueName), inputs: [pooled], output: valueName, order: 'hwc' });
@@ -779,7 +834,8 @@ const zeroPadding: Converter = (layer, inputs, _b, valueName) => {
   let padding: GraphPadding | undefined;
   if (nonNegative(raw)) padding = [raw, raw, raw, raw];
   else if (Array.isArray(raw) && raw.length === 2 && raw.every(nonNegative)) padding = [raw[0], raw[0], raw[1], raw[1]] as GraphPadding;
-  else if (Array.isArray(raw) && raw.length === 2 && raw.every((p) => Array.isArray(p) && p.length === 2 && p.every(nonNegative))) padding = [...(raw[0] as number[]), ...(raw[1] as number[])] as GraphPadding;
+  else if (Array.isArray(raw) && raw.length === 2 && raw.every((p) => Array.isArray(p) && p.length === 2 && p.every(nonNegative)))
+    padding = [...(raw[0] as number[]), ...(raw[1] as number[])] as GraphPadding;
   if (!padding) return layer.error(`padding ${show(raw)} is not understood (an integer, [rows, cols] or [[top, bottom], [left, right]])`);
   return { name: valueName, shape: [h + padding[0] + padding[1], w + padding[2] + padding[3], c], zeroPadded: { from: x, padding, layer: layer.where } };
 };
@@ -811,10 +867,12 @@ function inputShape(entry: LayerEntry, fail: (p: string) => never): number[] {
   if (!Array.isArray(raw)) return fail(`${where} does not give its shape (batch_input_shape)`);
   const shape = raw.slice(1);
   if (shape.length !== 3) return fail(`${where} has shape ${show(raw)}; the engine takes image inputs [batch, H, W, C]`);
-  if (!shape.every((d) => Number.isInteger(d) && d >= 1)) return fail(`${where} has shape ${show(raw)}; H, W and C must be fixed positive sizes (the engine compiles for one input size)`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 1))
+    return fail(`${where} has shape ${show(raw)}; H, W and C must be fixed positive sizes (the engine compiles for one input size)`);
   const dtype = cfg['dtype'];
   const dtypeName = isObject(dtype) && isObject(dtype['config']) ? dtype['config']['name'] : dtype;
-  if (dtypeName !== undefined && dtypeName !== null && dtypeName !== 'float32') return fail(`${where} has dtype ${show(dtypeName)}; only float32 inputs are supported`);
+  if (dtypeName !== undefined && dtypeName !== null && dtypeName !== 'float32')
+    return fail(`${where} has dtype ${show(dtypeName)}; only float32 inputs are supported`);
   return shape as number[];
 }
 
@@ -879,7 +937,9 @@ export async function importTfjsLayers(modelJson: unknown, readShard: (path: str
     const className = CLASS_ALIASES[entry.className] ?? entry.className;
     const convert = CONVERTERS[className];
     if (!convert) {
-      const nested = ['Model', 'Functional', 'Sequential'].includes(entry.className) ? ' (nested models are not supported; flatten the model into one before converting)' : '';
+      const nested = ['Model', 'Functional', 'Sequential'].includes(entry.className)
+        ? ' (nested models are not supported; flatten the model into one before converting)'
+        : '';
       if (entry.className === 'InputLayer') return fail(`${where} is a second input; only models with one input are supported`);
       return fail(`${where}: layer class '${entry.className}' is not supported${nested}; supported: ${TFJS_SUPPORTED_LAYERS.join(', ')}`);
     }
@@ -890,7 +950,9 @@ export async function importTfjsLayers(modelJson: unknown, readShard: (path: str
     visiting.delete(key);
     const padded = inputs.find((v) => v.zeroPadded);
     if (padded && !(className === 'Conv2D' || className === 'DepthwiseConv2D')) {
-      return fail(`${where} reads the output of ${padded.zeroPadded!.layer}, which is supported only right before a Conv2D or DepthwiseConv2D (that takes it as its own padding)`);
+      return fail(
+        `${where} reads the output of ${padded.zeroPadded!.layer}, which is supported only right before a Conv2D or DepthwiseConv2D (that takes it as its own padding)`,
+      );
     }
     const valueName = ref.node === 0 ? entry.name : `${entry.name}:${ref.node}`;
     const out = convert(new LayerReader(entry, className, fail), inputs, b, valueName);

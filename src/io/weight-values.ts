@@ -42,7 +42,8 @@ export function nonFiniteProblem(what: string, data: ArrayLike<number>, shape: r
  * value is below 0. `what` says which variance, e.g. "tensor 'x' is a BatchNorm running variance". */
 export function negativeVarianceProblem(what: string, data: ArrayLike<number>): string | undefined {
   for (let i = 0; i < data.length; i++) {
-    if (data[i]! < 0) return `${what} and holds ${float32Text(data[i]!)} at channel ${i}; a variance cannot be negative (the file is damaged, or the statistics were not written by training)`;
+    if (data[i]! < 0)
+      return `${what} and holds ${float32Text(data[i]!)} at channel ${i}; a variance cannot be negative (the file is damaged, or the statistics were not written by training)`;
   }
   return undefined;
 }

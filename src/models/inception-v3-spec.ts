@@ -143,7 +143,8 @@ class Builder {
     const padding = this.sides(name, pad, k, stride, h, w);
     const oh = Math.floor((h + padding[0] + padding[1] - k[0]) / stride) + 1;
     const ow = Math.floor((w + padding[2] + padding[3] - k[1]) / stride) + 1;
-    if (oh < 1 || ow < 1) throw new InvalidArgumentError(`Inception-v3: ${name} gets a ${h}×${w} input, smaller than its ${k[0]}×${k[1]} kernel; the input image is too small`);
+    if (oh < 1 || ow < 1)
+      throw new InvalidArgumentError(`Inception-v3: ${name} gets a ${h}×${w} input, smaller than its ${k[0]}×${k[1]} kernel; the input image is too small`);
     const c = scaledChannels(cout, this.width);
     return this.add({
       name,
@@ -166,8 +167,20 @@ class Builder {
     const padding = this.sides(name, typeof pad === 'number' ? [pad, pad] : pad, [k, k], stride, h, w);
     const oh = Math.floor((h + padding[0] + padding[1] - k) / stride) + 1;
     const ow = Math.floor((w + padding[2] + padding[3] - k) / stride) + 1;
-    if (oh < 1 || ow < 1) throw new InvalidArgumentError(`Inception-v3: ${name} gets a ${h}×${w} input, smaller than its ${k}×${k} window; the input image is too small`);
-    return this.add({ name, kind, inputs: [input], outputShape: [c, oh, ow], params: 0, macs: 0, kernel: [k, k], stride: [stride, stride], padding, ...(aux ? { aux } : {}) });
+    if (oh < 1 || ow < 1)
+      throw new InvalidArgumentError(`Inception-v3: ${name} gets a ${h}×${w} input, smaller than its ${k}×${k} window; the input image is too small`);
+    return this.add({
+      name,
+      kind,
+      inputs: [input],
+      outputShape: [c, oh, ow],
+      params: 0,
+      macs: 0,
+      kernel: [k, k],
+      stride: [stride, stride],
+      padding,
+      ...(aux ? { aux } : {}),
+    });
   }
 
   concat(name: string, inputs: string[]): string {
@@ -266,16 +279,21 @@ function checkWidth(width: unknown): number {
 
 function resolveImagenet(options: InceptionV3Options, width: number): Resolved {
   const low = options.lowResolution;
-  if (low !== undefined && low !== 79 && low !== 151) throw new InvalidArgumentError(`Inception-v3: lowResolution must be 79 or 151 (the paper's Table 2), got ${String(low)}`);
+  if (low !== undefined && low !== 79 && low !== 151)
+    throw new InvalidArgumentError(`Inception-v3: lowResolution must be 79 or 151 (the paper's Table 2), got ${String(low)}`);
   const stem = options.stem ?? 'v3';
   if (stem !== 'v3' && stem !== '7x7') throw new InvalidArgumentError(`Inception-v3: stem must be 'v3' or '7x7', got ${String(stem)}`);
   const size = options.inputSize ?? low ?? 299;
   const aux = options.auxLogits ?? true;
   if (!Number.isInteger(size) || size < MIN_INPUT_SIZE) {
-    throw new InvalidArgumentError(`Inception-v3: the input size must be an integer of at least ${MIN_INPUT_SIZE} (smaller images vanish in its stride-2 layers), got ${size}`);
+    throw new InvalidArgumentError(
+      `Inception-v3: the input size must be an integer of at least ${MIN_INPUT_SIZE} (smaller images vanish in its stride-2 layers), got ${size}`,
+    );
   }
   if (aux && size < MIN_INPUT_SIZE_WITH_AUX && low === undefined) {
-    throw new InvalidArgumentError(`Inception-v3: the auxiliary head needs an input of at least ${MIN_INPUT_SIZE_WITH_AUX}×${MIN_INPUT_SIZE_WITH_AUX} (its 5×5 conv runs on Mixed_6e pooled 5/3), got ${size}; leave it out (auxLogits: false, incept summary --no-aux) for smaller images`);
+    throw new InvalidArgumentError(
+      `Inception-v3: the auxiliary head needs an input of at least ${MIN_INPUT_SIZE_WITH_AUX}×${MIN_INPUT_SIZE_WITH_AUX} (its 5×5 conv runs on Mixed_6e pooled 5/3), got ${size}; leave it out (auxLogits: false, incept summary --no-aux) for smaller images`,
+    );
   }
   return { variant: 'imagenet', width, size, classes: options.numClasses ?? 1000, aux, auxBatchNorm: options.auxBatchNorm ?? true, stem, low };
 }
@@ -283,18 +301,32 @@ function resolveImagenet(options: InceptionV3Options, width: number): Resolved {
 function resolveCifar10(options: InceptionV3Options, width: number): Resolved {
   // Both rewrite the ImageNet stem, which this variant replaces with its own.
   if (options.stem !== undefined || options.lowResolution !== undefined) {
-    throw new InvalidArgumentError(`Inception-v3: stem and lowResolution are ImageNet ablations (the paper's Tables 3 and 2); the cifar10 variant has its own small-image stem, so leave them out`);
+    throw new InvalidArgumentError(
+      `Inception-v3: stem and lowResolution are ImageNet ablations (the paper's Tables 3 and 2); the cifar10 variant has its own small-image stem, so leave them out`,
+    );
   }
   const size = options.inputSize ?? 32;
   if (!Number.isInteger(size) || size < CIFAR10_MIN_INPUT_SIZE) {
-    throw new InvalidArgumentError(`Inception-v3 (cifar10): the input size must be an integer of at least ${CIFAR10_MIN_INPUT_SIZE} (its three stride-2 stages take 8×8 to 1×1), got ${size}`);
+    throw new InvalidArgumentError(
+      `Inception-v3 (cifar10): the input size must be an integer of at least ${CIFAR10_MIN_INPUT_SIZE} (its three stride-2 stages take 8×8 to 1×1), got ${size}`,
+    );
   }
-  return { variant: 'cifar10', width, size, classes: options.numClasses ?? 10, aux: options.auxLogits ?? true, auxBatchNorm: options.auxBatchNorm ?? true, stem: 'v3', low: undefined };
+  return {
+    variant: 'cifar10',
+    width,
+    size,
+    classes: options.numClasses ?? 10,
+    aux: options.auxLogits ?? true,
+    auxBatchNorm: options.auxBatchNorm ?? true,
+    stem: 'v3',
+    low: undefined,
+  };
 }
 
 function resolveOptions(options: InceptionV3Options): Resolved {
   const variant = options.variant ?? 'imagenet';
-  if (variant !== 'imagenet' && variant !== 'cifar10') throw new InvalidArgumentError(`Inception-v3: variant must be 'imagenet' or 'cifar10', got ${String(variant)}`);
+  if (variant !== 'imagenet' && variant !== 'cifar10')
+    throw new InvalidArgumentError(`Inception-v3: variant must be 'imagenet' or 'cifar10', got ${String(variant)}`);
   const width = checkWidth(options.width ?? 1);
   const r = variant === 'cifar10' ? resolveCifar10(options, width) : resolveImagenet(options, width);
   if (!Number.isInteger(r.classes) || r.classes < 1) throw new InvalidArgumentError(`Inception-v3: numClasses must be a positive integer, got ${r.classes}`);
@@ -339,7 +371,9 @@ function cifar10Stem(b: Builder): string {
 function auxHead(b: Builder, input: string, r: Resolved): void {
   const grid = b.shape(input)[1];
   if (r.variant === 'cifar10' && grid < CIFAR10_MIN_AUX_GRID) {
-    throw new InvalidArgumentError(`Inception-v3 (cifar10): the auxiliary head needs Mixed_6e at ${CIFAR10_MIN_AUX_GRID}×${CIFAR10_MIN_AUX_GRID} or more (it pools 5/3 'valid'), an input of at least ${CIFAR10_MIN_INPUT_SIZE_WITH_AUX}; got Mixed_6e ${grid}×${grid} from a ${r.size}×${r.size} input; leave it out (auxLogits: false, incept summary --no-aux) for smaller images`);
+    throw new InvalidArgumentError(
+      `Inception-v3 (cifar10): the auxiliary head needs Mixed_6e at ${CIFAR10_MIN_AUX_GRID}×${CIFAR10_MIN_AUX_GRID} or more (it pools 5/3 'valid'), an input of at least ${CIFAR10_MIN_INPUT_SIZE_WITH_AUX}; got Mixed_6e ${grid}×${grid} from a ${r.size}×${r.size} input; leave it out (auxLogits: false, incept summary --no-aux) for smaller images`,
+    );
   }
   let a = b.pool('AuxLogits.avg_pool', 'avgpool', input, 5, 3, 'valid', true);
   const [, ph, pw] = b.shape(a);

@@ -14,14 +14,18 @@ import { negativeVarianceProblem, nonFiniteProblem } from '../io/weight-values.j
 /** torchvision [Cout, Cin, KH, KW] → engine [KH, KW, Cin, Cout]. */
 export function oihwToHwio(data: ArrayLike<number>, [cout, cin, kh, kw]: readonly number[]): Float32Array {
   const out = new Float32Array(cout! * cin! * kh! * kw!);
-  for (let o = 0; o < cout!; o++) for (let i = 0; i < cin!; i++) for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) out[((y * kw! + x) * cin! + i) * cout! + o] = data[((o * cin! + i) * kh! + y) * kw! + x]!;
+  for (let o = 0; o < cout!; o++)
+    for (let i = 0; i < cin!; i++)
+      for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) out[((y * kw! + x) * cin! + i) * cout! + o] = data[((o * cin! + i) * kh! + y) * kw! + x]!;
   return out;
 }
 
 /** engine [KH, KW, Cin, Cout] → torchvision [Cout, Cin, KH, KW]. */
 export function hwioToOihw(data: ArrayLike<number>, [kh, kw, cin, cout]: readonly number[]): Float32Array {
   const out = new Float32Array(cout! * cin! * kh! * kw!);
-  for (let o = 0; o < cout!; o++) for (let i = 0; i < cin!; i++) for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) out[((o * cin! + i) * kh! + y) * kw! + x] = data[((y * kw! + x) * cin! + i) * cout! + o]!;
+  for (let o = 0; o < cout!; o++)
+    for (let i = 0; i < cin!; i++)
+      for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) out[((o * cin! + i) * kh! + y) * kw! + x] = data[((y * kw! + x) * cin! + i) * cout! + o]!;
   return out;
 }
 
@@ -69,7 +73,12 @@ export interface LoadWeightsReport {
  * `num_batches_tracked` and, for a model built without the aux head, the `AuxLogits.*` keys are
  * ignored and reported.
  */
-export function loadTorchvisionWeights(model: InceptionV3, tensors: ReadonlyMap<string, SafetensorsTensor>, source = 'the weights file', options: LoadWeightsOptions = {}): LoadWeightsReport {
+export function loadTorchvisionWeights(
+  model: InceptionV3,
+  tensors: ReadonlyMap<string, SafetensorsTensor>,
+  source = 'the weights file',
+  options: LoadWeightsOptions = {},
+): LoadWeightsReport {
   const fileKey = (key: string): string => `${options.keyPrefix ?? ''}${key}`;
   const state = model.stateDict();
   const ignored: string[] = [];
@@ -80,7 +89,9 @@ export function loadTorchvisionWeights(model: InceptionV3, tensors: ReadonlyMap<
     else unknown.push(key);
   }
   if (unknown.length > 0) {
-    throw new InceptError(`${source}: ${unknown.length} tensor(s) that Inception-v3 (torchvision names) does not have, e.g. ${unknown.slice(0, 3).join(', ')}; is this an Inception-v3 state dict?`);
+    throw new InceptError(
+      `${source}: ${unknown.length} tensor(s) that Inception-v3 (torchvision names) does not have, e.g. ${unknown.slice(0, 3).join(', ')}; is this an Inception-v3 state dict?`,
+    );
   }
   const missing = [...state.keys()].filter((k) => !tensors.has(k));
   if (missing.length > 0) throw new InceptError(`${source}: missing ${missing.length} tensor(s) the model needs, e.g. ${missing.slice(0, 3).join(', ')}`);
@@ -115,7 +126,12 @@ export async function torchvisionStateDict(model: InceptionV3): Promise<Map<stri
   for (const [key, t] of model.stateDict()) {
     const data = (await t.read()) as Float32Array;
     const shape = torchShape(key, t.shape);
-    const converted = key.endsWith('.conv.weight') && t.rank === 4 ? hwioToOihw(data, t.shape) : /(^|\.)fc\.weight$/.test(key) ? transpose2d(data, t.shape[0]!, t.shape[1]!) : data;
+    const converted =
+      key.endsWith('.conv.weight') && t.rank === 4
+        ? hwioToOihw(data, t.shape)
+        : /(^|\.)fc\.weight$/.test(key)
+          ? transpose2d(data, t.shape[0]!, t.shape[1]!)
+          : data;
     out.set(key, { dtype: 'F32', shape, data: converted });
     if (key.endsWith('.bn.running_var')) out.set(key.replace(/running_var$/, 'num_batches_tracked'), { dtype: 'I64', shape: [], data: new Int32Array(1) });
   }

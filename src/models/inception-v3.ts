@@ -124,7 +124,13 @@ export class InceptionV3 {
         this.convs.set(
           l.name,
           bn
-            ? { w, gamma: keep(engine.tensor(new Float32Array(cout).fill(1))), beta: keep(engine.zeros([cout])), runningMean: keep(engine.zeros([cout])), runningVar: keep(engine.tensor(new Float32Array(cout).fill(1))) }
+            ? {
+                w,
+                gamma: keep(engine.tensor(new Float32Array(cout).fill(1))),
+                beta: keep(engine.zeros([cout])),
+                runningMean: keep(engine.zeros([cout])),
+                runningVar: keep(engine.tensor(new Float32Array(cout).fill(1))),
+              }
             : { w, bias: keep(engine.zeros([cout])) },
         );
       } else if (l.kind === 'linear') {
@@ -188,7 +194,10 @@ export class InceptionV3 {
   }
 
   /** Sets BatchNorm parameters of a conv from host arrays of length Cout (any omitted stay). */
-  setBatchNorm(name: string, values: { gamma?: ArrayLike<number>; beta?: ArrayLike<number>; runningMean?: ArrayLike<number>; runningVar?: ArrayLike<number> }): void {
+  setBatchNorm(
+    name: string,
+    values: { gamma?: ArrayLike<number>; beta?: ArrayLike<number>; runningMean?: ArrayLike<number>; runningVar?: ArrayLike<number> },
+  ): void {
     const p = this.convs.get(name);
     if (!p) throw new InvalidArgumentError(`setBatchNorm: no conv named '${name}'`);
     if (!p.gamma) throw new InvalidArgumentError(`setBatchNorm: ${name} has no BatchNorm (it is a conv with a bias)`);
@@ -206,7 +215,9 @@ export class InceptionV3 {
     if (this.disposed) throw new InvalidArgumentError(`InceptionV3.${what}: the model was disposed`);
     const size = this.inputSize;
     if (x.rank !== 4 || x.shape[1] !== size || x.shape[2] !== size || x.shape[3] !== 3 || x.dtype !== 'f32') {
-      throw new InvalidArgumentError(`InceptionV3.${what}: x must be f32 [N, ${size}, ${size}, 3] (NHWC, the size the model was built for), got ${x.describe()}`);
+      throw new InvalidArgumentError(
+        `InceptionV3.${what}: x must be f32 [N, ${size}, ${size}, 3] (NHWC, the size the model was built for), got ${x.describe()}`,
+      );
     }
     return x.shape[0]!;
   }
@@ -324,7 +335,16 @@ export class InceptionV3 {
             // One value per channel (the aux head's 1×1 map at batch 1) has no unbiased variance;
             // PyTorch refuses that batch, here that layer's running variance takes the biased one.
             const single = raw.size / raw.channels < 2 ? { runningVarianceEstimator: 'biased' as const } : {};
-            return ag.batchNormTrain(tape, raw, p.gamma, p.beta!, { relu: true, eps: BATCHNORM_EPS, partials: statistics, runningMean: p.runningMean!, runningVar: p.runningVar!, ...momentum, ...single, ...out });
+            return ag.batchNormTrain(tape, raw, p.gamma, p.beta!, {
+              relu: true,
+              eps: BATCHNORM_EPS,
+              partials: statistics,
+              runningMean: p.runningMean!,
+              runningVar: p.runningVar!,
+              ...momentum,
+              ...single,
+              ...out,
+            });
           }
           case 'maxpool':
             return ag.maxPool2d(tape, input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, ...out });

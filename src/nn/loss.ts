@@ -26,10 +26,16 @@ export interface InceptionLoss {
   aux?: Tensor;
 }
 
-export function inceptionLoss(tape: Tape, out: { logits: Tensor; auxLogits?: Tensor }, labels: Tensor | Int32Array | readonly number[], options: InceptionLossOptions = {}): InceptionLoss {
+export function inceptionLoss(
+  tape: Tape,
+  out: { logits: Tensor; auxLogits?: Tensor },
+  labels: Tensor | Int32Array | readonly number[],
+  options: InceptionLossOptions = {},
+): InceptionLoss {
   const labelSmoothing = options.labelSmoothing ?? DEFAULT_LABEL_SMOOTHING;
   const auxWeight = options.auxWeight ?? DEFAULT_AUX_WEIGHT;
-  if (!(auxWeight >= 0) || !Number.isFinite(auxWeight)) throw new InvalidArgumentError(`inceptionLoss: auxWeight must be a finite number ≥ 0, got ${String(auxWeight)}`);
+  if (!(auxWeight >= 0) || !Number.isFinite(auxWeight))
+    throw new InvalidArgumentError(`inceptionLoss: auxWeight must be a finite number ≥ 0, got ${String(auxWeight)}`);
   const main = ag.softmaxCrossEntropy(tape, out.logits, labels, { labelSmoothing });
   if (!out.auxLogits || auxWeight === 0) return { total: main, main };
   const aux = ag.softmaxCrossEntropy(tape, out.auxLogits, labels, { labelSmoothing });

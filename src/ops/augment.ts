@@ -163,7 +163,8 @@ export const augmentImages = guardOp(function augmentImages(words: Tensor, optio
     throw new InvalidArgumentError(`${op}: words must be u32[B, ${IMAGE_WORDS}] (3×32×32 bytes per image, four to a word), got ${words.describe()}`);
   }
   const count = words.shape[0]!;
-  if (typeof options?.training !== 'boolean') throw new InvalidArgumentError(`${op}: training must be a boolean (true: crop and flip; false: normalise only), got ${String(options?.training)}`);
+  if (typeof options?.training !== 'boolean')
+    throw new InvalidArgumentError(`${op}: training must be a boolean (true: crop and flip; false: normalise only), got ${String(options?.training)}`);
   const mean = checkChannels(op, 'mean', options.mean ?? CIFAR10_MEAN, false);
   const std = checkChannels(op, 'std', options.std ?? CIFAR10_STD, true);
   const d: ResolvedDraws = options.training ? resolveDraws(op, count, options) : { seed: 0, step: 0, padding: 0, flip: false, firstIndex: 0 };
@@ -222,13 +223,21 @@ export interface AugmentBatchResult {
  * Host bytes to a GPU batch: uploads the images (packed, 3 KB per image) and runs
  * `augmentImages`; uploads `labels` (one byte per image) as i32 when given.
  */
-export const augmentBatch = guardOp(function augmentBatch(engine: Engine, images: Uint8Array, labels: Uint8Array | Int32Array | undefined, options: AugmentOptions): AugmentBatchResult {
+export const augmentBatch = guardOp(function augmentBatch(
+  engine: Engine,
+  images: Uint8Array,
+  labels: Uint8Array | Int32Array | undefined,
+  options: AugmentOptions,
+): AugmentBatchResult {
   const op = 'augmentBatch';
   if (!(images instanceof Uint8Array) || images.length % IMAGE_BYTES !== 0) {
-    throw new InvalidArgumentError(`${op}: images must be a Uint8Array of whole 3×32×32 images (a multiple of ${IMAGE_BYTES} bytes), got ${images instanceof Uint8Array ? `${images.length} bytes` : String(images)}`);
+    throw new InvalidArgumentError(
+      `${op}: images must be a Uint8Array of whole 3×32×32 images (a multiple of ${IMAGE_BYTES} bytes), got ${images instanceof Uint8Array ? `${images.length} bytes` : String(images)}`,
+    );
   }
   const count = images.length / IMAGE_BYTES;
-  if (labels !== undefined && labels.length !== count) throw new InvalidArgumentError(`${op}: labels must hold one label per image (${count}), got ${labels.length}`);
+  if (labels !== undefined && labels.length !== count)
+    throw new InvalidArgumentError(`${op}: labels must hold one label per image (${count}), got ${labels.length}`);
   const words = engine.tensor(packImageBytes(images), [count, IMAGE_WORDS], 'u32');
   try {
     const out = augmentImages(words, options);

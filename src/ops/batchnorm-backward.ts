@@ -25,16 +25,32 @@ export interface BatchNormBackwardOptions {
  * γ = 1 and dgamma is the gradient a γ would get); dbeta is β's gradient whether or not the
  * forward had a β.
  */
-export const batchNormTrainBackward = guardOp(function batchNormTrainBackward(dy: Tensor, x: Tensor, gamma: Tensor | null, mean: Tensor, invStd: Tensor, options: BatchNormBackwardOptions = {}): { dx: Tensor<'f32'>; dgamma: Tensor<'f32'>; dbeta: Tensor<'f32'> } {
+export const batchNormTrainBackward = guardOp(function batchNormTrainBackward(
+  dy: Tensor,
+  x: Tensor,
+  gamma: Tensor | null,
+  mean: Tensor,
+  invStd: Tensor,
+  options: BatchNormBackwardOptions = {},
+): { dx: Tensor<'f32'>; dgamma: Tensor<'f32'>; dbeta: Tensor<'f32'> } {
   const op = 'batchNormTrainBackward';
-  if (options.relu !== undefined && typeof options.relu !== 'boolean') throw new InvalidArgumentError(`${op}: relu must be a boolean, got ${String(options.relu)}`);
+  if (options.relu !== undefined && typeof options.relu !== 'boolean')
+    throw new InvalidArgumentError(`${op}: relu must be a boolean, got ${String(options.relu)}`);
   const relu = options.relu ?? false;
   if (relu && !options.y) throw new InvalidArgumentError(`${op}: relu needs the forward output y (its sign is the ReLU mask)`);
   const engine = engineOf(op, dy, x, mean, invStd, ...(gamma ? [gamma] : []), ...(options.y ? [options.y] : []));
   // dy, x and y may be channel views (a branch's slice of a concat and its gradient); the rest not.
-  for (const [name, t] of [['dy', dy], ['x', x], ['mean', mean], ['invStd', invStd], ...(gamma ? [['gamma', gamma]] : []), ...(options.y ? [['y', options.y]] : [])] as [string, Tensor][]) {
+  for (const [name, t] of [
+    ['dy', dy],
+    ['x', x],
+    ['mean', mean],
+    ['invStd', invStd],
+    ...(gamma ? [['gamma', gamma]] : []),
+    ...(options.y ? [['y', options.y]] : []),
+  ] as [string, Tensor][]) {
     expectDType(op, name, t, 'f32');
-    if (t.slice && name !== 'dy' && name !== 'x' && name !== 'y') throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor`);
+    if (t.slice && name !== 'dy' && name !== 'x' && name !== 'y')
+      throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor`);
   }
   if (x.rank < 1) throw new InvalidArgumentError(`${op}: x needs a channel dimension, got ${x.describe()}`);
   const channels = x.channels;

@@ -118,11 +118,13 @@ function checkX(op: string, x: Tensor): { rows: number; channels: number } {
 function checkChannelVector(op: string, name: string, t: Tensor, channels: number): void {
   expectDType(op, name, t, 'f32');
   if (t.slice) throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor`);
-  if (t.rank !== 1 || t.size !== channels) throw new InvalidArgumentError(`${op}: ${name} must be f32[${channels}] (one value per channel of x), got ${t.describe()}`);
+  if (t.rank !== 1 || t.size !== channels)
+    throw new InvalidArgumentError(`${op}: ${name} must be f32[${channels}] (one value per channel of x), got ${t.describe()}`);
 }
 
 function checkEps(op: string, eps: unknown): number {
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) throw new InvalidArgumentError(`${op}: eps must be a finite number > 0, got ${String(eps)}`);
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0)
+    throw new InvalidArgumentError(`${op}: eps must be a finite number > 0, got ${String(eps)}`);
   return eps;
 }
 
@@ -135,7 +137,9 @@ function checkRelu(op: string, relu: unknown): boolean {
 function checkOut(engine: Engine, op: string, x: Tensor, out: Tensor | undefined): void {
   if (out) checkOutput(engine, op, x.shape, out);
   if (out && !out.isDisposed && !x.isDisposed && out.buffer === x.buffer) {
-    throw new InvalidArgumentError(`${op}: out (${out.describe()}) shares x's buffer; WebGPU cannot read and write one buffer in a dispatch, so write to another tensor`);
+    throw new InvalidArgumentError(
+      `${op}: out (${out.describe()}) shares x's buffer; WebGPU cannot read and write one buffer in a dispatch, so write to another tensor`,
+    );
   }
 }
 
@@ -151,7 +155,9 @@ export const batchNormStatistics = guardOp(function batchNormStatistics(x: Tenso
 function checkPartials(op: string, p: PartialStatistics, channels: number): void {
   expectDType(op, 'partials', p.partials, 'f32');
   if (p.channels !== channels || !Number.isInteger(p.chunks) || p.chunks < 1 || p.partials.size !== 4 * p.chunks * channels) {
-    throw new InvalidArgumentError(`${op}: partials must hold ${channels} channels × chunks records of 4 floats (got ${p.partials.describe()} for ${p.chunks} chunks of ${p.channels} channels)`);
+    throw new InvalidArgumentError(
+      `${op}: partials must hold ${channels} channels × chunks records of 4 floats (got ${p.partials.describe()} for ${p.chunks} chunks of ${p.channels} channels)`,
+    );
   }
 }
 
@@ -181,7 +187,14 @@ function partialStatistics(engine: Engine, op: string, x: Tensor, rows: number, 
   return { partials, chunks, channels };
 }
 
-function statistics(engine: Engine, op: string, x: Tensor, rows: number, channels: number, given?: PartialStatistics): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
+function statistics(
+  engine: Engine,
+  op: string,
+  x: Tensor,
+  rows: number,
+  channels: number,
+  given?: PartialStatistics,
+): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
   const mean = engine.empty([channels], 'f32', `${op} mean`);
   const variance = engine.empty([channels], 'f32', `${op} variance`);
   if (channels === 0) return { mean, variance };
@@ -202,7 +215,14 @@ function statistics(engine: Engine, op: string, x: Tensor, rows: number, channel
 }
 
 /** invStd = 1/√(variance + eps) and scale = γ·invStd, per channel. */
-function affineParams(engine: Engine, op: string, variance: Tensor, gamma: Tensor | null, eps: number, channels: number): { invStd: Tensor<'f32'>; scale: Tensor<'f32'> } {
+function affineParams(
+  engine: Engine,
+  op: string,
+  variance: Tensor,
+  gamma: Tensor | null,
+  eps: number,
+  channels: number,
+): { invStd: Tensor<'f32'>; scale: Tensor<'f32'> } {
   const invStd = engine.empty([channels], 'f32', `${op} invStd`);
   const scale = engine.empty([channels], 'f32', `${op} scale`);
   engine.dispatch({
@@ -218,7 +238,18 @@ function affineParams(engine: Engine, op: string, variance: Tensor, gamma: Tenso
   return { invStd, scale };
 }
 
-function normalize(engine: Engine, op: string, x: Tensor, mean: Tensor, scale: Tensor, beta: Tensor | null, relu: boolean, out: Tensor | undefined, rows: number, channels: number): Tensor<'f32'> {
+function normalize(
+  engine: Engine,
+  op: string,
+  x: Tensor,
+  mean: Tensor,
+  scale: Tensor,
+  beta: Tensor | null,
+  relu: boolean,
+  out: Tensor | undefined,
+  rows: number,
+  channels: number,
+): Tensor<'f32'> {
   const { y, outOffset, outStride } = resolveOutput(engine, op, x.shape, out);
   const { offset, stride } = x.channelLayout;
   const n = rows * channels;
@@ -227,7 +258,14 @@ function normalize(engine: Engine, op: string, x: Tensor, mean: Tensor, scale: T
     kernel: batchnormKernel,
     entry: 'normalize',
     overrides: { HAS_BETA: beta ? 1 : 0, RELU: relu ? 1 : 0, NORMALIZE_ROWS },
-    bindings: { x, mean, scale, beta: beta ?? mean, y, normalizeParams: { rows, channels: Math.max(1, channels), xOffset: offset, xStride: stride, outOffset, outStride } },
+    bindings: {
+      x,
+      mean,
+      scale,
+      beta: beta ?? mean,
+      y,
+      normalizeParams: { rows, channels: Math.max(1, channels), xOffset: offset, xStride: stride, outOffset, outStride },
+    },
     views: ['x', 'y'],
     workgroups: engine.grid1d(Math.ceil(rows / NORMALIZE_ROWS) * channels, WORKGROUP_SIZE),
     cost: { flops: (relu ? 4 : 3) * n, bytes: 8 * n + 12 * channels },
@@ -275,7 +313,12 @@ function runningWeights(op: string, options: BatchNormTrainOptions): { keep: num
  * Dispatches: statistics (2), per-channel scale (1), running update (1, when asked) and one
  * normalising pass over x.
  */
-export const batchNormTrain = guardOp(function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: BatchNormTrainOptions = {}): BatchNormTrainResult {
+export const batchNormTrain = guardOp(function batchNormTrain(
+  x: Tensor,
+  gamma: Tensor | null,
+  beta: Tensor | null,
+  options: BatchNormTrainOptions = {},
+): BatchNormTrainResult {
   const op = 'batchNormTrain';
   const { runningMean, runningVar } = options;
   const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
@@ -292,7 +335,8 @@ export const batchNormTrain = guardOp(function batchNormTrain(x: Tensor, gamma: 
   if (runningMean && runningVar) {
     checkChannelVector(op, 'runningMean', runningMean, channels);
     checkChannelVector(op, 'runningVar', runningVar, channels);
-    if (runningMean.buffer === runningVar.buffer) throw new InvalidArgumentError(`${op}: runningMean and runningVar share one buffer; they must be separate tensors`);
+    if (runningMean.buffer === runningVar.buffer)
+      throw new InvalidArgumentError(`${op}: runningMean and runningVar share one buffer; they must be separate tensors`);
     if (weights.estimator === 'unbiased' && rows < 2) {
       throw new InvalidArgumentError(`${op}: the unbiased running variance needs at least 2 values per channel, x ${x.describe()} has ${rows}`);
     }
@@ -334,7 +378,14 @@ export const batchNormTrain = guardOp(function batchNormTrain(x: Tensor, gamma: 
  * would cancel when |mean| is large against the spread; where BatchNorm follows a conv, fold it
  * into the conv's epilogue instead (foldBatchNorm) and skip this pass.
  */
-export const batchNormInference = guardOp(function batchNormInference(x: Tensor, gamma: Tensor | null, beta: Tensor | null, runningMean: Tensor, runningVar: Tensor, options: BatchNormInferenceOptions = {}): Tensor<'f32'> {
+export const batchNormInference = guardOp(function batchNormInference(
+  x: Tensor,
+  gamma: Tensor | null,
+  beta: Tensor | null,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  options: BatchNormInferenceOptions = {},
+): Tensor<'f32'> {
   const op = 'batchNormInference';
   const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
   const engine = engineOf(op, ...tensors);
@@ -365,7 +416,13 @@ export const batchNormInference = guardOp(function batchNormInference(x: Tensor,
  * scale = γ/√(runningVar + eps), shift = β − runningMean·scale. γ and β may be null (1 and 0).
  * foldBatchNorm (ops/epilogue.ts) does the same in float64 from host arrays.
  */
-export function foldBatchNormInference(gamma: Tensor | null, beta: Tensor | null, runningMean: Tensor, runningVar: Tensor, options: { eps?: number } = {}): { scale: Tensor<'f32'>; shift: Tensor<'f32'> } {
+export function foldBatchNormInference(
+  gamma: Tensor | null,
+  beta: Tensor | null,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  options: { eps?: number } = {},
+): { scale: Tensor<'f32'>; shift: Tensor<'f32'> } {
   const op = 'foldBatchNormInference';
   const tensors = [gamma, beta, runningMean, runningVar].filter((t): t is Tensor => t != null);
   const engine = engineOf(op, ...tensors);
@@ -384,7 +441,15 @@ export function foldBatchNormInference(gamma: Tensor | null, beta: Tensor | null
     entry: 'fold_inference',
     overrides: { HAS_GAMMA: gamma ? 1 : 0, HAS_BETA: beta ? 1 : 0 },
     // Absent γ or β are never read; the running mean fills their slots.
-    bindings: { gamma: gamma ?? runningMean, beta: beta ?? runningMean, mean: runningMean, variance: runningVar, scaleOut: scale, shiftOut: shift, foldParams: { channels, eps } },
+    bindings: {
+      gamma: gamma ?? runningMean,
+      beta: beta ?? runningMean,
+      mean: runningMean,
+      variance: runningVar,
+      scaleOut: scale,
+      shiftOut: shift,
+      foldParams: { channels, eps },
+    },
     workgroups: engine.grid1d(channels, WORKGROUP_SIZE),
     cost: { flops: 5 * channels, bytes: 24 * channels },
   });

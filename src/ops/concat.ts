@@ -38,7 +38,9 @@ export const concatChannels = guardOp(function concatChannels(inputs: readonly T
   inputs.forEach((t, i) => {
     expectDType(op, `inputs[${i}]`, t, 'f32');
     if (t.rank < 1 || t.rank !== lead.length + 1 || t.shape.slice(0, -1).some((d, j) => d !== lead[j])) {
-      throw new InvalidArgumentError(`${op}: inputs[${i}] ${t.describe()} does not match inputs[0]'s leading dimensions ${formatShape(lead)} (only the last dimension may differ)`);
+      throw new InvalidArgumentError(
+        `${op}: inputs[${i}] ${t.describe()} does not match inputs[0]'s leading dimensions ${formatShape(lead)} (only the last dimension may differ)`,
+      );
     }
     if (t.slice) throw new InvalidArgumentError(`${op}: inputs[${i}] ${t.describe()} is a channel view; copy it first`);
   });

@@ -67,7 +67,9 @@ function expectShape(op: string, what: string, shape: unknown): readonly number[
 function expectDy(op: string, dy: Tensor, g: ConvGeometry): void {
   const want = [g.n, g.oh, g.ow, g.cout];
   if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
-    throw new InvalidArgumentError(`${op}: dy must have the conv's output shape [N, OH, OW, Cout] = ${formatShape(want)} for ${describeGeometry(g)}, got ${dy.describe()}`);
+    throw new InvalidArgumentError(
+      `${op}: dy must have the conv's output shape [N, OH, OW, Cout] = ${formatShape(want)} for ${describeGeometry(g)}, got ${dy.describe()}`,
+    );
   }
 }
 
@@ -94,7 +96,12 @@ function geometryParams(g: ConvGeometry, dy: Tensor) {
  * dx = ∂L/∂x, shaped xShape [N, H, W, Cin], of y = conv2d(x, w, options) given dy = ∂L/∂y
  * [N, OH, OW, Cout] and the weights w [KH, KW, Cin, Cout].
  */
-export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: Conv2dBackwardOptions = {}): Tensor<'f32'> {
+export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(
+  dy: Tensor,
+  w: Tensor,
+  xShape: readonly number[],
+  options: Conv2dBackwardOptions = {},
+): Tensor<'f32'> {
   const op = 'conv2dBackwardInput';
   const engine = engineOf(op, dy, w);
   expectDType(op, 'dy', dy, 'f32');
@@ -120,7 +127,17 @@ export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(dy: Tens
   return dx;
 });
 
-function recordInput(engine: Engine, op: string, variant: Conv2dBackwardVariant, g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor, params: Record<string, number>, cost: { flops: number; bytes: number }): void {
+function recordInput(
+  engine: Engine,
+  op: string,
+  variant: Conv2dBackwardVariant,
+  g: ConvGeometry,
+  dy: Tensor,
+  w: Tensor,
+  dx: Tensor,
+  params: Record<string, number>,
+  cost: { flops: number; bytes: number },
+): void {
   if (variant === 'tile8x8') {
     const wT = engine.empty([g.kh, g.kw, g.cout, g.cin], 'f32', `${op} transposed weights`);
     try {
@@ -132,12 +149,28 @@ function recordInput(engine: Engine, op: string, variant: Conv2dBackwardVariant,
         workgroups: engine.grid1d(w.size, WG),
         cost: { bytes: 8 * w.size },
       });
-      engine.dispatch({ op, kernel: conv2dBackwardKernel, entry: 'input_tile8x8', bindings: { dy, wT4: wT, dx4: dx, ip: params }, workgroups: engine.grid1d(params.invocations!, WG), cost, views: ['dy'] });
+      engine.dispatch({
+        op,
+        kernel: conv2dBackwardKernel,
+        entry: 'input_tile8x8',
+        bindings: { dy, wT4: wT, dx4: dx, ip: params },
+        workgroups: engine.grid1d(params.invocations!, WG),
+        cost,
+        views: ['dy'],
+      });
     } finally {
       wT.dispose();
     }
   } else {
-    engine.dispatch({ op, kernel: conv2dBackwardKernel, entry: 'input_tile8x8_scalar', bindings: { dy, w, dx, ip: params }, workgroups: engine.grid1d(params.invocations!, WG), cost, views: ['dy'] });
+    engine.dispatch({
+      op,
+      kernel: conv2dBackwardKernel,
+      entry: 'input_tile8x8_scalar',
+      bindings: { dy, w, dx, ip: params },
+      workgroups: engine.grid1d(params.invocations!, WG),
+      cost,
+      views: ['dy'],
+    });
   }
 }
 
@@ -176,7 +209,12 @@ function chunking(pixels: number, chunks: number): { chunks: number; chunkPixels
  * dw = ∂L/∂w, shaped wShape [KH, KW, Cin, Cout], of y = conv2d(x, w, options) given the
  * forward's input x [N, H, W, Cin] and dy = ∂L/∂y [N, OH, OW, Cout].
  */
-export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(x: Tensor, dy: Tensor, wShape: readonly number[], options: Conv2dBackwardWeightsOptions = {}): Tensor<'f32'> {
+export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(
+  x: Tensor,
+  dy: Tensor,
+  wShape: readonly number[],
+  options: Conv2dBackwardWeightsOptions = {},
+): Tensor<'f32'> {
   const op = 'conv2dBackwardWeights';
   const engine = engineOf(op, x, dy);
   expectDType(op, 'x', x, 'f32');
@@ -212,7 +250,15 @@ export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(x: T
   try {
     const cost = { flops: 2 * convMacs(g), bytes: 4 * (x.size + dy.size + chunks * size) };
     const bindings: Record<string, Tensor | typeof params> = variant === 'tile8x8' ? { x4: x, dy4: dy, part4: part, wp: params } : { x, dy, part, wp: params };
-    engine.dispatch({ op, kernel: conv2dBackwardKernel, entry: `weight_${variant}`, bindings, workgroups: engine.grid1d(invocations, WG), cost, views: [variant === 'tile8x8' ? 'dy4' : 'dy'] });
+    engine.dispatch({
+      op,
+      kernel: conv2dBackwardKernel,
+      entry: `weight_${variant}`,
+      bindings,
+      workgroups: engine.grid1d(invocations, WG),
+      cost,
+      views: [variant === 'tile8x8' ? 'dy4' : 'dy'],
+    });
     if (part !== dw) {
       engine.dispatch({
         op,
@@ -253,9 +299,17 @@ export interface Conv2dGradients {
  * `input: false` (a first layer's image needs none), dw, and db when `bias: true`. Saved from
  * the forward: x and w (and its options).
  */
-export const conv2dBackward = guardOp(function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {}): Conv2dGradients {
+export const conv2dBackward = guardOp(function conv2dBackward(
+  dy: Tensor,
+  x: Tensor,
+  w: Tensor,
+  options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {},
+): Conv2dGradients {
   const { input = true, bias = false } = options;
-  const geometry = { ...(options.stride !== undefined ? { stride: options.stride } : {}), ...(options.padding !== undefined ? { padding: options.padding } : {}) };
+  const geometry = {
+    ...(options.stride !== undefined ? { stride: options.stride } : {}),
+    ...(options.padding !== undefined ? { padding: options.padding } : {}),
+  };
   const dw = conv2dBackwardWeights(x, dy, w.shape, geometry);
   const grads: Conv2dGradients = { dw };
   if (input) grads.dx = conv2dBackwardInput(dy, w, x.shape, geometry);
@@ -265,5 +319,9 @@ export const conv2dBackward = guardOp(function conv2dBackward(dy: Tensor, x: Ten
 
 /** Which kernels would run (for tests and benchmarks). */
 export function conv2dBackwardVariants(g: ConvGeometry): { input: Conv2dBackwardVariant; weights: Conv2dBackwardVariant; chunks: number } {
-  return { input: g.cin % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar', weights: g.cin % 4 === 0 && g.cout % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar', chunks: weightChunks(g).chunks };
+  return {
+    input: g.cin % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar',
+    weights: g.cin % 4 === 0 && g.cout % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar',
+    chunks: weightChunks(g).chunks,
+  };
 }

@@ -39,11 +39,21 @@ function isNonNegativeInt(v: unknown): v is number {
 }
 
 /** [top, bottom, left, right] for a kernel kh×kw on an h×w input at the given strides. */
-export function resolvePadding(op: string, padding: Padding, h: number, w: number, kh: number, kw: number, strideH: number, strideW: number): [number, number, number, number] {
+export function resolvePadding(
+  op: string,
+  padding: Padding,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  strideH: number,
+  strideW: number,
+): [number, number, number, number] {
   if (padding === 'valid') return [0, 0, 0, 0];
   if (padding === 'same') return [...samePadding(h, kh, strideH), ...samePadding(w, kw, strideW)];
-  const sides: readonly number[] = typeof padding === 'number' ? [padding, padding, padding, padding] : padding.length === 2 ? [padding[0], padding[0], padding[1], padding[1]] : padding;
-  if (!Array.isArray(sides) || (sides.length !== 4) || !sides.every(isNonNegativeInt)) {
+  const sides: readonly number[] =
+    typeof padding === 'number' ? [padding, padding, padding, padding] : padding.length === 2 ? [padding[0], padding[0], padding[1], padding[1]] : padding;
+  if (!Array.isArray(sides) || sides.length !== 4 || !sides.every(isNonNegativeInt)) {
     throw new InvalidArgumentError(
       `${op}: padding must be 'same', 'valid', a non-negative integer, [alongH, alongW] or [top, bottom, left, right] of non-negative integers, got ${JSON.stringify(padding)}`,
     );
@@ -74,7 +84,10 @@ export function convGeometry(
   if (wShape.length !== 4) throw new InvalidArgumentError(`${op}: weights must be rank 4 HWIO [KH, KW, Cin, Cout], got shape [${wShape.join(', ')}]`);
   const [n, h, w, cin] = xShape as [number, number, number, number];
   const [kh, kw, wcin, cout] = wShape as [number, number, number, number];
-  if (wcin !== cin) throw new InvalidArgumentError(`${op}: channel mismatch: x has Cin=${cin} (shape [${xShape.join(', ')}]) but weights expect Cin=${wcin} (HWIO shape [${wShape.join(', ')}])`);
+  if (wcin !== cin)
+    throw new InvalidArgumentError(
+      `${op}: channel mismatch: x has Cin=${cin} (shape [${xShape.join(', ')}]) but weights expect Cin=${wcin} (HWIO shape [${wShape.join(', ')}])`,
+    );
   if (n < 1 || h < 1 || w < 1 || cin < 1) throw new InvalidArgumentError(`${op}: x must have N, H, W and Cin ≥ 1, got [${xShape.join(', ')}]`);
   if (kh < 1 || kw < 1 || cout < 1) throw new InvalidArgumentError(`${op}: weights must have KH, KW and Cout ≥ 1, got [${wShape.join(', ')}]`);
   const [strideH, strideW] = resolveStride(op, stride);

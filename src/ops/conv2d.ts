@@ -88,7 +88,8 @@ export function conv2dShapeRefusal(variant: Conv2dVariant, g: ConvGeometry): str
   } else if ((CONV2D_ASYM_VARIANTS as readonly string[]).includes(variant)) {
     const axis = asymmetricAxis(g);
     if (!axis) return `${variant} needs a 1×n or n×1 kernel (n = 2…${MAX_ASYM_TAPS}), stride 1, padding only along the kernel's axis, and Cout divisible by 4`;
-    if ((variant === 'subgroup_line16x8' || variant === 'shared_line64') && (axis === 'w' ? g.ow !== g.w : g.oh !== g.h)) return `${variant} needs 'same' padding along the kernel's axis (as many outputs as inputs)`;
+    if ((variant === 'subgroup_line16x8' || variant === 'shared_line64') && (axis === 'w' ? g.ow !== g.w : g.oh !== g.h))
+      return `${variant} needs 'same' padding along the kernel's axis (as many outputs as inputs)`;
   } else if (variant !== 'shared64' && g.cout % 4 !== 0) {
     return `${variant} needs Cout divisible by 4 (got ${g.cout}); shared64 takes any Cout`;
   }
@@ -195,7 +196,11 @@ const STATS_BLOCK_PIXELS: Partial<Record<Conv2dVariant, number>> = { subgroup16x
  * (Cout not a multiple of 4, or an explicit other variant) the conv runs as usual and the
  * standalone statistics pass follows. No epilogue or bias: BatchNorm's β takes that role.
  */
-export const conv2dWithStatistics = guardOp(function conv2dWithStatistics(x: Tensor, w: Tensor, options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {}): { y: Tensor; statistics: PartialStatistics } {
+export const conv2dWithStatistics = guardOp(function conv2dWithStatistics(
+  x: Tensor,
+  w: Tensor,
+  options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {},
+): { y: Tensor; statistics: PartialStatistics } {
   const op = 'conv2dWithStatistics';
   const engine = engineOf(op, x, w);
   if ((options as Conv2dOptions).epilogue || (options as Conv2dOptions).bias) {
@@ -215,7 +220,10 @@ export const conv2dWithStatistics = guardOp(function conv2dWithStatistics(x: Ten
     const fallback = fused.includes(heuristic) ? heuristic : fused[0]!;
     variant = engine.tuner.choose('conv2d', `${conv2dShapeClass(g, undefined)} +statistics`, fused, fallback, () => {
       const setup = tuningSetup(engine, g, undefined);
-      return { inputs: setup.inputs, run: (v: string) => recordConv2d(engine, setup.inputs[0]!, setup.inputs[1]!, g, undefined, v as Conv2dVariant, undefined, true) };
+      return {
+        inputs: setup.inputs,
+        run: (v: string) => recordConv2d(engine, setup.inputs[0]!, setup.inputs[1]!, g, undefined, v as Conv2dVariant, undefined, true),
+      };
     }) as Conv2dVariant;
   }
   if (variant === undefined || STATS_BLOCK_PIXELS[variant] === undefined) {
@@ -238,8 +246,26 @@ function tuningSetup(engine: Engine, g: ConvGeometry, epi: Epilogue | undefined)
 }
 
 function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out?: Tensor): Tensor;
-function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out: Tensor | undefined, withStatistics: true): { y: Tensor; statistics: PartialStatistics };
-function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi: Epilogue | undefined, variant: Conv2dVariant, out?: Tensor, withStatistics = false): Tensor | { y: Tensor; statistics: PartialStatistics } {
+function recordConv2d(
+  engine: Engine,
+  x: Tensor,
+  w: Tensor,
+  g: ConvGeometry,
+  epi: Epilogue | undefined,
+  variant: Conv2dVariant,
+  out: Tensor | undefined,
+  withStatistics: true,
+): { y: Tensor; statistics: PartialStatistics };
+function recordConv2d(
+  engine: Engine,
+  x: Tensor,
+  w: Tensor,
+  g: ConvGeometry,
+  epi: Epilogue | undefined,
+  variant: Conv2dVariant,
+  out?: Tensor,
+  withStatistics = false,
+): Tensor | { y: Tensor; statistics: PartialStatistics } {
   const mm = pointwiseVariantOf(variant);
   if (mm) {
     // Reshapes share storage (refcounted), so the temporary ones are disposed at once.
@@ -294,13 +320,40 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     const bindings = { x, w4: w, y4: y, params, ...ep.bindings };
     if (variant === 'shared_line64') {
       const blocks = Math.ceil((params.lenA * params.period) / 64);
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(g.cout / 64), blocks, g.n], cost, views: ['y4'] });
+      engine.dispatch({
+        op: 'conv2d',
+        kernel: conv2dAsymKernels.plain,
+        entry: variant,
+        overrides: { TAPS: taps, ...ep.overrides },
+        bindings,
+        workgroups: [Math.ceil(g.cout / 64), blocks, g.n],
+        cost,
+        views: ['y4'],
+      });
     } else if (subgroups) {
       const wgX = subgroupWorkgroupX(engine, lanes);
       const blocks = variant === 'subgroup_line16x8' ? params.lineBlocks : rowsA;
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.subgroups, entry: variant, overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / wgX), blocks, g.n], cost, views: ['y4'] });
+      engine.dispatch({
+        op: 'conv2d',
+        kernel: conv2dAsymKernels.subgroups,
+        entry: variant,
+        overrides: { TAPS: taps, SUBGROUP_WG_X: wgX, ...ep.overrides },
+        bindings,
+        workgroups: [Math.ceil(lanes / wgX), blocks, g.n],
+        cost,
+        views: ['y4'],
+      });
     } else {
-      engine.dispatch({ op: 'conv2d', kernel: conv2dAsymKernels.plain, entry: variant, overrides: { TAPS: taps, ...ep.overrides }, bindings, workgroups: [Math.ceil(lanes / 8), Math.ceil(rowsA / 8), g.n], cost, views: ['y4'] });
+      engine.dispatch({
+        op: 'conv2d',
+        kernel: conv2dAsymKernels.plain,
+        entry: variant,
+        overrides: { TAPS: taps, ...ep.overrides },
+        bindings,
+        workgroups: [Math.ceil(lanes / 8), Math.ceil(rowsA / 8), g.n],
+        cost,
+        views: ['y4'],
+      });
     }
     return y;
   }
@@ -318,25 +371,79 @@ function recordConv2d(engine: Engine, x: Tensor, w: Tensor, g: ConvGeometry, epi
     const stats = engine.empty([chunks * g.cout, 4], 'f32', 'conv2d statistics');
     const statsCost = { flops: cost.flops + 7 * m * g.cout, bytes: cost.bytes + 16 * chunks * g.cout };
     if (variant === 'tile8x8') {
-      engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8_stats', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)), cost: statsCost, views: ['y4'] });
+      engine.dispatch({
+        op: 'conv2d',
+        kernel: conv2dKernels.plain,
+        entry: 'tile8x8_stats',
+        overrides: ep.overrides,
+        bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings },
+        workgroups: engine.foldRows(Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)),
+        cost: statsCost,
+        views: ['y4'],
+      });
     } else {
       const grid = subgroup16x8Grid(engine, g.cout, m);
-      engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: 'subgroup16x8_stats', overrides: { ...grid.overrides, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings }, workgroups: grid.workgroups, cost: statsCost, views: ['y4'] });
+      engine.dispatch({
+        op: 'conv2d',
+        kernel: conv2dKernels.subgroups,
+        entry: 'subgroup16x8_stats',
+        overrides: { ...grid.overrides, ...ep.overrides },
+        bindings: { x, w4: w, y4: y, params, stats, ...ep.bindings },
+        workgroups: grid.workgroups,
+        cost: statsCost,
+        views: ['y4'],
+      });
     }
     return { y, statistics: { partials: stats, chunks, channels: g.cout } };
   }
   if (variant === 'shared64') {
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'shared64', overrides: ep.overrides, bindings: { x, w, y, params, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(g.cout / 64), Math.ceil(m / 64)), cost, views: ['y'] });
+    engine.dispatch({
+      op: 'conv2d',
+      kernel: conv2dKernels.plain,
+      entry: 'shared64',
+      overrides: ep.overrides,
+      bindings: { x, w, y, params, ...ep.bindings },
+      workgroups: engine.foldRows(Math.ceil(g.cout / 64), Math.ceil(m / 64)),
+      cost,
+      views: ['y'],
+    });
   } else if (variant === 'tile8x8') {
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.plain, entry: 'tile8x8', overrides: ep.overrides, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)), cost, views: ['y4'] });
+    engine.dispatch({
+      op: 'conv2d',
+      kernel: conv2dKernels.plain,
+      entry: 'tile8x8',
+      overrides: ep.overrides,
+      bindings: { x, w4: w, y4: y, params, ...ep.bindings },
+      workgroups: engine.foldRows(Math.ceil(g.cout / 8 / 8), Math.ceil(m / 8 / 8)),
+      cost,
+      views: ['y4'],
+    });
   } else if (variant === 'subgroup16x8') {
     const grid = subgroup16x8Grid(engine, g.cout, m);
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { ...grid.overrides, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: grid.workgroups, cost, views: ['y4'] });
+    engine.dispatch({
+      op: 'conv2d',
+      kernel: conv2dKernels.subgroups,
+      entry: variant,
+      overrides: { ...grid.overrides, ...ep.overrides },
+      bindings: { x, w4: w, y4: y, params, ...ep.bindings },
+      workgroups: grid.workgroups,
+      cost,
+      views: ['y4'],
+    });
   } else {
     const [rows, channelsPerLane] = SUBGROUP_TILES[variant as keyof typeof SUBGROUP_TILES];
     const lanes = Math.ceil(g.cout / channelsPerLane);
     const wgX = subgroupWorkgroupX(engine, lanes);
-    engine.dispatch({ op: 'conv2d', kernel: conv2dKernels.subgroups, entry: variant, overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides }, bindings: { x, w4: w, y4: y, params, ...ep.bindings }, workgroups: engine.foldRows(Math.ceil(lanes / wgX), Math.ceil(m / rows)), cost, views: ['y4'] });
+    engine.dispatch({
+      op: 'conv2d',
+      kernel: conv2dKernels.subgroups,
+      entry: variant,
+      overrides: { SUBGROUP_WG_X: wgX, ...ep.overrides },
+      bindings: { x, w4: w, y4: y, params, ...ep.bindings },
+      workgroups: engine.foldRows(Math.ceil(lanes / wgX), Math.ceil(m / rows)),
+      cost,
+      views: ['y4'],
+    });
   }
   return y;
 }

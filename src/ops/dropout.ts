@@ -127,7 +127,8 @@ export function philox4x32(counters: Tensor, keys: Tensor): Tensor<'u32'> {
   expectDType(op, 'keys', keys, 'u32');
   const n = counters.shape[0] ?? 0;
   if (counters.rank !== 2 || counters.shape[1] !== 4) throw new InvalidArgumentError(`${op}: counters must be u32[n, 4], got ${counters.describe()}`);
-  if (keys.rank !== 2 || keys.shape[1] !== 2 || keys.shape[0] !== n) throw new InvalidArgumentError(`${op}: keys must be u32[${n}, 2] (one key per counter), got ${keys.describe()}`);
+  if (keys.rank !== 2 || keys.shape[1] !== 2 || keys.shape[0] !== n)
+    throw new InvalidArgumentError(`${op}: keys must be u32[${n}, 2] (one key per counter), got ${keys.describe()}`);
   const words = engine.empty([n, 4], 'u32', op);
   engine.dispatch({
     op,

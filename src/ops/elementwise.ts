@@ -12,7 +12,12 @@ import type { Engine } from '../runtime/engine.js';
 import { guardOp } from '../runtime/op-guard.js';
 
 /** Output tensor, view uniforms and override for an elementwise result shaped like x. */
-function output(engine: Engine, op: string, x: Tensor, out: Tensor | undefined): { y: Tensor<'f32'>; view: { channels: number; outOffset: number; outStride: number }; overrides: Record<string, number> } {
+function output(
+  engine: Engine,
+  op: string,
+  x: Tensor,
+  out: Tensor | undefined,
+): { y: Tensor<'f32'>; view: { channels: number; outOffset: number; outStride: number }; overrides: Record<string, number> } {
   const { y, outOffset, outStride } = resolveOutput(engine, op, x.shape, out);
   const channels = Math.max(1, x.channels);
   return { y, view: { channels, outOffset, outStride }, overrides: { OUT_VIEW: y.slice ? 1 : 0 } };
@@ -59,7 +64,12 @@ export const mul = guardOp(function mul(a: Tensor, b: Tensor, options: OutputOpt
 export const scaleShift = guardOp(function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } & OutputOption = {}): Tensor<'f32'> {
   const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
   const engine = engineOf(op, x, scale, shift);
-  for (const [name, t] of [['x', x], ['scale', scale], ['shift', shift]] as const) expectDType(op, name, t, 'f32');
+  for (const [name, t] of [
+    ['x', x],
+    ['scale', scale],
+    ['shift', shift],
+  ] as const)
+    expectDType(op, name, t, 'f32');
   const channels = x.shape[x.shape.length - 1] ?? 1;
   if (scale.size !== channels || shift.size !== channels) {
     throw new InvalidArgumentError(`${op}: scale and shift need ${channels} elements (x's last dimension), got ${describeShapes(scale, shift)}`);

@@ -22,7 +22,13 @@ export interface Epilogue {
  * vec4s; `placeholder` (any tensor the dispatch already binds for reading, at least 16 bytes
  * for vec4 kernels) fills the slots of absent parts, which the kernel then never reads.
  */
-export function epilogueBindings(op: string, epi: Epilogue | undefined, channels: number, vec4: boolean, placeholder: Tensor): { overrides: Record<string, number>; bindings: Record<string, BindingValue> } {
+export function epilogueBindings(
+  op: string,
+  epi: Epilogue | undefined,
+  channels: number,
+  vec4: boolean,
+  placeholder: Tensor,
+): { overrides: Record<string, number>; bindings: Record<string, BindingValue> } {
   const parts = { scale: epi?.scale, shift: epi?.shift };
   for (const [name, t] of Object.entries(parts)) {
     if (!t) continue;
@@ -56,7 +62,12 @@ export interface BatchNormParams {
  */
 export function foldBatchNorm(bn: BatchNormParams, bias?: ArrayLike<number>): { scale: Float32Array; shift: Float32Array } {
   const c = bn.mean.length;
-  for (const [name, v] of [['variance', bn.variance], ['gamma', bn.gamma], ['beta', bn.beta], ['bias', bias]] as const) {
+  for (const [name, v] of [
+    ['variance', bn.variance],
+    ['gamma', bn.gamma],
+    ['beta', bn.beta],
+    ['bias', bias],
+  ] as const) {
     if (v && v.length !== c) throw new InvalidArgumentError(`foldBatchNorm: ${name} has ${v.length} values but mean has ${c}`);
   }
   if (!(bn.eps >= 0)) throw new InvalidArgumentError(`foldBatchNorm: eps must be ≥ 0, got ${bn.eps}`);

@@ -92,7 +92,8 @@ export const matmul = guardOp(function matmul(a: Tensor, b: Tensor, options: Mat
   const refusal = vec4 ? vec4OutputRefusal(`matmul: variant ${variant}`, options.out) : undefined;
   if (refusal) throw new InvalidArgumentError(refusal);
   const epi = epilogueBindings('matmul', options.epilogue, n, vec4, b);
-  if (k === 0 && options.out?.slice) throw new InvalidArgumentError('matmul: K = 0 with an output view is not supported (nothing to compute; fill the view instead)');
+  if (k === 0 && options.out?.slice)
+    throw new InvalidArgumentError('matmul: K = 0 with an output view is not supported (nothing to compute; fill the view instead)');
   const { y: out, outOffset, outStride } = resolveOutput(engine, 'matmul', batched ? [batch, m, n] : [m, n], options.out);
   if (k === 0) {
     if (options.epilogue) throw new InvalidArgumentError('matmul: an epilogue needs K ≥ 1');
@@ -105,7 +106,9 @@ export const matmul = guardOp(function matmul(a: Tensor, b: Tensor, options: Mat
   // [x, row blocks, batch]; one matrix whose row blocks pass the per-dimension limit (a 1×1 conv
   // over a large batch) has its rows folded into z instead (FOLDED_ROWS in matmul.wgsl).
   const grid = (x: number, rowBlocks: number): { workgroups: [number, number, number]; overrides: Record<string, number> } =>
-    batch === 1 && rowBlocks > engine.gridLimit ? { workgroups: engine.foldRows(x, rowBlocks), overrides: { ...epi.overrides, FOLDED_ROWS: 1 } } : { workgroups: [x, rowBlocks, batch], overrides: epi.overrides };
+    batch === 1 && rowBlocks > engine.gridLimit
+      ? { workgroups: engine.foldRows(x, rowBlocks), overrides: { ...epi.overrides, FOLDED_ROWS: 1 } }
+      : { workgroups: [x, rowBlocks, batch], overrides: epi.overrides };
   if (rows) {
     // One invocation owns `rows` rows and two vec4 columns of C.
     const lanes = Math.ceil(n / 8);
@@ -123,12 +126,31 @@ export const matmul = guardOp(function matmul(a: Tensor, b: Tensor, options: Mat
     });
   } else if (variant === 'shared64') {
     const g = grid(Math.ceil(n / 64), Math.ceil(m / 64));
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: 'shared64', overrides: g.overrides, bindings: { a, b, c: out, params, ...epi.bindings }, workgroups: g.workgroups, cost, views: ['c'] });
+    engine.dispatch({
+      op: 'matmul',
+      kernel: matmulKernel,
+      entry: 'shared64',
+      overrides: g.overrides,
+      bindings: { a, b, c: out, params, ...epi.bindings },
+      workgroups: g.workgroups,
+      cost,
+      views: ['c'],
+    });
   } else {
     const wg = 8;
-    const bindings: Record<string, BindingValue> = variant === 'tile4x4_vec4' ? { a4: a, b4: b, c4: out, params, ...epi.bindings } : { a, b, c: out, params, ...epi.bindings };
+    const bindings: Record<string, BindingValue> =
+      variant === 'tile4x4_vec4' ? { a4: a, b4: b, c4: out, params, ...epi.bindings } : { a, b, c: out, params, ...epi.bindings };
     const g = grid(Math.ceil(n / 4 / wg), Math.ceil(m / 4 / wg));
-    engine.dispatch({ op: 'matmul', kernel: matmulKernel, entry: variant, overrides: g.overrides, bindings, workgroups: g.workgroups, cost, views: ['c', 'c4'] });
+    engine.dispatch({
+      op: 'matmul',
+      kernel: matmulKernel,
+      entry: variant,
+      overrides: g.overrides,
+      bindings,
+      workgroups: g.workgroups,
+      cost,
+      views: ['c', 'c4'],
+    });
   }
   return out;
 });

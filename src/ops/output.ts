@@ -23,7 +23,13 @@ export interface ResolvedOutput<D extends DType = 'f32'> {
   outStride: number;
 }
 
-export function resolveOutput<D extends DType = 'f32'>(engine: Engine, op: string, shape: Shape, out: Tensor | undefined, dtype: D = 'f32' as D): ResolvedOutput<D> {
+export function resolveOutput<D extends DType = 'f32'>(
+  engine: Engine,
+  op: string,
+  shape: Shape,
+  out: Tensor | undefined,
+  dtype: D = 'f32' as D,
+): ResolvedOutput<D> {
   if (out === undefined) {
     const y = engine.empty(shape, dtype, op);
     return { y, outOffset: 0, outStride: shape[shape.length - 1] ?? 1 };
@@ -48,5 +54,7 @@ export function checkOutput(engine: Engine, op: string, shape: Shape, out: Tenso
 export function vec4OutputRefusal(variant: string, out: Tensor | undefined): string | undefined {
   if (!out?.slice) return undefined;
   const { offset, stride } = out.slice;
-  return offset % 4 === 0 && stride % 4 === 0 ? undefined : `${variant} stores vec4s and needs an output view whose channel offset and row stride are multiples of 4 (got offset ${offset}, stride ${stride})`;
+  return offset % 4 === 0 && stride % 4 === 0
+    ? undefined
+    : `${variant} stores vec4s and needs an output view whose channel offset and row stride are multiples of 4 (got offset ${offset}, stride ${stride})`;
 }

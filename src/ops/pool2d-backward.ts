@@ -23,7 +23,15 @@ function checkDy(op: string, dy: Tensor, g: PoolGeometry): void {
   }
 }
 
-function dispatch(engine: Engine, op: string, entry: string, g: PoolGeometry, dy: Tensor, indices: Tensor | null, overrides?: Record<string, number>): Tensor<'f32'> {
+function dispatch(
+  engine: Engine,
+  op: string,
+  entry: string,
+  g: PoolGeometry,
+  dy: Tensor,
+  indices: Tensor | null,
+  overrides?: Record<string, number>,
+): Tensor<'f32'> {
   const dx = engine.empty([g.n, g.h, g.w, g.c], 'f32', op);
   const inputs = dx.size;
   if (inputs === 0) return dx;
@@ -40,7 +48,23 @@ function dispatch(engine: Engine, op: string, entry: string, g: PoolGeometry, dy
       dy,
       ...(indices ? { indices } : {}),
       dx,
-      params: { N: g.n, H: g.h, W: g.w, C: g.c, OH: g.oh, OW: g.ow, KH: g.kh, KW: g.kw, strideH: g.strideH, strideW: g.strideW, padTop: g.padTop, padLeft: g.padLeft, inputs, dyOffset, dyStride },
+      params: {
+        N: g.n,
+        H: g.h,
+        W: g.w,
+        C: g.c,
+        OH: g.oh,
+        OW: g.ow,
+        KH: g.kh,
+        KW: g.kw,
+        strideH: g.strideH,
+        strideW: g.strideW,
+        padTop: g.padTop,
+        padLeft: g.padLeft,
+        inputs,
+        dyOffset,
+        dyStride,
+      },
     },
     views: ['dy'],
     workgroups: engine.grid1d(inputs, WORKGROUP_SIZE),
@@ -57,14 +81,21 @@ function dispatch(engine: Engine, op: string, entry: string, g: PoolGeometry, dy
  * output's shape, flat indices into x), x's shape and the forward's options (window, stride,
  * padding: they say which windows can contain each input element).
  */
-export const maxPool2dBackward = guardOp(function maxPool2dBackward(dy: Tensor, indices: Tensor, xShape: readonly number[], options: Pool2dOptions): Tensor<'f32'> {
+export const maxPool2dBackward = guardOp(function maxPool2dBackward(
+  dy: Tensor,
+  indices: Tensor,
+  xShape: readonly number[],
+  options: Pool2dOptions,
+): Tensor<'f32'> {
   const op = 'maxPool2dBackward';
   const engine = engineOf(op, dy, indices);
   const g = resolvePoolGeometry(op, xShape, options);
   checkDy(op, dy, g);
   expectDType(op, 'indices', indices, 'i32');
   if (indices.slice || indices.rank !== 4 || indices.shape.some((d, i) => d !== dy.shape[i])) {
-    throw new InvalidArgumentError(`${op}: indices must be a plain i32 tensor of dy's shape [${dy.shape.join(', ')}] (maxPool2d's returnIndices), got ${indices.describe()}`);
+    throw new InvalidArgumentError(
+      `${op}: indices must be a plain i32 tensor of dy's shape [${dy.shape.join(', ')}] (maxPool2d's returnIndices), got ${indices.describe()}`,
+    );
   }
   return dispatch(engine, op, 'max_pool_backward', g, dy, indices);
 });

@@ -64,7 +64,9 @@ export function resolvePoolGeometry(op: string, shape: readonly number[], option
   const [strideH, strideW] = resolveStride(op, options.stride ?? [kh, kw]);
   const [padTop, padBottom, padLeft, padRight] = resolvePadding(op, options.padding ?? 'valid', h, w, kh, kw, strideH, strideW);
   if (kh > h + padTop + padBottom || kw > w + padLeft + padRight) {
-    throw new InvalidArgumentError(`${op}: kernel ${kh}×${kw} is larger than the padded input ${h + padTop + padBottom}×${w + padLeft + padRight} (input ${h}×${w}, padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}])`);
+    throw new InvalidArgumentError(
+      `${op}: kernel ${kh}×${kw} is larger than the padded input ${h + padTop + padBottom}×${w + padLeft + padRight} (input ${h}×${w}, padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}])`,
+    );
   }
   const oh = Math.floor((h + padTop + padBottom - kh) / strideH) + 1;
   const ow = Math.floor((w + padLeft + padRight - kw) / strideW) + 1;
@@ -74,7 +76,9 @@ export function resolvePoolGeometry(op: string, shape: readonly number[], option
   // starts no later than the last.
   const emptyAlong = (pad: number, k: number, stride: number, outs: number, size: number) => pad >= k || (outs - 1) * stride - pad >= size;
   if (emptyAlong(padTop, kh, strideH, oh, h) || emptyAlong(padLeft, kw, strideW, ow, w)) {
-    throw new InvalidArgumentError(`${op}: padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}] leaves some ${kh}×${kw} windows (stride ${strideH}×${strideW}) with no input element (input ${h}×${w}); make the padding smaller than the window on each side`);
+    throw new InvalidArgumentError(
+      `${op}: padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}] leaves some ${kh}×${kw} windows (stride ${strideH}×${strideW}) with no input element (input ${h}×${w}); make the padding smaller than the window on each side`,
+    );
   }
   return { n, h, w, c, kh, kw, strideH, strideW, padTop, padBottom, padLeft, padRight, oh, ow };
 }
@@ -99,7 +103,15 @@ function params(g: PoolGeometry, outOffset: number, outStride: number): Record<s
   };
 }
 
-function dispatchPool(engine: Engine, op: string, entry: string, x: Tensor, g: PoolGeometry, out: Tensor | undefined, extra: { indices?: Tensor; overrides?: Record<string, number> } = {}): Tensor<'f32'> {
+function dispatchPool(
+  engine: Engine,
+  op: string,
+  entry: string,
+  x: Tensor,
+  g: PoolGeometry,
+  out: Tensor | undefined,
+  extra: { indices?: Tensor; overrides?: Record<string, number> } = {},
+): Tensor<'f32'> {
   const { y, outOffset, outStride } = resolveOutput(engine, op, [g.n, g.oh, g.ow, g.c], out);
   const outputs = g.n * g.oh * g.ow * g.c;
   if (outputs === 0) return y;
@@ -110,7 +122,9 @@ function dispatchPool(engine: Engine, op: string, entry: string, x: Tensor, g: P
     kernel: pool2dKernel,
     entry: vec4 ? `${entry}4` : entry,
     ...(extra.overrides ? { overrides: extra.overrides } : {}),
-    bindings: vec4 ? { x4: x, y4: y, params: params(g, outOffset, outStride) } : { x, y, params: params(g, outOffset, outStride), ...(extra.indices ? { indices: extra.indices } : {}) },
+    bindings: vec4
+      ? { x4: x, y4: y, params: params(g, outOffset, outStride) }
+      : { x, y, params: params(g, outOffset, outStride), ...(extra.indices ? { indices: extra.indices } : {}) },
     views: ['y', 'y4'],
     workgroups: engine.grid1d(vec4 ? outputs / 4 : outputs, WORKGROUP_SIZE),
     // Each input element is read by about KH·KW / (strideH·strideW) windows; bytes count the
@@ -164,7 +178,11 @@ export const globalAvgPool = guardOp(function globalAvgPool(x: Tensor, options: 
     op,
     kernel: pool2dKernel,
     entry: 'global_avg_pool',
-    bindings: { x, y, params: { N: n, H: h, W: w, C: c, OH: 1, OW: 1, KH: h, KW: w, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outputs: n * c, outOffset, outStride } },
+    bindings: {
+      x,
+      y,
+      params: { N: n, H: h, W: w, C: c, OH: 1, OW: 1, KH: h, KW: w, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outputs: n * c, outOffset, outStride },
+    },
     views: ['y'],
     workgroups: engine.grid1d(n * c, WORKGROUP_SIZE),
     cost: { flops: x.size, bytes: 4 * (x.size + n * c) },

@@ -116,7 +116,10 @@ export const mean = guardOp(function mean(x: Tensor): Tensor<'f32'> {
  */
 export const globalNorm = guardOp(function globalNorm(tensors: readonly Tensor[]): Tensor<'f32'> {
   const op = 'globalNorm';
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new InvalidArgumentError(`${op}: tensors must be a non-empty array of f32 tensors, got ${Array.isArray(tensors) ? 'an empty array' : String(tensors)}`);
+  if (!Array.isArray(tensors) || tensors.length === 0)
+    throw new InvalidArgumentError(
+      `${op}: tensors must be a non-empty array of f32 tensors, got ${Array.isArray(tensors) ? 'an empty array' : String(tensors)}`,
+    );
   const engine = engineOf(op, ...tensors);
   tensors.forEach((t, i) => expectFloatInput(op, `tensors[${i}]`, t));
   return reduceAll(engine, op, tensors, true, 1, true);

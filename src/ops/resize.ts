@@ -170,14 +170,20 @@ interface ResizePlan {
 
 function planResize(op: string, engine: Engine, size: unknown, options: ResizeOptions): ResizePlan {
   const sz = size as ImageSize;
-  if (typeof size !== 'object' || size === null) throw new InvalidArgumentError(`${op}: size must be { height, width } of the stored image, got ${String(size)}`);
-  const image: ImageSize = { height: checkSide(op, 'image height', sz.height, 1, MAX_IMAGE_SIDE), width: checkSide(op, 'image width', sz.width, 1, MAX_IMAGE_SIDE) };
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`${op}: options must give at least { height, width } of the resized grid`);
+  if (typeof size !== 'object' || size === null)
+    throw new InvalidArgumentError(`${op}: size must be { height, width } of the stored image, got ${String(size)}`);
+  const image: ImageSize = {
+    height: checkSide(op, 'image height', sz.height, 1, MAX_IMAGE_SIDE),
+    width: checkSide(op, 'image width', sz.width, 1, MAX_IMAGE_SIDE),
+  };
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`${op}: options must give at least { height, width } of the resized grid`);
   const resized: ImageSize = { height: checkSide(op, 'height', options.height), width: checkSide(op, 'width', options.width) };
   const antialias = options.antialias ?? false;
   if (typeof antialias !== 'boolean') throw new InvalidArgumentError(`${op}: antialias must be a boolean, got ${String(options.antialias)}`);
   const halfPixelCenters = options.halfPixelCenters ?? true;
-  if (typeof halfPixelCenters !== 'boolean') throw new InvalidArgumentError(`${op}: halfPixelCenters must be a boolean, got ${String(options.halfPixelCenters)}`);
+  if (typeof halfPixelCenters !== 'boolean')
+    throw new InvalidArgumentError(`${op}: halfPixelCenters must be a boolean, got ${String(options.halfPixelCenters)}`);
   if (antialias && !halfPixelCenters) {
     throw new InvalidArgumentError(`${op}: halfPixelCenters: false is TensorFlow 1's plain bilinear resize; the antialiased filter always uses pixel centres`);
   }
@@ -301,13 +307,17 @@ export const resizeRgb = guardOp(function resizeRgb(words: Tensor, size: ImageSi
   const engine = engineOf(op, words);
   expectDType(op, 'words', words, 'u32');
   if (typeof options === 'object' && options !== null && options.maxChunkBytes !== undefined) {
-    throw new InvalidArgumentError(`${op}: maxChunkBytes applies to resizeImage, which uploads a decoded image in pieces; resizeRgb binds the words it is given`);
+    throw new InvalidArgumentError(
+      `${op}: maxChunkBytes applies to resizeImage, which uploads a decoded image in pieces; resizeRgb binds the words it is given`,
+    );
   }
   const plan = planResize(op, engine, size, options);
   const { image, source, crop } = plan;
   const needed = packedWords(image.height * image.width * 3);
   if (words.slice || words.size < needed) {
-    throw new InvalidArgumentError(`${op}: words must be u32 holding the ${image.height}×${image.width}×3 image bytes four to a word (at least ${needed} words), got ${words.describe()}`);
+    throw new InvalidArgumentError(
+      `${op}: words must be u32 holding the ${image.height}×${image.width}×3 image bytes four to a word (at least ${needed} words), got ${words.describe()}`,
+    );
   }
   const limit = engine.limits.maxStorageBufferBindingSize;
   if (words.byteLength > limit) {
@@ -373,7 +383,12 @@ function chunkBytes(op: string, engine: Engine, requested: unknown): number {
  * of at most `maxChunkBytes`, one dispatch per piece (see the module comment).
  * @internal resizeImage and preprocess
  */
-export function resizeDecodedImage(op: string, engine: Engine, image: { width: number; height: number; data: Uint8Array }, options: ResizeOptions): Tensor<'f32'> {
+export function resizeDecodedImage(
+  op: string,
+  engine: Engine,
+  image: { width: number; height: number; data: Uint8Array },
+  options: ResizeOptions,
+): Tensor<'f32'> {
   checkImage(op, 'image', image);
   const plan = planResize(op, engine, image, options);
   const maxBytes = chunkBytes(op, engine, options.maxChunkBytes);
@@ -381,7 +396,9 @@ export function resizeDecodedImage(op: string, engine: Engine, image: { width: n
   const rowBytes = source.width * 3;
   const rowsPerPiece = Math.floor(maxBytes / rowBytes);
   if (rowsPerPiece < 1) {
-    throw new InvalidArgumentError(`${op}: maxChunkBytes (${maxBytes}) is less than one row of the source window (${source.width} pixels × 3 = ${rowBytes} bytes)`);
+    throw new InvalidArgumentError(
+      `${op}: maxChunkBytes (${maxBytes}) is less than one row of the source window (${source.width} pixels × 3 = ${rowBytes} bytes)`,
+    );
   }
   const ranges = Array.from({ length: crop.height }, (_, y) => tapRows(plan, y));
   // Both ends of the ranges grow with y, so the output rows [firstRow, endRow) that meet the
@@ -419,7 +436,8 @@ export function resizeImage(engine: Engine, image: { width: number; height: numb
 /** Checks that `image` is { width, height, data: Uint8Array of H·W·3 bytes }. @internal */
 export function checkImage(op: string, name: string, image: unknown): void {
   const im = image as { width: number; height: number; data: Uint8Array };
-  if (typeof image !== 'object' || image === null) throw new InvalidArgumentError(`${op}: ${name} must be a decoded image { width, height, data }, got ${String(image)}`);
+  if (typeof image !== 'object' || image === null)
+    throw new InvalidArgumentError(`${op}: ${name} must be a decoded image { width, height, data }, got ${String(image)}`);
   checkSide(op, `${name}.width`, im.width, 1, MAX_IMAGE_SIDE);
   checkSide(op, `${name}.height`, im.height, 1, MAX_IMAGE_SIDE);
   if (!(im.data instanceof Uint8Array) || im.data.length !== im.width * im.height * 3) {

@@ -20,11 +20,18 @@ export interface SoftmaxCrossEntropyBackwardOptions {
  * as given to it: i32 labels [B] (q one-hot) or f32 soft targets q [B, K], each row summing to
  * 1 (the formula uses Σ_k q'_k = 1), and the same labelSmoothing ε. All plain tensors.
  */
-export const softmaxCrossEntropyBackward = guardOp(function softmaxCrossEntropyBackward(probabilities: Tensor, targets: Tensor, options: SoftmaxCrossEntropyBackwardOptions = {}): Tensor<'f32'> {
+export const softmaxCrossEntropyBackward = guardOp(function softmaxCrossEntropyBackward(
+  probabilities: Tensor,
+  targets: Tensor,
+  options: SoftmaxCrossEntropyBackwardOptions = {},
+): Tensor<'f32'> {
   const op = 'softmaxCrossEntropyBackward';
   const engine = engineOf(op, probabilities, targets);
   expectDType(op, 'probabilities', probabilities, 'f32');
-  for (const [name, t] of [['probabilities', probabilities], ['targets', targets]] as const) {
+  for (const [name, t] of [
+    ['probabilities', probabilities],
+    ['targets', targets],
+  ] as const) {
     if (t.slice) throw new InvalidArgumentError(`${op}: ${name} is ${t.describe()}, a channel view; pass a plain tensor`);
   }
   if (probabilities.rank !== 2) throw new InvalidArgumentError(`${op}: probabilities must be [batch, classes], got ${probabilities.describe()}`);

@@ -64,7 +64,11 @@ export interface SoftmaxCrossEntropyResult {
  * the GPU cannot be checked before the run: an out-of-range one makes that example's loss
  * (and so the mean) NaN.
  */
-export const softmaxCrossEntropy = guardOp(function softmaxCrossEntropy(logits: Tensor, targets: Tensor | Int32Array | readonly number[], options: SoftmaxCrossEntropyOptions = {}): SoftmaxCrossEntropyResult {
+export const softmaxCrossEntropy = guardOp(function softmaxCrossEntropy(
+  logits: Tensor,
+  targets: Tensor | Int32Array | readonly number[],
+  options: SoftmaxCrossEntropyOptions = {},
+): SoftmaxCrossEntropyResult {
   const op = 'softmaxCrossEntropy';
   const engine = engineOf(op, logits, ...(isTensor(targets) ? [targets] : []));
   const [rows, classes] = rowsOf(op, 'logits', logits);
@@ -75,11 +79,13 @@ export const softmaxCrossEntropy = guardOp(function softmaxCrossEntropy(logits: 
     let soft: Tensor | undefined;
     if (isTensor(targets)) {
       if (targets.dtype === 'i32') {
-        if (targets.rank !== 1 || targets.size !== rows) throw new InvalidArgumentError(`${op}: labels must be i32 [${rows}] (one per row of logits), got ${targets.describe()}`);
+        if (targets.rank !== 1 || targets.size !== rows)
+          throw new InvalidArgumentError(`${op}: labels must be i32 [${rows}] (one per row of logits), got ${targets.describe()}`);
         labels = targets;
       } else if (targets.dtype === 'f32') {
         const [b, k] = rowsOf(op, 'targets', targets);
-        if (b !== rows || k !== classes) throw new InvalidArgumentError(`${op}: soft targets must be f32 [${rows}, ${classes}] like the logits, got ${targets.describe()}`);
+        if (b !== rows || k !== classes)
+          throw new InvalidArgumentError(`${op}: soft targets must be f32 [${rows}, ${classes}] like the logits, got ${targets.describe()}`);
         soft = targets;
       } else {
         throw new InvalidArgumentError(`${op}: targets must be i32 labels [B] or f32 soft targets [B, K], got ${targets.describe()}`);
@@ -99,7 +105,9 @@ export const softmaxCrossEntropy = guardOp(function softmaxCrossEntropy(logits: 
       // Without soft targets the kernel never reads `targets` (and with them never `labels`):
       // the logits fill the unused slot (a read-only binding of the right element type is all
       // it needs), an i32 view of them for labels.
-      bindings: labels ? { logits, params, probabilities, losses, labels, targets: logits } : { logits, params, probabilities, losses, labels: logits.bitcast('i32'), targets: soft! },
+      bindings: labels
+        ? { logits, params, probabilities, losses, labels, targets: logits }
+        : { logits, params, probabilities, losses, labels: logits.bitcast('i32'), targets: soft! },
       workgroups: engine.grid1d(rows, WORKGROUP_SIZE),
       cost: { flops: 8 * rows * classes, bytes: 4 * ((soft ? 3 : 2) * rows * classes + 2 * rows) },
     });
@@ -123,7 +131,8 @@ function checkedLabels(op: string, labels: Int32Array | readonly number[], rows:
   if (labels.length !== rows) throw new InvalidArgumentError(`${op}: ${labels.length} labels given for ${rows} rows of logits`);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= classes) throw new InvalidArgumentError(`${op}: label ${y} at index ${i} is not a class index in 0..${classes - 1}`);
+    if (!Number.isInteger(y) || y < 0 || y >= classes)
+      throw new InvalidArgumentError(`${op}: label ${y} at index ${i} is not a class index in 0..${classes - 1}`);
   }
   return Int32Array.from(labels);
 }
@@ -133,7 +142,8 @@ export const topK = guardOp(function topK(values: Tensor, k: number): { values: 
   const op = 'topK';
   const engine = engineOf(op, values);
   const [rows, classes] = rowsOf(op, 'values', values);
-  if (!Number.isInteger(k) || k < 1 || k > Math.min(classes, MAX_TOP_K)) throw new InvalidArgumentError(`${op}: k must be an integer in 1..${Math.min(classes, MAX_TOP_K)} (at most the classes and ${MAX_TOP_K}), got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > Math.min(classes, MAX_TOP_K))
+    throw new InvalidArgumentError(`${op}: k must be an integer in 1..${Math.min(classes, MAX_TOP_K)} (at most the classes and ${MAX_TOP_K}), got ${k}`);
   const topValues = engine.empty([rows, k], 'f32', `${op} values`);
   const topIndices = engine.empty([rows, k], 'i32', `${op} indices`);
   engine.dispatch({
@@ -146,4 +156,3 @@ export const topK = guardOp(function topK(values: Tensor, k: number): { values: 
   });
   return { values: topValues, indices: topIndices };
 });
-

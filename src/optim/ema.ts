@@ -38,7 +38,11 @@ export class ExponentialMovingAverage {
   private isSwapped = false;
   private disposed = false;
 
-  constructor(readonly engine: Engine, params: ParamSource, options: EMAOptions = {}) {
+  constructor(
+    readonly engine: Engine,
+    params: ParamSource,
+    options: EMAOptions = {},
+  ) {
     const op = 'ema';
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`${op}: options must be an object, got ${String(options)}`);
     this.decay = checkNumber(op, 'decay', options.decay ?? EMA_DEFAULT_DECAY, 0, 1);
@@ -155,7 +159,8 @@ export class ExponentialMovingAverage {
     if (c === undefined) throw new InvalidArgumentError(`${op}: 'ema.updates' (the update count) is missing`);
     if (c instanceof Tensor) throw new InvalidArgumentError(`${op}: 'ema.updates' must be host values (read the tensor first): the count is kept on the CPU`);
     const count = c.length === 1 ? c[0] : undefined;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new InvalidArgumentError(`${op}: 'ema.updates' must hold one non-negative integer`);
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+      throw new InvalidArgumentError(`${op}: 'ema.updates' must hold one non-negative integer`);
     for (const [name, t] of targets) writeState(this.engine, op, state.get(name)!, t);
     this.count = count;
   }

@@ -106,8 +106,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** Checks a parameter collection and names it. */
 export function resolveParams(op: string, engine: Engine, params: ParamSource): Map<string, Tensor<'f32'>> {
-  const entries: [string, unknown][] =
-    params instanceof Map ? [...params.entries()] : Array.isArray(params) ? params.map((p, i) => [String(i), p]) : [];
+  const entries: [string, unknown][] = params instanceof Map ? [...params.entries()] : Array.isArray(params) ? params.map((p, i) => [String(i), p]) : [];
   if (!(params instanceof Map) && !Array.isArray(params)) {
     throw new InvalidArgumentError(`${op}: params must be a Map<string, Tensor> or a Tensor[], got ${String(params)}`);
   }
@@ -121,7 +120,8 @@ export function resolveParams(op: string, engine: Engine, params: ParamSource): 
     if (p.dtype !== 'f32') throw new InvalidArgumentError(`${op}: params '${name}' must be f32, got ${p.describe()}`);
     if (p.slice) throw new InvalidArgumentError(`${op}: params '${name}' is ${p.describe()}, a channel view; parameters must be plain tensors`);
     const other = buffers.get(p.buffer);
-    if (other !== undefined) throw new InvalidArgumentError(`${op}: params '${name}' and '${other}' share one buffer; each parameter is updated in place and must have its own`);
+    if (other !== undefined)
+      throw new InvalidArgumentError(`${op}: params '${name}' and '${other}' share one buffer; each parameter is updated in place and must have its own`);
     buffers.set(p.buffer, name);
     out.set(name, p as Tensor<'f32'>);
   }
@@ -213,7 +213,9 @@ export abstract class BaseOptimizer implements Optimizer {
     if (options.gradNorm !== undefined) {
       const g = options.gradNorm;
       if (!(g instanceof Tensor) || g.isDisposed || g.dtype !== 'f32' || g.size !== 1 || g.slice) {
-        throw new InvalidArgumentError(`${op}: gradNorm must be a live f32 tensor of one element (globalNorm's result), got ${g instanceof Tensor ? g.describe() : String(g)}`);
+        throw new InvalidArgumentError(
+          `${op}: gradNorm must be a live f32 tensor of one element (globalNorm's result), got ${g instanceof Tensor ? g.describe() : String(g)}`,
+        );
       }
       if ((g.owner as unknown) !== this.engine) throw new InvalidArgumentError(`${op}: gradNorm belongs to another engine`);
     }
@@ -292,16 +294,20 @@ export abstract class BaseOptimizer implements Optimizer {
     const targets = new Map<string, Tensor<'f32'>>();
     for (const e of this.entries) for (const [name, t] of this.stateOf(e)) targets.set(name, t);
     for (const name of state.keys()) {
-      if (!targets.has(name) && name !== this.stepName()) throw new InvalidArgumentError(`${op}: '${name}' is not a state entry of this ${this.kind} optimizer`);
+      if (!targets.has(name) && name !== this.stepName())
+        throw new InvalidArgumentError(`${op}: '${name}' is not a state entry of this ${this.kind} optimizer`);
     }
     // Everything is checked before anything is written.
     for (const [name, target] of targets) checkStateValue(op, name, state.get(name), target.size, this.engine);
     const steps = state.get(this.stepName());
     if (steps === undefined) throw new InvalidArgumentError(`${op}: '${this.stepName()}' (the step count) is missing`);
-    if (steps instanceof Tensor) throw new InvalidArgumentError(`${op}: '${this.stepName()}' must be host values (read the tensor first): the step count is kept on the CPU`);
+    if (steps instanceof Tensor)
+      throw new InvalidArgumentError(`${op}: '${this.stepName()}' must be host values (read the tensor first): the step count is kept on the CPU`);
     const count = steps.length === 1 ? steps[0] : undefined;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
-      throw new InvalidArgumentError(`${op}: '${this.stepName()}' must hold one non-negative integer, got ${Array.from(steps).slice(0, 4).join(', ')}${steps.length > 4 ? ', …' : ''}`);
+      throw new InvalidArgumentError(
+        `${op}: '${this.stepName()}' must hold one non-negative integer, got ${Array.from(steps).slice(0, 4).join(', ')}${steps.length > 4 ? ', …' : ''}`,
+      );
     }
     for (const [name, target] of targets) writeState(this.engine, op, state.get(name)!, target);
     this.stepCount = count;

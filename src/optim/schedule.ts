@@ -55,7 +55,8 @@ function checkWarmup(op: string, w: unknown): number {
 }
 
 function checkStep(op: string, step: unknown): number {
-  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new InvalidArgumentError(`${op}: step must be an integer ≥ 0, got ${String(step)}`);
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0)
+    throw new InvalidArgumentError(`${op}: step must be an integer ≥ 0, got ${String(step)}`);
   return step;
 }
 

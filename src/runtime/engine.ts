@@ -69,7 +69,7 @@ interface ErrorCheck {
   kinds: GpuErrorKind[];
 }
 
-interface TimedDispatch extends Omit<DispatchRecord, 'ms' | 'timing'> {}
+type TimedDispatch = Omit<DispatchRecord, 'ms' | 'timing'>;
 
 /** Everything recorded since the last submission. */
 interface Batch {
@@ -265,7 +265,8 @@ export class Engine implements TensorOwner {
     const t = this.allocate(shape, dtype, label ?? 'empty');
     // A tensor too large for one binding cannot be poisoned by the fill kernel, and no kernel can
     // write it whole either: the op's own dispatch refuses it, naming the op.
-    if (this.poisonOutputs && t.size > 0 && align4(t.byteLength) <= this.limits.maxStorageBufferBindingSize) this.fillBits(t, dtype === 'f32' ? POISON_F32 : POISON_INT);
+    if (this.poisonOutputs && t.size > 0 && align4(t.byteLength) <= this.limits.maxStorageBufferBindingSize)
+      this.fillBits(t, dtype === 'f32' ? POISON_F32 : POISON_INT);
     return t;
   }
 
@@ -481,7 +482,15 @@ export class Engine implements TensorOwner {
     const seq = ++dispatchSeq;
     batch.contexts.set(seq, context);
     batch.dispatches++;
-    const timed: TimedDispatch = { seq, op: spec.op, kernel: context.kernel, workgroups, flops: spec.cost?.flops ?? 0, bytes: spec.cost?.bytes ?? 0, ...(this.profiler.layer !== undefined ? { layer: this.profiler.layer } : {}) };
+    const timed: TimedDispatch = {
+      seq,
+      op: spec.op,
+      kernel: context.kernel,
+      workgroups,
+      flops: spec.cost?.flops ?? 0,
+      bytes: spec.cost?.bytes ?? 0,
+      ...(this.profiler.layer !== undefined ? { layer: this.profiler.layer } : {}),
+    };
 
     this.withErrorScopes(context, ['validation', 'out-of-memory', 'internal'], () => {
       const { pipeline } = this.pipelineFor(spec.kernel, spec.entry, spec.overrides ?? {});
@@ -505,7 +514,10 @@ export class Engine implements TensorOwner {
       const pass = encoder.beginComputePass(passDesc);
       pass.setPipeline(pipeline);
       for (const [group, entries] of groups) {
-        pass.setBindGroup(group, this.device.createBindGroup({ label: `${context.kernel} group ${group}`, layout: pipeline.getBindGroupLayout(group), entries }));
+        pass.setBindGroup(
+          group,
+          this.device.createBindGroup({ label: `${context.kernel} group ${group}`, layout: pipeline.getBindGroupLayout(group), entries }),
+        );
       }
       pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
       pass.end();
@@ -520,7 +532,11 @@ export class Engine implements TensorOwner {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     for (const n of wg) {
       if (!Number.isInteger(n) || n < 0) {
-        throw new KernelBindingError(context, `workgroup counts ${JSON.stringify(spec.workgroups)} must be non-negative integers`, spec.kernel.describeEntry(spec.entry));
+        throw new KernelBindingError(
+          context,
+          `workgroup counts ${JSON.stringify(spec.workgroups)} must be non-negative integers`,
+          spec.kernel.describeEntry(spec.entry),
+        );
       }
       if (this.precheck && n > max) {
         const outputs = Object.entries(spec.bindings)
@@ -546,7 +562,9 @@ export class Engine implements TensorOwner {
     const missing = names.filter((n) => !(n in spec.bindings));
     const extra = given.filter((n) => !names.includes(n));
     if (missing.length || extra.length) {
-      fail(`wrong bindings: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `not used by the kernel: ${extra.join(', ')}` : ''} (given: ${given.join(', ') || 'none'})`);
+      fail(
+        `wrong bindings: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `not used by the kernel: ${extra.join(', ')}` : ''} (given: ${given.join(', ') || 'none'})`,
+      );
     }
     for (const name of Object.keys(spec.overrides ?? {})) {
       if (!spec.kernel.overrides.some((o) => o.name === name)) fail(`override '${name}' is not declared in the kernel`);
@@ -566,12 +584,15 @@ export class Engine implements TensorOwner {
       if (t.isDisposed) fail(`binding '${b.name}': ${t.describe()} was disposed`);
       if (b.scalar && t.dtype !== b.scalar) fail(`binding '${b.name}' holds ${b.typeText} but ${t.describe()} is ${t.dtype}`);
       if (t.slice && !spec.views?.includes(b.name)) {
-        fail(`binding '${b.name}' got ${t.describe()}, a channel view, but this kernel does not take views there (its dispatch does not list '${b.name}' in views); pass a plain tensor or copy the view`);
+        fail(
+          `binding '${b.name}' got ${t.describe()}, a channel view, but this kernel does not take views there (its dispatch does not list '${b.name}' in views); pass a plain tensor or copy the view`,
+        );
       }
       const elemBytes = 4 * (b.components ?? 1);
       const size = Math.max(elemBytes, Math.ceil((t.spanElements * 4) / elemBytes) * elemBytes);
       if (size > t.pooled.capacity) fail(`binding '${b.name}' (${b.typeText}) needs ${size} bytes; ${t.describe()} has ${t.pooled.capacity}`);
-      if (b.minBytes > t.spanElements * 4) fail(`binding '${b.name}' is ${b.typeText} (${b.minBytes} bytes) but ${t.describe()} has only ${t.byteLength} bytes`);
+      if (b.minBytes > t.spanElements * 4)
+        fail(`binding '${b.name}' is ${b.typeText} (${b.minBytes} bytes) but ${t.describe()} has only ${t.byteLength} bytes`);
       if (this.precheck && size > this.limits.maxStorageBufferBindingSize) {
         const limit = this.limits.maxStorageBufferBindingSize;
         throw new DeviceLimitError(
@@ -598,7 +619,9 @@ export class Engine implements TensorOwner {
     const missing = members.filter((m) => !(m.name in values)).map((m) => m.name);
     const extra = Object.keys(values).filter((k) => !members.some((m) => m.name === k));
     if (missing.length || extra.length) {
-      fail(`uniform '${b.name}' (${b.typeText}): ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unknown ${extra.join(', ')}` : ''}`);
+      fail(
+        `uniform '${b.name}' (${b.typeText}): ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unknown ${extra.join(', ')}` : ''}`,
+      );
     }
     for (const m of members) {
       const v = values[m.name]!;
@@ -616,7 +639,9 @@ export class Engine implements TensorOwner {
     const align = this.limits.minUniformBufferOffsetAlignment;
     let arena = this.batch.arenas[this.batch.arenas.length - 1];
     if (!arena || arena.used + bytes.byteLength > UNIFORM_ARENA_BYTES) {
-      const buffer = this.freeArenas.pop() ?? this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'incept uniform arena' });
+      const buffer =
+        this.freeArenas.pop() ??
+        this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'incept uniform arena' });
       arena = { buffer, data: new Uint8Array(UNIFORM_ARENA_BYTES), used: 0 };
       this.batch.arenas.push(arena);
     }
@@ -627,7 +652,10 @@ export class Engine implements TensorOwner {
   }
 
   private pipelineFor(kernel: KernelFamily, entry: string, overrides: Record<string, number>): CachedPipeline {
-    const key = `${kernel.file}:${entry}:${Object.entries(overrides).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const key = `${kernel.file}:${entry}:${Object.entries(overrides)
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
     let cached = this.pipelines.get(key);
     if (!cached) {
       let module = this.modules.get(kernel);
@@ -659,7 +687,15 @@ export class Engine implements TensorOwner {
   // ---------------------------------------------------------------- submission and readback
 
   private newBatch(): Batch {
-    return { id: this.nextBatchId++, segments: [{ encoder: this.device.createCommandEncoder() }], arenas: [], staging: [], checks: [], contexts: new Map(), dispatches: 0 };
+    return {
+      id: this.nextBatchId++,
+      segments: [{ encoder: this.device.createCommandEncoder() }],
+      arenas: [],
+      staging: [],
+      checks: [],
+      contexts: new Map(),
+      dispatches: 0,
+    };
   }
 
   /** Submits everything recorded so far as one submission. Resolves when WebGPU has reported
@@ -730,7 +766,11 @@ export class Engine implements TensorOwner {
       errors.push(...this.deferredErrors.splice(0), ...this.uncaptured.splice(0));
       if (errors.length) {
         const first = errors[0]!;
-        if (errors.length > 1) first.message += `\n(and ${errors.length - 1} more error(s) in the same batch: ${errors.slice(1).map((e) => e.context?.kernel ?? 'engine').join(', ')})`;
+        if (errors.length > 1)
+          first.message += `\n(and ${errors.length - 1} more error(s) in the same batch: ${errors
+            .slice(1)
+            .map((e) => e.context?.kernel ?? 'engine')
+            .join(', ')})`;
         throw first;
       }
       if (batch.timestamps) await this.profiler.collect(batch.timestamps.slot, batch.timestamps.pending);
@@ -788,13 +828,15 @@ export class Engine implements TensorOwner {
 
   /** @internal (TensorOwner) Copies a tensor to a mappable buffer, submits, maps, copies out. */
   async readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
-    t.pooled; // throws, naming the tensor, if it was disposed or this engine destroyed
+    void t.pooled; // throws, naming the tensor, if it was disposed or this engine destroyed
     if (t.slice) return this.readChannelView(t);
     const out = typedArrayFor(t.dtype, t.size);
     if (t.size === 0) return out;
     const bytes = align4(t.byteLength);
     const size = sizeClass(bytes);
-    const staging = this.readbackPool.get(size)?.pop() ?? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'incept readback' });
+    const staging =
+      this.readbackPool.get(size)?.pop() ??
+      this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'incept readback' });
     this.encoderFor(t.pooled).copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
     try {
       await this.flush();

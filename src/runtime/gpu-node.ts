@@ -47,10 +47,7 @@ async function loadDawn(): Promise<WebGpuModule> {
     try {
       mod = (await import('webgpu')) as unknown as WebGpuModule;
     } catch (e) {
-      throw new NoAdapterError(
-        `cannot load the npm package 'webgpu' (Dawn's Node binding): ${(e as Error).message}. ` +
-          'Run `npm ci` in the project folder.',
-      );
+      throw new NoAdapterError(`cannot load the npm package 'webgpu' (Dawn's Node binding): ${(e as Error).message}. ` + 'Run `npm ci` in the project folder.');
     }
     // GPUBufferUsage, GPUShaderStage and friends are globals in a browser; Dawn exports them.
     for (const [k, v] of Object.entries(mod.globals)) {
@@ -151,8 +148,16 @@ export async function selectNodeAdapter(requested?: DriverChoice): Promise<Adapt
   const userPinnedIcd = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
   if (userPinnedIcd && choice === 'auto') {
     const { gpu, adapter, error } = await tryAdapter(dawn, []);
-    if (!adapter) throw new NoAdapterError(`no adapter from the Vulkan driver(s) in VK_ICD_FILENAMES/VK_DRIVER_FILES=${userPinnedIcd} (${error ?? 'none'}). Unset it to let the engine search, or ${INSTALL_HINT}`);
-    return { gpu, adapter, driver: isSoftwareAdapter(adapter.info) ? 'software (user ICD)' : 'hardware', reason: `VK_ICD_FILENAMES/VK_DRIVER_FILES is set (${userPinnedIcd}); using what it names` };
+    if (!adapter)
+      throw new NoAdapterError(
+        `no adapter from the Vulkan driver(s) in VK_ICD_FILENAMES/VK_DRIVER_FILES=${userPinnedIcd} (${error ?? 'none'}). Unset it to let the engine search, or ${INSTALL_HINT}`,
+      );
+    return {
+      gpu,
+      adapter,
+      driver: isSoftwareAdapter(adapter.info) ? 'software (user ICD)' : 'hardware',
+      reason: `VK_ICD_FILENAMES/VK_DRIVER_FILES is set (${userPinnedIcd}); using what it names`,
+    };
   }
 
   // The loader finds lavapipe and hardware drivers in its standard folders; SwiftShader lives
@@ -175,10 +180,17 @@ export async function selectNodeAdapter(requested?: DriverChoice): Promise<Adapt
     // second one (each instance that loads lavapipe repeats Dawn's warning).
     const probeMajor = adapter && /llvmpipe|lavapipe/i.test(adapter.info.description) ? mesaMajor(adapter.info) : undefined;
     if (choice === 'auto' && lavapipe && adapter && probeMajor !== undefined && probeMajor >= MIN_MESA_MAJOR) {
-      return { gpu, adapter, driver: 'lavapipe', reason: `no hardware adapter; lavapipe is the faster software driver (${adapter.info.description}, ${lavapipe})`, manifest: lavapipe };
+      return {
+        gpu,
+        adapter,
+        driver: 'lavapipe',
+        reason: `no hardware adapter; lavapipe is the faster software driver (${adapter.info.description}, ${lavapipe})`,
+        manifest: lavapipe,
+      };
     }
     tried.push(`hardware: ${adapter ? `only software adapters (${adapter.info.description})` : (error ?? 'none found')}`);
-    if (choice === 'hardware') throw new NoAdapterError(`driver=hardware but no hardware adapter: ${tried.join('; ')}. Use driver=auto to fall back to a software driver.`);
+    if (choice === 'hardware')
+      throw new NoAdapterError(`driver=hardware but no hardware adapter: ${tried.join('; ')}. Use driver=auto to fall back to a software driver.`);
   }
 
   if (choice === 'auto' || choice === 'lavapipe') {
@@ -191,7 +203,11 @@ export async function selectNodeAdapter(requested?: DriverChoice): Promise<Adapt
         const why = choice === 'lavapipe' ? 'driver=lavapipe requested' : 'no hardware adapter; lavapipe is the faster software driver';
         return { gpu, adapter, driver: 'lavapipe', reason: `${why} (${adapter.info.description}, ${lavapipe})`, manifest: lavapipe };
       }
-      tried.push(adapter ? `lavapipe: Mesa ${major} is older than ${MIN_MESA_MAJOR}` : `lavapipe: ${error ?? 'no adapter'} (Mesa older than ${MIN_MESA_MAJOR} gives none)`);
+      tried.push(
+        adapter
+          ? `lavapipe: Mesa ${major} is older than ${MIN_MESA_MAJOR}`
+          : `lavapipe: ${error ?? 'no adapter'} (Mesa older than ${MIN_MESA_MAJOR} gives none)`,
+      );
     }
     if (choice === 'lavapipe') throw new NoAdapterError(`driver=lavapipe unavailable: ${tried.join('; ')}. ${INSTALL_HINT}`);
   }

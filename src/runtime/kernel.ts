@@ -155,7 +155,9 @@ export class KernelFamily {
       const elem = isArray ? m.type.format! : m.type;
       const sc = scalarAndComponents(elem);
       if (!sc) {
-        throw new InceptError(`kernels/${this.file}: uniform ${v.name}.${m.name} has type ${typeText(m.type)}; uniforms hold scalars, vectors and arrays of them`);
+        throw new InceptError(
+          `kernels/${this.file}: uniform ${v.name}.${m.name} has type ${typeText(m.type)}; uniforms hold scalars, vectors and arrays of them`,
+        );
       }
       members.push({
         name: m.name,
@@ -199,10 +201,12 @@ export class KernelFamily {
     const lines = e.bindings.map((b) => {
       const where = `@group(${b.group}) @binding(${b.binding})`;
       if (b.kind === 'uniform') {
-        const fields = b.uniform!.members.map((m) => `${m.name}: ${m.components > 1 ? `vec${m.components}<${m.scalar}>` : m.scalar}${m.count > 1 ? `[${m.count}]` : ''}`);
+        const fields = b.uniform!.members.map(
+          (m) => `${m.name}: ${m.components > 1 ? `vec${m.components}<${m.scalar}>` : m.scalar}${m.count > 1 ? `[${m.count}]` : ''}`,
+        );
         return `  ${where} ${b.name}: uniform ${b.typeText} { ${fields.join(', ')} }  (pass an object of numbers)`;
       }
-      return `  ${where} ${b.name}: storage, ${b.access}, ${b.typeText}  (pass a tensor of ${b.scalar ?? "any dtype"})`;
+      return `  ${where} ${b.name}: storage, ${b.access}, ${b.typeText}  (pass a tensor of ${b.scalar ?? 'any dtype'})`;
     });
     const ov = this.overrides.length ? `\n  overrides: ${this.overrides.map((o) => `${o.name}: ${o.type}`).join(', ')}` : '';
     return `kernels/${this.file} entry '${entry}' expects:\n${lines.join('\n')}${ov}`;

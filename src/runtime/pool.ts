@@ -43,9 +43,7 @@ export class BufferPool {
   /** Idle bytes above this are destroyed instead of pooled. */
   maxPooledBytes = 2 ** 30;
 
-  constructor(
-    private readonly create: (size: number) => GPUBuffer,
-  ) {}
+  constructor(private readonly create: (size: number) => GPUBuffer) {}
 
   acquire(bytes: number): PooledBuffer {
     const size = sizeClass(bytes);

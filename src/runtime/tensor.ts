@@ -119,7 +119,10 @@ export class Tensor<D extends DType = DType> {
   /** The pooled buffer; throws if the tensor was disposed. @internal */
   get pooled(): PooledBuffer {
     if (this.disposedFlag) throw new InvalidArgumentError(`${this.describe()} was used after dispose()`);
-    if (this.owner.isDestroyed) throw new InvalidArgumentError(`${this.describe()} was used after its engine was destroyed (engine.destroy()); tensors live only as long as their engine`);
+    if (this.owner.isDestroyed)
+      throw new InvalidArgumentError(
+        `${this.describe()} was used after its engine was destroyed (engine.destroy()); tensors live only as long as their engine`,
+      );
     return this.storage.pb;
   }
 
@@ -145,18 +148,23 @@ export class Tensor<D extends DType = DType> {
     const c = this.channels;
     if (this.rank < 1) throw new InvalidArgumentError(`channelView of ${this.describe()}: a scalar has no channels`);
     if (!Number.isInteger(offset) || !Number.isInteger(channels) || offset < 0 || channels < 1 || offset + channels > c) {
-      throw new InvalidArgumentError(`channelView of ${this.describe()}: channels ${offset}..${offset + channels - 1} are not within its ${c} channels (offset and count must be integers, count ≥ 1)`);
+      throw new InvalidArgumentError(
+        `channelView of ${this.describe()}: channels ${offset}..${offset + channels - 1} are not within its ${c} channels (offset and count must be integers, count ≥ 1)`,
+      );
     }
-    this.pooled; // throws if disposed
+    void this.pooled; // throws if disposed
     this.storage.refs++;
     const base = this.channelLayout;
-    return new Tensor(this.owner, this.storage, [...this.shape.slice(0, -1), channels], this.dtype, this.label, { offset: base.offset + offset, stride: base.stride });
+    return new Tensor(this.owner, this.storage, [...this.shape.slice(0, -1), channels], this.dtype, this.label, {
+      offset: base.offset + offset,
+      stride: base.stride,
+    });
   }
 
   /** @internal A channel view's whole span (every row, all `stride` channels) as a plain 1-D
    * tensor on the same buffer; dispose it after use. */
   spanTensor(): Tensor<D> {
-    this.pooled; // throws if disposed
+    void this.pooled; // throws if disposed
     this.storage.refs++;
     return new Tensor(this.owner, this.storage, [this.spanElements], this.dtype, this.label);
   }
@@ -165,19 +173,21 @@ export class Tensor<D extends DType = DType> {
   reshape(shape: Shape): Tensor<D> {
     checkShape(shape, 'reshape');
     if (this.slice && shape[shape.length - 1] !== this.channels) {
-      throw new InvalidArgumentError(`reshape of ${this.describe()} to ${formatShape(shape)}: a channel view can only regroup its leading dimensions (its channels are not contiguous across rows); copy it first`);
+      throw new InvalidArgumentError(
+        `reshape of ${this.describe()} to ${formatShape(shape)}: a channel view can only regroup its leading dimensions (its channels are not contiguous across rows); copy it first`,
+      );
     }
     if (shapeSize(shape) !== this.size) {
       throw new InvalidArgumentError(`reshape of ${this.describe()} to ${formatShape(shape)}: sizes differ (${this.size} vs ${shapeSize(shape)})`);
     }
-    this.pooled; // throws if disposed
+    void this.pooled; // throws if disposed
     this.storage.refs++;
     return new Tensor(this.owner, this.storage, [...shape], this.dtype, this.label, this.slice);
   }
 
   /** Same bits viewed as another 32-bit dtype (no copy), like a C union. Dispose both. */
   bitcast<E extends DType>(dtype: E): Tensor<E> {
-    this.pooled; // throws if disposed
+    void this.pooled; // throws if disposed
     this.storage.refs++;
     return new Tensor(this.owner, this.storage, [...this.shape], dtype, this.label, this.slice);
   }

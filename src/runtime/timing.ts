@@ -80,7 +80,17 @@ export async function measureGpuTime(engine: TimedEngine, label: string, record:
   } finally {
     engine.profiler.enabled = wasEnabled;
   }
-  return { ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times), runs: times.length, dispatches: kernels.length, kernels, flops, bytes, timing: engine.profiler.timing };
+  return {
+    ms: median(times),
+    msMin: Math.min(...times),
+    msMax: Math.max(...times),
+    runs: times.length,
+    dispatches: kernels.length,
+    kernels,
+    flops,
+    bytes,
+    timing: engine.profiler.timing,
+  };
 }
 
 /**
@@ -90,7 +100,12 @@ export async function measureGpuTime(engine: TimedEngine, label: string, record:
  * after `repeats` rounds, or earlier once `budgetMs` of wall time is spent (after at least
  * `minRepeats` rounds).
  */
-export async function measureSideBySide<K extends string>(engine: TimedEngine, label: string, work: Record<K, () => unknown>, options: GpuTimeOptions = {}): Promise<Record<K, GpuTimeStats>> {
+export async function measureSideBySide<K extends string>(
+  engine: TimedEngine,
+  label: string,
+  work: Record<K, () => unknown>,
+  options: GpuTimeOptions = {},
+): Promise<Record<K, GpuTimeStats>> {
   const warmup = options.warmup ?? 1;
   const repeats = options.repeats ?? 10;
   const minRepeats = Math.min(options.minRepeats ?? 3, repeats);
@@ -113,7 +128,16 @@ export async function measureSideBySide<K extends string>(engine: TimedEngine, l
   for (const k of keys) {
     const t = times.get(k)!;
     const ks = kernels.get(k) ?? [];
-    out[k] = { ms: median(t), msMin: Math.min(...t), msMax: Math.max(...t), runs: t.length, dispatches: ks.length, kernels: ks, ...(costs.get(k) ?? { flops: 0, bytes: 0 }), timing: engine.profiler.timing };
+    out[k] = {
+      ms: median(t),
+      msMin: Math.min(...t),
+      msMax: Math.max(...t),
+      runs: t.length,
+      dispatches: ks.length,
+      kernels: ks,
+      ...(costs.get(k) ?? { flops: 0, bytes: 0 }),
+      timing: engine.profiler.timing,
+    };
   }
   return out;
 }

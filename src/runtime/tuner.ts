@@ -79,7 +79,13 @@ export function validTuningRecords(parsed: unknown, where: string): Record<strin
   for (const [key, r] of Object.entries(parsed as Record<string, unknown>)) {
     const rec = r as Partial<TuningRecord> | null;
     if (rec && typeof rec === 'object' && typeof rec.op === 'string' && typeof rec.shapeClass === 'string' && typeof rec.variant === 'string') {
-      out[key] = { op: rec.op, shapeClass: rec.shapeClass, variant: rec.variant, ms: typeof rec.ms === 'object' && rec.ms ? rec.ms : {}, measuredAt: String(rec.measuredAt ?? '') };
+      out[key] = {
+        op: rec.op,
+        shapeClass: rec.shapeClass,
+        variant: rec.variant,
+        ms: typeof rec.ms === 'object' && rec.ms ? rec.ms : {},
+        measuredAt: String(rec.measuredAt ?? ''),
+      };
     }
   }
   return out;
@@ -235,13 +241,19 @@ export class Tuner {
       this.measured[key] = rec;
       this.pending.delete(key);
       tuned.push(rec);
-      options.onProgress?.(`${p.op} ${p.shapeClass}: ${variant} (${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')})`);
+      options.onProgress?.(
+        `${p.op} ${p.shapeClass}: ${variant} (${Object.entries(ms)
+          .map(([v, t]) => `${v} ${t.toFixed(2)} ms`)
+          .join(', ')})`,
+      );
       if (budgetSpent) break;
     }
     if (tuned.length > 0) this.persist();
     const ms = this.now() - started;
     if (budgetSpent && this.pending.size > 0 && budgetMs > 0) {
-      options.onProgress?.(`budget of ${(budgetMs / 1000).toFixed(1)} s spent after ${(ms / 1000).toFixed(1)} s: ${this.pending.size} problem${this.pending.size === 1 ? '' : 's'} left untuned (heuristic or stored choices)`);
+      options.onProgress?.(
+        `budget of ${(budgetMs / 1000).toFixed(1)} s spent after ${(ms / 1000).toFixed(1)} s: ${this.pending.size} problem${this.pending.size === 1 ? '' : 's'} left untuned (heuristic or stored choices)`,
+      );
     }
     return { tuned, skipped: this.pending.size, ms, budgetMs, budgetSpent: budgetSpent && this.pending.size > 0, runs };
   }

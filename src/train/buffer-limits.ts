@@ -23,7 +23,9 @@ interface Buffer {
 
 /** The smaller of the two limits and its name. */
 function bufferLimit(limits: BufferLimits): { bytes: number; name: string } {
-  return limits.maxBufferSize < limits.maxStorageBufferBindingSize ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' } : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
+  return limits.maxBufferSize < limits.maxStorageBufferBindingSize
+    ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
+    : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
 }
 
 /** The largest activation of one image, in bytes (the layer outputs; their gradients are the same size). */
@@ -108,7 +110,10 @@ function formatWidth(w: number): string {
  * Undefined when `width` and `batchSize` fit the limits; else the flag to change and a message
  * naming it, its value, the buffer that does not fit and the allowed range.
  */
-export function checkTrainingBuffers(limits: BufferLimits, config: { width: number; batchSize: number }): { flag: '--width' | '--batch-size'; message: string } | undefined {
+export function checkTrainingBuffers(
+  limits: BufferLimits,
+  config: { width: number; batchSize: number },
+): { flag: '--width' | '--batch-size'; message: string } | undefined {
   const { width, batchSize } = config;
   const big = largestTrainingBuffer(width, batchSize);
   const limit = bufferLimit(limits);
@@ -116,9 +121,15 @@ export function checkTrainingBuffers(limits: BufferLimits, config: { width: numb
   const tooBig = `${big.what}: ${big.bytes} bytes, over this adapter's limit for one buffer, ${limit.name} (${limit.bytes} bytes)`;
   const mostImages = fits(limits, width, 1) ? largestFittingBatch(limits, width, batchSize) : 0;
   if (mostImages >= 1) {
-    return { flag: '--batch-size', message: `--batch-size ${batchSize}: at --width ${width}, ${tooBig}; the allowed range is 1 ≤ --batch-size ≤ ${mostImages} at --width ${width}` };
+    return {
+      flag: '--batch-size',
+      message: `--batch-size ${batchSize}: at --width ${width}, ${tooBig}; the allowed range is 1 ≤ --batch-size ≤ ${mostImages} at --width ${width}`,
+    };
   }
   const widest = widestFitting(limits, batchSize, width);
-  const range = widest > 0 ? `the allowed range is 0 < --width ≤ ${formatWidth(widest)} at --batch-size ${batchSize}` : `no width fits at --batch-size ${batchSize}; use a smaller batch`;
+  const range =
+    widest > 0
+      ? `the allowed range is 0 < --width ≤ ${formatWidth(widest)} at --batch-size ${batchSize}`
+      : `no width fits at --batch-size ${batchSize}; use a smaller batch`;
   return { flag: '--width', message: `--width ${width}: ${tooBig}; ${range}` };
 }

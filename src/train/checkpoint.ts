@@ -62,7 +62,12 @@ function readPointer(dir: string): LatestPointer | undefined {
   } catch (e) {
     throw new InceptError(`${path} is not valid JSON (${(e as Error).message}); it is written by rename and never half-written, so something else changed it`);
   }
-  if (pointer.format !== POINTER_FORMAT || typeof pointer.checkpoint !== 'string' || !FOLDER_PATTERN.test(pointer.checkpoint) || typeof pointer.step !== 'number') {
+  if (
+    pointer.format !== POINTER_FORMAT ||
+    typeof pointer.checkpoint !== 'string' ||
+    !FOLDER_PATTERN.test(pointer.checkpoint) ||
+    typeof pointer.step !== 'number'
+  ) {
     throw new InceptError(`${path} is not a checkpoint pointer written by incept train (needs "format": "${POINTER_FORMAT}", "checkpoint" and "step")`);
   }
   return pointer as LatestPointer;
@@ -104,11 +109,16 @@ export async function writeTrainCheckpoint(dir: string, tensors: Map<string, Ten
   const root = join(dir, CHECKPOINTS_FOLDER);
   const name = `step-${String(state.step).padStart(8, '0')}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
   const folder = join(root, name);
-  await writeCheckpoint(folder, NAME, { tensors, json: { version: VERSION, ...state } }, {
-    afterTensors: () => {
-      if (crashRequested('checkpoint-partial', state.step)) crashNow();
+  await writeCheckpoint(
+    folder,
+    NAME,
+    { tensors, json: { version: VERSION, ...state } },
+    {
+      afterTensors: () => {
+        if (crashRequested('checkpoint-partial', state.step)) crashNow();
+      },
     },
-  });
+  );
   await syncFolder(folder);
   await syncFolder(root);
   if (crashRequested('checkpoint-unpublished', state.step)) crashNow();
@@ -119,7 +129,8 @@ export async function writeTrainCheckpoint(dir: string, tensors: Map<string, Ten
   await syncFolder(root);
 
   // Published: the checkpoint before the previous one is no longer needed, nor the old layout.
-  if (before?.previous && before.previous !== name && before.previous !== before.checkpoint) rmSync(join(root, before.previous), { recursive: true, force: true });
+  if (before?.previous && before.previous !== name && before.previous !== before.checkpoint)
+    rmSync(join(root, before.previous), { recursive: true, force: true });
   for (const legacy of [`${NAME}.safetensors`, `${NAME}.json`]) rmSync(join(dir, legacy), { force: true });
   return folder;
 }
@@ -157,7 +168,8 @@ async function readFolder(path: string): Promise<SavedTrainCheckpoint> {
   }
   const tensors = new Map<string, Float32Array>();
   for (const [name, t] of saved.tensors) {
-    if (!(t.data instanceof Float32Array)) throw new InceptError(`${join(path, `${NAME}.safetensors`)}: tensor ${name} is ${t.dtype}, a training checkpoint holds F32 only`);
+    if (!(t.data instanceof Float32Array))
+      throw new InceptError(`${join(path, `${NAME}.safetensors`)}: tensor ${name} is ${t.dtype}, a training checkpoint holds F32 only`);
     tensors.set(name, t.data);
   }
   const { version: _v, ...state } = json as TrainState & { version: number };
@@ -179,7 +191,9 @@ export async function readTrainCheckpoint(dir: string, options: { onMessage?: (m
     if (!pointer.previous) throw e;
     const previous = await readFolder(join(root, pointer.previous)).catch(() => undefined);
     if (!previous) throw e;
-    options.onMessage?.(`the newest checkpoint (step ${pointer.step}) cannot be read: ${(e as Error).message}. Using the previous checkpoint (step ${previous.state.step}), ${previous.path}`);
+    options.onMessage?.(
+      `the newest checkpoint (step ${pointer.step}) cannot be read: ${(e as Error).message}. Using the previous checkpoint (step ${previous.state.step}), ${previous.path}`,
+    );
     return previous;
   }
 }

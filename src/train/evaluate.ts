@@ -37,7 +37,12 @@ export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, cla
   return { lossSum, correct };
 }
 
-export async function evaluate(engine: Engine, model: InceptionV3, data: ImageDataset, options: { batchSize?: number; mean?: ChannelTriple; std?: ChannelTriple; onBatch?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
+export async function evaluate(
+  engine: Engine,
+  model: InceptionV3,
+  data: ImageDataset,
+  options: { batchSize?: number; mean?: ChannelTriple; std?: ChannelTriple; onBatch?: (done: number, total: number) => void } = {},
+): Promise<Evaluation> {
   const loader = new BatchLoader(engine, data, {
     batchSize: options.batchSize ?? 250,
     seed: 0,

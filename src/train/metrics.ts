@@ -100,8 +100,12 @@ export function repairMetrics(path: string, options: { afterStep?: number } = {}
 export function describeRepair(path: string, repair: MetricsRepair, afterStep?: number): string | undefined {
   const parts: string[] = [];
   if (repair.tornBytes) parts.push(`cut a torn last line (${repair.tornBytes} bytes, written when a run stopped mid-append)`);
-  if (repair.unreadable) parts.push(`dropped ${repair.unreadable} line${repair.unreadable === 1 ? '' : 's'} that ${repair.unreadable === 1 ? 'is' : 'are'} not JSON`);
-  if (repair.dropped) parts.push(`dropped ${repair.dropped} record${repair.dropped === 1 ? '' : 's'} past the checkpoint's step ${afterStep ?? '?'} (the resumed run logs those steps again)`);
+  if (repair.unreadable)
+    parts.push(`dropped ${repair.unreadable} line${repair.unreadable === 1 ? '' : 's'} that ${repair.unreadable === 1 ? 'is' : 'are'} not JSON`);
+  if (repair.dropped)
+    parts.push(
+      `dropped ${repair.dropped} record${repair.dropped === 1 ? '' : 's'} past the checkpoint's step ${afterStep ?? '?'} (the resumed run logs those steps again)`,
+    );
   return parts.length ? `${path}: ${parts.join('; ')}` : undefined;
 }
 
@@ -198,7 +202,10 @@ export function renderTrainReport(records: readonly MetricRecord[], info: TrainR
   const evals = records.filter((r): r is EvalRecord => r.kind === 'eval');
   const best = evals.reduce<EvalRecord | undefined>((b, r) => (!b || r.testAcc > b.testAcc ? r : b), undefined);
   const rows = evals
-    .map((r) => `<tr><td>${escapeHtml(r.epoch.toFixed(2))}</td><td>${r.step}</td><td>${escapeHtml((100 * r.testAcc).toFixed(2))}%</td><td>${escapeHtml(r.testLoss.toFixed(4))}</td><td>${escapeHtml(r.trainLoss?.toFixed(4) ?? '—')}</td><td>${escapeHtml((r.seconds / 60).toFixed(1))}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.epoch.toFixed(2))}</td><td>${r.step}</td><td>${escapeHtml((100 * r.testAcc).toFixed(2))}%</td><td>${escapeHtml(r.testLoss.toFixed(4))}</td><td>${escapeHtml(r.trainLoss?.toFixed(4) ?? '—')}</td><td>${escapeHtml((r.seconds / 60).toFixed(1))}</td></tr>`,
+    )
     .join('');
   return `<!doctype html>
 <html lang="en">

@@ -26,7 +26,9 @@ interface OptimizerConfig {
  */
 export function createOptimizer(engine: Engine, params: ReadonlyMap<string, Tensor>, c: OptimizerConfig): Optimizer {
   const common = { lr: c.lr, weightDecay: c.weightDecay, excludeFromWeightDecay: isBiasOrNorm, clipNorm: c.clip };
-  return c.optimizer === 'rmsprop' ? new RMSProp(engine, params, { ...common, momentum: c.momentum }) : new SGD(engine, params, { ...common, momentum: c.momentum });
+  return c.optimizer === 'rmsprop'
+    ? new RMSProp(engine, params, { ...common, momentum: c.momentum })
+    : new SGD(engine, params, { ...common, momentum: c.momentum });
 }
 
 interface ScheduleConfig {

@@ -27,7 +27,24 @@ export interface RunRecord {
 }
 
 /** The settings of TrainConfig, every one of which defines a run. */
-export const RUN_SETTINGS = ['width', 'epochs', 'batchSize', 'lr', 'optimizer', 'schedule', 'warmupSteps', 'momentum', 'weightDecay', 'labelSmoothing', 'auxWeight', 'clip', 'seed', 'ema', 'trainLimit', 'testLimit'] as const satisfies readonly (keyof TrainConfig)[];
+export const RUN_SETTINGS = [
+  'width',
+  'epochs',
+  'batchSize',
+  'lr',
+  'optimizer',
+  'schedule',
+  'warmupSteps',
+  'momentum',
+  'weightDecay',
+  'labelSmoothing',
+  'auxWeight',
+  'clip',
+  'seed',
+  'ema',
+  'trainLimit',
+  'testLimit',
+] as const satisfies readonly (keyof TrainConfig)[];
 export type RunSetting = (typeof RUN_SETTINGS)[number];
 
 /** A setting's value with "not set" made explicit where it has a meaning: no weight average is
@@ -59,7 +76,9 @@ export function readRunRecord(dir: string): RunRecord | undefined {
     throw new InceptError(`${path} is not valid JSON (${(e as Error).message})`);
   }
   if (doc.format !== FORMAT || !doc.config || typeof doc.trainImages !== 'number' || typeof doc.testImages !== 'number' || typeof doc.metrics !== 'string') {
-    throw new InceptError(`${path} is not a run record written by incept train (needs "format": "${FORMAT}", "config", "trainImages", "testImages" and "metrics")`);
+    throw new InceptError(
+      `${path} is not a run record written by incept train (needs "format": "${FORMAT}", "config", "trainImages", "testImages" and "metrics")`,
+    );
   }
   return { config: doc.config, trainImages: doc.trainImages, testImages: doc.testImages, metrics: doc.metrics, started: String(doc.started) };
 }

@@ -35,7 +35,9 @@ export interface RunLockOptions {
 function readLock(path: string): LockRecord | undefined {
   try {
     const r = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockRecord>;
-    return typeof r.pid === 'number' && typeof r.hostname === 'string' ? { pid: r.pid, hostname: r.hostname, started: String(r.started), command: String(r.command) } : undefined;
+    return typeof r.pid === 'number' && typeof r.hostname === 'string'
+      ? { pid: r.pid, hostname: r.hostname, started: String(r.started), command: String(r.command) }
+      : undefined;
   } catch {
     return undefined; // gone, or not what this module writes
   }
@@ -58,7 +60,12 @@ function describe(r: LockRecord): string {
 export async function acquireRunLock(dir: string, options: RunLockOptions = {}): Promise<RunLock> {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
-  const mine: LockRecord = { pid: process.pid, hostname: hostname(), started: new Date().toISOString(), command: options.command ?? process.argv.slice(1).join(' ') };
+  const mine: LockRecord = {
+    pid: process.pid,
+    hostname: hostname(),
+    started: new Date().toISOString(),
+    command: options.command ?? process.argv.slice(1).join(' '),
+  };
   const text = `${JSON.stringify(mine)}\n`;
   const tmp = `${path}.${globalThis.crypto.randomUUID()}.tmp`;
   writeFileSync(tmp, text, { flag: 'wx' });
@@ -72,10 +79,14 @@ export async function acquireRunLock(dir: string, options: RunLockOptions = {}):
       }
       const holder = readLock(path);
       if (holder && holder.hostname !== mine.hostname) {
-        throw new InceptError(`${dir} is in use by ${describe(holder)}, another machine, so whether it still runs cannot be checked from here. If it does not, delete ${path} and try again`);
+        throw new InceptError(
+          `${dir} is in use by ${describe(holder)}, another machine, so whether it still runs cannot be checked from here. If it does not, delete ${path} and try again`,
+        );
       }
       if (holder && alive(holder.pid)) {
-        throw new InceptError(`${dir} is in use by ${describe(holder)}: one training process per run folder. Wait for it to end, stop it, or use another --out folder`);
+        throw new InceptError(
+          `${dir} is in use by ${describe(holder)}: one training process per run folder. Wait for it to end, stop it, or use another --out folder`,
+        );
       }
       // Stale. Move it aside under a unique name, then check it was the stale lock that moved
       // (not a fresh one another process linked in the meantime) before linking ours.

@@ -25,11 +25,11 @@ import { Tape } from '../autograd/tape.js';
 import { InceptionV3 } from '../models/inception-v3.js';
 import { inceptionLoss } from '../nn/loss.js';
 import { globalNorm } from '../ops/reduce.js';
-import { BatchLoader, type LoaderState } from '../data/loader.js';
+import { BatchLoader } from '../data/loader.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { MetricsLog, readMetrics, renderTrainReport, type MetricRecord } from './metrics.js';
-import { createOptimizer, scheduleFor, type OptimizerChoice, type ScheduleChoice, type TrainOptimizer } from './optimizer-choice.js';
+import { createOptimizer, scheduleFor, type TrainOptimizer } from './optimizer-choice.js';
 import type { LearningRateSchedule } from '../optim/schedule.js';
 import { ExponentialMovingAverage } from '../optim/ema.js';
 import { readTrainCheckpoint, removeUnpublishedCheckpoints, writeTrainCheckpoint } from './checkpoint.js';
@@ -92,10 +92,20 @@ export class Trainer {
     this.model = new InceptionV3(engine, { variant: 'cifar10', width: config.width, seed: config.seed });
     this.tape = new Tape(engine);
     this.optimizer = createOptimizer(engine, this.model.parameters(), config);
-    this.loader = new BatchLoader(engine, train, { batchSize: config.batchSize, seed: config.seed, training: true, dropLast: true, ...(state ? { state: state.loader } : {}) });
+    this.loader = new BatchLoader(engine, train, {
+      batchSize: config.batchSize,
+      seed: config.seed,
+      training: true,
+      dropLast: true,
+      ...(state ? { state: state.loader } : {}),
+    });
     this.schedule = scheduleFor(config, this.loader.batchesPerEpoch);
     this.ema = config.ema ? new ExponentialMovingAverage(engine, this.model.parameters(), { decay: config.ema, numUpdates: true }) : undefined;
-    this.state = { ...(state ?? { config, step: 0, loader: this.loader.state, seconds: 0, epochLossSum: 0, epochLossCount: 0 }), trainImages: train.count, testImages: test.count };
+    this.state = {
+      ...(state ?? { config, step: 0, loader: this.loader.state, seconds: 0, epochLossSum: 0, epochLossCount: 0 }),
+      trainImages: train.count,
+      testImages: test.count,
+    };
   }
 
   /**
@@ -112,17 +122,31 @@ export class Trainer {
     options: { onMessage?: (m: string) => void } = {},
   ): Promise<Trainer> {
     const dir = resolve(outDir);
-    if (data.train.count < config.batchSize) throw new InceptError(`incept train: the batch size ${config.batchSize} is larger than the ${data.train.count} training images`);
-    for (const path of removeUnpublishedCheckpoints(dir)) options.onMessage?.(`removed ${path}: a checkpoint whose writing was cut short (it was never the one to resume from)`);
+    if (data.train.count < config.batchSize)
+      throw new InceptError(`incept train: the batch size ${config.batchSize} is larger than the ${data.train.count} training images`);
+    for (const path of removeUnpublishedCheckpoints(dir))
+      options.onMessage?.(`removed ${path}: a checkpoint whose writing was cut short (it was never the one to resume from)`);
     if (!resume) return new Trainer(engine, config, data.train, data.test, dir);
     const saved = await readTrainCheckpoint(dir, options);
     const differ = configDifferences(saved.state.config, config);
     if (differ.length) {
-      const what = differ.map((k) => `${k} (${String(settingValue(saved.state.config, k) ?? 'not set')} in the checkpoint, ${String(settingValue(config, k) ?? 'not set')} given)`).join(', ');
-      throw new InceptError(`Trainer.create: resuming ${dir} with a configuration that differs from its checkpoint's: ${what}. A resumed run keeps its configuration`);
+      const what = differ
+        .map(
+          (k) => `${k} (${String(settingValue(saved.state.config, k) ?? 'not set')} in the checkpoint, ${String(settingValue(config, k) ?? 'not set')} given)`,
+        )
+        .join(', ');
+      throw new InceptError(
+        `Trainer.create: resuming ${dir} with a configuration that differs from its checkpoint's: ${what}. A resumed run keeps its configuration`,
+      );
     }
-    for (const [split, was, now] of [['training', saved.state.trainImages, data.train.count], ['test', saved.state.testImages, data.test.count]] as const) {
-      if (was !== undefined && was !== now) throw new InceptError(`Trainer.create: the run in ${dir} was trained on ${was} ${split} images; the data given has ${now} (another data folder or limit?)`);
+    for (const [split, was, now] of [
+      ['training', saved.state.trainImages, data.train.count],
+      ['test', saved.state.testImages, data.test.count],
+    ] as const) {
+      if (was !== undefined && was !== now)
+        throw new InceptError(
+          `Trainer.create: the run in ${dir} was trained on ${was} ${split} images; the data given has ${now} (another data folder or limit?)`,
+        );
     }
     const t = new Trainer(engine, saved.state.config, data.train, data.test, dir, saved.state);
     t.loadTensors(saved.tensors);
@@ -144,11 +168,13 @@ export class Trainer {
     for (const [name, t] of model) {
       const v = tensors.get(`model.${name}`);
       if (!v) throw new InceptError(`incept train --resume: the checkpoint has no tensor model.${name}; it was written by another model configuration`);
-      if (v.length !== t.size) throw new InceptError(`incept train --resume: checkpoint tensor model.${name} has ${v.length} values, the model needs ${t.size}`);
+      if (v.length !== t.size)
+        throw new InceptError(`incept train --resume: checkpoint tensor model.${name} has ${v.length} values, the model needs ${t.size}`);
       this.engine.write(t, v);
     }
     this.model.invalidateFolded();
-    const part = (prefix: string) => new Map([...tensors].filter(([name]) => name.startsWith(prefix)).map(([name, v]) => [name.slice(prefix.length), v] as const));
+    const part = (prefix: string) =>
+      new Map([...tensors].filter(([name]) => name.startsWith(prefix)).map(([name, v]) => [name.slice(prefix.length), v] as const));
     this.optimizer.loadState(part('optimizer.'));
     this.ema?.loadState(part('ema.'));
   }
@@ -184,7 +210,10 @@ export class Trainer {
   /** Writes the HTML report from the metrics file. */
   writeReport(metricsPath: string, facts: [string, string][]): string {
     const records: MetricRecord[] = existsSync(metricsPath) ? readMetrics(metricsPath) : [];
-    return writeReport(join(this.outDir, 'report.html'), renderTrainReport(records, { title: `Inception-v3 (CIFAR-10 variant, width ${this.config.width}) training`, facts }));
+    return writeReport(
+      join(this.outDir, 'report.html'),
+      renderTrainReport(records, { title: `Inception-v3 (CIFAR-10 variant, width ${this.config.width}) training`, facts }),
+    );
   }
 
   /** Runs until the configured epochs are done or `control` stops it. */
@@ -215,10 +244,20 @@ export class Trainer {
     /** Evaluates (and logs it); at an epoch's end the epoch's loss sums start over, while a time
      * budget that stops mid-epoch keeps them, so the epoch's mean is the same when resumed. */
     const evaluateNow = async (epoch: number) => {
-      control.onMessage?.(`${epoch > 0 && Number.isInteger(epoch) ? `epoch ${epoch} done` : `stopping at epoch ${epoch.toFixed(2)}`}: evaluating on ${this.test.count} test images`);
+      control.onMessage?.(
+        `${epoch > 0 && Number.isInteger(epoch) ? `epoch ${epoch} done` : `stopping at epoch ${epoch.toFixed(2)}`}: evaluating on ${this.test.count} test images`,
+      );
       lastEval = await this.evaluate();
       const trainLoss = this.state.epochLossCount ? this.state.epochLossSum / this.state.epochLossCount : undefined;
-      metrics.write({ kind: 'eval', step: this.state.step, epoch, testAcc: lastEval.accuracy, testLoss: lastEval.loss, ...(trainLoss !== undefined ? { trainLoss } : {}), seconds: seconds() });
+      metrics.write({
+        kind: 'eval',
+        step: this.state.step,
+        epoch,
+        testAcc: lastEval.accuracy,
+        testLoss: lastEval.loss,
+        ...(trainLoss !== undefined ? { trainLoss } : {}),
+        seconds: seconds(),
+      });
       evaluatedAt = this.state.step;
       this.changedSinceSave = true;
       control.onEval?.({ ...lastEval, epoch });
@@ -258,7 +297,8 @@ export class Trainer {
         return (await total.read())[0]!;
       });
       this.tape.zeroGrad();
-      if (!Number.isFinite(loss)) throw new InceptError(`incept train: the loss became ${loss} at step ${step} (learning rate ${lr}); lower --lr or keep clipping on`);
+      if (!Number.isFinite(loss))
+        throw new InceptError(`incept train: the loss became ${loss} at step ${step} (learning rate ${lr}); lower --lr or keep clipping on`);
       losses.push(loss);
       this.state.step++;
       this.changedSinceSave = true;
@@ -270,7 +310,16 @@ export class Trainer {
       const imagesPerSecond = (1000 * windowImages) / Math.max(1, now - windowStart);
       control.onStep?.({ step: this.state.step, epoch, loss, lr, imagesPerSecond, stepsPerEpoch, totalSteps });
       if (this.state.step % logEvery === 0) {
-        metrics.write({ kind: 'step', step: this.state.step, epoch, loss, lr, imagesPerSecond, ...(gradNorm !== undefined ? { gradNorm } : {}), seconds: seconds() });
+        metrics.write({
+          kind: 'step',
+          step: this.state.step,
+          epoch,
+          loss,
+          lr,
+          imagesPerSecond,
+          ...(gradNorm !== undefined ? { gradNorm } : {}),
+          seconds: seconds(),
+        });
         windowStart = now;
         windowImages = 0;
       }
@@ -285,7 +334,14 @@ export class Trainer {
     if (stopped === 'time' && evaluatedAt !== this.state.step) await evaluateNow(this.state.step / stepsPerEpoch);
     // A checkpoint unless the newest one already holds this state (e.g. the epoch end just wrote it).
     if (this.changedSinceSave || !this.saved) await checkpoint();
-    return { steps: this.state.step, epochs: this.state.step / stepsPerEpoch, losses, ...(lastEval ? { lastEval } : {}), stopped, checkpoint: this.saved!.path };
+    return {
+      steps: this.state.step,
+      epochs: this.state.step / stepsPerEpoch,
+      losses,
+      ...(lastEval ? { lastEval } : {}),
+      stopped,
+      checkpoint: this.saved!.path,
+    };
   }
 
   dispose(): void {

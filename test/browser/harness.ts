@@ -160,7 +160,6 @@ function serve(files: Map<string, Uint8Array>): Promise<Server> {
   return listenOnLoopback(server);
 }
 
-
 /** Bundles, serves and runs page.ts in headless Chromium; resolves with everything observed. */
 export async function runBrowserPage(options: HarnessOptions): Promise<HarnessOutcome> {
   const executablePath = options.executablePath ?? chromiumPath();

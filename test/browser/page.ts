@@ -73,7 +73,8 @@ async function checkWorkgroupLimit(engine: Engine): Promise<void> {
       thrown = e;
     }
     if (!(thrown instanceof DeviceLimitError)) throw new Error(`expected a DeviceLimitError, got ${thrown === undefined ? 'no error' : message(thrown)}`);
-    if (!/^pageCopy \(kernel page_copy\.wgsl:copy\).*maxComputeWorkgroupsPerDimension/s.test(thrown.message)) throw new Error(`the error does not name the op, kernel and limit: ${thrown.message}`);
+    if (!/^pageCopy \(kernel page_copy\.wgsl:copy\).*maxComputeWorkgroupsPerDimension/s.test(thrown.message))
+      throw new Error(`the error does not name the op, kernel and limit: ${thrown.message}`);
     // Nothing was recorded, so the batch must flush cleanly.
     await engine.flush();
   });
@@ -99,7 +100,8 @@ async function checkWorkgroupMemory(engine: Engine): Promise<void> {
     } catch (e) {
       rejected = e;
     }
-    if (!(rejected instanceof GpuError)) throw new Error(`expected flush() to reject with a GpuError, got ${rejected === undefined ? 'no error' : message(rejected)}`);
+    if (!(rejected instanceof GpuError))
+      throw new Error(`expected flush() to reject with a GpuError, got ${rejected === undefined ? 'no error' : message(rejected)}`);
     if (!/page_greedy\.wgsl:greedy \(op pageGreedy\)/.test(rejected.message)) throw new Error(`the error does not name the kernel: ${rejected.message}`);
   });
 }

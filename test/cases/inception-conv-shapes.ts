@@ -34,7 +34,16 @@ export function convOutSize(l: Omit<InceptionConvLayer, 'layer'>): [number, numb
 }
 
 /** Square input, kernel kh×kw, one stride; pad is [top, bottom, left, right] ('valid' = zeros). */
-function conv(layer: string, size: number, cin: number, cout: number, kh: number, kw: number, stride = 1, pad: [number, number, number, number] = [0, 0, 0, 0]): InceptionConvLayer {
+function conv(
+  layer: string,
+  size: number,
+  cin: number,
+  cout: number,
+  kh: number,
+  kw: number,
+  stride = 1,
+  pad: [number, number, number, number] = [0, 0, 0, 0],
+): InceptionConvLayer {
   return { layer, h: size, w: size, cin, cout, kh, kw, strideH: stride, strideW: stride, pad };
 }
 
@@ -137,10 +146,7 @@ export const INCEPTION_CONV_LAYERS: readonly InceptionConvLayer[] = [
 ];
 
 /** AuxLogits (on Mixed_6e's 17×17×768 output after avgpool 5/3 → 5×5): conv0 1×1 → conv1 5×5 valid → fc 768→1000. */
-export const AUX_CONV_LAYERS: readonly InceptionConvLayer[] = [
-  conv('AuxLogits.conv0', 5, 768, 128, 1, 1),
-  conv('AuxLogits.conv1', 5, 128, 768, 5, 5),
-];
+export const AUX_CONV_LAYERS: readonly InceptionConvLayer[] = [conv('AuxLogits.conv0', 5, 768, 128, 1, 1), conv('AuxLogits.conv1', 5, 128, 768, 5, 5)];
 
 /** Everything but the name, as a key for deduplication. */
 function shapeKey(l: InceptionConvLayer): string {

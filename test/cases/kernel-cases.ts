@@ -193,7 +193,13 @@ function conv2dCases(): KernelCase[] {
             let ref: Float64Array = conv2dRef(x, p.x as Shape4, w, p.w as Shape4, g, bias).out;
             let epilogue: Epilogue | undefined;
             if (p.epilogue === 'bn-relu') {
-              const bn = { gamma: randomArray(rng, g.cout, 0.5, 1.5), beta: randomArray(rng, g.cout), mean: randomArray(rng, g.cout, -0.5, 0.5), variance: randomArray(rng, g.cout, 0.2, 2), eps: 1e-3 };
+              const bn = {
+                gamma: randomArray(rng, g.cout, 0.5, 1.5),
+                beta: randomArray(rng, g.cout),
+                mean: randomArray(rng, g.cout, -0.5, 0.5),
+                variance: randomArray(rng, g.cout, 0.2, 2),
+                eps: 1e-3,
+              };
               ref = reluRef(batchNormRef(ref, g.cout, bn.gamma, bn.beta, bn.mean, bn.variance, bn.eps));
               const folded = foldBatchNorm(bn);
               epilogue = { scale: engine.tensor(folded.scale), shift: engine.tensor(folded.shift), relu: true };
@@ -227,7 +233,10 @@ function layerCases(): KernelCase[] {
       run: (engine, rng) =>
         engine.scope(async () => {
           let worst: Comparison | undefined;
-          for (const shape of [[2, 9, 9, 8], [1, 7, 7, 5]] as Shape4[]) {
+          for (const shape of [
+            [2, 9, 9, 8],
+            [1, 7, 7, 5],
+          ] as Shape4[]) {
             const x = x4(engine, rng, shape);
             const ref = pool2dRef(x.host, shape, 'max', { kh: 3, kw: 3, strideH: 2, strideW: 2, pad: [0, 0, 0, 0] });
             const c = assertClose(await maxPool2d(x.t, { kernel: 3, stride: 2 }).y.read(), ref.out, 0, `maxPool2d ${shp(shape)}`);
@@ -245,8 +254,18 @@ function layerCases(): KernelCase[] {
           const shape: Shape4 = [1, 8, 8, 12];
           const x = x4(engine, rng, shape);
           const g = { kh: 3, kw: 3, strideH: 1, strideW: 1, pad: [1, 1, 1, 1] as [number, number, number, number] };
-          assertClose(await avgPool2d(x.t, { kernel: 3, stride: 1, padding: 1 }).read(), pool2dRef(x.host, shape, 'avg', g, true).out, ELEMENTWISE_TOLERANCE, 'avgPool2d, padding counted');
-          return assertClose(await avgPool2d(x.t, { kernel: 3, stride: 1, padding: 1, countIncludePad: false }).read(), pool2dRef(x.host, shape, 'avg', g, false).out, ELEMENTWISE_TOLERANCE, 'avgPool2d, padding excluded');
+          assertClose(
+            await avgPool2d(x.t, { kernel: 3, stride: 1, padding: 1 }).read(),
+            pool2dRef(x.host, shape, 'avg', g, true).out,
+            ELEMENTWISE_TOLERANCE,
+            'avgPool2d, padding counted',
+          );
+          return assertClose(
+            await avgPool2d(x.t, { kernel: 3, stride: 1, padding: 1, countIncludePad: false }).read(),
+            pool2dRef(x.host, shape, 'avg', g, false).out,
+            ELEMENTWISE_TOLERANCE,
+            'avgPool2d, padding excluded',
+          );
         }),
     },
     {
@@ -284,7 +303,12 @@ function layerCases(): KernelCase[] {
           const logits = randomArray(rng, 4 * 1000, -10, 10);
           const labels = [0, 999, 500, 3];
           const ref = crossEntropyRef(logits, 4, 1000, { labels }, 0.1);
-          return assertClose(await softmaxCrossEntropy(engine.tensor(logits, [4, 1000]), labels, { labelSmoothing: 0.1 }).losses.read(), ref, 1e-5, 'softmaxCrossEntropy');
+          return assertClose(
+            await softmaxCrossEntropy(engine.tensor(logits, [4, 1000]), labels, { labelSmoothing: 0.1 }).losses.read(),
+            ref,
+            1e-5,
+            'softmaxCrossEntropy',
+          );
         }),
     },
     {

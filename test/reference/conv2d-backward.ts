@@ -50,13 +50,26 @@ function expectLength(what: string, a: ArrayLike<number>, n: number): void {
 
 /** The conv's output shape [N, OH, OW, Cout]. */
 export function conv2dOutputShapeRef(xShape: Shape4, wShape: Shape4, g: ConvGeometryRef): [number, number, number, number] {
-  return [xShape[0], outputSize(xShape[1], g.padTop, g.padBottom, wShape[0], g.strideH), outputSize(xShape[2], g.padLeft, g.padRight, wShape[1], g.strideW), wShape[3]];
+  return [
+    xShape[0],
+    outputSize(xShape[1], g.padTop, g.padBottom, wShape[0], g.strideH),
+    outputSize(xShape[2], g.padLeft, g.padRight, wShape[1], g.strideW),
+    wShape[3],
+  ];
 }
 
 /** ∂L/∂x given dy = ∂L/∂y, shaped like x. */
 export function conv2dBackwardInputRef(dy: ArrayLike<number>, w: ArrayLike<number>, xShape: Shape4, wShape: Shape4, g: ConvGeometryRef): Float64Array {
-  expectLength('dy', dy, conv2dOutputShapeRef(xShape, wShape, g).reduce((a, b) => a * b));
-  expectLength('w', w, wShape.reduce((a, b) => a * b));
+  expectLength(
+    'dy',
+    dy,
+    conv2dOutputShapeRef(xShape, wShape, g).reduce((a, b) => a * b),
+  );
+  expectLength(
+    'w',
+    w,
+    wShape.reduce((a, b) => a * b),
+  );
   const dx = new Float64Array(xShape.reduce((a, b) => a * b));
   forEachProduct(xShape, wShape, g, (xi, wi, yi) => {
     dx[xi] = dx[xi]! + dy[yi]! * w[wi]!;
@@ -66,8 +79,16 @@ export function conv2dBackwardInputRef(dy: ArrayLike<number>, w: ArrayLike<numbe
 
 /** ∂L/∂w given dy = ∂L/∂y, shaped like w (HWIO). */
 export function conv2dBackwardWeightsRef(x: ArrayLike<number>, dy: ArrayLike<number>, xShape: Shape4, wShape: Shape4, g: ConvGeometryRef): Float64Array {
-  expectLength('dy', dy, conv2dOutputShapeRef(xShape, wShape, g).reduce((a, b) => a * b));
-  expectLength('x', x, xShape.reduce((a, b) => a * b));
+  expectLength(
+    'dy',
+    dy,
+    conv2dOutputShapeRef(xShape, wShape, g).reduce((a, b) => a * b),
+  );
+  expectLength(
+    'x',
+    x,
+    xShape.reduce((a, b) => a * b),
+  );
   const dw = new Float64Array(wShape.reduce((a, b) => a * b));
   forEachProduct(xShape, wShape, g, (xi, wi, yi) => {
     dw[wi] = dw[wi]! + x[xi]! * dy[yi]!;

@@ -82,7 +82,12 @@ export function batchNormRef(
   variance: ArrayLike<number>,
   eps: number,
 ): Float64Array {
-  for (const [name, v] of [['gamma', gamma], ['beta', beta], ['mean', mean], ['variance', variance]] as const) {
+  for (const [name, v] of [
+    ['gamma', gamma],
+    ['beta', beta],
+    ['mean', mean],
+    ['variance', variance],
+  ] as const) {
     if (v.length !== channels) throw new Error(`batchNormRef: ${name} has ${v.length} values, expected ${channels}`);
   }
   if (x.length % channels !== 0) throw new Error(`batchNormRef: ${x.length} values is not a multiple of ${channels} channels`);

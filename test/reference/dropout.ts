@@ -52,7 +52,7 @@ export function philox4x32_10(counter: readonly number[], key: readonly number[]
 
 /** A non-negative integer below 2^53 (or 2^53 itself) as [low word, high word]. */
 export function splitWords(v: number): [number, number] {
-  return [v % 2 ** 32 >>> 0, Math.floor(v / 2 ** 32) >>> 0];
+  return [(v % 2 ** 32) >>> 0, Math.floor(v / 2 ** 32) >>> 0];
 }
 
 /** uniform_i of dropout: counter (⌊i/4⌋, offset low, offset high, 0), key = seed's two words,

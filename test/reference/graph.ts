@@ -61,7 +61,15 @@ function conv(x: RefValue, n: number, graph: Graph, node: Extract<GraphNode, { o
   return { shape: [oh, ow, cout], data: out };
 }
 
-function pool(x: RefValue, n: number, kind: 'max' | 'avg', kernel: [number, number], stride: [number, number], padding: GraphPadding, countIncludePad: boolean): RefValue {
+function pool(
+  x: RefValue,
+  n: number,
+  kind: 'max' | 'avg',
+  kernel: [number, number],
+  stride: [number, number],
+  padding: GraphPadding,
+  countIncludePad: boolean,
+): RefValue {
   const [h, w, c] = x.shape as [number, number, number];
   const [top, bottom, left, right] = padding;
   const oh = outputSize(h, kernel[0], stride[0], top, bottom);

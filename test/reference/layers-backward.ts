@@ -17,7 +17,12 @@ export function maxPool2dBackwardRef(dy: ArrayLike<number>, argmax: ArrayLike<nu
 
 /** Average pooling: every output spreads dy/divisor over the real input elements of its window
  * (divisor KH·KW when `countIncludePad`, else the number of those elements). */
-export function avgPool2dBackwardRef(dy: ArrayLike<number>, xShape: readonly [number, number, number, number], g: PoolGeometryRef, countIncludePad: boolean): Float64Array {
+export function avgPool2dBackwardRef(
+  dy: ArrayLike<number>,
+  xShape: readonly [number, number, number, number],
+  g: PoolGeometryRef,
+  countIncludePad: boolean,
+): Float64Array {
   const [n, h, w, c] = xShape;
   const [top, bottom, left, right] = g.pad;
   const oh = Math.floor((h + top + bottom - g.kh) / g.strideH) + 1;

@@ -20,7 +20,13 @@ export interface PoolRefResult {
  * positions outside the input are padding: never the max, and in the average counted in the
  * divisor only when `countIncludePad`.
  */
-export function pool2dRef(x: ArrayLike<number>, shape: readonly [number, number, number, number], kind: 'max' | 'avg', g: PoolGeometryRef, countIncludePad = true): PoolRefResult {
+export function pool2dRef(
+  x: ArrayLike<number>,
+  shape: readonly [number, number, number, number],
+  kind: 'max' | 'avg',
+  g: PoolGeometryRef,
+  countIncludePad = true,
+): PoolRefResult {
   const [n, h, w, c] = shape;
   const [top, bottom, left, right] = g.pad;
   const oh = Math.floor((h + top + bottom - g.kh) / g.strideH) + 1;

@@ -72,7 +72,8 @@ export function toGrid(image: ImageRef): GridRef {
 
 /** Rows top .. top + height − 1 and columns left .. left + width − 1 of a grid. */
 export function cropGrid(g: GridRef, top: number, left: number, height: number, width: number): GridRef {
-  if (top < 0 || left < 0 || top + height > g.height || left + width > g.width) throw new Error(`crop ${top},${left} ${height}×${width} outside ${g.height}×${g.width}`);
+  if (top < 0 || left < 0 || top + height > g.height || left + width > g.width)
+    throw new Error(`crop ${top},${left} ${height}×${width} outside ${g.height}×${g.width}`);
   const out = new Float64Array(height * width * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

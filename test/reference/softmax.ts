@@ -17,7 +17,13 @@ export function softmaxRef(logits: ArrayLike<number>, rows: number, classes: num
  * Per-row −Σ_k q'_k log softmax(l)_k with q' = (1 − ε)·q + ε/K; q is one-hot of `labels` or the
  * given soft targets. log softmax computed as l − m − log Σ exp(l − m).
  */
-export function crossEntropyRef(logits: ArrayLike<number>, rows: number, classes: number, targets: { labels?: ArrayLike<number>; soft?: ArrayLike<number> }, eps: number): Float64Array {
+export function crossEntropyRef(
+  logits: ArrayLike<number>,
+  rows: number,
+  classes: number,
+  targets: { labels?: ArrayLike<number>; soft?: ArrayLike<number> },
+  eps: number,
+): Float64Array {
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let m = -Infinity;

@@ -38,7 +38,9 @@ export function assertClose(got: ArrayLike<number>, ref: ArrayLike<number>, tole
     throw new Error(`${what}: element ${c.nonFinite} is ${got[c.nonFinite]} (not finite: unwritten or overflowed); reference ${ref[c.nonFinite]}`);
   }
   if (!(c.relErr <= tolerance)) {
-    throw new Error(`${what}: relative error ${c.relErr.toExponential(2)} > ${tolerance} (worst at ${c.worstIndex}: got ${got[c.worstIndex]}, reference ${ref[c.worstIndex]})`);
+    throw new Error(
+      `${what}: relative error ${c.relErr.toExponential(2)} > ${tolerance} (worst at ${c.worstIndex}: got ${got[c.worstIndex]}, reference ${ref[c.worstIndex]})`,
+    );
   }
   return c;
 }

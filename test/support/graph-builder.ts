@@ -19,7 +19,14 @@ export class Builder {
   ) {}
 
   graph(output: string, outputIsProbabilities = false): Graph {
-    return { source: this.source, input: { name: 'x', shape: [...this.inputShape] }, output, nodes: [...this.nodes], weights: this.weights, outputIsProbabilities };
+    return {
+      source: this.source,
+      input: { name: 'x', shape: [...this.inputShape] },
+      output,
+      nodes: [...this.nodes],
+      weights: this.weights,
+      outputIsProbabilities,
+    };
   }
 
   shape(v: string): number[] {
@@ -33,11 +40,24 @@ export class Builder {
   }
 
   private weight(name: string, shape: number[], lo = -1, hi = 1): string {
-    this.weights.set(name, { shape, data: randomArray(this.rng, shape.reduce((a, b) => a * b, 1), lo, hi) });
+    this.weights.set(name, {
+      shape,
+      data: randomArray(
+        this.rng,
+        shape.reduce((a, b) => a * b, 1),
+        lo,
+        hi,
+      ),
+    });
     return name;
   }
 
-  conv(input: string, cout: number, kernel: [number, number], options: { stride?: [number, number]; padding?: GraphPadding; bias?: boolean; relu?: boolean; name?: string } = {}): string {
+  conv(
+    input: string,
+    cout: number,
+    kernel: [number, number],
+    options: { stride?: [number, number]; padding?: GraphPadding; bias?: boolean; relu?: boolean; name?: string } = {},
+  ): string {
     const cin = this.shape(input).at(-1)!;
     const name = options.name ?? `conv_${++this.count}`;
     const std = 1 / Math.sqrt(kernel[0] * kernel[1] * cin);
@@ -72,11 +92,20 @@ export class Builder {
     const fin = this.shape(input)[0]!;
     const name = `dense_${++this.count}`;
     const std = 1 / Math.sqrt(fin);
-    return this.add({ op: 'dense', name, inputs: [input], weight: this.weight(`${name}.w`, [fin, units], -std * 1.7, std * 1.7), ...(options.bias ? { bias: this.weight(`${name}.b`, [units]) } : {}), ...(options.relu ? { relu: true } : {}) });
+    return this.add({
+      op: 'dense',
+      name,
+      inputs: [input],
+      weight: this.weight(`${name}.w`, [fin, units], -std * 1.7, std * 1.7),
+      ...(options.bias ? { bias: this.weight(`${name}.b`, [units]) } : {}),
+      ...(options.relu ? { relu: true } : {}),
+    });
   }
 
   pool(op: 'maxPool' | 'avgPool', input: string, kernel: [number, number], stride: [number, number], padding: GraphPadding, countIncludePad = true): string {
-    return op === 'maxPool' ? this.add({ op, inputs: [input], kernel, stride, padding }) : this.add({ op, inputs: [input], kernel, stride, padding, countIncludePad });
+    return op === 'maxPool'
+      ? this.add({ op, inputs: [input], kernel, stride, padding })
+      : this.add({ op, inputs: [input], kernel, stride, padding, countIncludePad });
   }
 
   relu(input: string, name?: string): string {

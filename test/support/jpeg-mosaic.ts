@@ -110,7 +110,8 @@ export function encodeMosaicJpeg(plan: MosaicPlan): Uint8Array {
   const mcuRows = Math.ceil(height / 16);
   const dc = huffmanCodes(DC_BITS, DC_VALUES);
   const head = [
-    0xff, 0xd8,
+    0xff,
+    0xd8,
     ...segment(0xe0, [0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]), // JFIF 1.1
     ...segment(0xdb, [0x00, ...new Array<number>(64).fill(8)]),
     // SOF0: 8-bit samples, height, width, Y at 2 × 2, Cb and Cr at 1 × 1, all with table 0.
@@ -136,7 +137,13 @@ export function encodeMosaicJpeg(plan: MosaicPlan): Uint8Array {
   };
   for (let my = 0; my < mcuRows; my++) {
     for (let mx = 0; mx < mcuCols; mx++) {
-      for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) block(0, plan.luma[(2 * my + dy) * 2 * mcuCols + 2 * mx + dx]!);
+      for (const [dy, dx] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ] as const)
+        block(0, plan.luma[(2 * my + dy) * 2 * mcuCols + 2 * mx + dx]!);
       block(1, plan.cb[my * mcuCols + mx]!);
       block(2, plan.cr[my * mcuCols + mx]!);
     }

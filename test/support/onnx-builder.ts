@@ -4,7 +4,16 @@
  * helpers and a runner for onnxruntime-node, the independent reference.
  */
 import * as ort from 'onnxruntime-node';
-import { AttributeType, DataType, encodeModelProto, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../src/io/onnx/schema.js';
+import {
+  AttributeType,
+  DataType,
+  encodeModelProto,
+  type AttributeProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../../src/io/onnx/schema.js';
 
 /** An attribute value: an integer is INT, an array of integers INTS, a string STRING; floats
  * must say so ({ f } / { floats }), since 1 could be either. */
@@ -41,7 +50,10 @@ function attribute(name: string, v: AttrValue): AttributeProto {
 }
 
 function valueInfo(name: string, dims: (number | string)[], elemType: number = DataType.FLOAT): ValueInfoProto {
-  return { name, type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } } };
+  return {
+    name,
+    type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },
+  };
 }
 
 export class OnnxBuilder {
@@ -77,7 +89,14 @@ export class OnnxBuilder {
     const name = options.name ?? `${opType.toLowerCase()}${this.count++}`;
     const outputs = options.outputs ?? [`${name}_out`];
     const list = Object.entries(attrs).map(([k, v]) => attribute(k, v));
-    this.nodes.push({ op_type: opType, name, input: inputs, output: outputs, ...(list.length ? { attribute: list } : {}), ...(options.domain ? { domain: options.domain } : {}) });
+    this.nodes.push({
+      op_type: opType,
+      name,
+      input: inputs,
+      output: outputs,
+      ...(list.length ? { attribute: list } : {}),
+      ...(options.domain ? { domain: options.domain } : {}),
+    });
     return outputs[0]!;
   }
 
@@ -98,14 +117,18 @@ export class OnnxBuilder {
 /** [N, C, H, W] → [N, H, W, C]. */
 export function nchwToNhwc(data: Float32Array, [n, c, h, w]: readonly number[]): Float32Array {
   const out = new Float32Array(data.length);
-  for (let b = 0; b < n!; b++) for (let k = 0; k < c!; k++) for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) out[((b * h! + y) * w! + x) * c! + k] = data[((b * c! + k) * h! + y) * w! + x]!;
+  for (let b = 0; b < n!; b++)
+    for (let k = 0; k < c!; k++)
+      for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) out[((b * h! + y) * w! + x) * c! + k] = data[((b * c! + k) * h! + y) * w! + x]!;
   return out;
 }
 
 /** [N, H, W, C] → [N, C, H, W]. */
 export function nhwcToNchw(data: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
   const out = new Float32Array(data.length);
-  for (let b = 0; b < n!; b++) for (let k = 0; k < c!; k++) for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) out[((b * c! + k) * h! + y) * w! + x] = data[((b * h! + y) * w! + x) * c! + k]!;
+  for (let b = 0; b < n!; b++)
+    for (let k = 0; k < c!; k++)
+      for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) out[((b * c! + k) * h! + y) * w! + x] = data[((b * h! + y) * w! + x) * c! + k]!;
   return out;
 }
 
@@ -167,7 +190,12 @@ export const ONNX_CASES: OnnxCase[] = [
     build(rng) {
       const b = new OnnxBuilder(13).input('input_1', ['batch', 9, 7, 3]);
       let y = b.node('Transpose', ['input_1'], { perm: [0, 3, 1, 2] }, { name: 'transpose_in' });
-      y = b.node('Conv', [y, convWeight(b, rng, 'conv.w', [5, 3, 3, 3]), b.initializer('conv.b', [5], uniform(rng, 5))], { kernel_shape: [3, 3], strides: [2, 1], pads: [1, 1, 1, 1] }, { name: 'conv' });
+      y = b.node(
+        'Conv',
+        [y, convWeight(b, rng, 'conv.w', [5, 3, 3, 3]), b.initializer('conv.b', [5], uniform(rng, 5))],
+        { kernel_shape: [3, 3], strides: [2, 1], pads: [1, 1, 1, 1] },
+        { name: 'conv' },
+      );
       y = b.node('Relu', [y]);
       y = b.node('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
       y = b.node('GlobalAveragePool', [y]);
@@ -199,7 +227,12 @@ export const ONNX_CASES: OnnxCase[] = [
       y = b.node('Relu', [y]);
       y = b.node('GlobalAveragePool', [y]);
       y = b.node('Flatten', [y]);
-      b.node('Gemm', [y, b.initializer('fc.w', [2, 4], uniform(rng, 8)), b.initializer('fc.b', [2], uniform(rng, 2))], { transB: 1 }, { name: 'fc', outputs: ['logits'] });
+      b.node(
+        'Gemm',
+        [y, b.initializer('fc.w', [2, 4], uniform(rng, 8)), b.initializer('fc.b', [2], uniform(rng, 2))],
+        { transB: 1 },
+        { name: 'fc', outputs: ['logits'] },
+      );
       return b.output('logits', ['batch', 2]).build();
     },
   },
@@ -219,7 +252,7 @@ export const ONNX_CASES: OnnxCase[] = [
       let y = b.node('Concat', chans, { axis: -3 });
       y = b.node('Conv', [y, convWeight(b, rng, 'conv.w', [3, 2, 3, 3])], { kernel_shape: [3, 3], pads: [2, 1, 0, 1] }, { name: 'conv' });
       y = b.node('GlobalAveragePool', [y]);
-      y = b.node('Flatten', [y], {}, { outputs: ['out'] });
+      b.node('Flatten', [y], {}, { outputs: ['out'] });
       return b.output('out', ['batch', 3]).build();
     },
   },
@@ -289,7 +322,12 @@ export const ONNX_CASES: OnnxCase[] = [
     chw: [3, 10, 11],
     build(rng) {
       const b = new OnnxBuilder(11, 6).input('x', ['batch', 3, 10, 11]);
-      let y = b.node('Conv', ['x', convWeight(b, rng, 'c1.w', [4, 3, 2, 3]), b.initializer('c1.b', [4], uniform(rng, 4))], { auto_pad: 'SAME_LOWER', strides: [2, 2] }, { name: 'c1' }); // [N, 4, 5, 6]
+      let y = b.node(
+        'Conv',
+        ['x', convWeight(b, rng, 'c1.w', [4, 3, 2, 3]), b.initializer('c1.b', [4], uniform(rng, 4))],
+        { auto_pad: 'SAME_LOWER', strides: [2, 2] },
+        { name: 'c1' },
+      ); // [N, 4, 5, 6]
       y = b.node('Identity', [y], {}, { name: 'identity' });
       y = b.node('Conv', [y, convWeight(b, rng, 'c2.w', [5, 4, 2, 2])], { auto_pad: 'VALID' }, { name: 'c2' }); // [N, 5, 4, 5]
       y = b.node('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, { name: 'maxpool_ceil' }); // [N, 5, 2, 3]

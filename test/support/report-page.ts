@@ -29,7 +29,12 @@ export async function drawReport(browser: Browser, html: string): Promise<DrawnR
     );
     const state = await page.evaluate(() => {
       const w = window as unknown as { __chartsDrawn?: number; __chartError?: string };
-      return { drawn: w.__chartsDrawn, error: w.__chartError, tableRows: document.querySelectorAll('tbody tr').length, tables: document.querySelectorAll('table').length };
+      return {
+        drawn: w.__chartsDrawn,
+        error: w.__chartError,
+        tableRows: document.querySelectorAll('tbody tr').length,
+        tables: document.querySelectorAll('table').length,
+      };
     });
     return { ...state, pageErrors };
   } finally {

@@ -5,7 +5,6 @@
  * interpreter of the IR that tells an importer mistake from an engine one.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Graph } from '../../src/graph/ir.js';
 import { f16BitsToNumber } from '../../src/io/safetensors.js';
 import { randomArray, type Rng } from './random.js';
 
@@ -119,7 +118,10 @@ export function publish(artifacts: tf.io.ModelArtifacts, options: { shardBytes?:
     } else if (q === 'float16') {
       const bits = Uint16Array.from(data, (v) => f32ToF16Bits(v));
       parts.push(new Uint8Array(bits.buffer));
-      values.set(spec.name, Float32Array.from(bits, (b) => f16BitsToNumber(b)));
+      values.set(
+        spec.name,
+        Float32Array.from(bits, (b) => f16BitsToNumber(b)),
+      );
       weights.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
     } else {
       const levels = q === 'uint8' ? 255 : 65535;
@@ -202,14 +204,23 @@ export function toKeras3Topology(topology: Record<string, any>): Record<string, 
 // ------------------------------------------------------------------------------ models
 
 /** Keras's conv2d_bn: a conv without bias, BatchNorm without γ (scale=False), ReLU. */
-function convBn(x: tf.SymbolicTensor, filters: number, kh: number, kw: number, name: string, strides = 1, padding: 'same' | 'valid' = 'same'): tf.SymbolicTensor {
+function convBn(
+  x: tf.SymbolicTensor,
+  filters: number,
+  kh: number,
+  kw: number,
+  name: string,
+  strides = 1,
+  padding: 'same' | 'valid' = 'same',
+): tf.SymbolicTensor {
   const c = tf.layers.conv2d({ filters, kernelSize: [kh, kw], strides, padding, useBias: false, name: `${name}_conv` }).apply(x) as tf.SymbolicTensor;
   const b = tf.layers.batchNormalization({ axis: 3, scale: false, name: `${name}_bn` }).apply(c) as tf.SymbolicTensor;
   return tf.layers.activation({ activation: 'relu', name }).apply(b) as tf.SymbolicTensor;
 }
 
 const concatOf = (xs: tf.SymbolicTensor[], name: string): tf.SymbolicTensor => tf.layers.concatenate({ axis: 3, name }).apply(xs) as tf.SymbolicTensor;
-const avgSame = (x: tf.SymbolicTensor, name: string): tf.SymbolicTensor => tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name }).apply(x) as tf.SymbolicTensor;
+const avgSame = (x: tf.SymbolicTensor, name: string): tf.SymbolicTensor =>
+  tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name }).apply(x) as tf.SymbolicTensor;
 
 /**
  * Keras's InceptionV3 in miniature at 75×75 (its smallest input): the stem (3×3/2 valid, 3×3

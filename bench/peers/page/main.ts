@@ -60,8 +60,7 @@ function nhwcToNchw(x: Float32Array, n: number, h: number, w: number, c: number)
   const out = new Float32Array(x.length);
   for (let b = 0; b < n; b++)
     for (let y = 0; y < h; y++)
-      for (let xx = 0; xx < w; xx++)
-        for (let k = 0; k < c; k++) out[((b * c + k) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + k]!;
+      for (let xx = 0; xx < w; xx++) for (let k = 0; k < c; k++) out[((b * c + k) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + k]!;
   return out;
 }
 
@@ -82,7 +81,8 @@ async function main(): Promise<void> {
   await progress('page started');
   const config = (await (await fetch('/config.json')).json()) as PageConfig;
   if (!('gpu' in navigator) || !navigator.gpu) throw new LibraryError('WebGPU', 'navigator.gpu is undefined (WebGPU disabled, or not a secure context)');
-  if (!crossOriginIsolated) throw new LibraryError('page', 'the page is not cross-origin isolated (COOP/COEP headers missing); ONNX Runtime Web needs it for wasm threads');
+  if (!crossOriginIsolated)
+    throw new LibraryError('page', 'the page is not cross-origin isolated (COOP/COEP headers missing); ONNX Runtime Web needs it for wasm threads');
 
   const bytes = await step('page', 'fetching /model.onnx', async () => {
     const res = await fetch('/model.onnx');
@@ -204,7 +204,9 @@ async function main(): Promise<void> {
       }
       // The peers against each other too: tells which side a difference comes from.
       const peerVsPeer = maxRelErr(outputs[2]!, outputs[1]!);
-      await progress(`batch ${batch}: round ${round}/${config.repeats}: ${times.join(', ')}; max rel err vs engine: ${row.peers['tfjs-webgpu'].maxRelErr.toExponential(1)} / ${row.peers['ort-web-webgpu'].maxRelErr.toExponential(1)}, ORT vs TF.js ${peerVsPeer.toExponential(1)}`);
+      await progress(
+        `batch ${batch}: round ${round}/${config.repeats}: ${times.join(', ')}; max rel err vs engine: ${row.peers['tfjs-webgpu'].maxRelErr.toExponential(1)} / ${row.peers['ort-web-webgpu'].maxRelErr.toExponential(1)}, ORT vs TF.js ${peerVsPeer.toExponential(1)}`,
+      );
     }
     rows.push(row);
   }

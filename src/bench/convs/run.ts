@@ -91,9 +91,10 @@ export async function runConvBench(engine: Engine, options: ConvBenchOptions = {
   const repeats = options.repeats ?? 7;
   const progress = options.onProgress ?? (() => undefined);
   if (!Number.isInteger(batch) || batch < 1) throw new InceptError(`bench convs: batch must be a positive integer, got ${batch}`);
-  const shapes = INCEPTION_CONV_SHAPES.map((s) => ({ s, g: convGeometry('bench convs', [batch, s.h, s.w, s.cin], [s.kh, s.kw, s.cin, s.cout], [s.strideH, s.strideW], s.pad) })).filter(
-    ({ s, g }) => matchesFilter(options.filter, describe(g), ...s.layers),
-  );
+  const shapes = INCEPTION_CONV_SHAPES.map((s) => ({
+    s,
+    g: convGeometry('bench convs', [batch, s.h, s.w, s.cin], [s.kh, s.kw, s.cin, s.cout], [s.strideH, s.strideW], s.pad),
+  })).filter(({ s, g }) => matchesFilter(options.filter, describe(g), ...s.layers));
   if (shapes.length === 0) throw new InceptError(`bench convs: no Inception-v3 conv shape or layer matches '${options.filter}'`);
 
   progress('measuring the matmul peak');
@@ -124,11 +125,22 @@ export async function runConvBench(engine: Engine, options: ConvBenchOptions = {
     const row = await engine.scope(async () => {
       const x = engine.randomNormal([batch, g.h, g.w, g.cin], { seed: seed++ });
       const w = engine.randomNormal([g.kh, g.kw, g.cin, g.cout], { seed: seed++, std: Math.sqrt(2 / (g.kh * g.kw * g.cin)) });
-      const opts = { stride: [g.strideH, g.strideW] as [number, number], padding: [g.padTop, g.padBottom, g.padLeft, g.padRight] as [number, number, number, number] };
+      const opts = {
+        stride: [g.strideH, g.strideW] as [number, number],
+        padding: [g.padTop, g.padBottom, g.padLeft, g.padRight] as [number, number, number, number],
+      };
       const y = conv2d(x, w, opts);
       let r = 0x9e3779b9;
-      const random = () => ((r = (Math.imul(r ^ (r >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296);
-      const maxRelErr = sampledConvError((await x.read()) as Float32Array, (await w.read()) as Float32Array, (await y.read()) as Float32Array, g, undefined, 128, random);
+      const random = () => (r = (Math.imul(r ^ (r >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296;
+      const maxRelErr = sampledConvError(
+        (await x.read()) as Float32Array,
+        (await w.read()) as Float32Array,
+        (await y.read()) as Float32Array,
+        g,
+        undefined,
+        128,
+        random,
+      );
       const work: Record<string, () => unknown> = { dispatched: () => conv2d(x, w, opts) };
       const candidates: Conv2dVariant[] = options.allVariants ? conv2dCandidates(g, engine) : [];
       for (const v of candidates) work[v] = () => conv2d(x, w, { ...opts, variant: v });
@@ -157,7 +169,16 @@ export async function runConvBench(engine: Engine, options: ConvBenchOptions = {
     });
     rows.push(row);
   }
-  return { adapter: engine.adapterName, date, timing: engine.profiler.timing, batch, peakGflops: peak.gflops, peakKernel: peak.variant, ...(tuning ? { tuning } : {}), rows };
+  return {
+    adapter: engine.adapterName,
+    date,
+    timing: engine.profiler.timing,
+    batch,
+    peakGflops: peak.gflops,
+    peakKernel: peak.variant,
+    ...(tuning ? { tuning } : {}),
+    rows,
+  };
 }
 
 export interface ConvBenchTableOptions {
@@ -198,13 +219,19 @@ export function formatConvBenchTable(r: ConvBenchResult, options: ConvBenchTable
     { head: 'GFLOP/s', priority: 4, cell: (row) => row.gflops.toFixed(2) },
     { head: 'of peak', cell: (row) => `${(100 * row.shareOfPeak).toFixed(0)}%` },
     { head: 'max rel err', priority: 1, cell: (row) => row.maxRelErr.toExponential(1) },
-    { head: 'layers', priority: 0, cell: (row) => (format === 'md' ? row.layers.join(', ') : row.layers.length > 2 ? `${row.layers[0]} … (${row.layers.length})` : row.layers.join(', ')) },
+    {
+      head: 'layers',
+      priority: 0,
+      cell: (row) => (format === 'md' ? row.layers.join(', ') : row.layers.length > 2 ? `${row.layers[0]} … (${row.layers.length})` : row.layers.join(', ')),
+    },
   ];
   const table = format === 'md' ? { lines: markdownTable(cols, r.rows), dropped: [] } : textTable(cols, r.rows, { width: options.width });
   const lines = [
     `Inception-v3 convolutions, batch ${r.batch}, on ${r.adapter} · matmul peak ${r.peakGflops.toFixed(2)} GFLOP/s (${r.peakKernel}) · timing: ${r.timing} · ${r.date}`,
     ...(format === 'md' ? [''] : []),
-    r.tuning ? `tuning: ${r.tuning.problems} problems in ${(r.tuning.ms / 1000).toFixed(1)} s (budget ${(r.tuning.budgetMs / 1000).toFixed(0)} s)` : 'tuning: off (stored or heuristic choices)',
+    r.tuning
+      ? `tuning: ${r.tuning.problems} problems in ${(r.tuning.ms / 1000).toFixed(1)} s (budget ${(r.tuning.budgetMs / 1000).toFixed(0)} s)`
+      : 'tuning: off (stored or heuristic choices)',
     '',
     ...table.lines,
     ...droppedNote(table.dropped, options.width),
@@ -213,14 +240,19 @@ export function formatConvBenchTable(r: ConvBenchResult, options: ConvBenchTable
   const all = r.rows.filter((row) => row.variants);
   if (all.length > 0) {
     lines.push('', 'every applicable variant, GFLOP/s (same rounds as the dispatched one):');
-    for (const row of all) lines.push(`${format === 'md' ? '- ' : '  '}${row.shape.padEnd(shapeWidth)}  ${row.variants!.map((v) => `${v.variant} ${v.gflops.toFixed(2)}`).join(' · ')}`);
+    for (const row of all)
+      lines.push(
+        `${format === 'md' ? '- ' : '  '}${row.shape.padEnd(shapeWidth)}  ${row.variants!.map((v) => `${v.variant} ${v.gflops.toFixed(2)}`).join(' · ')}`,
+      );
   }
   const summary = (kind: ConvKind, pick: (row: ConvBenchRow) => boolean, what: string) => {
     const rs = r.rows.filter((row) => row.kind === kind && pick(row));
     if (rs.length === 0) return;
     const worst = rs.reduce((a, b) => (a.shareOfPeak <= b.shareOfPeak ? a : b));
     const below = rs.filter((row) => row.shareOfPeak < 0.7).length;
-    lines.push(`${what}: ${rs.length} shapes, lowest ${(100 * worst.shareOfPeak).toFixed(0)}% of peak (${worst.shape}); ${below === 0 ? 'all' : `${rs.length - below} of ${rs.length}`} at ≥ 70%`);
+    lines.push(
+      `${what}: ${rs.length} shapes, lowest ${(100 * worst.shareOfPeak).toFixed(0)}% of peak (${worst.shape}); ${below === 0 ? 'all' : `${rs.length - below} of ${rs.length}`} at ≥ 70%`,
+    );
   };
   lines.push('');
   summary('general', (row) => row.kh === 3 && row.kw === 3, '3×3 convs');

@@ -17,7 +17,15 @@ export interface SampledEpilogue {
  * max |y − ref| / max |ref| over `samples` random outputs (Infinity if a sample is not finite).
  * x is NHWC, w HWIO, y NHWC, all as the GPU saw or wrote them.
  */
-export function sampledConvError(x: Float32Array, w: Float32Array, y: Float32Array, g: ConvGeometry, epi: SampledEpilogue | undefined, samples: number, random: () => number): number {
+export function sampledConvError(
+  x: Float32Array,
+  w: Float32Array,
+  y: Float32Array,
+  g: ConvGeometry,
+  epi: SampledEpilogue | undefined,
+  samples: number,
+  random: () => number,
+): number {
   let maxErr = 0;
   let maxRef = 0;
   const outputs = g.n * g.oh * g.ow * g.cout;

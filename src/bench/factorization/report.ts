@@ -157,7 +157,9 @@ export function formatFactorizationTable(r: FactorizationResult, options: Factor
     { head: 'MACs fact', right: true, priority: 4, cell: (row) => formatCount(row.factorized.macs) },
     { head: 'params full', right: true, priority: 1, cell: (row) => formatCount(row.full.params) },
     { head: 'params fact', right: true, priority: 1, cell: (row) => formatCount(row.factorized.params) },
-    ...(r.rows.some((row) => row.paperRatio !== undefined) ? [{ head: 'paper', right: true, priority: 5, cell: (row: FactorizationRow) => (row.paperRatio !== undefined ? formatRatio(row.paperRatio) : DASH) }] : []),
+    ...(r.rows.some((row) => row.paperRatio !== undefined)
+      ? [{ head: 'paper', right: true, priority: 5, cell: (row: FactorizationRow) => (row.paperRatio !== undefined ? formatRatio(row.paperRatio) : DASH) }]
+      : []),
     { head: 'predicted', right: true, cell: (row) => formatRatio(row.predictedRatio) },
     { head: 'measured', right: true, cell: (row) => formatRatio(row.measuredRatio) },
     ...(target ? [{ head: 'target', right: true, priority: 9, cell: (row: FactorizationRow) => formatTarget(row) }] : []),
@@ -169,8 +171,7 @@ export function formatFactorizationTable(r: FactorizationResult, options: Factor
       head: fused ? 'GFLOP/s full/fact/fused' : 'GFLOP/s full/fact',
       right: true,
       priority: 3,
-      cell: (row) =>
-        [row.full.gflops, row.factorized.gflops, ...(fused ? [row.fused?.gflops] : [])].map(formatGflops).join(' / '),
+      cell: (row) => [row.full.gflops, row.factorized.gflops, ...(fused ? [row.fused?.gflops] : [])].map(formatGflops).join(' / '),
     },
     {
       head: fused ? 'variants full | fact | fused' : 'variants full | fact',
@@ -180,8 +181,7 @@ export function formatFactorizationTable(r: FactorizationResult, options: Factor
     {
       head: 'max rel err',
       priority: 2,
-      cell: (row) =>
-        [row.full.maxRelErr, row.factorized.maxRelErr, ...(fused ? [row.fused?.maxRelErr] : [])].map(formatRelErr).join(' / '),
+      cell: (row) => [row.full.maxRelErr, row.factorized.maxRelErr, ...(fused ? [row.fused?.maxRelErr] : [])].map(formatRelErr).join(' / '),
     },
   ];
 

@@ -62,7 +62,13 @@ function runSide(x: Tensor, side: Side, fused?: Epilogue): Tensor[] {
 }
 
 /** Each conv of a side against sampled float64 sums, given the input it read; the worst error. */
-async function checkSide(x: Tensor, side: Side, fused: { epi: Epilogue; host: SampledEpilogue } | undefined, samples: number, random: () => number): Promise<number> {
+async function checkSide(
+  x: Tensor,
+  side: Side,
+  fused: { epi: Epilogue; host: SampledEpilogue } | undefined,
+  samples: number,
+  random: () => number,
+): Promise<number> {
   const engine = x.owner as unknown as Engine;
   return engine.scope(async () => {
     const outs = runSide(x, side, fused?.epi);
@@ -124,7 +130,8 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
   const samples = options.samples ?? 256;
   const progress = options.onProgress ?? (() => undefined);
   const pairs = FACTORIZATION_PAIRS.filter((p) => matchesFilter(options.filter, p.name));
-  if (pairs.length === 0) throw new InceptError(`bench factorization: no pair matches '${options.filter}'; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
+  if (pairs.length === 0)
+    throw new InceptError(`bench factorization: no pair matches '${options.filter}'; pairs: ${FACTORIZATION_PAIRS.map((p) => p.name).join('; ')}`);
   for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new InceptError(`bench factorization: batch sizes must be positive integers, got ${b}`);
   const date = new Date().toISOString();
 
@@ -191,11 +198,24 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
         const errFused = await checkSide(x, factorized, { epi, host }, samples, random);
 
         // Side by side, round by round, so the machine's drift falls on all three alike.
-        const t = await measureSideBySide(engine, label, { full: () => runSide(x, full), factorized: () => runSide(x, factorized), fused: () => runSide(x, factorized, epi) }, { warmup, repeats, minRepeats: repeats });
+        const t = await measureSideBySide(
+          engine,
+          label,
+          { full: () => runSide(x, full), factorized: () => runSide(x, factorized), fused: () => runSide(x, factorized, epi) },
+          { warmup, repeats, minRepeats: repeats },
+        );
         const [tFull, tFact, tFused] = [t.full, t.factorized, t.fused];
         const fullSide = sideResult(full, tFull, errFull);
         const factSide = sideResult(factorized, tFact, errFact);
-        const fused: FusedResult = { ms: tFused.ms, msMin: tFused.msMin, msMax: tFused.msMax, gflops: gflopsOf(factSide.macs, tFused.ms), variant: variantOf(tFused), maxRelErr: errFused, runs: tFused.runs };
+        const fused: FusedResult = {
+          ms: tFused.ms,
+          msMin: tFused.msMin,
+          msMax: tFused.msMax,
+          gflops: gflopsOf(factSide.macs, tFused.ms),
+          variant: variantOf(tFused),
+          maxRelErr: errFused,
+          runs: tFused.runs,
+        };
         const r = withRatios({
           name: pair.name,
           group: pair.group,
@@ -208,7 +228,9 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
         return { ...r, paperRatio: pair.paperRatio, targetRatio: targetRatio(r.predictedRatio) };
       });
       rows.push(row);
-      progress(`${label}: full ${row.full.ms.toFixed(2)} ms, factorized ${row.factorized.ms.toFixed(2)} ms (ratio ${row.measuredRatio.toFixed(2)}, predicted ${row.predictedRatio.toFixed(2)})`);
+      progress(
+        `${label}: full ${row.full.ms.toFixed(2)} ms, factorized ${row.factorized.ms.toFixed(2)} ms (ratio ${row.measuredRatio.toFixed(2)}, predicted ${row.predictedRatio.toFixed(2)})`,
+      );
     }
   }
   return {
@@ -219,7 +241,9 @@ export async function runFactorization(engine: Engine, options: FactorizationOpt
     timing: engine.profiler.timing,
     quick,
     engineVersion: pkg.version,
-    ...(tuningBudget > 0 ? { tuning: { ms: tuningBudget - tuningLeft, budgetMs: tuningBudget, problems: tunedProblems, store: engine.tuner.store.description } } : {}),
+    ...(tuningBudget > 0
+      ? { tuning: { ms: tuningBudget - tuningLeft, budgetMs: tuningBudget, problems: tunedProblems, store: engine.tuner.store.description } }
+      : {}),
     rows,
   };
 }

@@ -34,7 +34,11 @@ export const f1 = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v
 export function table(head: string[], body: string[][], leftColumns = 1, leftTrailing = 0): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const left = (i: number) => i < leftColumns || i >= head.length - leftTrailing;
-  const line = (cells: string[]) => cells.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
 }
 
@@ -57,7 +61,9 @@ function peerTable(p: PeerReport): { head: string[]; body: string[][] } {
 function peerLines(p: PeerReport): string[] {
   const { head, body } = peerTable(p);
   return [
-    `Against the peers (wall time, input upload to logits read; ratio = peer / engine per round, median (min–max); ${Object.entries(p.adapters).map(([env, a]) => `${env}: ${a}`).join('; ')}):`,
+    `Against the peers (wall time, input upload to logits read; ratio = peer / engine per round, median (min–max); ${Object.entries(p.adapters)
+      .map(([env, a]) => `${env}: ${a}`)
+      .join('; ')}):`,
     ...table(head, body),
   ];
 }
@@ -70,7 +76,16 @@ export function formatModelBench(r: ModelBenchResult): string {
     'Inference forward (BatchNorm folded into the convs):',
     ...table(
       ['batch', 'GPU ms', 'min–max', 'ms/image', 'wall ms', 'GFLOP/s', 'peak MiB', 'dispatches'],
-      r.forward.map((f) => [String(f.batch), f1(f.gpuMs), `${f1(f.gpuMsMin)}–${f1(f.gpuMsMax)}`, f1(f.gpuMs / f.batch), f1(f.wallMs), f1(f.gflops), f1(f.peakBytes / MiB), String(f.dispatches)]),
+      r.forward.map((f) => [
+        String(f.batch),
+        f1(f.gpuMs),
+        `${f1(f.gpuMsMin)}–${f1(f.gpuMsMax)}`,
+        f1(f.gpuMs / f.batch),
+        f1(f.wallMs),
+        f1(f.gflops),
+        f1(f.peakBytes / MiB),
+        String(f.dispatches),
+      ]),
       0,
     ),
   ];
@@ -78,10 +93,21 @@ export function formatModelBench(r: ModelBenchResult): string {
   if (last) {
     lines.push('', `GPU time by block, forward at batch ${last.batch}:`);
     const blocks = byBlock(last.layers, (l) => l.ms);
-    lines.push(...table(['block', 'GPU ms', 'share'], blocks.map((b) => [b.block, f1(b.value), `${((100 * b.value) / last.gpuMs).toFixed(1)}%`])));
+    lines.push(
+      ...table(
+        ['block', 'GPU ms', 'share'],
+        blocks.map((b) => [b.block, f1(b.value), `${((100 * b.value) / last.gpuMs).toFixed(1)}%`]),
+      ),
+    );
     lines.push('', `The 10 slowest layers, forward at batch ${last.batch}:`);
     const slow = [...last.layers].sort((a, b) => b.ms - a.ms).slice(0, 10);
-    lines.push(...table(['layer', 'GPU ms', 'GFLOP/s', 'kernels'], slow.map((l) => [l.layer, f1(l.ms), f1(l.gflops), l.kernels.join(', ')]), 1));
+    lines.push(
+      ...table(
+        ['layer', 'GPU ms', 'GFLOP/s', 'kernels'],
+        slow.map((l) => [l.layer, f1(l.ms), f1(l.gflops), l.kernels.join(', ')]),
+        1,
+      ),
+    );
   }
   const t = r.train;
   if (t) {
@@ -93,12 +119,16 @@ export function formatModelBench(r: ModelBenchResult): string {
     );
     const fwd = new Map(byBlock(t.layers, (l) => l.forwardMs).map((b) => [b.block, b.value]));
     const bwd = byBlock(t.layers, (l) => l.backwardMs);
-    lines.push(...table(['block', 'forward ms', 'backward ms'], bwd.map((b) => [b.block, f1(fwd.get(b.block) ?? 0), f1(b.value)])));
+    lines.push(
+      ...table(
+        ['block', 'forward ms', 'backward ms'],
+        bwd.map((b) => [b.block, f1(fwd.get(b.block) ?? 0), f1(b.value)]),
+      ),
+    );
   }
   if (r.peers) lines.push('', ...peerLines(r.peers));
   return lines.join('\n');
 }
-
 
 /** Plain ES2019 (no backticks or `${` in the raw part), run after the inlined Chart.js. */
 const PAGE_SCRIPT =
@@ -168,8 +198,15 @@ function layerTableHtml(rows: { cells: string[] }[], head: string[]): string {
 function peerHtml(p: PeerReport): string {
   const { head, body } = peerTable(p);
   return `<h2>Against the peers</h2>
-<p class="note">Inference wall time (input upload to logits read) measured by <code>${escapeHtml(p.command)}</code>, the engine timed again beside each peer, round by round; ratio = peer / engine (> 1: the engine is faster). ${escapeHtml(Object.entries(p.adapters).map(([env, a]) => `${env}: ${a}`).join('; '))}. ${escapeHtml(Object.values(p.libraries).join('; '))}.</p>
-<div class="table-wrap">${layerTableHtml(body.map((cells) => ({ cells: [...cells, ''] })), [...head, ''])}</div>`;
+<p class="note">Inference wall time (input upload to logits read) measured by <code>${escapeHtml(p.command)}</code>, the engine timed again beside each peer, round by round; ratio = peer / engine (> 1: the engine is faster). ${escapeHtml(
+    Object.entries(p.adapters)
+      .map(([env, a]) => `${env}: ${a}`)
+      .join('; '),
+  )}. ${escapeHtml(Object.values(p.libraries).join('; '))}.</p>
+<div class="table-wrap">${layerTableHtml(
+    body.map((cells) => ({ cells: [...cells, ''] })),
+    [...head, ''],
+  )}</div>`;
 }
 
 export function modelBenchChartCount(r: ModelBenchResult): number {
@@ -183,11 +220,24 @@ export function renderModelBenchHtml(r: ModelBenchResult): string {
     ['Adapter', r.adapter],
     ['Timing', r.timing === 'timestamp' ? 'GPU timestamps per dispatch' : 'CPU wall time per dispatch (no timestamp-query; includes submission overhead)'],
     ['Date', r.date],
-    ['Network', `${r.variant === 'cifar10' ? 'CIFAR-10 variant' : 'ImageNet network'}, width ${r.width}, input ${r.inputSize}×${r.inputSize}: ${(r.macs / 1e9).toFixed(3)} G multiply-adds per image, ${r.params.toLocaleString('en-US')} parameters`],
+    [
+      'Network',
+      `${r.variant === 'cifar10' ? 'CIFAR-10 variant' : 'ImageNet network'}, width ${r.width}, input ${r.inputSize}×${r.inputSize}: ${(r.macs / 1e9).toFixed(3)} G multiply-adds per image, ${r.params.toLocaleString('en-US')} parameters`,
+    ],
     ['Repeats', `${r.repeats} timed runs after a warm-up; the median run's profile is shown`],
   ];
   const forwardRows = r.forward.map((f) => ({
-    cells: [`batch ${f.batch}`, f1(f.gpuMs), `${f1(f.gpuMsMin)}–${f1(f.gpuMsMax)}`, f1(f.gpuMs / f.batch), f1(f.wallMs), f1(f.gflops), f1(f.peakBytes / MiB), String(f.dispatches), ''],
+    cells: [
+      `batch ${f.batch}`,
+      f1(f.gpuMs),
+      `${f1(f.gpuMsMin)}–${f1(f.gpuMsMax)}`,
+      f1(f.gpuMs / f.batch),
+      f1(f.wallMs),
+      f1(f.gflops),
+      f1(f.peakBytes / MiB),
+      String(f.dispatches),
+      '',
+    ],
   }));
   const layerDetails = r.forward
     .map(

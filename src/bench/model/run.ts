@@ -123,7 +123,14 @@ function medianRun<T>(runs: T[], value: (t: T) => number): T {
   return runs.reduce((a, b) => (Math.abs(value(a) - mid) <= Math.abs(value(b) - mid) ? a : b));
 }
 
-async function benchForward(engine: Engine, model: InceptionV3, batch: number, repeats: number, macs: number, progress: (m: string) => void): Promise<ForwardBench> {
+async function benchForward(
+  engine: Engine,
+  model: InceptionV3,
+  batch: number,
+  repeats: number,
+  macs: number,
+  progress: (m: string) => void,
+): Promise<ForwardBench> {
   const size = model.inputSize;
   const x = engine.keep(engine.randomNormal([batch, size, size, 3], { seed: 11 + batch }));
   try {
@@ -277,7 +284,9 @@ async function benchTrainStep(engine: Engine, model: InceptionV3, batch: number,
       dispatches: chosen.records.length,
       loss: chosen.loss,
       layers,
-      kernels: (Object.entries(parts) as [keyof typeof parts, DispatchRecord[]][]).flatMap(([pass, recs]) => engine.profiler.summary(recs).map((k) => ({ ...k, pass }))),
+      kernels: (Object.entries(parts) as [keyof typeof parts, DispatchRecord[]][]).flatMap(([pass, recs]) =>
+        engine.profiler.summary(recs).map((k) => ({ ...k, pass })),
+      ),
     };
   } finally {
     runner.dispose();

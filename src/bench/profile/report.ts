@@ -64,7 +64,17 @@ export function formatProfile(r: ProfileResult, layerRows = 15): string {
       ['layer', 'calls', 'GPU ms', 'share', ...(train ? passes : []), 'GFLOP/s', '% peak', 'GB/s', 'kernels'],
       r.layers
         .slice(0, layerRows)
-        .map((l) => [l.key, String(l.calls), f1(l.ms), pct(l.share), ...(train ? passes.map((p) => f1(l.passMs[p] ?? 0)) : []), f1(l.gflops), pct(l.peakFraction), f1(l.gbps), families(l.members)]),
+        .map((l) => [
+          l.key,
+          String(l.calls),
+          f1(l.ms),
+          pct(l.share),
+          ...(train ? passes.map((p) => f1(l.passMs[p] ?? 0)) : []),
+          f1(l.gflops),
+          pct(l.peakFraction),
+          f1(l.gbps),
+          families(l.members),
+        ]),
       1,
       1,
     ),
@@ -132,7 +142,9 @@ function groupColumns(keyHead: string, membersHead: string, passes: ProfilePass[
     { head: 'calls', num: true, text: (g) => String(g.calls), value: (g) => g.calls },
     { head: 'GPU ms', num: true, text: (g) => ms3(g.ms), value: (g) => g.ms },
     { head: 'share', num: true, text: (g) => pct(g.share), value: (g) => g.share },
-    ...(passes.length > 1 ? passes.map((p) => ({ head: `${p} ms`, num: true, text: (g: ProfileGroup) => ms3(g.passMs[p] ?? 0), value: (g: ProfileGroup) => g.passMs[p] ?? 0 })) : []),
+    ...(passes.length > 1
+      ? passes.map((p) => ({ head: `${p} ms`, num: true, text: (g: ProfileGroup) => ms3(g.passMs[p] ?? 0), value: (g: ProfileGroup) => g.passMs[p] ?? 0 }))
+      : []),
     { head: 'GFLOP', num: true, text: (g) => (g.flops / 1e9).toFixed(4), value: (g) => g.flops },
     { head: 'GFLOP/s', num: true, text: (g) => f1(g.gflops), value: (g) => g.gflops },
     { head: '% of peak', num: true, text: (g) => pct(g.peakFraction), value: (g) => g.peakFraction },
@@ -293,10 +305,22 @@ export function renderProfileHtml(r: ProfileResult): string {
     ['Adapter', r.adapter],
     ['Run', networkLine(r)],
     ['Network', `${(r.macs / 1e9).toFixed(3)} G multiply-adds per image, ${r.params.toLocaleString('en-US')} parameters`],
-    ['Timing', r.timing === 'timestamp' ? 'GPU timestamps at the beginning and end of each dispatch' : 'CPU wall time per dispatch, each submitted alone (no timestamp-query; includes submission overhead)'],
+    [
+      'Timing',
+      r.timing === 'timestamp'
+        ? 'GPU timestamps at the beginning and end of each dispatch'
+        : 'CPU wall time per dispatch, each submitted alone (no timestamp-query; includes submission overhead)',
+    ],
     ['Matmul peak', `${f1(r.peak.gflops)} GFLOP/s, ${r.peak.how}`],
     ['Warm-up', `${r.warmup} run(s) before the profiled one (pipelines compile on the first)`],
-    ...(r.load ? ([['CPU load', `load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after, ${r.load.cpus} CPUs${busyMachine(r) ? ' (busy: times and the peak are noisy)' : ''}`]] as [string, string][]) : []),
+    ...(r.load
+      ? ([
+          [
+            'CPU load',
+            `load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after, ${r.load.cpus} CPUs${busyMachine(r) ? ' (busy: times and the peak are noisy)' : ''}`,
+          ],
+        ] as [string, string][])
+      : []),
     ['Date', r.date],
   ];
   const cards: [string, string][] = [
@@ -342,8 +366,12 @@ ${cards.map(([k, v]) => `<div class="card"><div class="v">${escapeHtml(v)}</div>
 <div><h2>Top 5 layers</h2>${top5(r.layers, 'layer', 'top-layers', false)}</div>
 <div><h2>Top 5 kernels</h2>${top5(r.kernels, 'kernel', 'top-kernels', true)}</div>
 </div>
-${r.smallestMs > 0 && r.smallestMs > 0.01 ? `<p class="note">Timer step here: about ${escapeHtml(ms3(r.smallestMs))} ms (the shortest nonzero dispatch time); ${r.zeroMsDispatches} dispatch(es) read as 0 ms, and rates of dispatches that short are rough.</p>
-` : ''}<h2>Timeline</h2>
+${
+  r.smallestMs > 0 && r.smallestMs > 0.01
+    ? `<p class="note">Timer step here: about ${escapeHtml(ms3(r.smallestMs))} ms (the shortest nonzero dispatch time); ${r.zeroMsDispatches} dispatch(es) read as 0 ms, and rates of dispatches that short are rough.</p>
+`
+    : ''
+}<h2>Timeline</h2>
 <p class="note">One bar per dispatch at its start, as long as its GPU time (at least a pixel), coloured by kernel family, a row per pass; white space is time the GPU was idle. Hover for the layer, kernel and time.</p>
 <p><label>Show <select id="timeline-range"><option value="">the whole run</option>${r.passes.map((p) => `<option value="${escapeHtml(p.pass)}">the ${escapeHtml(p.pass)} pass</option>`).join('')}</select></label></p>
 <figure><div class="timeline-box"><canvas id="chart-timeline" role="img" aria-label="Timeline of every dispatch"></canvas></div></figure>

@@ -219,13 +219,28 @@ export async function collectProfile(engine: Engine, options: ProfileOptions = {
       const peakBytes = engine.memory().peakBytes;
       let passes: ProfilePass[];
       if (out.marks) {
-        const split = splitPasses(records.map((_, i) => i), out.marks);
+        const split = splitPasses(
+          records.map((_, i) => i),
+          out.marks,
+        );
         passes = new Array<ProfilePass>(records.length);
         for (const [pass, indices] of Object.entries(split) as [ProfilePass, number[]][]) for (const i of indices) passes[i] = pass;
       } else {
         passes = records.map(() => 'forward');
       }
-      return { arch, mode, batch, warmup, macs: counts.macs, params: counts.params, records, passes, wallMs, peakBytes, ...(out.loss !== undefined ? { loss: out.loss } : {}) };
+      return {
+        arch,
+        mode,
+        batch,
+        warmup,
+        macs: counts.macs,
+        params: counts.params,
+        records,
+        passes,
+        wallMs,
+        peakBytes,
+        ...(out.loss !== undefined ? { loss: out.loss } : {}),
+      };
     } finally {
       dispose();
     }
@@ -234,7 +249,13 @@ export async function collectProfile(engine: Engine, options: ProfileOptions = {
   }
 }
 
-function group(dispatches: readonly ProfileDispatch[], keyOf: (d: ProfileDispatch) => string, memberOf: (d: ProfileDispatch) => string, totalMs: number, peak: number): ProfileGroup[] {
+function group(
+  dispatches: readonly ProfileDispatch[],
+  keyOf: (d: ProfileDispatch) => string,
+  memberOf: (d: ProfileDispatch) => string,
+  totalMs: number,
+  peak: number,
+): ProfileGroup[] {
   const by = new Map<string, ProfileGroup>();
   for (const d of dispatches) {
     const key = keyOf(d);
@@ -343,9 +364,27 @@ export function buildProfile(collected: CollectedProfile, context: ProfileContex
     peak: context.peak,
     passes: passSummaries.map((p) => ({ ...p, startMs: Number.isFinite(p.startMs) ? p.startMs : 0, endMs: Number.isFinite(p.endMs) ? p.endMs : 0 })),
     dispatches,
-    layers: group(dispatches, (d) => d.layer, (d) => d.kernel, gpuMs, peak),
-    kernels: group(dispatches, (d) => d.kernel, (d) => d.op, gpuMs, peak),
-    ops: group(dispatches, (d) => d.op, (d) => d.kernel, gpuMs, peak),
+    layers: group(
+      dispatches,
+      (d) => d.layer,
+      (d) => d.kernel,
+      gpuMs,
+      peak,
+    ),
+    kernels: group(
+      dispatches,
+      (d) => d.kernel,
+      (d) => d.op,
+      gpuMs,
+      peak,
+    ),
+    ops: group(
+      dispatches,
+      (d) => d.op,
+      (d) => d.kernel,
+      gpuMs,
+      peak,
+    ),
     gaps: gaps.slice(0, 10),
   };
 }

@@ -81,7 +81,13 @@ export const MIXED_6B: ModuleSpec = {
     { convs: [c('branch1x1', 1, 1, 768, 192)] },
     { convs: [c('branch7x7_1', 1, 1, 768, 128), c('branch7x7_2', 1, 7, 128, 128), c('branch7x7_3', 7, 1, 128, 192)] },
     {
-      convs: [c('branch7x7dbl_1', 1, 1, 768, 128), c('branch7x7dbl_2', 7, 1, 128, 128), c('branch7x7dbl_3', 1, 7, 128, 128), c('branch7x7dbl_4', 7, 1, 128, 128), c('branch7x7dbl_5', 1, 7, 128, 192)],
+      convs: [
+        c('branch7x7dbl_1', 1, 1, 768, 128),
+        c('branch7x7dbl_2', 7, 1, 128, 128),
+        c('branch7x7dbl_3', 1, 7, 128, 128),
+        c('branch7x7dbl_4', 7, 1, 128, 128),
+        c('branch7x7dbl_5', 1, 7, 128, 192),
+      ],
     },
     { pool: true, convs: [c('branch_pool', 1, 1, 768, 192)] },
   ],
@@ -108,7 +114,10 @@ export class InceptionModule {
     const engine = tape.engine;
     const [n, h, w] = x.shape as [number, number, number, number];
     const out = engine.empty([n, h, w, this.cout], 'f32', this.spec.name);
-    const views = channelSlices(out, this.branches.map((b) => b.layers[b.layers.length - 1]!.spec.cout));
+    const views = channelSlices(
+      out,
+      this.branches.map((b) => b.layers[b.layers.length - 1]!.spec.cout),
+    );
     this.branches.forEach((b, i) => {
       let t = b.pool ? ag.avgPool2d(tape, x, { kernel: 3, stride: 1, padding: 1 }) : x;
       b.layers.forEach((layer, j) => {

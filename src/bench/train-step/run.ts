@@ -36,7 +36,10 @@ export interface TrainStepResult {
   results: StepResult[];
 }
 
-export async function runTrainStep(engine: Engine, options: { batch?: number; repeats?: number; modules?: ModuleSpec[]; onProgress?: BenchProgressCallback } = {}): Promise<TrainStepResult> {
+export async function runTrainStep(
+  engine: Engine,
+  options: { batch?: number; repeats?: number; modules?: ModuleSpec[]; onProgress?: BenchProgressCallback } = {},
+): Promise<TrainStepResult> {
   const batch = options.batch ?? 8;
   const repeats = options.repeats ?? 3;
   const progress = options.onProgress ?? (() => undefined);
@@ -92,7 +95,8 @@ export async function runTrainStep(engine: Engine, options: { batch?: number; re
       const total = (s: (typeof steps)[number]) => s.forward + s.backward;
       const mid = median(steps.map(total));
       const chosen = steps.reduce((a, b) => (Math.abs(total(a) - mid) <= Math.abs(total(b) - mid) ? a : b));
-      const convMs = (pass: 'forward' | 'backward') => chosen.records.filter((k) => k.pass === pass && k.kernel.startsWith('conv2d')).reduce((s, k) => s + k.ms, 0);
+      const convMs = (pass: 'forward' | 'backward') =>
+        chosen.records.filter((k) => k.pass === pass && k.kernel.startsWith('conv2d')).reduce((s, k) => s + k.ms, 0);
       results.push({
         module: spec.name,
         batch,

@@ -124,7 +124,13 @@ export function exportOnnx(graph: Graph, options: OnnxExportOptions = {}): Uint8
         const [kh, kw] = graph.weights.get(node.weight)!.shape as [number, number];
         const inputs = [x, w, ...(node.bias ? [initializer(node.bias, 'as-is', node)] : [])];
         const [top, bottom, left, right] = node.padding;
-        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [...node.stride]), intsAttr('pads', [top, left, bottom, right]), intsAttr('dilations', [1, 1]), intAttr('group', 1)];
+        const attrs = [
+          intsAttr('kernel_shape', [kh, kw]),
+          intsAttr('strides', [...node.stride]),
+          intsAttr('pads', [top, left, bottom, right]),
+          intsAttr('dilations', [1, 1]),
+          intAttr('group', 1),
+        ];
         withRelu(node, node.relu, (out) => push('Conv', node.name, inputs, out, attrs));
         break;
       }
@@ -132,7 +138,11 @@ export function exportOnnx(graph: Graph, options: OnnxExportOptions = {}): Uint8
         const units = graph.weights.get(node.weight)!.shape[1]!;
         const w = initializer(node.weight, 'as-is', node);
         // Gemm's C is optional from opset 11; before, a zero bias stands in.
-        const bias = node.bias ? initializer(node.bias, 'as-is', node) : opset < 11 ? constant(`${node.name}.zero_bias`, [units], new Float32Array(units)) : undefined;
+        const bias = node.bias
+          ? initializer(node.bias, 'as-is', node)
+          : opset < 11
+            ? constant(`${node.name}.zero_bias`, [units], new Float32Array(units))
+            : undefined;
         const attrs = [floatAttr('alpha', 1), floatAttr('beta', 1), intAttr('transA', 0), intAttr('transB', 0)];
         withRelu(node, node.relu, (out) => push('Gemm', node.name, bias ? [x, w, bias] : [x, w], out, attrs));
         break;

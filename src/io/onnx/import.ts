@@ -139,7 +139,16 @@ interface DecodedTensor {
 }
 
 const FLOAT_TYPES: readonly number[] = [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16];
-const INT_TYPES: readonly number[] = [DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.BOOL];
+const INT_TYPES: readonly number[] = [
+  DataType.INT64,
+  DataType.INT32,
+  DataType.INT16,
+  DataType.INT8,
+  DataType.UINT8,
+  DataType.UINT16,
+  DataType.UINT32,
+  DataType.BOOL,
+];
 const RAW_ITEM_BYTES: Record<number, number> = {
   [DataType.FLOAT]: 4,
   [DataType.DOUBLE]: 8,
@@ -180,17 +189,27 @@ function decodeTensor(t: TensorProto, what: string, fail: (problem: string) => n
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     // ONNX's raw_data is little-endian whatever the host.
     const read: (i: number) => number =
-      dataType === DataType.FLOAT ? (i) => view.getFloat32(i * 4, true)
-      : dataType === DataType.DOUBLE ? (i) => view.getFloat64(i * 8, true)
-      : dataType === DataType.FLOAT16 ? (i) => f16BitsToNumber(view.getUint16(i * 2, true))
-      : dataType === DataType.BFLOAT16 ? (i) => new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]!
-      : dataType === DataType.INT64 ? (i) => Number(view.getBigInt64(i * 8, true))
-      : dataType === DataType.INT32 ? (i) => view.getInt32(i * 4, true)
-      : dataType === DataType.INT16 ? (i) => view.getInt16(i * 2, true)
-      : dataType === DataType.INT8 ? (i) => view.getInt8(i)
-      : dataType === DataType.UINT16 ? (i) => view.getUint16(i * 2, true)
-      : dataType === DataType.UINT32 ? (i) => view.getUint32(i * 4, true)
-      : (i) => view.getUint8(i);
+      dataType === DataType.FLOAT
+        ? (i) => view.getFloat32(i * 4, true)
+        : dataType === DataType.DOUBLE
+          ? (i) => view.getFloat64(i * 8, true)
+          : dataType === DataType.FLOAT16
+            ? (i) => f16BitsToNumber(view.getUint16(i * 2, true))
+            : dataType === DataType.BFLOAT16
+              ? (i) => new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]!
+              : dataType === DataType.INT64
+                ? (i) => Number(view.getBigInt64(i * 8, true))
+                : dataType === DataType.INT32
+                  ? (i) => view.getInt32(i * 4, true)
+                  : dataType === DataType.INT16
+                    ? (i) => view.getInt16(i * 2, true)
+                    : dataType === DataType.INT8
+                      ? (i) => view.getInt8(i)
+                      : dataType === DataType.UINT16
+                        ? (i) => view.getUint16(i * 2, true)
+                        : dataType === DataType.UINT32
+                          ? (i) => view.getUint32(i * 4, true)
+                          : (i) => view.getUint8(i);
     if (dataType === DataType.FLOAT && HOST_LITTLE_ENDIAN) {
       // A copy: aligned, and independent of the file's bytes (Node's Buffer.slice would share them).
       const copy = new Uint8Array(raw.byteLength);
@@ -205,18 +224,30 @@ function decodeTensor(t: TensorProto, what: string, fail: (problem: string) => n
     }
   } else {
     const typed: ArrayLike<number> | undefined =
-      dataType === DataType.FLOAT ? t.float_data
-      : dataType === DataType.DOUBLE ? t.double_data
-      : dataType === DataType.INT64 ? t.int64_data?.map(int64ToNumber)
-      : dataType === DataType.UINT32 ? t.uint64_data?.map(int64ToNumber)
-      : t.int32_data; // INT32, INT16, INT8, UINT8, UINT16, BOOL, and FLOAT16 / BFLOAT16 as bits
+      dataType === DataType.FLOAT
+        ? t.float_data
+        : dataType === DataType.DOUBLE
+          ? t.double_data
+          : dataType === DataType.INT64
+            ? t.int64_data?.map(int64ToNumber)
+            : dataType === DataType.UINT32
+              ? t.uint64_data?.map(int64ToNumber)
+              : t.int32_data; // INT32, INT16, INT8, UINT8, UINT16, BOOL, and FLOAT16 / BFLOAT16 as bits
     const n = typed?.length ?? 0;
-    if (n !== count) fail(`${what} (${typeName} ${fmt(dims)}) needs ${count} values, found ${n}${n === 0 ? ' (no data: an initializer stored elsewhere, or an empty tensor)' : ''}`);
+    if (n !== count)
+      fail(
+        `${what} (${typeName} ${fmt(dims)}) needs ${count} values, found ${n}${n === 0 ? ' (no data: an initializer stored elsewhere, or an empty tensor)' : ''}`,
+      );
     if (isFloat) {
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) {
         const v = typed![i]!;
-        out[i] = dataType === DataType.FLOAT16 ? f16BitsToNumber(v & 0xffff) : dataType === DataType.BFLOAT16 ? new Float32Array(new Uint32Array([(v & 0xffff) << 16]).buffer)[0]! : v;
+        out[i] =
+          dataType === DataType.FLOAT16
+            ? f16BitsToNumber(v & 0xffff)
+            : dataType === DataType.BFLOAT16
+              ? new Float32Array(new Uint32Array([(v & 0xffff) << 16]).buffer)[0]!
+              : v;
       }
       values = out;
     } else {
@@ -238,7 +269,8 @@ class Attributes {
     for (const a of node.attribute ?? []) {
       const name = a.name ?? '';
       if (a.ref_attr_name) fail(`attribute '${name}' refers to a function attribute ('${a.ref_attr_name}'), which only functions may do`);
-      if (!allowed.includes(name)) fail(`attribute '${name}' is not supported for this op${allowed.length > 0 ? ` (supported: ${allowed.join(', ')})` : ' (it takes none)'}`);
+      if (!allowed.includes(name))
+        fail(`attribute '${name}' is not supported for this op${allowed.length > 0 ? ` (supported: ${allowed.join(', ')})` : ' (it takes none)'}`);
       this.byName.set(name, a);
     }
   }
@@ -252,7 +284,8 @@ class Attributes {
     if (!a) return undefined;
     // Files from IR version 1 have no type field; their value is read as the op expects it.
     const actual = a.type ?? AttributeType.UNDEFINED;
-    if (actual !== AttributeType.UNDEFINED && actual !== type) this.fail(`attribute '${name}' must be ${ATTRIBUTE_TYPE_NAMES[type]}, got ${ATTRIBUTE_TYPE_NAMES[actual] ?? `type ${actual}`}`);
+    if (actual !== AttributeType.UNDEFINED && actual !== type)
+      this.fail(`attribute '${name}' must be ${ATTRIBUTE_TYPE_NAMES[type]}, got ${ATTRIBUTE_TYPE_NAMES[actual] ?? `type ${actual}`}`);
     return a;
   }
 
@@ -289,9 +322,13 @@ class Attributes {
 /** The opset the model imports for the default domain. */
 function defaultOpset(model: ModelProto, fail: (p: string) => never): number {
   const entry = (model.opset_import ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
-  if (!entry) fail(`the model imports no opset of the default ONNX domain (opset_import: ${JSON.stringify((model.opset_import ?? []).map((o) => `${o.domain ?? ''}:${int64ToNumber(o.version)}`))})`);
+  if (!entry)
+    fail(
+      `the model imports no opset of the default ONNX domain (opset_import: ${JSON.stringify((model.opset_import ?? []).map((o) => `${o.domain ?? ''}:${int64ToNumber(o.version)}`))})`,
+    );
   const version = int64ToNumber(entry.version);
-  if (version < ONNX_MIN_OPSET || version > ONNX_MAX_OPSET) fail(`opset ${version} of the default domain is not supported; importOnnx reads opsets ${ONNX_MIN_OPSET}–${ONNX_MAX_OPSET}`);
+  if (version < ONNX_MIN_OPSET || version > ONNX_MAX_OPSET)
+    fail(`opset ${version} of the default domain is not supported; importOnnx reads opsets ${ONNX_MIN_OPSET}–${ONNX_MAX_OPSET}`);
   return version;
 }
 
@@ -302,7 +339,8 @@ function resolvePads(attrs: Attributes, h: number, w: number, kernel: [number, n
   switch (autoPad) {
     case 'NOTSET': {
       if (pads === undefined) return [0, 0, 0, 0];
-      if (pads.length !== 4 || pads.some((p) => !Number.isInteger(p) || p < 0)) fail(`pads must be 4 non-negative integers [top, left, bottom, right], got ${fmt(pads)}`);
+      if (pads.length !== 4 || pads.some((p) => !Number.isInteger(p) || p < 0))
+        fail(`pads must be 4 non-negative integers [top, left, bottom, right], got ${fmt(pads)}`);
       const [top, left, bottom, right] = pads as [number, number, number, number];
       return [top, bottom, left, right];
     }
@@ -355,11 +393,15 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
   try {
     model = decodeModelProto(bytes);
   } catch (e) {
-    return fail(`not a readable ONNX model: the protobuf decoder stopped with "${(e as Error).message}" (${bytes.length} bytes); the file is truncated, damaged or not ONNX`);
+    return fail(
+      `not a readable ONNX model: the protobuf decoder stopped with "${(e as Error).message}" (${bytes.length} bytes); the file is truncated, damaged or not ONNX`,
+    );
   }
   const g = model.graph;
   if (!g || (g.node?.length ?? 0) === 0 || int64ToNumber(model.ir_version) <= 0) {
-    fail(`not an ONNX model: ${!g ? 'no graph' : (g.node?.length ?? 0) === 0 ? 'the graph has no nodes' : 'no ir_version'} (${bytes.length} bytes; is this a .onnx file, and complete?)`);
+    fail(
+      `not an ONNX model: ${!g ? 'no graph' : (g.node?.length ?? 0) === 0 ? 'the graph has no nodes' : 'no ir_version'} (${bytes.length} bytes; is this a .onnx file, and complete?)`,
+    );
   }
   const graph = g!;
   const opset = defaultOpset(model, fail);
@@ -370,10 +412,15 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
   // ---------------------------------------------------------------- the one input and output
   const realInputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
   if (realInputs.length !== 1) {
-    fail(`the graph has ${realInputs.length} inputs (${realInputs.map((v) => `'${v.name}'`).join(', ') || 'none'}); importOnnx takes graphs with exactly one input, an NCHW image batch`);
+    fail(
+      `the graph has ${realInputs.length} inputs (${realInputs.map((v) => `'${v.name}'`).join(', ') || 'none'}); importOnnx takes graphs with exactly one input, an NCHW image batch`,
+    );
   }
   const outputs = graph.output ?? [];
-  if (outputs.length !== 1) fail(`the graph has ${outputs.length} outputs (${outputs.map((v) => `'${v.name}'`).join(', ') || 'none'}); importOnnx takes graphs with exactly one output`);
+  if (outputs.length !== 1)
+    fail(
+      `the graph has ${outputs.length} outputs (${outputs.map((v) => `'${v.name}'`).join(', ') || 'none'}); importOnnx takes graphs with exactly one output`,
+    );
   const input = realInputs[0]!;
   const inputName = input.name ?? '';
   // tf2onnx keeps a Keras model's NHWC input and transposes it to NCHW first thing: the engine
@@ -409,14 +456,18 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
     const at = `node #${index} '${node.name ?? ''}' (${opType})`;
     const nodeFail = (problem: string): never => fail(`${at}: ${problem}`);
     const domain = node.domain ?? '';
-    if (domain !== '' && domain !== 'ai.onnx') nodeFail(`op '${opType}' of domain '${domain}' is not supported; importOnnx runs ops of the default ONNX domain only`);
+    if (domain !== '' && domain !== 'ai.onnx')
+      nodeFail(`op '${opType}' of domain '${domain}' is not supported; importOnnx runs ops of the default ONNX domain only`);
     if (!(ONNX_IMPORT_OPS as readonly string[]).includes(opType)) nodeFail(`op '${opType}' is not supported; supported ops: ${ONNX_IMPORT_OPS.join(', ')}`);
     const ins = node.input ?? [];
     const outs = node.output ?? [];
     const out = outs[0] ?? '';
     if (!out) nodeFail('it has no output');
     for (const extra of outs.slice(1)) {
-      if (extra && (readers.get(extra) ?? 0) > 0) nodeFail(`its output '${extra}' (output ${outs.indexOf(extra)}) is read, but only the first output is supported (a training-mode output, a mask or indices)`);
+      if (extra && (readers.get(extra) ?? 0) > 0)
+        nodeFail(
+          `its output '${extra}' (output ${outs.indexOf(extra)}) is read, but only the first output is supported (a training-mode output, a mask or indices)`,
+        );
     }
     let irName = node.name || `${opType}_${index}`;
     if (nodeNames.has(irName)) irName = `${irName}_${index}`;
@@ -433,27 +484,37 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         values.set(name, c);
         return c;
       }
-      return nodeFail(`input ${i} (${what}) '${name}' is not the graph input, an initializer or the output of an earlier node (a missing initializer, or nodes out of order)`);
+      return nodeFail(
+        `input ${i} (${what}) '${name}' is not the graph input, an initializer or the output of an earlier node (a missing initializer, or nodes out of order)`,
+      );
     };
     const activation = (i: number, what: string, layouts: readonly Layout[] = ['nchw', 'nc11', 'nf']): Activation => {
       const v = valueOf(i, what);
-      if (v.kind === 'channel') return nodeFail(`input ${i} (${what}) '${ins[i]}' is channel ${v.channel} of '${v.source.ir}' taken apart (${v.origin}); a channel taken out with Gather may only be rescaled by scalar constants (Mul, Add, Sub, Div), unsqueezed and concatenated back with all the others in order (PyTorch's transform_input)`);
+      if (v.kind === 'channel')
+        return nodeFail(
+          `input ${i} (${what}) '${ins[i]}' is channel ${v.channel} of '${v.source.ir}' taken apart (${v.origin}); a channel taken out with Gather may only be rescaled by scalar constants (Mul, Add, Sub, Div), unsqueezed and concatenated back with all the others in order (PyTorch's transform_input)`,
+        );
       if (v.kind !== 'activation') return nodeFail(`input ${i} (${what}) '${ins[i]}' is a constant (${v.origin}); it must be computed from the graph input`);
       if (!layouts.includes(v.layout)) {
-        const onnxShape = v.layout === 'nchw' ? `[N, ${v.shape[2]}, ${v.shape[0]}, ${v.shape[1]}]` : v.layout === 'nc11' ? `[N, ${v.shape[0]}, 1, 1]` : `[N, ${v.shape[0]}]`;
-        nodeFail(`input ${i} (${what}) '${ins[i]}' has shape ${onnxShape}; this op needs ${layouts.map((l) => (l === 'nchw' ? 'an [N, C, H, W] image' : l === 'nc11' ? 'an [N, C, 1, 1] pooled value' : 'an [N, F] matrix')).join(' or ')}`);
+        const onnxShape =
+          v.layout === 'nchw' ? `[N, ${v.shape[2]}, ${v.shape[0]}, ${v.shape[1]}]` : v.layout === 'nc11' ? `[N, ${v.shape[0]}, 1, 1]` : `[N, ${v.shape[0]}]`;
+        nodeFail(
+          `input ${i} (${what}) '${ins[i]}' has shape ${onnxShape}; this op needs ${layouts.map((l) => (l === 'nchw' ? 'an [N, C, H, W] image' : l === 'nc11' ? 'an [N, C, 1, 1] pooled value' : 'an [N, F] matrix')).join(' or ')}`,
+        );
       }
       return v as Activation;
     };
     const constant = (i: number, what: string): DecodedTensor => {
       const v = valueOf(i, what);
-      if (v.kind !== 'constant') return nodeFail(`input ${i} (${what}) '${ins[i]}' must be a constant (an initializer or a Constant node), but it is computed from the graph input`);
+      if (v.kind !== 'constant')
+        return nodeFail(`input ${i} (${what}) '${ins[i]}' must be a constant (an initializer or a Constant node), but it is computed from the graph input`);
       return decodeTensor(v.tensor, `input ${i} (${what}), ${v.origin},`, nodeFail);
     };
     const floats = (i: number, what: string, shape?: number[]): Float32Array => {
       const t = constant(i, what);
       if (t.isInteger) nodeFail(`input ${i} (${what}) '${ins[i]}' must be floating point, got an integer tensor`);
-      if (shape && (t.dims.length !== shape.length || t.dims.some((d, k) => d !== shape[k]))) nodeFail(`input ${i} (${what}) '${ins[i]}' must have shape ${fmt(shape)}, got ${fmt(t.dims)}`);
+      if (shape && (t.dims.length !== shape.length || t.dims.some((d, k) => d !== shape[k])))
+        nodeFail(`input ${i} (${what}) '${ins[i]}' must have shape ${fmt(shape)}, got ${fmt(t.dims)}`);
       return t.values as Float32Array;
     };
     const define = (v: Value): void => {
@@ -481,7 +542,9 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
       const chIndex = va.kind === 'channel' ? 0 : vb.kind === 'channel' ? 1 : -1;
       const v = chIndex === 0 ? va : chIndex === 1 ? vb : undefined;
       if (!v || v.kind !== 'channel' || (chIndex === 0 ? vb : va).kind !== 'constant') {
-        return nodeFail(`${opType} is supported only between one channel taken out with Gather and a scalar constant (PyTorch's transform_input)${opType === 'Add' ? ', or as a residual Add or a bias' : ''}`);
+        return nodeFail(
+          `${opType} is supported only between one channel taken out with Gather and a scalar constant (PyTorch's transform_input)${opType === 'Add' ? ', or as a residual Add or a bias' : ''}`,
+        );
       }
       const c = constant(1 - chIndex, chIndex === 0 ? 'B' : 'A');
       if (c.isInteger || c.values.length !== 1) nodeFail(`the constant '${ins[1 - chIndex]}' must be one floating-point number, got ${fmt(c.dims)}`);
@@ -516,11 +579,19 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
     const concatChannels = (axis: number): void => {
       const vs = ins.map((_, i) => valueOf(i, `input ${i}`));
       const first = vs[0]!;
-      if (first.kind !== 'channel') return nodeFail(`input 0 '${ins[0]}' is not a gathered channel, but other inputs are; a Concat of gathered channels must take every channel of one value, in order`);
+      if (first.kind !== 'channel')
+        return nodeFail(
+          `input 0 '${ins[0]}' is not a gathered channel, but other inputs are; a Concat of gathered channels must take every channel of one value, in order`,
+        );
       const source = first.source;
-      const ok = (axis === 1 || axis === -3) && vs.length === source.shape[2] && vs.every((v, i) => v.kind === 'channel' && v.source.ir === source.ir && v.channel === i && !v.squeezed);
+      const ok =
+        (axis === 1 || axis === -3) &&
+        vs.length === source.shape[2] &&
+        vs.every((v, i) => v.kind === 'channel' && v.source.ir === source.ir && v.channel === i && !v.squeezed);
       if (!ok) {
-        nodeFail(`a Concat of gathered channels must take all ${source.shape[2]} channels of '${source.ir}' in order, each unsqueezed back to [N, 1, H, W], on axis 1; got ${vs.map((v) => (v.kind === 'channel' ? `channel ${v.channel}${v.squeezed ? ' (squeezed)' : ''}` : 'another value')).join(', ')} on axis ${axis}`);
+        nodeFail(
+          `a Concat of gathered channels must take all ${source.shape[2]} channels of '${source.ir}' in order, each unsqueezed back to [N, 1, H, W], on axis 1; got ${vs.map((v) => (v.kind === 'channel' ? `channel ${v.channel}${v.squeezed ? ' (squeezed)' : ''}` : 'another value')).join(', ')} on axis ${axis}`,
+        );
       }
       const channels = vs as ChannelOf[];
       const c = channels.length;
@@ -530,8 +601,16 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
           name: irName,
           inputs: [source.ir],
           output: out,
-          gamma: addWeight(`${irName}.scale`, [c], Float32Array.from(channels, (v) => v.scale)),
-          beta: addWeight(`${irName}.shift`, [c], Float32Array.from(channels, (v) => v.shift)),
+          gamma: addWeight(
+            `${irName}.scale`,
+            [c],
+            Float32Array.from(channels, (v) => v.scale),
+          ),
+          beta: addWeight(
+            `${irName}.shift`,
+            [c],
+            Float32Array.from(channels, (v) => v.shift),
+          ),
           mean: addWeight(`${irName}.zero`, [c], new Float32Array(c)),
           // The IR wants eps > 0: variance + eps is 1 to within float32 rounding (7e-9).
           variance: addWeight(`${irName}.one`, [c], new Float32Array(c).fill(1 - AFFINE_EPS)),
@@ -568,7 +647,10 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
 
       case 'Transpose': {
         attrs(['perm']);
-        if (!(nhwcInput && ins[0] === inputName)) nodeFail(`Transpose is supported only as the NHWC → NCHW transpose (perm [0, 3, 1, 2]) of the graph input, as tf2onnx writes it; the engine does not transpose activations elsewhere`);
+        if (!(nhwcInput && ins[0] === inputName))
+          nodeFail(
+            `Transpose is supported only as the NHWC → NCHW transpose (perm [0, 3, 1, 2]) of the graph input, as tf2onnx writes it; the engine does not transpose activations elsewhere`,
+          );
         alias(activation(0, 'data'));
         return;
       }
@@ -627,7 +709,11 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
       case 'MaxPool':
       case 'AveragePool': {
         const isMax = opType === 'MaxPool';
-        const a = attrs(isMax ? ['auto_pad', 'ceil_mode', 'dilations', 'kernel_shape', 'pads', 'storage_order', 'strides'] : ['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
+        const a = attrs(
+          isMax
+            ? ['auto_pad', 'ceil_mode', 'dilations', 'kernel_shape', 'pads', 'storage_order', 'strides']
+            : ['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides'],
+        );
         const x = activation(0, 'X', ['nchw']);
         const [h, w, c] = x.shape as [number, number, number];
         checkDilations(a, nodeFail);
@@ -654,14 +740,17 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
           const eh = extra(h, kernel[0], stride[0], padding[0], padding[1]);
           const ew = extra(w, kernel[1], stride[1], padding[2], padding[3]);
           if ((eh > 0 || ew > 0) && countIncludePad) {
-            nodeFail(`ceil_mode 1 with count_include_pad 1 gives partial windows at the edge a divisor the engine's pooling does not have (here the ${h}×${w} input leaves ${eh} row(s) and ${ew} column(s) of overhang); export with ceil_mode 0 or count_include_pad 0`);
+            nodeFail(
+              `ceil_mode 1 with count_include_pad 1 gives partial windows at the edge a divisor the engine's pooling does not have (here the ${h}×${w} input leaves ${eh} row(s) and ${ew} column(s) of overhang); export with ceil_mode 0 or count_include_pad 0`,
+            );
           }
           padding[1] += eh;
           padding[3] += ew;
         }
         const oh = outputSize(h, kernel[0], stride[0], padding[0], padding[1]);
         const ow = outputSize(w, kernel[1], stride[1], padding[2], padding[3]);
-        if (oh < 1 || ow < 1) nodeFail(`a ${kernel[0]}×${kernel[1]} window with strides ${fmt(stride)} and pads ${fmt(padding)} does not fit the ${h}×${w} input`);
+        if (oh < 1 || ow < 1)
+          nodeFail(`a ${kernel[0]}×${kernel[1]} window with strides ${fmt(stride)} and pads ${fmt(padding)} does not fit the ${h}×${w} input`);
         consumed(x);
         const base = { name: irName, inputs: [x.ir], output: out, kernel, stride, padding };
         emit(isMax ? { op: 'maxPool', ...base } : { op: 'avgPool', ...base, countIncludePad }, 'nchw', [oh, ow, c]);
@@ -700,7 +789,10 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         const allowZero = a.int('allowzero', 0) !== 0;
         const batchDim = (d: number): boolean => (d === 0 && !allowZero) || d === -1 || d >= 1;
         const ok = dims.length === 2 && batchDim(dims[0]!) && (dims[1] === features || (dims[1] === -1 && dims[0] !== -1));
-        if (!ok) nodeFail(`reshaping ${x.layout === 'nchw' ? `[N, ${x.shape[2]}, ${x.shape[0]}, ${x.shape[1]}]` : `[N, ${features}]`} to ${fmt(dims)} is not supported; only a flatten to [N, ${features}] (e.g. [0, -1], [-1, ${features}] or [N, -1])`);
+        if (!ok)
+          nodeFail(
+            `reshaping ${x.layout === 'nchw' ? `[N, ${x.shape[2]}, ${x.shape[0]}, ${x.shape[1]}]` : `[N, ${features}]`} to ${fmt(dims)} is not supported; only a flatten to [N, ${features}] (e.g. [0, -1], [-1, ${features}] or [N, -1])`,
+          );
         flattenTo(x);
         return;
       }
@@ -718,11 +810,14 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         if (xs.some((x) => x.layout !== layout)) nodeFail(`its inputs mix image-like and flat values; they must all be [N, C, H, W] or all be flat`);
         const rank = layout === 'nf' ? 2 : 4;
         const axis = a.int('axis', 1);
-        if ((axis < 0 ? axis + rank : axis) !== 1) nodeFail(`axis ${axis} is not supported on ${rank}-D inputs; only the channel axis (1${rank === 4 ? ' or -3' : ' or -1'})`);
+        if ((axis < 0 ? axis + rank : axis) !== 1)
+          nodeFail(`axis ${axis} is not supported on ${rank}-D inputs; only the channel axis (1${rank === 4 ? ' or -3' : ' or -1'})`);
         const first = xs[0]!.shape;
         for (const [i, x] of xs.entries()) {
           if (x.shape.length !== first.length || x.shape.slice(0, -1).some((d, k) => d !== first[k])) {
-            nodeFail(`input ${i} '${ins[i]}' has ${x.shape[0]}×${x.shape[1]} pixels but input 0 has ${first[0]}×${first[1]}; Concat needs equal sizes on every axis but the channels`);
+            nodeFail(
+              `input ${i} '${ins[i]}' has ${x.shape[0]}×${x.shape[1]} pixels but input 0 has ${first[0]}×${first[1]}; Concat needs equal sizes on every axis but the channels`,
+            );
           }
         }
         xs.forEach(consumed);
@@ -745,7 +840,8 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         if (b.dims.length !== 2) nodeFail(`the weight '${ins[1]}' must be 2-D, got ${fmt(b.dims)}`);
         const [rows, cols] = b.dims as [number, number];
         const [k, units] = transB ? [cols, rows] : [rows, cols];
-        if (k !== x.shape[0]) nodeFail(`the weight '${ins[1]}' ${fmt(b.dims)}${transB ? ' (transB 1)' : ''} takes ${k} features, but the input has ${x.shape[0]}`);
+        if (k !== x.shape[0])
+          nodeFail(`the weight '${ins[1]}' ${fmt(b.dims)}${transB ? ' (transB 1)' : ''} takes ${k} features, but the input has ${x.shape[0]}`);
         const data = transB ? transpose2d(b.values as Float32Array, rows, cols) : Float32Array.from(b.values as Float32Array);
         if (alpha !== 1) for (let i = 0; i < data.length; i++) data[i]! *= alpha;
         const weight = addWeight(ins[1]!, [k, units], data);
@@ -772,23 +868,35 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         const a = attrs(['axis']);
         const x = activation(0, 'data', ['nchw']);
         const axis = a.int('axis', 0);
-        if (axis !== 1 && axis !== -3) nodeFail(`axis ${axis} is not supported; only Gather on the channel axis (1), which takes one channel out (PyTorch's transform_input)`);
+        if (axis !== 1 && axis !== -3)
+          nodeFail(`axis ${axis} is not supported; only Gather on the channel axis (1), which takes one channel out (PyTorch's transform_input)`);
         const idx = constant(1, 'indices');
-        if (!idx.isInteger || idx.values.length !== 1 || idx.dims.length > 1) nodeFail(`the indices '${ins[1]}' must be one integer (a scalar or [1]), got ${fmt(idx.dims)}`);
+        if (!idx.isInteger || idx.values.length !== 1 || idx.dims.length > 1)
+          nodeFail(`the indices '${ins[1]}' must be one integer (a scalar or [1]), got ${fmt(idx.dims)}`);
         const channels = x.shape[2]!;
         const k = idx.values[0]! < 0 ? idx.values[0]! + channels : idx.values[0]!;
         if (!(k >= 0 && k < channels)) nodeFail(`index ${idx.values[0]} is outside the ${channels} channels`);
         consumed(x);
-        define({ kind: 'channel', source: x, channel: k, squeezed: idx.dims.length === 0, scale: 1, shift: 0, origin: `Gather node #${index} '${node.name ?? ''}'` });
+        define({
+          kind: 'channel',
+          source: x,
+          channel: k,
+          squeezed: idx.dims.length === 0,
+          scale: 1,
+          shift: 0,
+          origin: `Gather node #${index} '${node.name ?? ''}'`,
+        });
         return;
       }
 
       case 'Unsqueeze': {
         const a = attrs(['axes']);
         const v = valueOf(0, 'data');
-        if (v.kind !== 'channel') return nodeFail(`Unsqueeze is supported only on a channel taken out with Gather (PyTorch's transform_input), not on '${ins[0]}'`);
+        if (v.kind !== 'channel')
+          return nodeFail(`Unsqueeze is supported only on a channel taken out with Gather (PyTorch's transform_input), not on '${ins[0]}'`);
         const axes = opset >= 13 ? (ins[1] ? (constant(1, 'axes').values as number[]) : []) : (a.ints('axes') ?? []);
-        if (!v.squeezed || axes.length !== 1 || (axes[0] !== 1 && axes[0] !== -3)) nodeFail(`only restoring the channel axis (axes [1]) of a gathered channel is supported, got axes ${fmt(axes)}`);
+        if (!v.squeezed || axes.length !== 1 || (axes[0] !== 1 && axes[0] !== -3))
+          nodeFail(`only restoring the channel axis (axes [1]) of a gathered channel is supported, got axes ${fmt(axes)}`);
         define({ ...v, squeezed: false });
         return;
       }
@@ -805,7 +913,9 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
           const x = activation(0, 'A');
           const y = activation(1, 'B');
           if (x.layout !== y.layout || x.shape.some((d, i) => d !== y.shape[i]) || x.shape.length !== y.shape.length) {
-            nodeFail(`adding '${ins[0]}' and '${ins[1]}' of different shapes (per example, NHWC: ${fmt(x.shape)} and ${fmt(y.shape)}) is not supported; only equal shapes`);
+            nodeFail(
+              `adding '${ins[0]}' and '${ins[1]}' of different shapes (per example, NHWC: ${fmt(x.shape)} and ${fmt(y.shape)}) is not supported; only equal shapes`,
+            );
           }
           consumed(x);
           consumed(y);
@@ -817,9 +927,15 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         const x = activation(actIndex, actIndex === 0 ? 'A' : 'B');
         const c = constant(1 - actIndex, actIndex === 0 ? 'B' : 'A');
         const producer = producers.get(x.ir);
-        const foldable = producer && (producer.op === 'conv2d' || producer.op === 'dense' || producer.op === 'batchNorm') && !('relu' in producer && producer.relu) && pendingReads.get(x.ir) === 1;
+        const foldable =
+          producer &&
+          (producer.op === 'conv2d' || producer.op === 'dense' || producer.op === 'batchNorm') &&
+          !('relu' in producer && producer.relu) &&
+          pendingReads.get(x.ir) === 1;
         if (!foldable) {
-          nodeFail(`adding the constant '${ins[1 - actIndex]}' is only supported right after a Conv, Gemm, MatMul or BatchNormalization whose result nothing else reads (it becomes that node's bias)`);
+          nodeFail(
+            `adding the constant '${ins[1 - actIndex]}' is only supported right after a Conv, Gemm, MatMul or BatchNormalization whose result nothing else reads (it becomes that node's bias)`,
+          );
         }
         const p = producer!;
         const channels = x.shape[x.shape.length - 1]!;
@@ -831,7 +947,16 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         const newBias = addWeight(ins[1 - actIndex]!, [channels], sum);
         if (p.op === 'batchNorm') p.beta = newBias;
         else if (p.op === 'conv2d' || p.op === 'dense') p.bias = newBias;
-        if (biasName !== undefined && ![...producers.values()].some((n) => n !== p && (n.op === 'batchNorm' ? [n.gamma, n.beta, n.mean, n.variance] : n.op === 'conv2d' || n.op === 'dense' ? [n.weight, n.bias] : []).includes(biasName))) {
+        if (
+          biasName !== undefined &&
+          ![...producers.values()].some(
+            (n) =>
+              n !== p &&
+              (n.op === 'batchNorm' ? [n.gamma, n.beta, n.mean, n.variance] : n.op === 'conv2d' || n.op === 'dense' ? [n.weight, n.bias] : []).includes(
+                biasName,
+              ),
+          )
+        ) {
           weights.delete(biasName);
         }
         // The producer now writes the Add's result under the Add's name.
@@ -870,7 +995,10 @@ export function importOnnx(bytes: Uint8Array, source = 'model.onnx'): Graph {
         const normalized = axis < 0 ? axis + rank : axis;
         // Before opset 13 the axis splits the shape into [batch, rest]; axis 1 of [N, C, 1, 1]
         // is then the softmax over C, as it is from opset 13 on, where only that one axis counts.
-        if (normalized !== 1) nodeFail(`axis ${axis} is not supported on ${rank === 2 ? '[N, F]' : '[N, C, 1, 1]'}; only the softmax over the features (axis 1${rank === 2 ? ' or -1' : ''})`);
+        if (normalized !== 1)
+          nodeFail(
+            `axis ${axis} is not supported on ${rank === 2 ? '[N, F]' : '[N, C, 1, 1]'}; only the softmax over the features (axis 1${rank === 2 ? ' or -1' : ''})`,
+          );
         consumed(x);
         emit({ op: 'softmax', name: irName, inputs: [x.ir], output: out }, x.layout, x.shape);
         return;
@@ -923,12 +1051,17 @@ function imageInputShape(input: ValueInfoProto, layout: 'nchw' | 'nhwc', fail: (
   const name = input.name ?? '';
   const tensor = input.type?.tensor_type;
   if (!tensor) return fail(`the graph input '${name}' is not a tensor`);
-  if ((tensor.elem_type ?? 0) !== DataType.FLOAT) fail(`the graph input '${name}' has type ${DATA_TYPE_NAMES[tensor.elem_type ?? 0] ?? tensor.elem_type}; importOnnx takes a FLOAT input`);
+  if ((tensor.elem_type ?? 0) !== DataType.FLOAT)
+    fail(`the graph input '${name}' has type ${DATA_TYPE_NAMES[tensor.elem_type ?? 0] ?? tensor.elem_type}; importOnnx takes a FLOAT input`);
   const dims = tensor.shape?.dim ?? [];
   const text = fmt(dims.map((d) => (d.dim_param ? d.dim_param : int64ToNumber(d.dim_value) || '?')));
-  if (dims.length !== 4) fail(`the graph input '${name}' has shape ${text}; importOnnx takes an NCHW image batch [N, C, H, W] (or an NHWC one that a Transpose turns into NCHW first)`);
+  if (dims.length !== 4)
+    fail(
+      `the graph input '${name}' has shape ${text}; importOnnx takes an NCHW image batch [N, C, H, W] (or an NHWC one that a Transpose turns into NCHW first)`,
+    );
   const rest = dims.slice(1).map((d) => int64ToNumber(d.dim_value));
-  if (rest.some((d) => !(d >= 1))) fail(`the graph input '${name}' has shape ${text}; its channels, height and width must be fixed numbers (only the batch may be symbolic)`);
+  if (rest.some((d) => !(d >= 1)))
+    fail(`the graph input '${name}' has shape ${text}; its channels, height and width must be fixed numbers (only the batch may be symbolic)`);
   const [a, b, c] = rest as [number, number, number];
   return layout === 'nchw' ? [a, b, c] : [c, a, b];
 }
@@ -939,7 +1072,10 @@ function broadcastBias(c: DecodedTensor, rank: number, channels: number, fail: (
   if (c.dims.length > rank) fail(`${what} has shape ${fmt(c.dims)}, more axes than the ${rank}-D value it is added to`);
   const dims = [...new Array<number>(rank - c.dims.length).fill(1), ...c.dims];
   const perChannel = dims.every((d, i) => (i === 1 ? d === 1 || d === channels : d === 1));
-  if (!perChannel) fail(`${what} has shape ${fmt(c.dims)}; only a scalar or one value per channel (${rank === 4 ? `[${channels}, 1, 1] or [1, ${channels}, 1, 1]` : `[${channels}] or [1, ${channels}]`}) can become a bias`);
+  if (!perChannel)
+    fail(
+      `${what} has shape ${fmt(c.dims)}; only a scalar or one value per channel (${rank === 4 ? `[${channels}, 1, 1] or [1, ${channels}, 1, 1]` : `[${channels}] or [1, ${channels}]`}) can become a bias`,
+    );
   const out = new Float32Array(channels);
   if (dims[1] === 1) out.fill(c.values[0]!);
   else out.set(c.values as Float32Array);

@@ -288,7 +288,9 @@ export function decodeModelProto(bytes: Uint8Array): ModelProto {
 
 export function encodeModelProto(model: ModelProto): Uint8Array {
   // Plain objects encode as they are (fromObject would copy every weight array first).
-  return modelProtoType().encode(model as Record<string, unknown>).finish();
+  return modelProtoType()
+    .encode(model as Record<string, unknown>)
+    .finish();
 }
 
 /** An int64 field as a JavaScript number; exact up to 2^53, which covers every dimension. */
