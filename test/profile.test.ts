@@ -180,7 +180,7 @@ describe('passes', () => {
     for (let i = 1; i < r.dispatches.length; i++) expect(order.indexOf(r.dispatches[i]!.pass)).toBeGreaterThanOrEqual(order.indexOf(r.dispatches[i - 1]!.pass));
     // Passes follow each other on the timeline.
     for (let i = 1; i < r.passes.length; i++) expect(r.passes[i]!.startMs).toBeGreaterThanOrEqual(r.passes[i - 1]!.endMs - 1e-6);
-    expect(r.dispatches.filter((d) => d.pass === 'backward').some((d) => d.kernel.startsWith('conv2d_backward.wgsl:'))).toBe(true);
+    expect(r.dispatches.filter((d) => d.pass === 'backward').some((d) => d.kernel.startsWith('conv2d-backward.wgsl:'))).toBe(true);
     expect(r.dispatches.filter((d) => d.pass === 'update').every((d) => d.layer === '(update)')).toBe(true);
     const conv = r.layers.find((l) => l.key === 'Mixed_6b.branch7x7_2')!;
     expect(conv.passMs.forward).toBeGreaterThan(0);

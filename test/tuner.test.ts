@@ -48,7 +48,7 @@ function shapeClass(p: Problem): string {
 }
 
 function kernelFile(variant: string): string {
-  return variant.endsWith('window8x8') ? 'conv2d_asym.wgsl' : 'conv2d.wgsl';
+  return variant.endsWith('window8x8') ? 'conv2d-asym.wgsl' : 'conv2d.wgsl';
 }
 
 /** The profiler's name of the dispatch a variant records (DispatchRecord.kernel is file:entry). */
@@ -374,7 +374,7 @@ describe(`tuner (seed ${seed})`, () => {
 
     // window8x8 only runs 1×n / n×1 convs: used for the 1×3 problem, ignored for the 3×3 one.
     engine.tuner.pin('conv2d', 'window8x8');
-    expect(await runConv(engine, P1x3)).toBe('conv2d_asym.wgsl:window8x8');
+    expect(await runConv(engine, P1x3)).toBe('conv2d-asym.wgsl:window8x8');
     expect(engine.tuner.pendingCount).toBe(0);
     expect(await runConv(engine, P9)).toBe(kernelOf(stored));
     expect(await runConv(engine, P7)).toBe(kernelOf(defaultOf(P7)));

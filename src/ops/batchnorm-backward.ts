@@ -1,5 +1,5 @@
-/** Backward of batchNormTrain, with ReLU's backward fused (kernels/batchnorm_backward.wgsl). */
-import batchnormBackwardWgsl from '../../kernels/batchnorm_backward.wgsl';
+/** Backward of batchNormTrain, with ReLU's backward fused (kernels/batchnorm-backward.wgsl). */
+import batchnormBackwardWgsl from '../../kernels/batchnorm-backward.wgsl';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -7,7 +7,7 @@ import { batchNormChunking } from './batchnorm.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-export const batchnormBackwardKernel = new KernelFamily('batchnorm_backward.wgsl', batchnormBackwardWgsl);
+export const batchnormBackwardKernel = new KernelFamily('batchnorm-backward.wgsl', batchnormBackwardWgsl);
 const WORKGROUP_SIZE = 64;
 
 export interface BatchNormBackwardOptions {

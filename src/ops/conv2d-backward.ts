@@ -1,6 +1,6 @@
 /**
  * 2-D convolution, backward: the gradients of y = conv2d(x, w, { stride, padding }) (+ bias)
- * with respect to x, w and the bias, from dy = ∂L/∂y. Kernels: kernels/conv2d_backward.wgsl.
+ * with respect to x, w and the bias, from dy = ∂L/∂y. Kernels: kernels/conv2d-backward.wgsl.
  *
  * What the backward pass needs from the forward:
  *   - conv2dBackwardInput: dy, the weights w, and x's shape (not x itself);
@@ -13,7 +13,7 @@
  * dy may be a channel view (the gradient of one branch's slice of a concatenated block); x and
  * w must be plain tensors (conv2d itself takes nothing else).
  */
-import conv2dBackwardWgsl from '../../kernels/conv2d_backward.wgsl';
+import conv2dBackwardWgsl from '../../kernels/conv2d-backward.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
@@ -23,9 +23,9 @@ import { sumChannels } from './reduce.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-export const conv2dBackwardKernel = new KernelFamily('conv2d_backward.wgsl', conv2dBackwardWgsl);
+export const conv2dBackwardKernel = new KernelFamily('conv2d-backward.wgsl', conv2dBackwardWgsl);
 
-/** Must match WG in kernels/conv2d_backward.wgsl. */
+/** Must match WG in kernels/conv2d-backward.wgsl. */
 const WG = 64;
 
 /** tile8x8 loads and stores vec4s (dx: Cin % 4 == 0; dw: Cin and Cout % 4 == 0 and dy's

@@ -4,14 +4,14 @@
  *   - pointwise: a 1×1 conv with stride 1 and no padding is a matrix product [N·H·W, Cin]·[Cin, Cout]
  *     (matmul.ts and its variants);
  *   - asymmetric 1×n / n×1 (n ≤ 7, stride 1, padding only along the kernel's axis):
- *     kernels/conv2d_asym.wgsl, which reuses each input value across the taps;
+ *     kernels/conv2d-asym.wgsl, which reuses each input value across the taps;
  *   - general: kernels/conv2d.wgsl, an implicit matrix product for every other case.
  * The optional epilogue (bias, folded BatchNorm, ReLU) is applied in the write-out of each.
  * `variant` forces a kernel; otherwise the engine's tuner picks by measurement when it has
  * measured this problem, and a per-adapter heuristic when it has not.
  */
 import conv2dWgsl from '../../kernels/conv2d.wgsl';
-import conv2dAsymWgsl from '../../kernels/conv2d_asym.wgsl';
+import conv2dAsymWgsl from '../../kernels/conv2d-asym.wgsl';
 import matmulWgslSource from '../../kernels/matmul.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
@@ -26,7 +26,7 @@ import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
 export const conv2dKernels = kernelFamiliesWithSubgroups('conv2d.wgsl', conv2dWgsl);
-export const conv2dAsymKernels = kernelFamiliesWithSubgroups('conv2d_asym.wgsl', conv2dAsymWgsl);
+export const conv2dAsymKernels = kernelFamiliesWithSubgroups('conv2d-asym.wgsl', conv2dAsymWgsl);
 
 export const CONV2D_GENERAL_VARIANTS = ['subgroup16x8', 'subgroup32x8', 'tile8x8', 'shared64'] as const;
 export const CONV2D_ASYM_VARIANTS = ['subgroup_line16x8', 'subgroup_window8x8', 'window8x8', 'shared_line64'] as const;

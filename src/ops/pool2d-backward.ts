@@ -1,9 +1,9 @@
 /**
- * Backward of the pooling ops (kernels/pool2d_backward.wgsl): gathers, one invocation per input
+ * Backward of the pooling ops (kernels/pool2d-backward.wgsl): gathers, one invocation per input
  * element, so no atomics and the same result every run. dy may be a channel view (the forward
  * may write its output into one); dx is a plain tensor of x's shape.
  */
-import pool2dBackwardWgsl from '../../kernels/pool2d_backward.wgsl';
+import pool2dBackwardWgsl from '../../kernels/pool2d-backward.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
@@ -12,7 +12,7 @@ import { resolvePoolGeometry, type AvgPool2dOptions, type PoolGeometry, type Poo
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-export const pool2dBackwardKernel = new KernelFamily('pool2d_backward.wgsl', pool2dBackwardWgsl);
+export const pool2dBackwardKernel = new KernelFamily('pool2d-backward.wgsl', pool2dBackwardWgsl);
 const WORKGROUP_SIZE = 256;
 
 function checkDy(op: string, dy: Tensor, g: PoolGeometry): void {

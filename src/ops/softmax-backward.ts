@@ -1,12 +1,12 @@
-/** Backward of softmaxCrossEntropy (kernels/softmax_backward.wgsl). */
-import softmaxBackwardWgsl from '../../kernels/softmax_backward.wgsl';
+/** Backward of softmaxCrossEntropy (kernels/softmax-backward.wgsl). */
+import softmaxBackwardWgsl from '../../kernels/softmax-backward.wgsl';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-export const softmaxBackwardKernel = new KernelFamily('softmax_backward.wgsl', softmaxBackwardWgsl);
+export const softmaxBackwardKernel = new KernelFamily('softmax-backward.wgsl', softmaxBackwardWgsl);
 
 export interface SoftmaxCrossEntropyBackwardOptions {
   labelSmoothing?: number;
