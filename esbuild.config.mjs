@@ -1,5 +1,5 @@
 // Builds the CLI and library for Node and the library for browsers. Kernels (.wgsl) are inlined
-// as text. Run: node esbuild.config.mjs [--watch]
+// as text, their include directives expanded (scripts/wgsl-include.mjs). Run: node esbuild.config.mjs [--watch]
 //
 // Outputs (the package's `exports` map points at them):
 //   dist/index.js, dist/bench.js, dist/incept.js (the CLI) and dist/chunks/   Node
@@ -18,14 +18,22 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wgslIncludes } from './scripts/wgsl-include.mjs';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
+
+/** Kernels load as text with their `// #include` lines expanded (scripts/wgsl-include.mjs). Part
+ * of `common`, and of browserStubs (below) for builds that replace `common`'s plugins with that
+ * one alone. */
+export { wgslIncludes };
 
 /** In the browser builds, the Node-only modules (adapter discovery with fs and Dawn; the tuning
  * file; CIFAR-10 files) are replaced by stubs. */
 export const browserStubs = {
   name: 'browser-stubs',
   setup(build) {
+    // test/browser/harness.ts and bench/peers/browser.ts build with `{ ...common, plugins: [browserStubs] }`.
+    wgslIncludes.setup(build);
     build.onResolve({ filter: /gpu-node\.js$/ }, () => ({ path: 'gpu-node-stub', namespace: 'stub' }));
     build.onResolve({ filter: /tuning-file\.js$/ }, () => ({ path: 'tuning-file-stub', namespace: 'stub' }));
     build.onResolve({ filter: /data\/cifar10\.js$/ }, () => ({ path: 'cifar10-stub', namespace: 'stub' }));
@@ -48,7 +56,7 @@ export const browserStubs = {
 export const common = {
   bundle: true,
   format: 'esm',
-  loader: { '.wgsl': 'text' },
+  plugins: [wgslIncludes],
   sourcemap: true,
   logLevel: 'warning',
   absWorkingDir: root,

@@ -1,13 +1,17 @@
 import { defineConfig } from 'vitest/config';
 import { HANG_GUARD_MS } from './test/support/hang-guard.js';
+import { expandWgsl } from './scripts/wgsl-include.mjs';
 
 export default defineConfig({
   plugins: [
     {
+      // Kernels as the builds inline them: text, include directives expanded (scripts/wgsl-include.mjs).
       name: 'wgsl-as-text',
-      transform(code: string, id: string) {
-        if (id.endsWith('.wgsl')) return { code: `export default ${JSON.stringify(code)};`, map: null };
-        return undefined;
+      transform(_code: string, id: string) {
+        if (!id.endsWith('.wgsl')) return undefined;
+        const { code, files } = expandWgsl(id);
+        for (const included of files.slice(1)) this.addWatchFile(included);
+        return { code: `export default ${JSON.stringify(code)};`, map: null };
       },
     },
   ],

@@ -2,9 +2,7 @@
  * Every matmul variant side by side on the current adapter: GPU time per run from the engine
  * profiler (timestamp queries where the device has them), median of repeats, GFLOP/s table.
  *
- *   npx esbuild bench/matmul-variants.ts --bundle --platform=node --format=esm \
- *     --loader:.wgsl=text --external:webgpu --outfile=node_modules/.cache/mmv.mjs && \
- *     node node_modules/.cache/mmv.mjs
+ *   node bench/build-matmul-variants.mjs && node node_modules/.cache/mmv.mjs
  *   INCEPT_DRIVER=swiftshader node node_modules/.cache/mmv.mjs --sizes 512,1024 --repeats 7
  *
  * (The bundle must live inside the project so Node finds the native `webgpu` package; one

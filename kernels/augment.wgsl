@@ -11,7 +11,7 @@
 //     padded(r, s) = image(r − P, s − P) inside the image, 0 outside.
 // Evaluation (TRAINING = false): out(y, x) = image(y, x), normalised.
 //
-// Per-image draws from Philox4x32-10 (kernels/philox.wgsl, prepended when this file is compiled),
+// Per-image draws from Philox4x32-10 (kernels/common/philox.wgsl, included below),
 // one call per image b on counter (first + b, step mod 2^32, ⌊step / 2^32⌋,
 // AUGMENT_STREAM) and key (seed mod 2^32, ⌊seed / 2^32⌋), output words (w0, w1, w2, w3):
 //   dx = w0 mod (2P + 1), dy = w1 mod (2P + 1), flip = w2 >> 31 (when flipping is on).
@@ -21,6 +21,9 @@
 // Normalisation is a lookup: table[256·c + v] = f32((v / 255 − mean_c) / std_c), computed in
 // float64 on the host and rounded once, so the output is the correctly rounded value exactly,
 // whatever the adapter's float arithmetic.
+
+// #include "common/grid-index.wgsl"
+// #include "common/philox.wgsl"
 
 struct AugmentParams {
   // Images in the batch.
@@ -72,7 +75,7 @@ var<workgroup> shared_draw: vec3u;
 // its draw is made once (by invocation 0) and shared.
 @compute @workgroup_size(64)
 fn augment(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let group = wg.x + wg.y * groups.x;
+  let group = flat_group(wg, groups);
   // Uniform per workgroup (workgroup id and uniforms only), so the barrier below is legal.
   if (group >= params.count * GROUPS_PER_IMAGE) {
     return;
@@ -109,7 +112,7 @@ fn augment(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: ve
 // The draws alone, draws[3b .. 3b + 2] = (dx, dy, flip): for checking the host's copy.
 @compute @workgroup_size(64)
 fn augment_draws(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let b = gid.x + gid.y * groups.x * 64u;
+  let b = flat_index(gid, groups, 64u);
   if (b >= params.count) {
     return;
   }

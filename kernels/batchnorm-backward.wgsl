@@ -7,6 +7,8 @@
 // channels of the same rows); a merge per channel in chunk order (deterministic, no atomics);
 // and one elementwise pass for dx.
 
+// #include "common/grid-index.wgsl"
+
 struct SumParams {
   rows: u32,
   channels: u32,
@@ -42,10 +44,6 @@ override HAS_GAMMA: bool = true;
 @group(0) @binding(12) var<storage, read> dbeta: array<f32>;
 @group(0) @binding(13) var<storage, read_write> dx: array<f32>;
 
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
-
 fn x_at(row: u32, c: u32) -> f32 {
   return x[row * params.xStride + params.xOffset + c];
 }
@@ -61,7 +59,7 @@ fn masked(row: u32, c: u32) -> f32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn partial_sums(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let idx = flat_index(gid, groups);
+  let idx = flat_index(gid, groups, WORKGROUP_SIZE);
   let C = params.channels;
   if (idx >= params.chunks * C) {
     return;
@@ -84,7 +82,7 @@ fn partial_sums(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn merge_sums(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c = flat_index(gid, groups);
+  let c = flat_index(gid, groups, WORKGROUP_SIZE);
   let C = params.channels;
   if (c >= C) {
     return;
@@ -99,7 +97,7 @@ fn merge_sums(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn input_gradient(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   let C = params.channels;
   if (i >= params.rows * C) {
     return;

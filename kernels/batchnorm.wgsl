@@ -22,6 +22,8 @@
 // the mean before scaling rather than using x·scale + (β − mean·scale): with a large mean the
 // folded form cancels two terms of size |mean·scale| and loses the output's low bits.
 
+// #include "common/grid-index.wgsl"
+
 struct StatsParams {
   rows: u32,
   channels: u32,
@@ -103,15 +105,11 @@ override NORMALIZE_ROWS: u32 = 8;
 @group(0) @binding(20) var<storage, read_write> shiftOut: array<f32>;
 @group(0) @binding(21) var<uniform> foldParams: FoldParams;
 
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
-
 // Invocation k·C + c: chunk k (rows k·rowsPerChunk … min((k+1)·rowsPerChunk, rows) − 1) of
 // channel c. Every chunk holds at least one row (the host sizes chunks so).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn partial_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let idx = flat_index(gid, groups);
+  let idx = flat_index(gid, groups, WORKGROUP_SIZE);
   let channels = statsParams.channels;
   if (idx >= statsParams.chunks * channels) {
     return;
@@ -141,7 +139,7 @@ fn partial_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 // Means are kept relative to chunk 0's shift (see the top of the file).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn merge_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c = flat_index(gid, groups);
+  let c = flat_index(gid, groups, WORKGROUP_SIZE);
   let channels = mergeParams.channels;
   if (c >= channels) {
     return;
@@ -167,7 +165,7 @@ fn merge_stats(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn affine_params(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c = flat_index(gid, groups);
+  let c = flat_index(gid, groups, WORKGROUP_SIZE);
   if (c >= affineParams.channels) {
     return;
   }
@@ -183,7 +181,7 @@ fn affine_params(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn update_running(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c = flat_index(gid, groups);
+  let c = flat_index(gid, groups, WORKGROUP_SIZE);
   if (c >= runningParams.channels) {
     return;
   }
@@ -196,7 +194,7 @@ fn update_running(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 // neighbouring channels (coalesced), and the channel's mean, scale and β are loaded once per block.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn normalize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let idx = flat_index(gid, groups);
+  let idx = flat_index(gid, groups, WORKGROUP_SIZE);
   let p = normalizeParams;
   let rowBlock = idx / p.channels;
   let c = idx - rowBlock * p.channels;
@@ -222,7 +220,7 @@ fn normalize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 // readback. `variance` and `mean` are bound to the running statistics here.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn fold_inference(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c = flat_index(gid, groups);
+  let c = flat_index(gid, groups, WORKGROUP_SIZE);
   if (c >= foldParams.channels) {
     return;
   }

@@ -2,6 +2,8 @@
 // that cannot write into a channel view themselves (most do: see src/ops/output.ts).
 // x is [rows, C] contiguous; y's rows hold outStride channels, this input's at outOffset.
 
+// #include "common/grid-index.wgsl"
+
 struct CopyParams {
   n: u32,          // elements of x
   channels: u32,   // C
@@ -17,7 +19,7 @@ override WORKGROUP_SIZE: u32 = 256;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn copy_into_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     let row = i / params.channels;
     let c = i % params.channels;
@@ -33,7 +35,7 @@ fn copy_into_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn copy_from_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     let row = i / params.channels;
     let c = i % params.channels;

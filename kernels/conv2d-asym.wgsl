@@ -29,6 +29,10 @@
 // written-out taps put 14 of them in one body; the general kernel's rolled loop has two.
 // The epilogue (scale, shift, ReLU per output channel) is the one of conv2d.wgsl.
 
+// #include "common/epilogue.wgsl"
+// #include "common/outer-product.wgsl"
+// #include "common/tile8x8.wgsl"
+
 struct AsymParams {
   N: u32,
   lenA: u32,        // input (= output) length along the other axis
@@ -59,30 +63,13 @@ fn out_slot(pixel: u32, c4: u32) -> u32 {
 @group(0) @binding(1) var<storage, read> w4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4f>;
 @group(0) @binding(3) var<uniform> params: AsymParams;
-@group(0) @binding(4) var<storage, read> scale4: array<vec4f>;
-@group(0) @binding(5) var<storage, read> shift4: array<vec4f>;
 
 // The kernel's length n; a specialisation constant so the tap loops unroll.
 override TAPS: u32 = 3;
-override HAS_SCALE: bool = false;
-override HAS_SHIFT: bool = false;
-override RELU: bool = false;
 override WG_X: u32 = 8;
 override WG_Y: u32 = 8;
 
 const OUTS = 8u;
-
-fn epilogue4(v: vec4f, c4: u32) -> vec4f {
-  var r = v;
-  if (HAS_SCALE) { r = r * scale4[c4]; }
-  if (HAS_SHIFT) { r = r + shift4[c4]; }
-  if (RELU) { r = max(r, vec4f(0.0)); }
-  return r;
-}
-
-fn outer4(b: vec4f, a: vec4f) -> mat4x4f {
-  return mat4x4f(b * a.x, b * a.y, b * a.z, b * a.w);
-}
 
 // Output row (n, a) along the sliding axis, positions b0.. (as many as exist), channel group
 // c4, from tiles whose column i is position b0+i (acc0) and b0+4+i (acc1).
@@ -157,23 +144,18 @@ fn shift1(a: vec4f, b: vec4f) -> vec4f { return vec4f(a.yzw, b.x); }
 fn shift2(a: vec4f, b: vec4f) -> vec4f { return vec4f(a.zw, b.xy); }
 fn shift3(a: vec4f, b: vec4f) -> vec4f { return vec4f(a.w, b.xyz); }
 
-struct Acc {
-  a00: mat4x4f, a01: mat4x4f,
-  a10: mat4x4f, a11: mat4x4f,
-}
-
 // One tap at input channel ci: outputs 0..3 see the window values `lo`, outputs 4..7 `hi`.
-fn tap(acc: Acc, lo: vec4f, hi: vec4f, t: u32, ci: u32, c0: u32, c1: u32) -> Acc {
+fn tap(acc: Tile8x8, lo: vec4f, hi: vec4f, t: u32, ci: u32, c0: u32, c1: u32) -> Tile8x8 {
   let C4 = params.Cout / 4u;
   let wk = (t * params.Cin + ci) * C4;
   let q0 = w4[wk + c0];
   let q1 = w4[wk + c1];
-  return Acc(acc.a00 + outer4(q0, lo), acc.a01 + outer4(q1, lo), acc.a10 + outer4(q0, hi), acc.a11 + outer4(q1, hi));
+  return Tile8x8(acc.a00 + outer4(q0, lo), acc.a01 + outer4(q1, lo), acc.a10 + outer4(q0, hi), acc.a11 + outer4(q1, hi));
 }
 
 // Every tap of the kernel at input channel ci, written out so each window slice is a
 // constant swizzle (TAPS is a constant per pipeline, so the untaken ones vanish).
-fn all_taps(acc0: Acc, v: Values, ci: u32, c0: u32, c1: u32) -> Acc {
+fn all_taps(acc0: Tile8x8, v: Values, ci: u32, c0: u32, c1: u32) -> Tile8x8 {
   var acc = tap(acc0, v.v0, v.v1, 0u, ci, c0, c1);
   if (TAPS > 1u) { acc = tap(acc, shift1(v.v0, v.v1), shift1(v.v1, v.v2), 1u, ci, c0, c1); }
   if (TAPS > 2u) { acc = tap(acc, shift2(v.v0, v.v1), shift2(v.v1, v.v2), 2u, ci, c0, c1); }
@@ -196,7 +178,7 @@ fn window8x8(@builtin(global_invocation_id) gid: vec3u) {
   }
   let c1 = min(col0 + 1u, C4 - 1u);
   let win = window_of(n, a, b0);
-  var acc: Acc;
+  var acc: Tile8x8;
   for (var ci = 0u; ci < params.Cin; ci++) {
     acc = all_taps(acc, window_values(win, ci), ci, col0, c1);
   }
@@ -291,7 +273,7 @@ fn shared_line64(
 // Compiled only on devices with `subgroups` (src/ops/conv2d.ts adds `enable subgroups;`).
 // @subgroups-only
 
-override SUBGROUP_WG_X: u32 = 32;
+// #include "common/subgroups.wgsl"
 
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup_window8x8(
@@ -311,7 +293,7 @@ fn subgroup_window8x8(
   let win = window_of(n, a, b0);
   let lanes = min(subgroupSize, SUBGROUP_WG_X);
   let Cin = params.Cin;
-  var acc: Acc;
+  var acc: Tile8x8;
   for (var k0 = 0u; k0 < Cin; k0 += lanes) {
     // Lane j loads the window of channel k0 + j; shuffles hand each window to every lane.
     let mine = window_values(win, min(k0 + lane, Cin - 1u));

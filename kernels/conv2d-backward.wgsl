@@ -41,23 +41,11 @@
 // multiply-adds predict. The dw chunking (src/ops/conv2d-backward.ts) made no measurable
 // difference on lavapipe between 1 and 19 chunks at these shapes; it is there for GPUs.
 
+// #include "common/grid-index.wgsl"
+// #include "common/outer-product.wgsl"
+// #include "common/tile8x8.wgsl"
+
 const WG = 64u;
-
-fn flat_id(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
-
-// Column i of the result is b times component i of a.
-fn outer4(b: vec4f, a: vec4f) -> mat4x4f {
-  return mat4x4f(b * a.x, b * a.y, b * a.z, b * a.w);
-}
-
-// 8 × 8 accumulators as four 4×4 blocks: tRC holds row group R (of the a side) × column group
-// C (of the b side); see each kernel for what rows and columns are.
-struct Tile8x8 {
-  t00: mat4x4f, t01: mat4x4f,
-  t10: mat4x4f, t11: mat4x4f,
-}
 
 // ================================================================ dx
 
@@ -161,7 +149,7 @@ struct InputWork {
 }
 
 fn input_work(gid: vec3u, groups: vec3u) -> InputWork {
-  let id = flat_id(gid, groups);
+  let id = flat_index(gid, groups, WG);
   let tile = id % ip.channelTiles;
   let rest = id / ip.channelTiles;
   let p = phase_of(min(rest / ip.phaseBlocks, ip.strideH * ip.strideW - 1u));
@@ -173,7 +161,7 @@ fn input_work(gid: vec3u, groups: vec3u) -> InputWork {
 @group(0) @binding(2) var<storage, read_write> dx4: array<vec4f>;
 
 // Rows of the tile: channel groups g0, g1 (4 channels each, b side); columns: the 8 pixels
-// (t00: pixels 0..3 × group g0, t01: pixels 0..3 × g1, t10 / t11: pixels 4..7).
+// (a00: pixels 0..3 × group g0, a01: pixels 0..3 × g1, a10 / a11: pixels 4..7).
 fn input_tile8x8_compute(p: Phase, j0: u32, g0: u32) -> Tile8x8 {
   let Cin4 = ip.Cin / 4u;
   let g1 = min(g0 + 1u, Cin4 - 1u);
@@ -227,10 +215,10 @@ fn input_tile8x8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let q1 = phase_pixel(p, work.j0 + 4u + i);
     let v0 = work.j0 + i < p.pixels;
     let v1 = work.j0 + 4u + i < p.pixels;
-    store_dx4(q0, v0, g0, t.t00[i]);
-    store_dx4(q0, v0, g0 + 1u, t.t01[i]);
-    store_dx4(q1, v1, g0, t.t10[i]);
-    store_dx4(q1, v1, g0 + 1u, t.t11[i]);
+    store_dx4(q0, v0, g0, t.a00[i]);
+    store_dx4(q0, v0, g0 + 1u, t.a01[i]);
+    store_dx4(q1, v1, g0, t.a10[i]);
+    store_dx4(q1, v1, g0 + 1u, t.a11[i]);
   }
 }
 
@@ -299,10 +287,10 @@ fn input_tile8x8_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_
     let q1 = phase_pixel(p, work.j0 + 4u + i);
     let v0 = work.j0 + i < p.pixels;
     let v1 = work.j0 + 4u + i < p.pixels;
-    store_dx(q0, v0, c0, t.t00[i]);
-    store_dx(q0, v0, c0 + 4u, t.t01[i]);
-    store_dx(q1, v1, c0, t.t10[i]);
-    store_dx(q1, v1, c0 + 4u, t.t11[i]);
+    store_dx(q0, v0, c0, t.a00[i]);
+    store_dx(q0, v0, c0 + 4u, t.a01[i]);
+    store_dx(q1, v1, c0, t.a10[i]);
+    store_dx(q1, v1, c0 + 4u, t.a11[i]);
   }
 }
 
@@ -320,7 +308,7 @@ struct TransposeParams {
 // wT[tap, co, ci] = w[tap, ci, co], walking wT in order (its writes contiguous).
 @compute @workgroup_size(WG)
 fn transpose_weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_id(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i >= tp.count) {
     return;
   }
@@ -374,7 +362,7 @@ struct WeightWork {
 }
 
 fn weight_work(gid: vec3u, groups: vec3u) -> WeightWork {
-  let id = flat_id(gid, groups);
+  let id = flat_index(gid, groups, WG);
   let tile = id % wp.tiles;
   let rest = id / wp.tiles;
   let chunk = rest % wp.chunks;
@@ -423,8 +411,8 @@ fn row_run(p: u32, p1: u32, kh: u32, kw: u32, cols: vec2u) -> array<u32, 4> {
 @group(0) @binding(0) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> part4: array<vec4f>;
 
-// Rows: output channel groups (b side); columns: input channels (t00: ci0..ci0+3 × co group
-// 0, t01: ci0..ci0+3 × co group 1, t10 / t11: ci0+4..ci0+7), which is dw's layout: row ci of
+// Rows: output channel groups (b side); columns: input channels (a00: ci0..ci0+3 × co group
+// 0, a01: ci0..ci0+3 × co group 1, a10 / a11: ci0+4..ci0+7), which is dw's layout: row ci of
 // a tap is Cout contiguous values.
 fn weight_tile8x8_compute(work: WeightWork) -> Tile8x8 {
   let Cin4 = wp.Cin / 4u;
@@ -476,10 +464,10 @@ fn weight_tile8x8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   let t = weight_tile8x8_compute(work);
   let g = work.co0 / 4u;
   for (var i = 0u; i < 4u; i++) {
-    store_part4(work, work.ci0 + i, g, t.t00[i]);
-    store_part4(work, work.ci0 + i, g + 1u, t.t01[i]);
-    store_part4(work, work.ci0 + 4u + i, g, t.t10[i]);
-    store_part4(work, work.ci0 + 4u + i, g + 1u, t.t11[i]);
+    store_part4(work, work.ci0 + i, g, t.a00[i]);
+    store_part4(work, work.ci0 + i, g + 1u, t.a01[i]);
+    store_part4(work, work.ci0 + 4u + i, g, t.a10[i]);
+    store_part4(work, work.ci0 + 4u + i, g + 1u, t.a11[i]);
   }
 }
 
@@ -541,10 +529,10 @@ fn weight_tile8x8_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num
   }
   let t = weight_tile8x8_scalar_compute(work);
   for (var i = 0u; i < 4u; i++) {
-    store_part(work, work.ci0 + i, work.co0, t.t00[i]);
-    store_part(work, work.ci0 + i, work.co0 + 4u, t.t01[i]);
-    store_part(work, work.ci0 + 4u + i, work.co0, t.t10[i]);
-    store_part(work, work.ci0 + 4u + i, work.co0 + 4u, t.t11[i]);
+    store_part(work, work.ci0 + i, work.co0, t.a00[i]);
+    store_part(work, work.ci0 + i, work.co0 + 4u, t.a01[i]);
+    store_part(work, work.ci0 + 4u + i, work.co0, t.a10[i]);
+    store_part(work, work.ci0 + 4u + i, work.co0 + 4u, t.a11[i]);
   }
 }
 
@@ -562,7 +550,7 @@ struct ChunkParams {
 // dw[i] = Σ_c partials[c][i], chunks in order, so the result does not depend on scheduling.
 @compute @workgroup_size(WG)
 fn sum_chunks(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_id(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i >= cp.size) {
     return;
   }

@@ -29,6 +29,11 @@
 // Epilogue, chosen by overrides so a plain conv pays nothing for it: y = relu(acc·scale + shift)
 // per output channel; a bias is a shift, and BatchNorm folded for inference is scale and shift.
 
+// #include "common/epilogue.wgsl"
+// #include "common/grid-index.wgsl"
+// #include "common/outer-product.wgsl"
+// #include "common/tile8x8.wgsl"
+
 struct ConvParams {
   N: u32,
   H: u32,
@@ -53,10 +58,6 @@ struct ConvParams {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<uniform> params: ConvParams;
-
-override HAS_SCALE: bool = false;
-override HAS_SHIFT: bool = false;
-override RELU: bool = false;
 
 // Where output pixel m's receptive field starts: (offset of its image in x, top row, left
 // column, 1 if m is a real pixel). Rows and columns may be negative (padding).
@@ -161,17 +162,7 @@ fn gather(o: vec4i, tap: vec3i) -> f32 {
 
 // ---------------------------------------------------------------- epilogue and stores
 
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
-@group(0) @binding(5) var<storage, read> shift: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-fn epilogue1(v: f32, c: u32) -> f32 {
-  var r = v;
-  if (HAS_SCALE) { r = r * scale[c]; }
-  if (HAS_SHIFT) { r = r + shift[c]; }
-  if (RELU) { r = max(r, 0.0); }
-  return r;
-}
 
 // Pixel m, channels c0..c0+3 (those below Cout).
 fn store_pixel(m: u32, c0: u32, v: vec4f) {
@@ -233,13 +224,6 @@ fn store_stats(chunk: u32, c4: u32, s: Welford4) {
   if (c + 1u < params.Cout) { stats[at + 1u] = vec4f(s.shift.y, s.mean.y, s.m2.y, s.count); }
   if (c + 2u < params.Cout) { stats[at + 2u] = vec4f(s.shift.z, s.mean.z, s.m2.z, s.count); }
   if (c + 3u < params.Cout) { stats[at + 3u] = vec4f(s.shift.w, s.mean.w, s.m2.w, s.count); }
-}
-
-// The workgroup's row (pixel-block) index. A grid taller than maxComputeWorkgroupsPerDimension
-// is folded into z by the dispatcher (Engine.foldRows); the blocks past the end of a folded grid
-// start at m0 ≥ M and write nothing, like the tail of the last block.
-fn row_block(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.y + wid.z * nwg.y;
 }
 
 // ---------------------------------------------------------------- shared64
@@ -308,16 +292,6 @@ fn shared64(
 
 @group(0) @binding(1) var<storage, read> w4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4f>;
-@group(0) @binding(4) var<storage, read> scale4: array<vec4f>;
-@group(0) @binding(5) var<storage, read> shift4: array<vec4f>;
-
-fn epilogue4(v: vec4f, c4: u32) -> vec4f {
-  var r = v;
-  if (HAS_SCALE) { r = r * scale4[c4]; }
-  if (HAS_SHIFT) { r = r + shift4[c4]; }
-  if (RELU) { r = max(r, vec4f(0.0)); }
-  return r;
-}
 
 // Pixels m..m+3, channel group c4, from a tile whose column i is pixel m+i.
 fn store_pixels4(m: u32, c4: u32, acc: mat4x4f) {
@@ -348,11 +322,6 @@ fn tap_base(o: vec4i, kh: u32, kw: u32) -> vec2u {
 
 // 8 pixels (m0..m0+7) × 8 channels (groups col0, col0+1): a00/a01 hold pixels m0..m0+3,
 // a10/a11 pixels m0+4..m0+7; column i of a tile is one pixel.
-struct Tile8x8 {
-  a00: mat4x4f, a01: mat4x4f,
-  a10: mat4x4f, a11: mat4x4f,
-}
-
 fn tile8x8_compute(m0: u32, col0: u32) -> Tile8x8 {
   let C4 = params.Cout / 4u;
   let c0 = col0;
@@ -436,14 +405,11 @@ fn tile8x8_stats(
   store_stats(chunk, col0 + 1u, s1);
 }
 
-// Column i of the result is pixel i's four channels: b (channels) times a.i (pixel i's input).
-fn outer4(b: vec4f, a: vec4f) -> mat4x4f {
-  return mat4x4f(b * a.x, b * a.y, b * a.z, b * a.w);
-}
-
 // ================================================================ subgroup variants
 // Compiled only on devices with `subgroups` (src/ops/conv2d.ts adds `enable subgroups;`).
 // @subgroups-only
+
+// #include "common/subgroups.wgsl"
 
 // The origins of pixels m..m+3.
 struct Origins4 {
@@ -463,8 +429,6 @@ fn origins4(walk: ptr<function, PixelWalk>) -> Origins4 {
   let p3 = walk_origin(walk);
   return Origins4(p0, p1, p2, p3);
 }
-
-override SUBGROUP_WG_X: u32 = 32;
 
 // Invocations per pixel block: LANE_GROUP when set (a power of two below the subgroup size,
 // for Cout ≤ 8·LANE_GROUP, so a narrow conv does not leave lanes without channels), else the
@@ -600,14 +564,6 @@ fn subgroup16x8_stats(
   store_stats(m0 / 16u, col0 + 1u, s1);
 }
 
-
-
-// Pixels m..m+3 over k0..k0+3 as a matrix whose column i is pixel m+i (lanes 0..3 gathered
-// k0..k0+3; the others' values are not used).
-fn pixel_panel(v: vec4f) -> mat4x4f {
-  return transpose(mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)));
-}
-
 // Weight rows k0..k0+3 at channel group c4, as a matrix whose column s is row k0+s (rows
 // past K clamped; the gathered side is zero there).
 fn weight_panel(k0: u32, c4: u32) -> mat4x4f {
@@ -644,7 +600,7 @@ fn subgroup32x8(
     let q0 = weight_panel(k0, c0);
     let q1 = weight_panel(k0, c1);
     for (var g = 0u; g < 8u; g++) {
-      let p = pixel_panel(gather4(org[g], tap));
+      let p = broadcast_panel(gather4(org[g], tap));
       acc0[g] += q0 * p;
       acc1[g] += q1 * p;
     }

@@ -10,6 +10,9 @@
 // an integer compare so the mask never depends on an adapter's float rounding. `offset` lets
 // each layer and each training step draw an independent mask from one seed.
 
+// #include "common/grid-index.wgsl"
+// #include "common/philox.wgsl"
+
 struct DropoutParams {
   n: u32,
   // x's innermost dimension: the output index of element i is
@@ -57,7 +60,7 @@ fn write_element(i: u32, word: u32) {
 
 @compute @workgroup_size(64)
 fn dropout(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let q = gid.x + gid.y * groups.x * 64u;
+  let q = flat_index(gid, groups, 64u);
   if (4u * q >= params.n) {
     return;
   }
@@ -75,7 +78,7 @@ fn dropout(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) g
 // Raw generator output, one counter and key per invocation: for checking against the reference.
 @compute @workgroup_size(64)
 fn philox(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = flat_index(gid, groups, 64u);
   if (i < philoxParams.n) {
     words[i] = philox4x32_10(counters[i], keys[i]);
   }

@@ -2,6 +2,8 @@
 // params.period, so a per-channel vector broadcasts over NHWC activations (channel innermost)
 // and a same-shape operand has period == n.
 
+// #include "common/grid-index.wgsl"
+
 struct ElementwiseParams {
   n: u32,
   period: u32,
@@ -25,10 +27,6 @@ override APPLY_RELU: bool = false;
 
 override OUT_VIEW: bool = false;
 
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
-
 fn out_index(i: u32) -> u32 {
   if (!OUT_VIEW) {
     return i;
@@ -39,7 +37,7 @@ fn out_index(i: u32) -> u32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     out[out_index(i)] = a[i] + b[i % params.period];
   }
@@ -47,7 +45,7 @@ fn add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) group
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     out[out_index(i)] = a[i] * b[i % params.period];
   }
@@ -55,7 +53,7 @@ fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) group
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn scale_shift(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     let c = i % params.period;
     let y = fma(a[i], scale[c], shift[c]);
@@ -65,7 +63,7 @@ fn scale_shift(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     out[out_index(i)] = max(a[i], 0.0);
   }
@@ -75,7 +73,7 @@ fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 // the same sign pattern), so the mask is never stored.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
     out[out_index(i)] = select(0.0, b[i], a[i] > 0.0);
   }

@@ -2,6 +2,8 @@
 // put into outputs before a kernel runs (so an element the kernel forgets stays visibly wrong).
 // Float tensors are bound through a u32 bitcast view.
 
+// #include "common/grid-index.wgsl"
+
 struct FillParams {
   n: u32,
   value: u32,
@@ -12,7 +14,7 @@ struct FillParams {
 
 @compute @workgroup_size(256)
 fn fill_u32(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 256u;
+  let i = flat_index(gid, groups, 256u);
   if (i < params.n) {
     out[i] = params.value;
   }

@@ -66,21 +66,8 @@ struct MatmulParams {
 @group(0) @binding(3) var<uniform> params: MatmulParams;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 
-// Optional epilogue per output column j (a linear layer's bias, a 1×1 conv's folded
-// BatchNorm): C = relu(C·scale[j] + shift[j]). Overrides, so a plain product pays nothing.
-override HAS_SCALE: bool = false;
-override HAS_SHIFT: bool = false;
-override RELU: bool = false;
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
-@group(0) @binding(5) var<storage, read> shift: array<f32>;
-
-fn epilogue1(v: f32, j: u32) -> f32 {
-  var r = v;
-  if (HAS_SCALE) { r = r * scale[j]; }
-  if (HAS_SHIFT) { r = r + shift[j]; }
-  if (RELU) { r = max(r, 0.0); }
-  return r;
-}
+// The optional epilogue per output column j (a linear layer's bias, a 1×1 conv's folded BatchNorm).
+// #include "common/epilogue.wgsl"
 
 // ---------------------------------------------------------------- tile4x4 (scalar loads)
 
@@ -91,12 +78,14 @@ override TILE_WG_X: u32 = 8;
 override TILE_WG_Y: u32 = 8;
 
 // A grid taller than maxComputeWorkgroupsPerDimension comes folded into z when there is one
-// matrix (Engine.foldRows, matmul.ts): the row block is wid.y + wid.z · num_workgroups.y and the
-// matrix index 0. Blocks past the end start at row ≥ M and store nothing.
+// matrix (Engine.foldRows, matmul.ts): the row block is row_block's and the matrix index 0.
+// Blocks past the end start at row ≥ M and store nothing.
 override FOLDED_ROWS: bool = false;
 
+// #include "common/grid-index.wgsl"
+
 fn grid_row_block(wid: vec3u, nwg: vec3u) -> u32 {
-  return select(wid.y, wid.y + wid.z * nwg.y, FOLDED_ROWS);
+  return select(wid.y, row_block(wid, nwg), FOLDED_ROWS);
 }
 
 fn grid_matrix(wid: vec3u) -> u32 {
@@ -166,16 +155,6 @@ fn tile4x4(
 @group(0) @binding(0) var<storage, read> a4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> b4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> c4: array<vec4f>;
-@group(0) @binding(4) var<storage, read> scale4: array<vec4f>;
-@group(0) @binding(5) var<storage, read> shift4: array<vec4f>;
-
-fn epilogue4(v: vec4f, j4: u32) -> vec4f {
-  var r = v;
-  if (HAS_SCALE) { r = r * scale4[j4]; }
-  if (HAS_SHIFT) { r = r + shift4[j4]; }
-  if (RELU) { r = max(r, vec4f(0.0)); }
-  return r;
-}
 
 @compute @workgroup_size(TILE_WG_X, TILE_WG_Y)
 fn tile4x4_vec4(
@@ -314,10 +293,10 @@ fn shared64(
 // @subgroups-only
 
 // C[rows 4g..4g+3][4 columns] as a matrix whose column i is row i: the tile updates become
-// matrix products, which keeps the source short while the compiler sees plain registers.
-fn outer4(bRow: vec4f, aCol: vec4f) -> mat4x4f {
-  return mat4x4f(bRow * aCol.x, bRow * aCol.y, bRow * aCol.z, bRow * aCol.w);
-}
+// matrix products (outer4, broadcast_panel), which keeps the source short while the compiler
+// sees plain registers.
+// #include "common/outer-product.wgsl"
+// #include "common/subgroups.wgsl"
 
 // A[row..row+3][k] with rows clamped to the matrix (rows past M compute values never stored).
 fn load_a_rows4(aBase: u32, row: u32, k: u32) -> vec4f {
@@ -345,9 +324,8 @@ fn store_rows4(cBase: u32, row: u32, col4: u32, acc: mat4x4f) {
   }
 }
 
-// A multiple of the subgroup size (matmul.ts picks it), so subgroups are full; rows come from
-// workgroup_id, so all lanes of a subgroup share them and one lane's fetch of A serves all.
-override SUBGROUP_WG_X: u32 = 32;
+// SUBGROUP_WG_X (common/subgroups.wgsl): matmul.ts picks it. Rows come from workgroup_id, so
+// all lanes of a subgroup share them and one lane's fetch of A serves all.
 
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup16x8(
@@ -410,11 +388,6 @@ fn load_a_block(aBase: u32, row: u32, k0: u32, lane: u32) -> vec4f {
   return select(vec4f(0.0), load_a_rows4(aBase, row, min(k, params.K - 1u)), k < params.K);
 }
 
-// Rows 4g..4g+3 over k0..k0+3 as a matrix whose column i is row i (lanes 0..3 hold k0..k0+3).
-fn a_panel(v: vec4f) -> mat4x4f {
-  return transpose(mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)));
-}
-
 // B[k0..k0+3][col4] as a matrix whose column s is row k0+s (rows past K clamped; A is zero there).
 fn b_panel(bBase: u32, k0: u32, col4: u32) -> mat4x4f {
   let N4 = params.N / 4u;
@@ -455,14 +428,14 @@ fn subgroup32x8(
   // Blocks of four k: lanes 0..3 fetch them (every subgroup has at least four lanes), constant
   // broadcasts share them, and one 4×4 product per accumulator does the block.
   for (var k0 = 0u; k0 < K; k0 += 4u) {
-    let p0 = a_panel(load_a_block(aBase, row0, k0, lane));
-    let p1 = a_panel(load_a_block(aBase, row0 + 4u, k0, lane));
-    let p2 = a_panel(load_a_block(aBase, row0 + 8u, k0, lane));
-    let p3 = a_panel(load_a_block(aBase, row0 + 12u, k0, lane));
-    let p4 = a_panel(load_a_block(aBase, row0 + 16u, k0, lane));
-    let p5 = a_panel(load_a_block(aBase, row0 + 20u, k0, lane));
-    let p6 = a_panel(load_a_block(aBase, row0 + 24u, k0, lane));
-    let p7 = a_panel(load_a_block(aBase, row0 + 28u, k0, lane));
+    let p0 = broadcast_panel(load_a_block(aBase, row0, k0, lane));
+    let p1 = broadcast_panel(load_a_block(aBase, row0 + 4u, k0, lane));
+    let p2 = broadcast_panel(load_a_block(aBase, row0 + 8u, k0, lane));
+    let p3 = broadcast_panel(load_a_block(aBase, row0 + 12u, k0, lane));
+    let p4 = broadcast_panel(load_a_block(aBase, row0 + 16u, k0, lane));
+    let p5 = broadcast_panel(load_a_block(aBase, row0 + 20u, k0, lane));
+    let p6 = broadcast_panel(load_a_block(aBase, row0 + 24u, k0, lane));
+    let p7 = broadcast_panel(load_a_block(aBase, row0 + 28u, k0, lane));
     let q0 = b_panel(bBase, k0, c0);
     let q1 = b_panel(bBase, k0, c1);
     acc00 += q0 * p0; acc01 += q1 * p0;

@@ -22,6 +22,8 @@
 // changing learning rate never makes a new pipeline; 1 − ρ and 1 − d come computed in float64
 // (1 − f32(0.9999) would be off by 1e-4 relative).
 
+// #include "common/grid-index.wgsl"
+
 const WG: u32 = 256u;
 
 struct RmspropParams {
@@ -75,10 +77,6 @@ override NESTEROV: bool = false;
 @group(0) @binding(14) var<storage, read_write> swapB: array<f32>;
 @group(0) @binding(15) var<uniform> moveParams: MoveParams;
 
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
-
 // The clipping scale; every invocation reads the same element (a broadcast load).
 fn clip_scale(clip: f32) -> f32 {
   if (clip <= 0.0) {
@@ -89,7 +87,7 @@ fn clip_scale(clip: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn rmsprop_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i >= rmsprop.n) {
     return;
   }
@@ -104,7 +102,7 @@ fn rmsprop_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 
 @compute @workgroup_size(WG)
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i >= sgd.n) {
     return;
   }
@@ -118,7 +116,7 @@ fn sgd_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 
 @compute @workgroup_size(WG)
 fn sgd_plain(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i >= sgd.n) {
     return;
   }
@@ -129,7 +127,7 @@ fn sgd_plain(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 
 @compute @workgroup_size(WG)
 fn ema_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i >= ema.n) {
     return;
   }
@@ -139,7 +137,7 @@ fn ema_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 
 @compute @workgroup_size(WG)
 fn copy_values(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i < moveParams.n) {
     destination[i] = source[i];
   }
@@ -148,7 +146,7 @@ fn copy_values(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 // Exchanges two tensors' contents in place (EMA weights in for evaluation, and back).
 @compute @workgroup_size(WG)
 fn swap_values(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WG);
   if (i < moveParams.n) {
     let a = swapA[i];
     swapA[i] = swapB[i];

@@ -3,6 +3,9 @@
 // oh·sH − padTop … + KH − 1, so input row ih lies in windows oh ∈ [⌈(ih + padTop − KH + 1)/sH⌉,
 // ⌊(ih + padTop)/sH⌋] ∩ [0, OH − 1], and likewise for columns: at most ⌈KH/sH⌉·⌈KW/sW⌉ windows.
 
+// #include "common/grid-index.wgsl"
+// #include "common/pool-window.wgsl"
+
 struct PoolParams {
   N: u32,
   H: u32,
@@ -25,16 +28,11 @@ struct PoolParams {
 }
 
 override WORKGROUP_SIZE: u32 = 256;
-override COUNT_INCLUDE_PAD: bool = true;
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> indices: array<i32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> params: PoolParams;
-
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
 
 // The output rows (or columns) whose windows contain input position p: [first, last] as i32.
 fn covering(p: u32, pad: u32, k: u32, stride: u32, outLen: u32) -> vec2i {
@@ -69,7 +67,7 @@ fn dy_at(pixel: u32, c: u32) -> f32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn max_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.inputs) {
     return;
   }
@@ -88,21 +86,15 @@ fn max_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
   dx[i] = total;
 }
 
-// The divisor the forward used for output (oh, ow).
+// The divisor the forward used for output (oh, ow), which is never negative here.
 fn divisor(oh: i32, ow: i32) -> f32 {
-  if (COUNT_INCLUDE_PAD) {
-    return f32(params.KH * params.KW);
-  }
-  let top = oh * i32(params.strideH) - i32(params.padTop);
-  let left = ow * i32(params.strideW) - i32(params.padLeft);
-  let rows = min(top + i32(params.KH), i32(params.H)) - max(top, 0);
-  let cols = min(left + i32(params.KW), i32(params.W)) - max(left, 0);
-  return f32(rows * cols);
+  let corner = window_corner(u32(oh), u32(ow));
+  return avg_divisor(window_rows(corner.x), window_cols(corner.y));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.inputs) {
     return;
   }
@@ -120,7 +112,7 @@ fn avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn global_avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.inputs) {
     return;
   }

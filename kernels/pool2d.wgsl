@@ -6,6 +6,9 @@
 // be a channel view (an Inception reduction module's pool branch writes straight into the
 // concat buffer): element (pixel, c) of y is at pixel · outStride + outOffset + c.
 
+// #include "common/grid-index.wgsl"
+// #include "common/pool-window.wgsl"
+
 struct PoolParams {
   N: u32,
   H: u32,
@@ -25,20 +28,14 @@ struct PoolParams {
 }
 
 override WORKGROUP_SIZE: u32 = 256;
-// avg_pool: divide by KH·KW (padding counted, PyTorch's count_include_pad=True) or by the
-// number of real elements in the window (Keras, TF-slim).
-override COUNT_INCLUDE_PAD: bool = true;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: PoolParams;
 @group(0) @binding(3) var<storage, read_write> indices: array<i32>;
 
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
-
-// Output element i as (output pixel, channel, window's top row, window's left column).
+// Output element i as (output pixel, channel, window's top row, window's left column); in the
+// *4 kernels c is the channel group.
 struct Window {
   pixel: u32,
   n: u32,
@@ -47,46 +44,32 @@ struct Window {
   left: i32,
 }
 
-fn window_of(i: u32) -> Window {
-  let c = i % params.C;
-  let pixel = i / params.C;
+// `channels`: C, or C / 4 for the *4 kernels.
+fn window_of(i: u32, channels: u32) -> Window {
+  let c = i % channels;
+  let pixel = i / channels;
   let ow = pixel % params.OW;
   let r = pixel / params.OW;
   let oh = r % params.OH;
   let n = r / params.OH;
-  return Window(pixel, n, c, i32(oh * params.strideH) - i32(params.padTop), i32(ow * params.strideW) - i32(params.padLeft));
+  let corner = window_corner(oh, ow);
+  return Window(pixel, n, c, corner.x, corner.y);
 }
 
-// The window's rows and columns inside the input, as half-open ranges [start, end): the
-// loops below run over real elements only, and their count is the product of the lengths.
-fn window_rows(win: Window) -> vec2u {
-  return vec2u(u32(max(win.top, 0)), u32(clamp(win.top + i32(params.KH), 0, i32(params.H))));
-}
-
-fn window_cols(win: Window) -> vec2u {
-  return vec2u(u32(max(win.left, 0)), u32(clamp(win.left + i32(params.KW), 0, i32(params.W))));
-}
-
-// KH·KW with the padding counted, else the real elements (never 0: the host refuses windows
-// that lie entirely in the padding).
-fn avg_divisor(rows: vec2u, cols: vec2u) -> f32 {
-  return select(f32((rows.y - rows.x) * (cols.y - cols.x)), f32(params.KH * params.KW), COUNT_INCLUDE_PAD);
-}
-
-fn x_index(win: Window, ih: u32, iw: u32) -> u32 {
-  return ((win.n * params.H + ih) * params.W + iw) * params.C + win.c;
+fn x_index(win: Window, ih: u32, iw: u32, channels: u32) -> u32 {
+  return ((win.n * params.H + ih) * params.W + iw) * channels + win.c;
 }
 
 // Max over the window's real elements (padding never wins); the first maximum wins ties.
 // Returns (value, flat index into x, bitcast).
 fn window_max(win: Window) -> vec2f {
-  let rows = window_rows(win);
-  let cols = window_cols(win);
+  let rows = window_rows(win.top);
+  let cols = window_cols(win.left);
   var best = 0.0;
   var arg = -1;
   for (var ih = rows.x; ih < rows.y; ih++) {
     for (var iw = cols.x; iw < cols.y; iw++) {
-      let at = x_index(win, ih, iw);
+      let at = x_index(win, ih, iw, params.C);
       let v = x[at];
       // Larger, or NaN (which then stays): NaN propagates, as in PyTorch.
       if (arg < 0 || (!(v <= best) && best == best)) {
@@ -100,21 +83,21 @@ fn window_max(win: Window) -> vec2f {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn max_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.outputs) {
     return;
   }
-  let win = window_of(i);
+  let win = window_of(i, params.C);
   y[win.pixel * params.outStride + params.outOffset + win.c] = window_max(win).x;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn max_pool_with_indices(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.outputs) {
     return;
   }
-  let win = window_of(i);
+  let win = window_of(i, params.C);
   let r = window_max(win);
   y[win.pixel * params.outStride + params.outOffset + win.c] = r.x;
   indices[i] = bitcast<i32>(r.y);
@@ -122,17 +105,17 @@ fn max_pool_with_indices(@builtin(global_invocation_id) gid: vec3u, @builtin(num
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.outputs) {
     return;
   }
-  let win = window_of(i);
-  let rows = window_rows(win);
-  let cols = window_cols(win);
+  let win = window_of(i, params.C);
+  let rows = window_rows(win.top);
+  let cols = window_cols(win.left);
   var total = 0.0;
   for (var ih = rows.x; ih < rows.y; ih++) {
     for (var iw = cols.x; iw < cols.y; iw++) {
-      total += x[x_index(win, ih, iw)];
+      total += x[x_index(win, ih, iw, params.C)];
     }
   }
   y[win.pixel * params.outStride + params.outOffset + win.c] = total / avg_divisor(rows, cols);
@@ -142,7 +125,7 @@ fn avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 // the loop is short and neighbouring invocations read neighbouring channels.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn global_avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.outputs) {
     return;
   }
@@ -161,39 +144,23 @@ fn global_avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @group(0) @binding(4) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> y4: array<vec4f>;
 
-// Output element group i (four channels) as a window; win.c is the channel group.
-fn window_of4(i: u32) -> Window {
-  let C4 = params.C / 4u;
-  let c4 = i % C4;
-  let pixel = i / C4;
-  let ow = pixel % params.OW;
-  let r = pixel / params.OW;
-  let oh = r % params.OH;
-  let n = r / params.OH;
-  return Window(pixel, n, c4, i32(oh * params.strideH) - i32(params.padTop), i32(ow * params.strideW) - i32(params.padLeft));
-}
-
-fn x4_index(win: Window, ih: u32, iw: u32) -> u32 {
-  return ((win.n * params.H + ih) * params.W + iw) * (params.C / 4u) + win.c;
-}
-
 fn y4_index(win: Window) -> u32 {
   return win.pixel * (params.outStride / 4u) + params.outOffset / 4u + win.c;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn max_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.outputs / 4u) {
     return;
   }
-  let win = window_of4(i);
-  let rows = window_rows(win);
-  let cols = window_cols(win);
-  var best = x4[x4_index(win, rows.x, cols.x)];
+  let win = window_of(i, params.C / 4u);
+  let rows = window_rows(win.top);
+  let cols = window_cols(win.left);
+  var best = x4[x_index(win, rows.x, cols.x, params.C / 4u)];
   for (var ih = rows.x; ih < rows.y; ih++) {
     for (var iw = cols.x; iw < cols.y; iw++) {
-      let v = x4[x4_index(win, ih, iw)];
+      let v = x4[x_index(win, ih, iw, params.C / 4u)];
       // As in the scalar kernel: larger, or NaN, which then stays.
       best = select(best, v, !(v <= best) & (best == best));
     }
@@ -203,17 +170,17 @@ fn max_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn avg_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = flat_index(gid, groups);
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.outputs / 4u) {
     return;
   }
-  let win = window_of4(i);
-  let rows = window_rows(win);
-  let cols = window_cols(win);
+  let win = window_of(i, params.C / 4u);
+  let rows = window_rows(win.top);
+  let cols = window_cols(win.left);
   var total = vec4f(0.0);
   for (var ih = rows.x; ih < rows.y; ih++) {
     for (var iw = cols.x; iw < cols.y; iw++) {
-      total += x4[x4_index(win, ih, iw)];
+      total += x4[x_index(win, ih, iw, params.C / 4u)];
     }
   }
   y4[y4_index(win)] = total / avg_divisor(rows, cols);

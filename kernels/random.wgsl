@@ -2,6 +2,8 @@
 // same tensor on every run and every adapter (up to the last bit of log/cos in `normal`), and a
 // backward pass can regenerate a mask instead of storing it.
 
+// #include "common/grid-index.wgsl"
+
 struct RandomParams {
   n: u32,
   seedLo: u32,
@@ -39,7 +41,7 @@ fn unit_float(bits: u32) -> f32 {
 
 @compute @workgroup_size(64)
 fn random_uniform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = flat_index(gid, groups, 64u);
   if (i < params.n) {
     out[i] = params.a + params.b * unit_float(random_bits(i));
   }
@@ -48,7 +50,7 @@ fn random_uniform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 // Box–Muller: invocation i turns counters 2i and 2i+1 into two independent normals.
 @compute @workgroup_size(64)
 fn random_normal(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let pair = gid.x + gid.y * groups.x * 64u;
+  let pair = flat_index(gid, groups, 64u);
   let i = 2u * pair;
   if (i >= params.n) {
     return;

@@ -6,6 +6,8 @@
 // the per-workgroup partials; row sums are blocked 64 rows at a time, level after level. The
 // rounding error then grows with log(n) rather than with n.
 
+// #include "common/grid-index.wgsl"
+
 const WG: u32 = 64u;
 // Elements one invocation adds before the workgroup tree: a workgroup covers WG · PER_THREAD.
 const PER_THREAD: u32 = 64u;
@@ -117,7 +119,7 @@ fn workgroup_tree(lid: u32, value: f32) {
 // another (slot j owns groups firstGroup[j] .. firstGroup[j+1] − 1). Each writes one partial.
 @compute @workgroup_size(WG)
 fn partial_sums(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.x + wid.y * groups.x;
+  let group = flat_group(wid, groups);
   if (group >= slot_first_group(SLOTS)) {
     return;
   }
@@ -168,7 +170,7 @@ const ROWS_PER_BLOCK: u32 = 64u;
 // workgroup reads whole rows.
 @compute @workgroup_size(WG)
 fn sum_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let idx = gid.x + gid.y * groups.x * WG;
+  let idx = flat_index(gid, groups, WG);
   let channels = rowsParams.channels;
   if (idx >= rowsParams.outRows * channels) {
     return;
@@ -186,7 +188,7 @@ fn sum_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 
 @compute @workgroup_size(256)
 fn scaled_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 256u;
+  let i = flat_index(gid, groups, 256u);
   if (i < axpyParams.n) {
     out[i] = fma(axpyParams.alpha, x[i], y[i]);
   }
@@ -194,7 +196,7 @@ fn scaled_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 
 @compute @workgroup_size(256)
 fn scaled_add_in_place(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 256u;
+  let i = flat_index(gid, groups, 256u);
   if (i < axpyParams.n) {
     yInOut[i] = fma(axpyParams.alpha, x[i], yInOut[i]);
   }

@@ -3,6 +3,8 @@
 // dL/dlogit_k = scale · (p_k − q'_k), with q' = (1 − ε)·q + ε/K. p comes saved from the
 // forward pass, so nothing is recomputed; one invocation per element.
 
+// #include "common/grid-index.wgsl"
+
 struct GradParams {
   rows: u32,
   classes: u32,
@@ -21,7 +23,7 @@ override HARD_LABELS: bool = true;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn cross_entropy_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i >= params.rows * params.classes) {
     return;
   }

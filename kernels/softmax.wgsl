@@ -16,6 +16,8 @@
 // distribution): loss = Σ_k q'_k (m − l_k + log s). For a label y this is
 // (1 − ε)(m − l_y + log s) + ε·(log s + mean_k (m − l_k)).
 
+// #include "common/grid-index.wgsl"
+
 struct RowParams {
   rows: u32,
   classes: u32,
@@ -45,10 +47,6 @@ override HARD_LABELS: bool = true;
 @group(0) @binding(8) var<storage, read_write> topValues: array<f32>;
 @group(0) @binding(9) var<storage, read_write> topIndices: array<i32>;
 
-fn flat_index(gid: vec3u, groups: vec3u) -> u32 {
-  return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
-
 fn row_max(base: u32) -> f32 {
   var m = logits[base];
   for (var k = 1u; k < params.classes; k++) {
@@ -75,7 +73,7 @@ fn write_probabilities(base: u32, m: f32, s: f32) {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let r = flat_index(gid, groups);
+  let r = flat_index(gid, groups, WORKGROUP_SIZE);
   if (r >= params.rows) {
     return;
   }
@@ -86,7 +84,7 @@ fn softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) g
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn cross_entropy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let r = flat_index(gid, groups);
+  let r = flat_index(gid, groups, WORKGROUP_SIZE);
   if (r >= params.rows) {
     return;
   }
@@ -141,7 +139,7 @@ fn mean_loss() {
 // gets −∞ and index −1 in the remaining places.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn top_k(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let r = flat_index(gid, groups);
+  let r = flat_index(gid, groups, WORKGROUP_SIZE);
   if (r >= params.rows) {
     return;
   }

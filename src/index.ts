@@ -8,7 +8,8 @@ export { requestGpuDevice, selectAdapter, isSoftwareAdapter, type DeviceOptions,
 export { Profiler, type DispatchRecord, type KernelSummary, type LayerSummary } from './runtime/profiler.js';
 export type { MemoryStats } from './runtime/pool.js';
 export * from './runtime/errors.js';
-export { add, mul, scaleShift, relu, reluBackward } from './ops/elementwise.js';
+export { add, mul, scaleShift, relu } from './ops/elementwise.js';
+export { reluBackward } from './ops/elementwise-backward.js';
 export { matmul, MATMUL_VARIANTS, type MatmulVariant } from './ops/matmul.js';
 export { measureMatmulPeak, type PeakResult } from './bench/matmul-peak.js';
 export { conv2d, conv2dWithStatistics, CONV2D_VARIANTS, defaultConv2dVariant, conv2dCandidates, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.js';
@@ -28,7 +29,8 @@ export {
   type PartialStatistics,
   foldBatchNormInference,
 } from './ops/batchnorm.js';
-export { dropout, dropoutBackward } from './ops/dropout.js';
+export { dropout } from './ops/dropout.js';
+export { dropoutBackward } from './ops/dropout-backward.js';
 export { softmax, softmaxCrossEntropy, topK, MAX_TOP_K, type SoftmaxCrossEntropyOptions, type SoftmaxCrossEntropyResult } from './ops/softmax.js';
 export { linear, type LinearOptions } from './ops/linear.js';
 export { softmaxCrossEntropyBackward } from './ops/softmax-backward.js';

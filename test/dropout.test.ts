@@ -2,7 +2,8 @@
  * against the JavaScript reference; masks, scaling, reproducibility, backward, views, errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
-import { dropout, dropoutBackward, philox4x32 } from '../src/ops/dropout.js';
+import { dropout, philox4x32 } from '../src/ops/dropout.js';
+import { dropoutBackward } from '../src/ops/dropout-backward.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
 import type { Shape } from '../src/runtime/tensor.js';
 import { dropoutMaskRef, dropoutRef, mulhi32, mulhi32BigInt, philox4x32_10, splitWords } from './reference/dropout.js';

@@ -2,7 +2,8 @@
  * The graph executor (src/graph/execute.ts): every node kind against the float64 evaluator of
  * the IR (test/reference/graph.ts), fused and unfused, at odd sizes and batches 1 and 3, with
  * outputs poisoned; the zero-copy concat; memory after a run; errors for bad graphs and bad
- * inputs; and the engine's Inception-v3 as a graph (src/graph/from-inception-v3.ts) against the
+ * inputs; weights given as GPU tensors (BatchNorm folded on the GPU, nothing uploaded or freed);
+ * and the engine's Inception-v3 as a graph (src/graph/from-inception-v3.ts) against the
  * model's own folded forward.
  *
  * Tolerance: norm-wise relative error max|got − ref| / max|ref| ≤ 1e-4 (float32 sums of at most
@@ -13,7 +14,7 @@ import type { Engine } from '../src/runtime/engine.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
 import { compileGraph, type GraphModel } from '../src/graph/execute.js';
 import { inceptionV3Graph } from '../src/graph/from-inception-v3.js';
-import { GraphError, inferShapes, type Graph } from '../src/graph/ir.js';
+import { GraphError, inferShapes, type AnyGraphWeight, type Graph, type GraphTensorWeight } from '../src/graph/ir.js';
 import { Builder } from './support/graph-builder.js';
 import { InceptionV3 } from '../src/models/inception-v3.js';
 import { totals, type InceptionV3Options } from '../src/models/inception-v3-spec.js';
@@ -34,7 +35,7 @@ const seed = freshSeed();
 const rng = makeRng(seed);
 
 /** Runs the compiled graph on host data (inside a scope) and returns its output. */
-async function runOn(model: GraphModel, x: Float32Array, n: number): Promise<Float32Array> {
+async function runOn(model: GraphModel<AnyGraphWeight>, x: Float32Array, n: number): Promise<Float32Array> {
   return engine.scope(async () => {
     const y = model.run(engine.tensor(x, [n, ...model.inputShape]));
     expect(y.shape).toEqual([n, model.outputSize]);
@@ -241,6 +242,98 @@ describe(`graph executor: planning, memory and profiles (seed ${seed})`, () => {
       expect(model.parameterCount).toBe(135 + 5 + 10 + 126);
     } finally {
       model.dispose();
+    }
+  });
+});
+
+/** The same graph with every weight uploaded as a tensor the caller keeps. */
+function onGpu(graph: Graph): Graph<GraphTensorWeight> {
+  const weights = new Map([...graph.weights].map(([name, w]) => [name, { shape: w.shape, tensor: engine.keep(engine.tensor(w.data, w.shape)) }]));
+  return { ...graph, weights };
+}
+
+describe(`graph executor: weights as GPU tensors (seed ${seed})`, () => {
+  /** BatchNorm after convs without a bias (folded on the GPU), after a conv with one (which the
+   * GPU fold does not take: a scale-shift pass after it), on its own after a pool, into a concat. */
+  const tensorCase = (): Graph => {
+    const b = new Builder(rng, [8, 7, 6], 'tensor-graph');
+    const plain = b.relu(b.batchNorm(b.conv('x', 5, [3, 3], { padding: [1, 1, 1, 1], name: 'plain' }), { name: 'plain.bn' }), 'plain.relu');
+    const biased = b.relu(b.batchNorm(b.conv('x', 4, [1, 1], { bias: true, name: 'biased' }), { name: 'biased.bn' }));
+    const pooled = b.relu(b.batchNorm(b.pool('avgPool', 'x', [3, 3], [1, 1], [1, 1, 1, 1], false), { gamma: false, name: 'pooled.bn' }));
+    const cat = b.concat([plain, biased, pooled], 'cat');
+    return b.graph(b.dense(b.globalAvgPool(cat), 7, { bias: true }));
+  };
+
+  it('fused, with BatchNorm unfolded and unfused: the float64 reference; folds on the GPU; uploads and frees no weight', async () => {
+    const host = tensorCase();
+    const graph = onGpu(host);
+    const n = 2;
+    const x = randomArray(rng, n * 8 * 7 * 6);
+    const ref = graphRef(host, x, n);
+    const baseline = engine.liveTensors;
+    try {
+      for (const options of [{}, { foldBatchNorm: false }, { fuse: false }]) {
+        const what = `tensor weights, ${JSON.stringify(options)}`;
+        engine.profiler.enabled = true;
+        engine.profiler.clear();
+        const model = compileGraph(engine, graph, { ...options, layerName: (node) => `L:${node.name.split('.')[0]}` });
+        try {
+          await engine.sync();
+          const folds = engine.profiler.records.filter((r) => r.op === 'foldBatchNormInference');
+          // plain.bn folds into its conv; biased.bn (the GPU fold takes no bias) and pooled.bn into a scale-shift pass.
+          const folding = !('fuse' in options || 'foldBatchNorm' in options);
+          expect(folds.map((r) => r.layer).sort(), what).toEqual(folding ? ['L:biased', 'L:plain', 'L:pooled'] : []);
+          expect(engine.liveTensors, `${what}: only the folded scales and shifts are new`).toBe(baseline + 2 * folds.length);
+          engine.profiler.clear();
+          assertClose(await runOn(model, x, n), ref, TOLERANCE, what);
+          await engine.sync();
+          const records = engine.profiler.records;
+          const layers = [...new Set(records.map((r) => r.layer))];
+          expect(
+            layers.every((l) => l!.startsWith('L:')),
+            `${what}: ${layers.join(', ')}`,
+          ).toBe(true);
+          const copies = records.filter((r) => r.kernel === 'concat.wgsl:copy_into_slice').length;
+          expect(copies, what).toBe('fuse' in options ? 3 : 0);
+          const calls = (layer: string) => records.filter((r) => r.layer === layer && r.op !== 'fill').length;
+          // One conv with its BatchNorm; a conv, then a scale-shift; a scale-shift after the pool (filed under its own node).
+          if (folding) expect([calls('L:plain'), calls('L:biased'), calls('L:pooled')], what).toEqual([1, 2, 1]);
+        } finally {
+          engine.profiler.enabled = false;
+          engine.profiler.clear();
+          model.dispose();
+        }
+        expect(engine.liveTensors, `${what}: dispose frees the folds, not the graph's tensors`).toBe(baseline);
+      }
+    } finally {
+      for (const w of graph.weights.values()) w.tensor.dispose();
+    }
+  });
+
+  it('a tensor weight of another shape, type or engine, or disposed, is refused at compile time, naming it', async () => {
+    const b = new Builder(rng, [5, 5, 2], 'tensor-graph');
+    const graph = onGpu(b.graph(b.dense(b.globalAvgPool(b.relu(b.batchNorm(b.conv('x', 3, [3, 3])))), 4)));
+    const other = await testEngine();
+    const live = engine.liveTensors;
+    try {
+      const conv = graph.weights.get('conv_1.w')!;
+      const swap = (tensor: typeof conv.tensor): Graph<GraphTensorWeight> => ({
+        ...graph,
+        weights: new Map(graph.weights).set('conv_1.w', { ...conv, tensor }),
+      });
+      const wrongShape = engine.zeros([3, 2, 3, 3]);
+      const wrongType = engine.zeros([3, 3, 2, 3], 'i32');
+      const foreign = other.zeros([3, 3, 2, 3]);
+      for (const t of [wrongShape, wrongType, foreign]) {
+        expect(() => compileGraph(engine, swap(t))).toThrow(/tensor-graph: weight 'conv_1\.w' must be a live f32 \[3, 3, 2, 3\] tensor of the engine/);
+        t.dispose();
+      }
+      conv.tensor.dispose();
+      expect(() => compileGraph(engine, graph)).toThrow(GraphError);
+      expect(engine.liveTensors).toBe(live - 1);
+    } finally {
+      for (const w of graph.weights.values()) w.tensor.dispose();
+      other.destroy();
     }
   });
 });

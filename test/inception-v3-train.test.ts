@@ -3,7 +3,7 @@
  * aux head's 1×1 BatchNorm then sees one value per channel), gradients for every parameter, the
  * running statistics of the first BatchNorm against float64, and the tape leaving no tensors
  * behind. The gradients themselves are checked by finite differences per op and through whole
- * modules in test/layers-backward.test.ts and test/autograd-module.test.ts.
+ * modules in test/{pool2d,batchnorm,softmax,conv2d}-backward.test.ts and test/autograd-module.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';

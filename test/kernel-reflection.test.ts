@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { KernelFamily, packUniform } from '../src/runtime/kernel.js';
 import { elementwiseKernel } from '../src/ops/elementwise.js';
 import { matmulKernel } from '../src/ops/matmul.js';
+import { kernelFamiliesWithSubgroups } from '../src/ops/subgroups.js';
+import matmulWgsl from '../kernels/matmul.wgsl';
+import conv2dAsymWgsl from '../kernels/conv2d-asym.wgsl';
 
 const layoutKernel = new KernelFamily(
   'test_layout.wgsl',
@@ -51,6 +54,18 @@ describe('reflection', () => {
     expect(elementwiseKernel.overrides.map((o) => o.name).sort()).toEqual(['APPLY_RELU', 'OUT_VIEW', 'WORKGROUP_SIZE']);
     expect(matmulKernel.entryNames).toEqual(expect.arrayContaining(['tile4x4', 'tile4x4_vec4', 'shared64']));
     expect(matmulKernel.describeEntry('tile4x4_vec4')).toMatch(/a4: storage, read, array<vec4f>/);
+  });
+
+  it('gives entries that call the shared parts of kernels/common only the bindings they use', () => {
+    // wgsl_reflect matches names without scopes: a parameter of a shared function named like a
+    // binding of the including kernel would make that binding look used.
+    const matmul = kernelFamiliesWithSubgroups('matmul.wgsl', matmulWgsl);
+    expect(matmul.subgroups.entry('subgroup16x8').bindings.map((b) => b.name)).toEqual(['a', 'b4', 'c4', 'params', 'scale4', 'shift4']);
+    expect(matmul.plain.entry('tile4x4').bindings.map((b) => b.name)).toEqual(['a', 'b', 'c', 'params', 'scale', 'shift']);
+    const asym = kernelFamiliesWithSubgroups('conv2d-asym.wgsl', conv2dAsymWgsl);
+    expect(asym.plain.entry('window8x8').bindings.map((b) => b.name)).toEqual(['x', 'w4', 'y4', 'params', 'scale4', 'shift4']);
+    expect(asym.plain.entryNames).not.toContain('subgroup_window8x8');
+    expect(asym.subgroups.overrides.map((o) => o.name)).toEqual(expect.arrayContaining(['HAS_SCALE', 'HAS_SHIFT', 'RELU', 'TAPS', 'SUBGROUP_WG_X']));
   });
 
   it('names the file when WGSL cannot be parsed', () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/runtime/engine.js';
 import { MemoryTuningStore, Tuner } from '../src/runtime/tuner.js';
+import { tuningKeyString, type TunableSet } from '../src/runtime/tuning-key.js';
 
 /** Only what tune() uses of an engine: scope() around a problem's setup. */
 const fakeEngine = { scope: <T>(fn: () => T): T => fn() } as unknown as Engine;
@@ -36,8 +37,17 @@ function harness(budgetMs: number, cost: (label: string, index: number) => numbe
   return { tuner, starts };
 }
 
+/** A set whose problems are numbers, each its own key; its runs record nothing. */
+const fakeSet: TunableSet<number> = {
+  op: 'conv2d',
+  checksum: '0badf00d',
+  variants: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
+  key: (i) => ({ problem: i }),
+  makeInputs: () => ({ inputs: [], run: () => undefined }),
+};
+
 function queue(tuner: Tuner, problems: number, candidates = ['a', 'b']): void {
-  for (let i = 0; i < problems; i++) tuner.choose('conv2d', `problem-${i}`, candidates, 'a', () => ({ inputs: [], run: () => undefined }));
+  for (let i = 0; i < problems; i++) tuner.choose(fakeSet, i, candidates, 'a');
 }
 
 describe('Tuner budget (injected clock)', () => {
@@ -55,7 +65,7 @@ describe('Tuner budget (injected clock)', () => {
     expect(report.ms).toBe(10_000);
     // The first problem finished; the second got its warm-up and one timed round before the
     // budget ran out (enough to decide); the third never started.
-    expect(report.tuned.map((r) => r.shapeClass)).toEqual(['problem-0', 'problem-1']);
+    expect(report.tuned.map((r) => r.shapeClass)).toEqual([tuningKeyString(fakeSet, 0), tuningKeyString(fakeSet, 1)]);
     expect(report.tuned.every((r) => r.variant === 'b')).toBe(true);
     expect(report.skipped).toBe(1);
     expect(report.budgetSpent).toBe(true);

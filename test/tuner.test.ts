@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { conv2d, conv2dCandidates, conv2dShapeClass, defaultConv2dVariant, type Conv2dVariant } from '../src/ops/conv2d.js';
+import { conv2d, conv2dCandidates, conv2dShapeClass, conv2dTunables, defaultConv2dVariant, type Conv2dVariant } from '../src/ops/conv2d.js';
 import { convGeometry, type ConvGeometry, type Padding } from '../src/ops/conv2d-geometry.js';
 import { createEngine, type Engine, type EngineOptions } from '../src/runtime/engine.js';
 import { InvalidArgumentError } from '../src/runtime/errors.js';
@@ -35,7 +35,8 @@ interface Problem {
 /** General (implicit-GEMM) problems: 3×3 'same', Cout 8 (so every general variant applies). */
 const P9: Problem = { x: [1, 9, 9, 8], w: [3, 3, 8, 8], padding: 'same' };
 const P7: Problem = { x: [1, 7, 7, 8], w: [3, 3, 8, 8], padding: 'same' };
-const P5: Problem = { x: [1, 5, 5, 8], w: [3, 3, 8, 8], padding: 'same' };
+/** Its own size bucket (4), as P7's is 8 and P9's 16. */
+const P5: Problem = { x: [1, 4, 4, 8], w: [3, 3, 8, 8], padding: 'same' };
 /** A 1×3 'same' conv: the asymmetric window kernels apply, the general ones too. */
 const P1x3: Problem = { x: [1, 9, 9, 8], w: [1, 3, 8, 8], padding: 'same' };
 
@@ -220,7 +221,9 @@ describe(`tuner (seed ${seed})`, () => {
     expect(store.load()[keyOf(P9)]).toEqual(rec);
     // choose() answers the measured variant whatever the fallback, and queues nothing.
     const sentinel = 'not-a-variant';
-    expect(engine.tuner.choose('conv2d', shapeClass(P9), candidatesOf(P9), sentinel, () => ({ inputs: [], run: () => undefined }))).toBe(rec.variant);
+    const problem = { engine, g: geometry(P9), epilogue: false, statistics: false, outAligned: true, parts: { scale: false, shift: false, relu: false } };
+    expect(engine.tuner.choose(conv2dTunables, problem, candidatesOf(P9), sentinel)).toBe(rec.variant);
+    expect(engine.tuner.record(conv2dTunables, problem)).toEqual(rec);
     // A later conv2d of the problem dispatches the chosen kernel and is still correct.
     expect(await runConv(engine, P9)).toBe(kernelOf(rec.variant));
     expect(engine.tuner.pendingCount).toBe(0);

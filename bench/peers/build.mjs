@@ -3,6 +3,7 @@
 import * as esbuild from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wgslIncludes } from '../../scripts/wgsl-include.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 await esbuild.build({
@@ -12,7 +13,8 @@ await esbuild.build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  loader: { '.wgsl': 'text' },
+  // Kernels with their kernels/common/ includes expanded, as the engine's own builds have them.
+  plugins: [wgslIncludes],
   // onnxruntime-node is a native addon: Node loads it from the project's node_modules.
   external: ['webgpu', '@tensorflow/*', 'onnxruntime-node'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

@@ -1,6 +1,6 @@
 /**
  * Host-side random numbers for the data pipeline, all seeded and reproducible:
- * - `philox4x32_10`: the same Philox4x32-10 as kernels/philox.wgsl,
+ * - `philox4x32_10`: the same Philox4x32-10 as kernels/common/philox.wgsl,
  *   so the host can compute exactly what a kernel draws (augmentation offsets, for instance);
  * - `mulberry32` and `shuffledIndices`: an epoch's permutation of a data set (Fisher–Yates).
  *

@@ -1,45 +1,67 @@
 /**
  * Runs an IR graph (ir.ts) with the engine's kernels. `compileGraph` checks the graph, uploads
- * its weights once and turns the nodes into a list of steps; `run` walks the steps.
+ * its host weights once (tensor weights are used where they are) and turns the nodes into a
+ * list of steps; `run` walks the steps.
  *
- * With `fuse` (the default) the plan does what the native Inception-v3 does by hand:
+ * With `fuse` (the default) the plan is the one the native Inception-v3 runs (its forward compiles
+ * its own graph, graph/inception-v3-graph.ts):
  * - BatchNorm after a conv2d or dense layer whose output feeds nothing else is folded into that
- *   layer's write-out epilogue (scale and shift formed on the host in float64 once, here);
+ *   layer's write-out epilogue (scale and shift formed once, here: on the host in float64 from
+ *   host weights, on the GPU from tensor weights, which are never read back);
  * - a relu is fused into the conv2d / dense / BatchNorm before it when that value feeds
  *   nothing else;
- * - a BatchNorm on its own runs as one scaleShift pass with host-folded constants;
+ * - a BatchNorm on its own runs as one scaleShift pass with folded constants (so does one after
+ *   a conv or dense layer with a bias when its weights are tensors: the GPU fold takes no bias);
  * - a concat costs nothing when its producers can write straight into their channel slice of
  *   its output (a value feeding only that concat, made by an op that takes a channel view as
  *   `out`); other inputs are copied into their slice. Concats nested in concats resolve to one
  *   slice of the outermost output.
  * Dropout is identity (an alias, in both modes), and 'hwc' flatten is a reshape. Without
- * `fuse`, every node runs as its own op: the plan tests compare the fused one against.
+ * `fuse`, every node runs as its own op: the plan tests compare the fused one against. With
+ * `foldBatchNorm: false` the plan is fused but BatchNorm runs from its four tensors (with a
+ * following ReLU, and in place into a concat): the model's unfolded reference.
  *
  * Intermediates are freed right after their last reader; every dispatch is filed under the
- * name of the node it belongs to (a fused chain under its first node's name).
+ * name of the node it belongs to (a fused chain under its first node's name), or the layer
+ * `layerName` gives it.
  */
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { conv2d } from '../ops/conv2d.js';
 import { matmul } from '../ops/matmul.js';
-import { batchNormInference } from '../ops/batchnorm.js';
+import { batchNormInference, foldBatchNormInference } from '../ops/batchnorm.js';
 import { foldBatchNorm, type Epilogue } from '../ops/epilogue.js';
 import { avgPool2d, globalAvgPool, maxPool2d, resolvePoolGeometry } from '../ops/pool2d.js';
 import { concatChannels } from '../ops/concat.js';
 import { add, relu, scaleShift } from '../ops/elementwise.js';
 import { softmax } from '../ops/softmax.js';
 import { transpose } from '../ops/transpose.js';
-import { GraphError, inferShapes, type BatchNormNode, type Conv2dNode, type DenseNode, type Graph, type GraphNode } from './ir.js';
+import {
+  GraphError,
+  inferShapes,
+  type AnyGraphWeight,
+  type BatchNormNode,
+  type Conv2dNode,
+  type DenseNode,
+  type Graph,
+  type GraphNode,
+  type GraphWeight,
+} from './ir.js';
 
 export interface CompileGraphOptions {
   /** Fold BatchNorm and ReLU into the ops before them and write concat inputs in place
    * (default true); false runs every node as its own op. */
   fuse?: boolean;
+  /** With `fuse`: fold BatchNorm into the op before it or into one scale-shift pass (default
+   * true); false runs it from γ, β and the running statistics, as trained. */
+  foldBatchNorm?: boolean;
+  /** The profiler layer a node's dispatches are filed under (default: the node's name). */
+  layerName?: (node: GraphNode) => string;
 }
 
-export interface GraphModel {
-  readonly graph: Graph;
+export interface GraphModel<W extends AnyGraphWeight = GraphWeight> {
+  readonly graph: Graph<W>;
   /** Per example [H, W, C]. */
   readonly inputShape: readonly [number, number, number];
   /** The output value's [F]. */
@@ -83,8 +105,10 @@ const WRITES_VIEWS = new Set<Step['kind']>(['linear', 'batchNorm', 'relu', 'maxP
 
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
-export function compileGraph(engine: Engine, graph: Graph, options: CompileGraphOptions = {}): GraphModel {
+export function compileGraph<W extends AnyGraphWeight = GraphWeight>(engine: Engine, graph: Graph<W>, options: CompileGraphOptions = {}): GraphModel<W> {
   const fuse = options.fuse ?? true;
+  const foldBN = fuse && (options.foldBatchNorm ?? true);
+  const layerName = options.layerName ?? ((node: GraphNode) => node.name);
   const shapes = inferShapes(graph);
   const source = graph.source;
   const outShape = shapes.get(graph.output)!;
@@ -132,15 +156,45 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
     return t;
   };
   const weightTensor = (name: string): Tensor => {
+    const gw: AnyGraphWeight = graph.weights.get(name)!;
+    if ('tensor' in gw) return liveWeight(name, gw.tensor, gw.shape);
     let t = uploaded.get(name);
     if (!t) {
-      const gw = graph.weights.get(name)!;
       t = upload(gw.data, gw.shape);
       uploaded.set(name, t);
     }
     return t;
   };
-  const hostWeight = (name: string | undefined): Float32Array | undefined => (name === undefined ? undefined : graph.weights.get(name)!.data);
+  /** A weight given as a tensor, checked once here rather than as a kernel error mid-run. */
+  const liveWeight = (name: string, t: Tensor, shape: readonly number[]): Tensor => {
+    if (t.owner !== (engine as unknown) || t.isDisposed || t.dtype !== 'f32' || t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new GraphError(`${source}: weight '${name}' must be a live f32 ${fmt(shape)} tensor of the engine the graph is compiled for, got ${t.describe()}`);
+    }
+    return t;
+  };
+  const onHost = (name: string | undefined): boolean => name === undefined || !('tensor' in graph.weights.get(name)!);
+  const hostWeight = (name: string | undefined): Float32Array | undefined => {
+    const gw: AnyGraphWeight | undefined = name === undefined ? undefined : graph.weights.get(name);
+    return gw && 'data' in gw ? gw.data : undefined;
+  };
+  /** Whether a BatchNorm (after a layer with this bias) can become one scale and shift: always
+   * from host weights; from tensors only without a bias, which the GPU fold does not take. */
+  const foldable = (bn: BatchNormNode, bias?: string): boolean =>
+    foldBN && (bias === undefined || [bn.gamma, bn.beta, bn.mean, bn.variance, bias].every(onHost));
+  const foldedConstants = (bn: BatchNormNode, bias: string | undefined, channels: number, layer: string): { scale: Tensor; shift: Tensor } => {
+    if ([bn.gamma, bn.beta, bn.mean, bn.variance, bias].every(onHost)) {
+      const params = { gamma: hostWeight(bn.gamma), beta: hostWeight(bn.beta), mean: hostWeight(bn.mean)!, variance: hostWeight(bn.variance)!, eps: bn.eps };
+      const folded = foldBatchNorm(params, hostWeight(bias));
+      return { scale: upload(folded.scale, [channels]), shift: upload(folded.shift, [channels]) };
+    }
+    // Formed on the GPU, so a model's parameters are never read back; filed under the layer as
+    // the dispatches of its forward are.
+    const opt = (name: string | undefined) => (name === undefined ? null : weightTensor(name));
+    const { gamma, beta, mean, variance } = { gamma: opt(bn.gamma), beta: opt(bn.beta), mean: weightTensor(bn.mean), variance: weightTensor(bn.variance) };
+    const folded = engine.profiler.withLayer(layer, () => foldBatchNormInference(gamma, beta, mean, variance, { eps: bn.eps }));
+    weights.push(engine.keep(folded.scale), engine.keep(folded.shift));
+    return folded;
+  };
   const at = (node: GraphNode): string => `${source}: node '${node.name}' (${node.op})`;
 
   const steps: Step[] = [];
@@ -158,7 +212,7 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
           if (fuse) {
             const next = soleReader(out);
             // A ReLU already applied comes before the BatchNorm, so that one cannot fold.
-            if (!withRelu && next?.op === 'batchNorm') {
+            if (!withRelu && next?.op === 'batchNorm' && foldable(next, node.bias)) {
               bn = next;
               absorbed.add(next);
               out = next.output;
@@ -173,15 +227,11 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
           const cout = graph.weights.get(node.weight)!.shape.at(-1)!;
           let epilogue: Epilogue | undefined;
           if (bn) {
-            const folded = foldBatchNorm(
-              { gamma: hostWeight(bn.gamma), beta: hostWeight(bn.beta), mean: hostWeight(bn.mean)!, variance: hostWeight(bn.variance)!, eps: bn.eps },
-              hostWeight(node.bias),
-            );
-            epilogue = { scale: upload(folded.scale, [cout]), shift: upload(folded.shift, [cout]), relu: withRelu };
+            epilogue = { ...foldedConstants(bn, node.bias, cout, layerName(node)), relu: withRelu };
           } else if (node.bias !== undefined || withRelu) {
             epilogue = { ...(node.bias !== undefined ? { shift: weightTensor(node.bias) } : {}), relu: withRelu };
           }
-          steps.push({ kind: 'linear', layer: node.name, node, input, output: out, weight: weightTensor(node.weight), epilogue });
+          steps.push({ kind: 'linear', layer: layerName(node), node, input, output: out, weight: weightTensor(node.weight), epilogue });
           break;
         }
         case 'batchNorm': {
@@ -194,34 +244,15 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
               absorbed.add(after);
               out = after.output;
             }
-            const channels = shapes.get(node.output)!.at(-1)!;
-            const folded = foldBatchNorm({
-              gamma: hostWeight(node.gamma),
-              beta: hostWeight(node.beta),
-              mean: hostWeight(node.mean)!,
-              variance: hostWeight(node.variance)!,
-              eps: node.eps,
-            });
-            steps.push({
-              kind: 'batchNorm',
-              layer: node.name,
-              node,
-              input,
-              output: out,
-              relu: withRelu,
-              folded: { scale: upload(folded.scale, [channels]), shift: upload(folded.shift, [channels]) },
-            });
+          }
+          const layer = layerName(node);
+          if (foldable(node)) {
+            const folded = foldedConstants(node, undefined, shapes.get(node.output)!.at(-1)!, layer);
+            steps.push({ kind: 'batchNorm', layer, node, input, output: out, relu: withRelu, folded });
           } else {
             const opt = (name: string | undefined) => (name === undefined ? null : weightTensor(name));
-            steps.push({
-              kind: 'batchNorm',
-              layer: node.name,
-              node,
-              input,
-              output: out,
-              relu: false,
-              params: { gamma: opt(node.gamma), beta: opt(node.beta), mean: weightTensor(node.mean), variance: weightTensor(node.variance) },
-            });
+            const params = { gamma: opt(node.gamma), beta: opt(node.beta), mean: weightTensor(node.mean), variance: weightTensor(node.variance) };
+            steps.push({ kind: 'batchNorm', layer, node, input, output: out, relu: withRelu, params });
           }
           break;
         }
@@ -234,20 +265,20 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
           } catch (e) {
             throw e instanceof GraphError ? e : new GraphError((e as Error).message);
           }
-          steps.push({ kind: node.op, layer: node.name, node, input, output: node.output });
+          steps.push({ kind: node.op, layer: layerName(node), node, input, output: node.output });
           break;
         }
         case 'relu':
         case 'globalAvgPool':
         case 'flatten':
         case 'softmax':
-          steps.push({ kind: node.op, layer: node.name, node, input, output: node.output });
+          steps.push({ kind: node.op, layer: layerName(node), node, input, output: node.output });
           break;
         case 'add':
-          steps.push({ kind: 'add', layer: node.name, input, other: canonical(node.inputs[1]!), output: node.output });
+          steps.push({ kind: 'add', layer: layerName(node), input, other: canonical(node.inputs[1]!), output: node.output });
           break;
         case 'concat':
-          steps.push({ kind: 'concat', layer: node.name, inputs: node.inputs.map(canonical), output: node.output });
+          steps.push({ kind: 'concat', layer: layerName(node), inputs: node.inputs.map(canonical), output: node.output });
           break;
         case 'dropout':
           break;
@@ -296,7 +327,7 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
         return [s.input];
     }
   };
-  const layerOf = new Map(steps.map((s) => [s.output, s.layer]));
+  const layerOfValue = new Map(steps.map((s) => [s.output, s.layer]));
   const lastRead = new Map<string, number>();
   steps.forEach((s, i) => readsOf(s).forEach((v) => lastRead.set(v, i)));
 
@@ -304,7 +335,7 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
     const statistics = new Set<string>();
     for (const node of graph.nodes) if (node.op === 'batchNorm') statistics.add(node.mean).add(node.variance);
     let count = 0;
-    for (const [name, gw] of graph.weights) if (!statistics.has(name)) count += gw.data.length;
+    for (const [name, gw] of graph.weights) if (!statistics.has(name)) count += gw.shape.reduce((a, b) => a * b, 1);
     return count;
   })();
 
@@ -339,7 +370,7 @@ export function compileGraph(engine: Engine, graph: Graph, options: CompileGraph
       /** Where a step's result goes: a channel view of its concat's output, or nowhere given. */
       const destination = (v: string): Tensor | undefined => {
         const slot = slotOf(v);
-        return slot && rootTensor(slot.root, layerOf.get(slot.root)!).channelView(slot.offset, shapes.get(v)!.at(-1)!);
+        return slot && rootTensor(slot.root, layerOfValue.get(slot.root)!).channelView(slot.offset, shapes.get(v)!.at(-1)!);
       };
       /** An [N, F] value as [N, 1, 1, F] or back, for ops that want one or the other. */
       const asRows = (t: Tensor, shape: number[]): Tensor => t.reshape([n, ...shape]);

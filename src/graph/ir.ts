@@ -9,6 +9,7 @@
  * a flat one. The batch is chosen when the graph runs.
  */
 import { InvalidArgumentError } from '../runtime/errors.js';
+import type { Tensor } from '../runtime/tensor.js';
 import { negativeVarianceProblem, nonFiniteProblem } from '../io/weight-values.js';
 
 /** A weight held on the host until the graph is compiled; `shape` in the engine's layout. */
@@ -16,6 +17,20 @@ export interface GraphWeight {
   shape: number[];
   data: Float32Array;
 }
+
+/**
+ * A weight that already lives on the GPU (a model's own parameter), so a graph can be built
+ * and compiled without reading it back. The compiled plan reads the tensor as it is at each
+ * run, except for what it derives at compile time (folded BatchNorm constants): recompile
+ * after changing such values. The plan never frees it; its owner does.
+ */
+export interface GraphTensorWeight {
+  shape: number[];
+  tensor: Tensor;
+}
+
+/** Any weight a graph may hold: on the host (importers) or on the GPU. */
+export type AnyGraphWeight = GraphWeight | GraphTensorWeight;
 
 /** [top, bottom, left, right] in input pixels, resolved by the importer. */
 export type GraphPadding = [number, number, number, number];
@@ -155,7 +170,9 @@ export interface GraphInput {
   shape: number[];
 }
 
-export interface Graph {
+/** W: what its weights are. Importers and the ONNX exporter use host weights (the default);
+ * the engine's own Inception-v3 runs from its GPU tensors. */
+export interface Graph<W extends AnyGraphWeight = GraphWeight> {
   /** Where it came from ("model.onnx", "tfjs:model.json", "incept:inception-v3"); used in errors. */
   source: string;
   input: GraphInput;
@@ -163,7 +180,7 @@ export interface Graph {
   output: string;
   /** In an order where every node comes after the producers of its inputs. */
   nodes: GraphNode[];
-  weights: Map<string, GraphWeight>;
+  weights: Map<string, W>;
   /** Whether `output` is already a probability distribution (the source ended in a softmax). */
   outputIsProbabilities?: boolean;
 }
@@ -243,7 +260,7 @@ function checkGeometry(node: GraphNode, where: string): void {
  * graph's source and the node, so an importer's mistake or a file's oddity is found at load
  * time, not as a WebGPU error in the middle of a run.
  */
-export function inferShapes(graph: Graph): Map<string, number[]> {
+export function inferShapes(graph: Graph<AnyGraphWeight>): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   const at = (node: GraphNode): string => `${graph.source}: node '${node.name}' (${node.op})`;
   if (graph.input.shape.length !== 3 || !graph.input.shape.every((d) => Number.isInteger(d) && d >= 1)) {
@@ -252,7 +269,7 @@ export function inferShapes(graph: Graph): Map<string, number[]> {
     );
   }
   shapes.set(graph.input.name, [...graph.input.shape]);
-  const weight = (node: GraphNode, name: string): GraphWeight => {
+  const weight = (node: GraphNode, name: string): AnyGraphWeight => {
     const w = graph.weights.get(name);
     if (!w) throw new GraphError(`${at(node)} reads the weight '${name}', which the graph does not hold`);
     return w;
@@ -364,7 +381,8 @@ export function inferShapes(graph: Graph): Map<string, number[]> {
   }
   for (const [name, w] of graph.weights) {
     const size = w.shape.reduce((a, b) => a * b, 1);
-    if (w.data.length !== size) throw new GraphError(`${graph.source}: weight '${name}' has shape ${fmt(w.shape)} (${size} values) but holds ${w.data.length}`);
+    const held = 'tensor' in w ? w.tensor.size : w.data.length;
+    if (held !== size) throw new GraphError(`${graph.source}: weight '${name}' has shape ${fmt(w.shape)} (${size} values) but holds ${held}`);
   }
   if (!shapes.has(graph.output)) throw new GraphError(`${graph.source}: the output '${graph.output}' is written by no node`);
   return shapes;

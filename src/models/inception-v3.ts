@@ -6,23 +6,26 @@
  *
  * Three ways to run it:
  * - `forward(x)`: inference with BatchNorm folded into each conv's write-out (one kernel per
- *   conv), the folded scale and shift formed on the GPU and cached until the parameters change;
+ *   conv), the folded scale and shift formed on the GPU;
  * - `forward(x, 'unfolded')`: inference as the training graph has it (conv, then BatchNorm from
  *   running statistics, then ReLU), the reference the folded path is tested against;
  * - `forwardTrain(tape, x)`: training on the tape, BatchNorm on batch statistics (fused into
  *   the conv's write-out) updating the running statistics, dropout, and the aux head.
- * Concatenations cost nothing in all three: the last op of each branch writes into its channel
- * slice of the module output. Every dispatch is filed under its layer's name in the profiler.
+ * Both inferences are the graph compiler's plans (graph/execute.ts) of the model's inference
+ * graph (graph/inception-v3-graph.ts), whose weights are the model's own tensors; the folded
+ * plan is kept until the parameters change. Concatenations cost nothing in all three: the last
+ * op of each branch writes into its channel slice of the module output. Every dispatch is filed
+ * under its layer's name in the profiler.
  */
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { Tape } from '../autograd/tape.js';
 import * as ag from '../autograd/functions.js';
-import { conv2d } from '../ops/conv2d.js';
-import { batchNormInference, foldBatchNormInference, type MomentumConvention } from '../ops/batchnorm.js';
-import { avgPool2d, globalAvgPool, maxPool2d } from '../ops/pool2d.js';
-import { linear } from '../ops/linear.js';
+import type { MomentumConvention } from '../ops/batchnorm.js';
+import { compileGraph, type GraphModel } from '../graph/execute.js';
+import type { GraphTensorWeight } from '../graph/ir.js';
+import { inceptionV3TensorGraph } from '../graph/inception-v3-graph.js';
 import { inceptionV3Spec, type InceptionV3Options, type LayerSpec } from './inception-v3-spec.js';
 
 export const BATCHNORM_EPS = 1e-3;
@@ -101,7 +104,8 @@ export class InceptionV3 {
   readonly hasAux: boolean;
   /** The input height and width the model was built for. */
   readonly inputSize: number;
-  private folded = new Map<string, { scale: Tensor; shift: Tensor }>();
+  /** The compiled inference plans; the folded one holds constants made from the parameters. */
+  private plans: { folded?: GraphModel<GraphTensorWeight>; unfolded?: GraphModel<GraphTensorWeight> } = {};
   private disposed = false;
 
   constructor(
@@ -170,27 +174,25 @@ export class InceptionV3 {
   }
 
   /**
-   * Drops the folded BatchNorm cache, so the next folded forward refolds from the current
-   * parameters. forwardTrain and setBatchNorm call it; call it after changing γ, β or the
-   * running statistics any other way (an optimizer step follows a forwardTrain, so it is covered).
+   * Drops the folded inference plan with its folded BatchNorm constants, so the next folded
+   * forward refolds from the current parameters. forwardTrain and setBatchNorm call it; call it
+   * after changing γ, β or the running statistics any other way (an optimizer step follows a
+   * forwardTrain, so it is covered). The unfolded plan reads the parameters as they are.
    */
   invalidateFolded(): void {
-    for (const f of this.folded.values()) {
-      f.scale.dispose();
-      f.shift.dispose();
-    }
-    this.folded.clear();
+    this.plans.folded?.dispose();
+    delete this.plans.folded;
   }
 
-  private foldedOf(name: string): { scale: Tensor; shift: Tensor } {
-    let f = this.folded.get(name);
-    if (!f) {
-      const p = this.convs.get(name)!;
-      const { scale, shift } = foldBatchNormInference(p.gamma!, p.beta!, p.runningMean!, p.runningVar!, { eps: BATCHNORM_EPS });
-      f = { scale: this.engine.keep(scale), shift: this.engine.keep(shift) };
-      this.folded.set(name, f);
+  /** The inference plan of a mode, compiled on first use from the spec and the live tensors. */
+  private plan(mode: 'folded' | 'unfolded'): GraphModel<GraphTensorWeight> {
+    let plan = this.plans[mode];
+    if (!plan) {
+      const { graph, layerOf } = inceptionV3TensorGraph(this, { batchNormEps: BATCHNORM_EPS, dropoutRate: DROPOUT_RATE });
+      plan = compileGraph(this.engine, graph, { foldBatchNorm: mode === 'folded', layerName: (node) => layerOf.get(node.name) ?? node.name });
+      this.plans[mode] = plan;
     }
-    return f;
+    return plan;
   }
 
   /** Sets BatchNorm parameters of a conv from host arrays of length Cout (any omitted stay). */
@@ -227,66 +229,8 @@ export class InceptionV3 {
    * conv's epilogue; 'unfolded': conv, then BatchNorm from running statistics, then ReLU.
    */
   forward(x: Tensor, mode: 'folded' | 'unfolded' = 'folded'): Tensor {
-    const n = this.checkInput(x, 'forward');
-    const engine = this.engine;
-    const main = this.layers.filter((l) => !l.aux);
-    const slotOf = concatSlots(main);
-    const lastUse = new Map<string, number>();
-    main.forEach((l, i) => l.inputs.forEach((name) => lastUse.set(name, i)));
-    return engine.scope(() => {
-      const outputs = new Map<string, Tensor>([['input', x]]);
-      const concatOut = (name: string): Tensor => {
-        let t = outputs.get(name);
-        if (!t) {
-          const [c, h, w] = main.find((l) => l.name === name)!.outputShape;
-          t = engine.profiler.withLayer(name, () => engine.empty([n, h, w, c], 'f32', name));
-          outputs.set(name, t);
-        }
-        return t;
-      };
-      main.forEach((l, i) => {
-        const input = outputs.get(l.inputs[0]!)!;
-        const slot = slotOf.get(l.name);
-        const out = slot ? { out: concatOut(slot.concat).channelView(slot.offset, l.outputShape[0]) } : {};
-        const y = engine.profiler.withLayer(l.name, (): Tensor => {
-          switch (l.kind) {
-            case 'conv': {
-              const p = this.convs.get(l.name)!;
-              const geometry = { stride: l.stride!, padding: l.padding! };
-              if (mode === 'folded') {
-                const f = this.foldedOf(l.name);
-                return conv2d(input, p.w, { ...geometry, epilogue: { scale: f.scale, shift: f.shift, relu: true }, ...out });
-              }
-              const raw = conv2d(input, p.w, geometry);
-              return batchNormInference(raw, p.gamma!, p.beta!, p.runningMean!, p.runningVar!, { eps: BATCHNORM_EPS, relu: true, ...out });
-            }
-            case 'maxpool':
-              return maxPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, ...out }).y;
-            case 'avgpool':
-              return avgPool2d(input, { kernel: l.kernel!, stride: l.stride!, padding: l.padding!, countIncludePad: true, ...out });
-            case 'concat':
-              return concatOut(l.name);
-            case 'globalavgpool':
-              return globalAvgPool(input);
-            case 'dropout':
-              return input; // inference: identity
-            case 'linear': {
-              const fc = this.linears.get(l.name)!;
-              const flat = input.reshape([n, input.size / n]);
-              const logits = linear(flat, fc.w, fc.b);
-              flat.dispose();
-              return logits;
-            }
-          }
-        });
-        if (!outputs.has(l.name)) outputs.set(l.name, y);
-        // Free what nobody reads any more (the scope frees the rest at the end).
-        for (const name of l.inputs) {
-          if (lastUse.get(name) === i && name !== 'input' && outputs.get(name) !== y) outputs.get(name)?.dispose();
-        }
-      });
-      return outputs.get(main[main.length - 1]!.name)!;
-    });
+    this.checkInput(x, 'forward');
+    return this.plan(mode === 'folded' ? 'folded' : 'unfolded').run(x);
   }
 
   /**
@@ -390,6 +334,8 @@ export class InceptionV3 {
     if (this.disposed) return;
     this.disposed = true;
     this.invalidateFolded();
+    this.plans.unfolded?.dispose();
+    delete this.plans.unfolded;
     for (const t of this.stateDict().values()) t.dispose();
   }
 }

@@ -12,12 +12,11 @@ import { philox4x32_10, splitWords } from '../data/random.js';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
-import { withPhilox } from './philox.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-export const augmentKernel = new KernelFamily('augment.wgsl', withPhilox(augmentWgsl));
+export const augmentKernel = new KernelFamily('augment.wgsl', augmentWgsl);
 
 /** Bytes of one image: 3 planes of 32 × 32. */
 export const IMAGE_BYTES = 3072;

@@ -18,9 +18,11 @@ import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import { formatShape, type Tensor } from '../runtime/tensor.js';
+import { anchor, kernelChecksum, type TunableSet, type TuningKey } from '../runtime/tuning-key.js';
 import { convGeometry, convGeometryUniforms, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { sumChannels } from './reduce.js';
 import { engineOf, expectDType } from './util.js';
+import { dispatchVariant, findVariant, unknownVariantMessage, type KernelVariant } from './variants.js';
 import { guardOp } from '../runtime/op-guard.js';
 
 export const conv2dBackwardKernel = new KernelFamily('conv2d-backward.wgsl', conv2dBackwardWgsl);
@@ -28,17 +30,88 @@ export const conv2dBackwardKernel = new KernelFamily('conv2d-backward.wgsl', con
 /** Must match WG in kernels/conv2d-backward.wgsl. */
 const WG = 64;
 
-/** tile8x8 loads and stores vec4s (dx: Cin % 4 == 0; dw: Cin and Cout % 4 == 0 and dy's
- * view 4-aligned); tile8x8_scalar takes any channel counts. */
-export const CONV2D_BACKWARD_VARIANTS = ['tile8x8', 'tile8x8_scalar'] as const;
-export type Conv2dBackwardVariant = (typeof CONV2D_BACKWARD_VARIANTS)[number];
+/** Both gradients' problems: the conv's geometry, and for dw the split of its pixels. */
+export type WeightGeometry = ConvGeometry & { chunks: number; chunkPixels: number };
+
+/** A dx kernel; tile8x8 reads the weights transposed (a pre-pass writes them). */
+export type InputVariantRecord<N extends string = string> = KernelVariant<ConvGeometry, 'dy' | 'w' | 'dx', N> & { readonly transposedWeights?: boolean };
+export type WeightVariantRecord<N extends string = string> = KernelVariant<WeightGeometry, 'x' | 'dy' | 'part', N>;
+
+/** Every phase gets as many 8-pixel blocks as the largest one (phase 0) needs; one invocation
+ * per block × 8 input channels. */
+function inputWork(g: ConvGeometry): { phaseBlocks: number; channelTiles: number; invocations: number } {
+  const phaseBlocks = Math.ceil((g.n * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 8);
+  const channelTiles = Math.ceil(g.cin / 8);
+  return { phaseBlocks, channelTiles, invocations: g.strideH * g.strideW * phaseBlocks * channelTiles };
+}
+
+/** One invocation per tap × chunk × 8 input × 8 output channels. */
+function weightInvocations(g: WeightGeometry): number {
+  return g.kh * g.kw * g.chunks * Math.ceil(g.cin / 8) * Math.ceil(g.cout / 8);
+}
+
+/** tile8x8 loads and stores vec4s (dx: Cin % 4 == 0); tile8x8_scalar takes any channel counts. */
+export const CONV2D_BACKWARD_INPUT_TABLE = [
+  {
+    name: 'tile8x8',
+    kernel: conv2dBackwardKernel,
+    entry: 'input_tile8x8',
+    refusal: (g) => (g.cin % 4 === 0 ? undefined : `tile8x8 needs Cin divisible by 4 (got ${g.cin}); tile8x8_scalar takes any channel counts`),
+    storesVec4: true,
+    transposedWeights: true,
+    grid: (engine, g) => ({ workgroups: engine.grid1d(inputWork(g).invocations, WG), overrides: {} }),
+    bindings: { dy: 'dy', w: 'wT4', dx: 'dx4' },
+  },
+  {
+    name: 'tile8x8_scalar',
+    kernel: conv2dBackwardKernel,
+    entry: 'input_tile8x8_scalar',
+    storesVec4: false,
+    grid: (engine, g) => ({ workgroups: engine.grid1d(inputWork(g).invocations, WG), overrides: {} }),
+    bindings: { dy: 'dy', w: 'w', dx: 'dx' },
+  },
+] as const satisfies readonly InputVariantRecord[];
+
+/** tile8x8 loads and stores vec4s (Cin and Cout % 4 == 0 and dy's view 4-aligned); tile8x8_scalar
+ * takes any channel counts. */
+export const CONV2D_BACKWARD_WEIGHT_TABLE = [
+  {
+    name: 'tile8x8',
+    kernel: conv2dBackwardKernel,
+    entry: 'weight_tile8x8',
+    refusal: (g, dy) => {
+      const why =
+        g.cin % 4 !== 0 || g.cout % 4 !== 0
+          ? `needs Cin and Cout divisible by 4 (got ${g.cin} and ${g.cout})`
+          : dy && (dy.channelLayout.offset % 4 !== 0 || dy.channelLayout.stride % 4 !== 0)
+            ? `needs dy's channel view 4-aligned (got offset ${dy.channelLayout.offset}, row stride ${dy.channelLayout.stride})`
+            : undefined;
+      return why && `tile8x8 ${why}; tile8x8_scalar takes any channel counts`;
+    },
+    storesVec4: true,
+    grid: (engine, g) => ({ workgroups: engine.grid1d(weightInvocations(g), WG), overrides: {} }),
+    bindings: { x: 'x4', dy: 'dy4', part: 'part4' },
+  },
+  {
+    name: 'tile8x8_scalar',
+    kernel: conv2dBackwardKernel,
+    entry: 'weight_tile8x8_scalar',
+    storesVec4: false,
+    grid: (engine, g) => ({ workgroups: engine.grid1d(weightInvocations(g), WG), overrides: {} }),
+    bindings: { x: 'x', dy: 'dy', part: 'part' },
+  },
+] as const satisfies readonly WeightVariantRecord[];
+
+export const CONV2D_BACKWARD_VARIANTS = CONV2D_BACKWARD_INPUT_TABLE.map((v) => v.name);
+export type Conv2dBackwardVariant = (typeof CONV2D_BACKWARD_INPUT_TABLE)[number]['name'] & (typeof CONV2D_BACKWARD_WEIGHT_TABLE)[number]['name'];
 
 export interface Conv2dBackwardOptions {
   /** The forward's stride: per axis, or one for both (default 1). */
   stride?: number | readonly [number, number];
   /** The forward's padding (default 'valid'). */
   padding?: Padding;
-  /** Force a kernel (tests and research); the default is tile8x8 where it applies. */
+  /** Force a kernel (tests and research); the default is tile8x8 where it applies, or the
+   * tuner's measured choice. */
   variant?: Conv2dBackwardVariant;
 }
 
@@ -73,13 +146,56 @@ function expectDy(op: string, dy: Tensor, g: ConvGeometry): void {
   }
 }
 
-function variantFor(op: string, requested: Conv2dBackwardVariant | undefined, vec4Refusal: string | undefined): Conv2dBackwardVariant {
-  if (requested === undefined) return vec4Refusal ? 'tile8x8_scalar' : 'tile8x8';
-  if (!(CONV2D_BACKWARD_VARIANTS as readonly string[]).includes(requested)) {
-    throw new InvalidArgumentError(`${op}: unknown variant '${String(requested)}'; choose one of ${CONV2D_BACKWARD_VARIANTS.join(', ')}`);
+/** The key both gradients' tuning shares: sizes bucketed, the facts that decide candidates exact. */
+function backwardKey(g: ConvGeometry): TuningKey {
+  return {
+    n: anchor(g.n),
+    h: anchor(g.h),
+    w: anchor(g.w),
+    cin: anchor(g.cin),
+    cout: anchor(g.cout),
+    kh: g.kh,
+    kw: g.kw,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padTop: g.padTop,
+    padBottom: g.padBottom,
+    padLeft: g.padLeft,
+    padRight: g.padRight,
+    cin4: g.cin % 4 === 0,
+    cout4: g.cout % 4 === 0,
+  };
+}
+
+/**
+ * The forced variant if it applies (else throws why), or the choice among the variants that
+ * apply: the tuner's measured one, else the first (tile8x8 where it applies).
+ */
+function chooseBackward<G, P extends K, K, V extends KernelVariant<G>>(
+  engine: Engine,
+  op: string,
+  table: readonly V[],
+  requested: string | undefined,
+  g: G,
+  dy: Tensor,
+  tuning: { set: TunableSet<P, K>; problem: () => P },
+): V {
+  if (requested !== undefined) {
+    const v = findVariant(table, requested);
+    if (!v) throw new InvalidArgumentError(`${op}: ${unknownVariantMessage(table, requested)}`);
+    const why = v.refusal?.(g, dy);
+    if (why) throw new InvalidArgumentError(`${op}: ${why}`);
+    return v;
   }
-  if (requested === 'tile8x8' && vec4Refusal) throw new InvalidArgumentError(`${op}: tile8x8 ${vec4Refusal}; tile8x8_scalar takes any channel counts`);
-  return requested;
+  const candidates = table.filter((v) => v.refusal?.(g, dy) === undefined);
+  if (candidates.length < 2) return candidates[0]!;
+  const name = engine.tuner.choose(
+    tuning.set,
+    tuning.problem(),
+    candidates.map((v) => v.name),
+    candidates[0]!.name,
+  );
+  return findVariant(candidates, name)!;
 }
 
 /** The geometry uniforms both main kernels share. */
@@ -91,6 +207,28 @@ function geometryParams(g: ConvGeometry, dy: Tensor) {
     dyStride: stride,
   };
 }
+
+interface InputProblem {
+  engine: Engine;
+  g: ConvGeometry;
+}
+
+export const conv2dBackwardInputTunables: TunableSet<InputProblem, { g: ConvGeometry }> = {
+  op: 'conv2dBackwardInput',
+  checksum: kernelChecksum(CONV2D_BACKWARD_INPUT_TABLE.map((v) => v.kernel)),
+  variants: CONV2D_BACKWARD_INPUT_TABLE,
+  key: ({ g }) => backwardKey(g),
+  makeInputs: ({ engine, g }) => {
+    const dy = engine.randomNormal([g.n, g.oh, g.ow, g.cout], { seed: 1 });
+    const w = engine.randomNormal([g.kh, g.kw, g.cin, g.cout], { seed: 2, std: Math.sqrt(1 / (g.kh * g.kw * g.cin)) });
+    const run = (variant: string) => {
+      const dx = engine.empty([g.n, g.h, g.w, g.cin], 'f32', 'conv2dBackwardInput tuning');
+      recordInput(engine, 'conv2dBackwardInput', findVariant<InputVariantRecord>(CONV2D_BACKWARD_INPUT_TABLE, variant)!, g, dy, w, dx);
+      return dx;
+    };
+    return { inputs: [dy, w], run };
+  },
+};
 
 /**
  * dx = ∂L/∂x, shaped xShape [N, H, W, Cin], of y = conv2d(x, w, options) given dy = ∂L/∂y
@@ -109,17 +247,21 @@ export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(
   expectPlain(op, 'weights', w);
   const g = convGeometry(op, expectShape(op, 'xShape', xShape), w.shape, options.stride, options.padding ?? 'valid');
   expectDy(op, dy, g);
-  const variant = variantFor(op, options.variant, g.cin % 4 === 0 ? undefined : `needs Cin divisible by 4 (got ${g.cin})`);
+  const v = chooseBackward<ConvGeometry, InputProblem, { g: ConvGeometry }, InputVariantRecord>(
+    engine,
+    op,
+    CONV2D_BACKWARD_INPUT_TABLE,
+    options.variant,
+    g,
+    dy,
+    {
+      set: conv2dBackwardInputTunables,
+      problem: () => ({ engine, g }),
+    },
+  );
   const dx = engine.empty([g.n, g.h, g.w, g.cin], 'f32', op);
-  const phases = g.strideH * g.strideW;
-  // Every phase gets as many 8-pixel blocks as the largest one (phase 0) needs.
-  const phaseBlocks = Math.ceil((g.n * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW)) / 8);
-  const channelTiles = Math.ceil(g.cin / 8);
-  const invocations = phases * phaseBlocks * channelTiles;
-  const params = { ...geometryParams(g, dy), phaseBlocks, channelTiles, invocations };
-  const cost = { flops: 2 * convMacs(g), bytes: 4 * (dy.size + w.size + dx.size) };
   try {
-    recordInput(engine, op, variant, g, dy, w, dx, params, cost);
+    recordInput(engine, op, v, g, dy, w, dx);
   } catch (e) {
     dx.dispose();
     throw e;
@@ -127,20 +269,12 @@ export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(
   return dx;
 });
 
-function recordInput(
-  engine: Engine,
-  op: string,
-  variant: Conv2dBackwardVariant,
-  g: ConvGeometry,
-  dy: Tensor,
-  w: Tensor,
-  dx: Tensor,
-  params: Record<string, number>,
-  cost: { flops: number; bytes: number },
-): void {
-  if (variant === 'tile8x8') {
-    const wT = engine.empty([g.kh, g.kw, g.cout, g.cin], 'f32', `${op} transposed weights`);
-    try {
+function recordInput(engine: Engine, op: string, v: InputVariantRecord, g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor): void {
+  const params = { ...geometryParams(g, dy), ...inputWork(g) };
+  const cost = { flops: 2 * convMacs(g), bytes: 4 * (dy.size + w.size + dx.size) };
+  const wT = v.transposedWeights ? engine.empty([g.kh, g.kw, g.cout, g.cin], 'f32', `${op} transposed weights`) : undefined;
+  try {
+    if (wT) {
       engine.dispatch({
         op,
         kernel: conv2dBackwardKernel,
@@ -149,28 +283,10 @@ function recordInput(
         workgroups: engine.grid1d(w.size, WG),
         cost: { bytes: 8 * w.size },
       });
-      engine.dispatch({
-        op,
-        kernel: conv2dBackwardKernel,
-        entry: 'input_tile8x8',
-        bindings: { dy, wT4: wT, dx4: dx, ip: params },
-        workgroups: engine.grid1d(params.invocations!, WG),
-        cost,
-        views: ['dy'],
-      });
-    } finally {
-      wT.dispose();
     }
-  } else {
-    engine.dispatch({
-      op,
-      kernel: conv2dBackwardKernel,
-      entry: 'input_tile8x8_scalar',
-      bindings: { dy, w, dx, ip: params },
-      workgroups: engine.grid1d(params.invocations!, WG),
-      cost,
-      views: ['dy'],
-    });
+    dispatchVariant(engine, v, g, { op, tensors: { dy, w: wT ?? w, dx }, bindings: { ip: params }, views: ['dy'], cost });
+  } finally {
+    wT?.dispose();
   }
 }
 
@@ -205,6 +321,27 @@ function chunking(pixels: number, chunks: number): { chunks: number; chunkPixels
   return { chunks: Math.ceil(pixels / chunkPixels), chunkPixels };
 }
 
+interface WeightProblem {
+  engine: Engine;
+  g: WeightGeometry;
+  /** dy (a channel view, if any) takes vec4 loads. */
+  dyAligned: boolean;
+}
+
+export const conv2dBackwardWeightsTunables: TunableSet<WeightProblem, Omit<WeightProblem, 'engine'>> = {
+  op: 'conv2dBackwardWeights',
+  checksum: kernelChecksum(CONV2D_BACKWARD_WEIGHT_TABLE.map((v) => v.kernel)),
+  variants: CONV2D_BACKWARD_WEIGHT_TABLE,
+  key: ({ g, dyAligned }) => ({ ...backwardKey(g), chunks: anchor(g.chunks), dyAligned }),
+  makeInputs: ({ engine, g }) => {
+    const x = engine.randomNormal([g.n, g.h, g.w, g.cin], { seed: 1 });
+    const dy = engine.randomNormal([g.n, g.oh, g.ow, g.cout], { seed: 2 });
+    const run = (variant: string) =>
+      recordWeights(engine, 'conv2dBackwardWeights', findVariant<WeightVariantRecord>(CONV2D_BACKWARD_WEIGHT_TABLE, variant)!, g, x, dy);
+    return { inputs: [x, dy], run };
+  },
+};
+
 /**
  * dw = ∂L/∂w, shaped wShape [KH, KW, Cin, Cout], of y = conv2d(x, w, options) given the
  * forward's input x [N, H, W, Cin] and dy = ∂L/∂y [N, OH, OW, Cout].
@@ -222,43 +359,43 @@ export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(
   expectPlain(op, 'x', x);
   const g = convGeometry(op, x.shape, expectShape(op, 'wShape', wShape), options.stride, options.padding ?? 'valid');
   expectDy(op, dy, g);
-  const { offset, stride } = dy.channelLayout;
-  const vec4Refusal =
-    g.cin % 4 !== 0 || g.cout % 4 !== 0
-      ? `needs Cin and Cout divisible by 4 (got ${g.cin} and ${g.cout})`
-      : offset % 4 !== 0 || stride % 4 !== 0
-        ? `needs dy's channel view 4-aligned (got offset ${offset}, row stride ${stride})`
-        : undefined;
-  const variant = variantFor(op, options.variant, vec4Refusal);
   const pixels = g.n * g.oh * g.ow;
   let split = weightChunks(g);
+  const wg: WeightGeometry = { ...g, ...split };
+  const v = chooseBackward<WeightGeometry, WeightProblem, Omit<WeightProblem, 'engine'>, WeightVariantRecord>(
+    engine,
+    op,
+    CONV2D_BACKWARD_WEIGHT_TABLE,
+    options.variant,
+    wg,
+    dy,
+    {
+      set: conv2dBackwardWeightsTunables,
+      problem: () => ({ engine, g: wg, dyAligned: dy.channelLayout.offset % 4 === 0 && dy.channelLayout.stride % 4 === 0 }),
+    },
+  );
   if (options.chunks !== undefined) {
     if (!Number.isInteger(options.chunks) || options.chunks < 1 || options.chunks > pixels) {
       throw new InvalidArgumentError(`${op}: chunks must be an integer from 1 to the ${pixels} output pixels, got ${String(options.chunks)}`);
     }
     split = chunking(pixels, options.chunks);
   }
-  const { chunks, chunkPixels } = split;
+  return recordWeights(engine, op, v, { ...g, ...split }, x, dy);
+});
+
+function recordWeights(engine: Engine, op: string, v: WeightVariantRecord, g: WeightGeometry, x: Tensor, dy: Tensor): Tensor<'f32'> {
+  const { chunks, chunkPixels } = g;
   const dw = engine.empty([g.kh, g.kw, g.cin, g.cout], 'f32', op);
   const size = dw.size;
   const coTiles = Math.ceil(g.cout / 8);
   const tiles = Math.ceil(g.cin / 8) * coTiles;
-  const invocations = g.kh * g.kw * chunks * tiles;
-  const params = { ...geometryParams(g, dy), coTiles, tiles, pixels, chunks, chunkPixels, invocations };
+  const pixels = g.n * g.oh * g.ow;
+  const params = { ...geometryParams(g, dy), coTiles, tiles, pixels, chunks, chunkPixels, invocations: weightInvocations(g) };
   // One chunk writes dw itself; more write partial sums, added by sum_chunks.
   const part = chunks === 1 ? dw : engine.empty([chunks, size], 'f32', `${op} partial sums`);
   try {
     const cost = { flops: 2 * convMacs(g), bytes: 4 * (x.size + dy.size + chunks * size) };
-    const bindings: Record<string, Tensor | typeof params> = variant === 'tile8x8' ? { x4: x, dy4: dy, part4: part, wp: params } : { x, dy, part, wp: params };
-    engine.dispatch({
-      op,
-      kernel: conv2dBackwardKernel,
-      entry: `weight_${variant}`,
-      bindings,
-      workgroups: engine.grid1d(invocations, WG),
-      cost,
-      views: [variant === 'tile8x8' ? 'dy4' : 'dy'],
-    });
+    dispatchVariant(engine, v, g, { op, tensors: { x, dy, part }, bindings: { wp: params }, views: ['dy'], cost });
     if (part !== dw) {
       engine.dispatch({
         op,
@@ -276,7 +413,7 @@ export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(
     if (part !== dw) part.dispose();
   }
   return dw;
-});
+}
 
 /** ∂L/∂bias [Cout]: dy [N, OH, OW, Cout] summed over its pixels (a plain tensor; sumChannels
  * refuses channel views). */
@@ -317,11 +454,13 @@ export const conv2dBackward = guardOp(function conv2dBackward(
   return grads;
 });
 
-/** Which kernels would run (for tests and benchmarks). */
+/** Which kernels run by default, before any tuning (for tests and benchmarks). */
 export function conv2dBackwardVariants(g: ConvGeometry): { input: Conv2dBackwardVariant; weights: Conv2dBackwardVariant; chunks: number } {
+  const split = weightChunks(g);
   return {
-    input: g.cin % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar',
-    weights: g.cin % 4 === 0 && g.cout % 4 === 0 ? 'tile8x8' : 'tile8x8_scalar',
-    chunks: weightChunks(g).chunks,
+    input: (CONV2D_BACKWARD_INPUT_TABLE as readonly InputVariantRecord<Conv2dBackwardVariant>[]).find((v) => v.refusal?.(g) === undefined)!.name,
+    weights: (CONV2D_BACKWARD_WEIGHT_TABLE as readonly WeightVariantRecord<Conv2dBackwardVariant>[]).find((v) => v.refusal?.({ ...g, ...split }) === undefined)!
+      .name,
+    chunks: split.chunks,
   };
 }

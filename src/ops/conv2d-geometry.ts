@@ -4,6 +4,8 @@
  * Activations are NHWC, weights HWIO ([KH, KW, Cin, Cout]).
  */
 import { InvalidArgumentError } from '../runtime/errors.js';
+import type { MatmulVariant } from './matmul.js';
+import type { KernelVariant } from './variants.js';
 
 /** 'same' keeps ⌈size / stride⌉ outputs (extra padding goes after, as in TensorFlow); 'valid'
  * pads nothing; a number pads every side; [along H, along W] pads both sides of each axis;
@@ -125,3 +127,14 @@ export function convGeometryUniforms(g: ConvGeometry): Record<string, number> {
     padLeft: g.padLeft,
   };
 }
+
+/** A conv's binding roles: input, weights, output. */
+export type ConvRole = 'x' | 'w' | 'y';
+
+/** One forward conv kernel (records in conv2d.ts and conv2d-asym.ts, which share this type). */
+export type Conv2dVariantRecord<N extends string = string> = KernelVariant<ConvGeometry, ConvRole, N> & {
+  /** The entry's uniforms: the general and the asymmetric kernels lay them out differently. */
+  readonly params: (g: ConvGeometry, out: { outOffset: number; outStride: number }) => Record<string, number>;
+  /** Set on the 1×1 records: the conv runs as a product, with this matmul variant. */
+  readonly matmul?: MatmulVariant;
+};

@@ -1,5 +1,5 @@
 /**
- * Dropout on Philox4x32-10 (kernels/philox.wgsl; the counter layout is in kernels/dropout.wgsl).
+ * Dropout on Philox4x32-10 (kernels/common/philox.wgsl; the counter layout is in kernels/dropout.wgsl).
  * The mask is a pure function of (seed, offset, element index): the forward pass stores
  * nothing, the backward pass draws the same mask again.
  */
@@ -7,13 +7,12 @@ import dropoutWgsl from '../../kernels/dropout.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
-import { withPhilox } from './philox.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-export const dropoutKernel = new KernelFamily('dropout.wgsl', withPhilox(dropoutWgsl));
+export const dropoutKernel = new KernelFamily('dropout.wgsl', dropoutWgsl);
 const WORKGROUP_SIZE = 64;
 const TWO_POW_32 = 2 ** 32;
 const MAX_SEED = 2 ** 53;
@@ -29,20 +28,15 @@ export interface DropoutOptions extends OutputOption {
   training?: boolean;
 }
 
-export interface DropoutBackwardOptions {
-  rate: number;
-  seed: number;
-  offset?: number;
-}
-
-function checkInteger(op: string, name: string, v: unknown): number {
+// The argument checks and runDropout are exported for dropoutBackward (dropout-backward.ts): it runs the same kernel.
+export function checkInteger(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SEED) {
     throw new InvalidArgumentError(`${op}: ${name} must be an integer in [0, 2^53], got ${String(v)}`);
   }
   return v;
 }
 
-function checkRate(op: string, rate: unknown): number {
+export function checkRate(op: string, rate: unknown): number {
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate >= 1) {
     throw new InvalidArgumentError(`${op}: rate must be a number in [0, 1), got ${String(rate)}`);
   }
@@ -65,24 +59,21 @@ export const dropout = guardOp(function dropout(x: Tensor, options: DropoutOptio
   const training = options.training ?? true;
   if (typeof training !== 'boolean') throw new InvalidArgumentError(`${op}: training must be a boolean, got ${String(training)}`);
   const { y, outOffset, outStride } = resolveOutput(engine, op, x.shape, options.out);
-  run(engine, op, x, y, outOffset, outStride, training ? rate : 0, seed, offset);
+  runDropout(engine, op, x, y, outOffset, outStride, training ? rate : 0, seed, offset);
   return y;
 });
 
-/** dx = dy · mask / (1 − rate) with the mask regenerated from the forward pass's seed and offset. */
-export const dropoutBackward = guardOp(function dropoutBackward(dy: Tensor, options: DropoutBackwardOptions): Tensor<'f32'> {
-  const op = 'dropoutBackward';
-  const engine = engineOf(op, dy);
-  expectDType(op, 'dy', dy, 'f32');
-  const rate = checkRate(op, options.rate);
-  const seed = checkInteger(op, 'seed', options.seed);
-  const offset = checkInteger(op, 'offset', options.offset ?? 0);
-  const { y, outOffset, outStride } = resolveOutput(engine, op, dy.shape, undefined);
-  run(engine, op, dy, y, outOffset, outStride, rate, seed, offset);
-  return y;
-});
-
-function run(engine: Engine, op: string, x: Tensor, y: Tensor, outOffset: number, outStride: number, rate: number, seed: number, offset: number): void {
+export function runDropout(
+  engine: Engine,
+  op: string,
+  x: Tensor,
+  y: Tensor,
+  outOffset: number,
+  outStride: number,
+  rate: number,
+  seed: number,
+  offset: number,
+): void {
   const n = x.size;
   const applyMask = rate > 0;
   engine.dispatch({

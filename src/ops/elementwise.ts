@@ -11,8 +11,8 @@ import { resolveOutput, type OutputOption } from './output.js';
 import type { Engine } from '../runtime/engine.js';
 import { guardOp } from '../runtime/op-guard.js';
 
-/** Output tensor, view uniforms and override for an elementwise result shaped like x. */
-function output(
+/** Output tensor, view uniforms and override for an elementwise result shaped like x (also relu_backward's, in elementwise-backward.ts). */
+export function elementwiseOutput(
   engine: Engine,
   op: string,
   x: Tensor,
@@ -24,7 +24,8 @@ function output(
 }
 
 export const elementwiseKernel = new KernelFamily('elementwise.wgsl', elementwiseWgsl);
-const WORKGROUP_SIZE = 256;
+/** The kernel's WORKGROUP_SIZE override default: the grid is sized with it. */
+export const ELEMENTWISE_WORKGROUP_SIZE = 256;
 
 function binary(op: 'add' | 'mul', a: Tensor, b: Tensor, out?: Tensor): Tensor<'f32'> {
   const engine = engineOf(op, a, b);
@@ -33,14 +34,14 @@ function binary(op: 'add' | 'mul', a: Tensor, b: Tensor, out?: Tensor): Tensor<'
   if (!isSuffixShape(a.shape, b.shape) || (b.size === 0 && a.size !== 0)) {
     throw new InvalidArgumentError(`${op}: shapes ${describeShapes(a, b)} do not broadcast (b's shape must equal a trailing part of a's)`);
   }
-  const o = output(engine, op, a, out);
+  const o = elementwiseOutput(engine, op, a, out);
   engine.dispatch({
     op,
     kernel: elementwiseKernel,
     entry: op,
     overrides: o.overrides,
     bindings: { a, b, out: o.y, params: { n: a.size, period: Math.max(1, b.size), ...o.view } },
-    workgroups: engine.grid1d(a.size, WORKGROUP_SIZE),
+    workgroups: engine.grid1d(a.size, ELEMENTWISE_WORKGROUP_SIZE),
     cost: { flops: a.size, bytes: 4 * (2 * a.size + b.size) },
     views: ['out'],
   });
@@ -74,14 +75,14 @@ export const scaleShift = guardOp(function scaleShift(x: Tensor, scale: Tensor, 
   if (scale.size !== channels || shift.size !== channels) {
     throw new InvalidArgumentError(`${op}: scale and shift need ${channels} elements (x's last dimension), got ${describeShapes(scale, shift)}`);
   }
-  const o = output(engine, op, x, options.out);
+  const o = elementwiseOutput(engine, op, x, options.out);
   engine.dispatch({
     op,
     kernel: elementwiseKernel,
     entry: 'scale_shift',
     overrides: { APPLY_RELU: options.relu ? 1 : 0, ...o.overrides },
     bindings: { a: x, scale, shift, out: o.y, params: { n: x.size, period: Math.max(1, channels), ...o.view } },
-    workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
+    workgroups: engine.grid1d(x.size, ELEMENTWISE_WORKGROUP_SIZE),
     cost: { flops: (options.relu ? 3 : 2) * x.size, bytes: 4 * (2 * x.size + 2 * channels) },
     views: ['out'],
   });
@@ -92,38 +93,16 @@ export const scaleShift = guardOp(function scaleShift(x: Tensor, scale: Tensor, 
 export const relu = guardOp(function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   const engine = engineOf('relu', x);
   expectDType('relu', 'x', x, 'f32');
-  const o = output(engine, 'relu', x, options.out);
+  const o = elementwiseOutput(engine, 'relu', x, options.out);
   engine.dispatch({
     op: 'relu',
     kernel: elementwiseKernel,
     entry: 'relu',
     overrides: o.overrides,
     bindings: { a: x, out: o.y, params: { n: x.size, period: 1, ...o.view } },
-    workgroups: engine.grid1d(x.size, WORKGROUP_SIZE),
+    workgroups: engine.grid1d(x.size, ELEMENTWISE_WORKGROUP_SIZE),
     cost: { flops: x.size, bytes: 8 * x.size },
     views: ['out'],
-  });
-  return o.y;
-});
-
-/** ReLU's backward: dy where y (ReLU's output, or its input) is positive, else 0. */
-export const reluBackward = guardOp(function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
-  const op = 'reluBackward';
-  const engine = engineOf(op, dy, y);
-  expectDType(op, 'dy', dy, 'f32');
-  expectDType(op, 'y', y, 'f32');
-  if (dy.shape.length !== y.shape.length || dy.shape.some((d, i) => d !== y.shape[i])) {
-    throw new InvalidArgumentError(`${op}: dy and y must have the same shape, got ${describeShapes(dy, y)}`);
-  }
-  const o = output(engine, op, dy, undefined);
-  engine.dispatch({
-    op,
-    kernel: elementwiseKernel,
-    entry: 'relu_backward',
-    overrides: o.overrides,
-    bindings: { a: y, b: dy, out: o.y, params: { n: dy.size, period: Math.max(1, dy.size), ...o.view } },
-    workgroups: engine.grid1d(dy.size, WORKGROUP_SIZE),
-    cost: { flops: dy.size, bytes: 12 * dy.size },
   });
   return o.y;
 });

@@ -6,7 +6,9 @@ import type { Engine } from '../runtime/engine.js';
 import { KernelFamily } from '../runtime/kernel.js';
 
 /** Kernels after this line of a .wgsl file use subgroup builtins. WGSL accepts those only
- * after `enable subgroups;`, and that directive fails on devices without the feature. */
+ * after `enable subgroups;`, and that directive fails on devices without the feature. The split
+ * is made on the kernel with its includes expanded, so a shared part that uses subgroup builtins
+ * (kernels/common/subgroups.wgsl) is included below the line. */
 export const SUBGROUP_MARKER = '// @subgroups-only';
 
 /**

@@ -106,6 +106,14 @@ export class KernelFamily {
 
   private reflect(): { entries: Map<string, EntryInfo>; overrides: OverrideInfo[] } {
     if (this.reflected) return this.reflected;
+    // The builds and vitest expand `// #include` lines (scripts/wgsl-include.mjs); a bundler set
+    // up with a plain text loader would hand over the kernel without its shared parts.
+    const directive = /^\s*\/\/\s*#include\b.*$/m.exec(this.code);
+    if (directive) {
+      throw new InceptError(
+        `kernels/${this.file} still holds the include directive '${directive[0].trim()}': it was bundled as plain text; load .wgsl files through the wgslIncludes plugin of esbuild.config.mjs (scripts/wgsl-include.mjs)`,
+      );
+    }
     let r: WgslReflect;
     try {
       r = new WgslReflect(this.code);

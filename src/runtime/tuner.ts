@@ -2,9 +2,10 @@
  * Measured choice of kernel variants, per adapter and shape class, cached and persisted.
  *
  * Ops are synchronous (they only record dispatches), so they cannot measure when called. An op
- * asks `choose()`: a pinned variant wins, then a measured one from the cache; otherwise it
- * gets the op's heuristic default and the tuner notes the problem as pending, with a setup
- * that makes inputs of the problem's shape and records one run of any candidate. `await engine.tuner.tune()` then times the candidates
+ * asks `choose()` with its tunable set (tuning-key.ts) and the problem: a pinned variant wins,
+ * then a measured one from the cache; otherwise it gets the op's heuristic default and the
+ * tuner notes the problem as pending, under the set's bucketed key, keeping the set's way to
+ * make inputs of the problem. `await engine.tuner.tune()` then times the candidates
  * of every pending problem (bounded by a time budget, reported) and stores the winners, which
  * later calls use. Records persist in a JSON file in Node and in localStorage in a browser,
  * keyed by the adapter, so a second process starts tuned.
@@ -12,13 +13,15 @@
  * Modes: 'auto' (cache + measure on tune()), 'cached' (use stored choices, never measure),
  * 'off' (heuristics only: reproducible runs). `pin(op, variant)` forces a variant.
  */
-import type { Tensor } from './tensor.js';
 import { measureGpuTime, median, type TimedEngine } from './timing.js';
+import { tuningKeyString, type TunableSet, type TuningInputs, type TuningKey } from './tuning-key.js';
 
 export type TuningMode = 'auto' | 'cached' | 'off';
 
 export interface TuningRecord {
   op: string;
+  /** The problem's key as tuningKeyString writes it. A record whose key is in an older form
+   * is never looked up, so its problem is simply measured again. */
   shapeClass: string;
   variant: string;
   /** Median ms of each candidate measured. */
@@ -56,10 +59,8 @@ export interface TunerHooks {
   measure?: TuningMeasure;
 }
 
-/** Makes the inputs of one problem (its own, so the caller's tensors may be gone by tune()):
- * the tensors, which the tuner disposes when done, and a function that records one run of a
- * variant on them. */
-export type TuningSetup = () => { inputs: Tensor[]; run: (variant: string) => unknown };
+/** Makes the inputs of one problem (its own, so the caller's tensors may be gone by tune()). */
+export type TuningSetup = () => TuningInputs;
 
 interface Pending {
   op: string;
@@ -166,9 +167,15 @@ export class Tuner {
     return this.pins.get(op);
   }
 
-  /** The stored record for a problem, if any. */
-  record(op: string, shapeClass: string): TuningRecord | undefined {
-    return this.records[this.key(op, shapeClass)];
+  /** The stored record for a problem, if any: by op and stored key string, or by set and problem. */
+  record(op: string, shapeClass: string): TuningRecord | undefined;
+  record<K>(set: { readonly op: string; readonly checksum: string; key(problem: K): TuningKey }, problem: K): TuningRecord | undefined;
+  record<K>(
+    opOrSet: string | { readonly op: string; readonly checksum: string; key(problem: K): TuningKey },
+    shapeClassOrProblem: string | K,
+  ): TuningRecord | undefined {
+    if (typeof opOrSet === 'string') return this.records[this.key(opOrSet, shapeClassOrProblem as string)];
+    return this.records[this.key(opOrSet.op, tuningKeyString(opOrSet, shapeClassOrProblem as K))];
   }
 
   get pendingCount(): number {
@@ -176,17 +183,21 @@ export class Tuner {
   }
 
   /**
-   * The variant to run: pinned, else measured, else `fallback` (and, in 'auto' mode, the
-   * problem is queued for tune() when there is a choice to make).
+   * The variant of `set` to run for `problem`: pinned, else measured, else `fallback` (and, in
+   * 'auto' mode, the problem is queued for tune() when there is a choice to make). `candidates`
+   * are the variants that can run this very problem: a record measured on another problem of
+   * the same bucket is used only if its variant is among them.
    */
-  choose(op: string, shapeClass: string, candidates: readonly string[], fallback: string, setup: TuningSetup): string {
+  choose<P extends K, K>(set: TunableSet<P, K>, problem: P, candidates: readonly string[], fallback: string): string {
+    const op = set.op;
     const pin = this.pins.get(op);
     if (pin !== undefined && candidates.includes(pin)) return pin;
     if (this.mode === 'off' || candidates.length < 2) return fallback;
+    const shapeClass = tuningKeyString(set, problem);
     const key = this.key(op, shapeClass);
     const rec = this.records[key];
     if (rec && candidates.includes(rec.variant)) return rec.variant;
-    if (this.mode === 'auto' && !this.pending.has(key)) this.pending.set(key, { op, shapeClass, candidates, setup });
+    if (this.mode === 'auto' && !this.pending.has(key)) this.pending.set(key, { op, shapeClass, candidates, setup: () => set.makeInputs(problem) });
     return fallback;
   }
 

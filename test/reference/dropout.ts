@@ -20,7 +20,7 @@ export function mulhi32(a: number, b: number): number {
   const hiLo = aHi * bLo;
   const loHi = aLo * bHi;
   const hiHi = aHi * bHi;
-  const cross = (loLo >>> 16) + (hiLo & 0xffff) + loHi; // < 2^32: see kernels/philox.wgsl
+  const cross = (loLo >>> 16) + (hiLo & 0xffff) + loHi; // < 2^32: see kernels/common/philox.wgsl
   return (hiHi + (hiLo >>> 16) + Math.floor(cross / 65536)) >>> 0;
 }
 

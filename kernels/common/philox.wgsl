@@ -1,8 +1,7 @@
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011): a
 // counter-based generator, so any element's random words are a pure function of (counter, key)
-// and nothing is stored between dispatches. WGSL has no includes: the ops that draw random
-// numbers (dropout.wgsl, augment.wgsl) are compiled with this file prepended
-// (src/ops/philox.ts). src/data/random.ts is the same generator on the CPU.
+// and nothing is stored between dispatches. Included by the kernels that draw random numbers
+// (dropout.wgsl, augment.wgsl). src/data/random.ts is the same generator on the CPU.
 
 const PHILOX_M0: u32 = 0xd2511f53u;
 const PHILOX_M1: u32 = 0xcd9e8d57u;

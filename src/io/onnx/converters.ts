@@ -1,0 +1,47 @@
+/**
+ * The ONNX converters by op_type: the ops importOnnx runs, in the order its messages list them.
+ * The ops after Identity and Constant are accepted only inside the patterns of patterns.ts.
+ */
+import type { Converter } from './context.js';
+import { add, constant, dropout, identity, relu, softmax } from './ops/basic.js';
+import { batchNormalization, conv } from './ops/conv.js';
+import { gemm } from './ops/dense.js';
+import { globalAveragePool, pool } from './ops/pool.js';
+import { concat, flatten, reshape } from './ops/shape.js';
+import { PATTERN_ONLY_CONVERTERS } from './patterns.js';
+
+export const ONNX_CONVERTERS = {
+  Conv: conv,
+  BatchNormalization: batchNormalization,
+  Relu: relu,
+  MaxPool: pool,
+  AveragePool: pool,
+  GlobalAveragePool: globalAveragePool,
+  Concat: concat,
+  Flatten: flatten,
+  Reshape: reshape,
+  Gemm: gemm,
+  MatMul: gemm,
+  Add: add,
+  Dropout: dropout,
+  Softmax: softmax,
+  Identity: identity,
+  Constant: constant,
+  // PyTorch's Inception-v3 `transform_input` preamble, on single input channels only.
+  Gather: PATTERN_ONLY_CONVERTERS.Gather,
+  Unsqueeze: PATTERN_ONLY_CONVERTERS.Unsqueeze,
+  Mul: PATTERN_ONLY_CONVERTERS.Mul,
+  Sub: PATTERN_ONLY_CONVERTERS.Sub,
+  Div: PATTERN_ONLY_CONVERTERS.Div,
+  // Only as the NHWC → NCHW transpose of the graph input (tf2onnx's converted Keras models).
+  Transpose: PATTERN_ONLY_CONVERTERS.Transpose,
+} as const satisfies Record<string, Converter>;
+
+export type OnnxImportOp = keyof typeof ONNX_CONVERTERS;
+
+/** The op types the importer converts: the table's keys, so the list and the table cannot disagree. */
+export const ONNX_IMPORT_OPS = Object.keys(ONNX_CONVERTERS) as readonly OnnxImportOp[];
+
+export function converterFor(opType: string): Converter | undefined {
+  return Object.hasOwn(ONNX_CONVERTERS, opType) ? ONNX_CONVERTERS[opType as OnnxImportOp] : undefined;
+}
