@@ -54,7 +54,7 @@ describe('runModelBench at 75×75', () => {
     }
     expect(t.updateMs).toBeGreaterThan(0);
     expect(t.forwardMs + t.lossMs + t.backwardMs + t.updateMs).toBeCloseTo(t.gpuMs, 6);
-    expect(t.kernels.some((k) => k.pass === 'backward' && k.kernel.startsWith('conv2d_backward'))).toBe(true);
+    expect(t.kernels.some((k) => k.pass === 'backward' && k.kernel.startsWith('conv2d-backward'))).toBe(true);
   });
 
   it('prints a summary with the totals, the blocks and the training step', () => {

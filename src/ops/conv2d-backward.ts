@@ -18,8 +18,8 @@ import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { KernelFamily } from '../runtime/kernel.js';
 import { formatShape, type Tensor } from '../runtime/tensor.js';
-import { anchor, kernelChecksum, type TunableSet, type TuningKey } from '../runtime/tuning-key.js';
-import { convGeometry, convGeometryUniforms, convMacs, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import { anchor, kernelChecksum, type TunableSet } from '../runtime/tuning-key.js';
+import { convGeometry, convGeometryUniforms, convMacs, convTuningKey, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { sumChannels } from './reduce.js';
 import { engineOf, expectDType } from './util.js';
 import { dispatchVariant, findVariant, unknownVariantMessage, type KernelVariant } from './variants.js';
@@ -146,27 +146,6 @@ function expectDy(op: string, dy: Tensor, g: ConvGeometry): void {
   }
 }
 
-/** The key both gradients' tuning shares: sizes bucketed, the facts that decide candidates exact. */
-function backwardKey(g: ConvGeometry): TuningKey {
-  return {
-    n: anchor(g.n),
-    h: anchor(g.h),
-    w: anchor(g.w),
-    cin: anchor(g.cin),
-    cout: anchor(g.cout),
-    kh: g.kh,
-    kw: g.kw,
-    strideH: g.strideH,
-    strideW: g.strideW,
-    padTop: g.padTop,
-    padBottom: g.padBottom,
-    padLeft: g.padLeft,
-    padRight: g.padRight,
-    cin4: g.cin % 4 === 0,
-    cout4: g.cout % 4 === 0,
-  };
-}
-
 /**
  * The forced variant if it applies (else throws why), or the choice among the variants that
  * apply: the tuner's measured one, else the first (tile8x8 where it applies).
@@ -217,7 +196,7 @@ export const conv2dBackwardInputTunables: TunableSet<InputProblem, { g: ConvGeom
   op: 'conv2dBackwardInput',
   checksum: kernelChecksum(CONV2D_BACKWARD_INPUT_TABLE.map((v) => v.kernel)),
   variants: CONV2D_BACKWARD_INPUT_TABLE,
-  key: ({ g }) => backwardKey(g),
+  key: ({ g }) => convTuningKey(g),
   makeInputs: ({ engine, g }) => {
     const dy = engine.randomNormal([g.n, g.oh, g.ow, g.cout], { seed: 1 });
     const w = engine.randomNormal([g.kh, g.kw, g.cin, g.cout], { seed: 2, std: Math.sqrt(1 / (g.kh * g.kw * g.cin)) });
@@ -332,7 +311,7 @@ export const conv2dBackwardWeightsTunables: TunableSet<WeightProblem, Omit<Weigh
   op: 'conv2dBackwardWeights',
   checksum: kernelChecksum(CONV2D_BACKWARD_WEIGHT_TABLE.map((v) => v.kernel)),
   variants: CONV2D_BACKWARD_WEIGHT_TABLE,
-  key: ({ g, dyAligned }) => ({ ...backwardKey(g), chunks: anchor(g.chunks), dyAligned }),
+  key: ({ g, dyAligned }) => ({ ...convTuningKey(g), chunks: anchor(g.chunks), dyAligned }),
   makeInputs: ({ engine, g }) => {
     const x = engine.randomNormal([g.n, g.h, g.w, g.cin], { seed: 1 });
     const dy = engine.randomNormal([g.n, g.oh, g.ow, g.cout], { seed: 2 });

@@ -4,6 +4,7 @@
  * Activations are NHWC, weights HWIO ([KH, KW, Cin, Cout]).
  */
 import { InvalidArgumentError } from '../runtime/errors.js';
+import { anchor, type TuningKey } from '../runtime/tuning-key.js';
 import type { MatmulVariant } from './matmul.js';
 import type { KernelVariant } from './variants.js';
 
@@ -138,3 +139,25 @@ export type Conv2dVariantRecord<N extends string = string> = KernelVariant<ConvG
   /** Set on the 1×1 records: the conv runs as a product, with this matmul variant. */
   readonly matmul?: MatmulVariant;
 };
+
+/** The tuning key fields every conv kernel (forward and both gradients) shares: sizes bucketed,
+ * the facts that decide which variants apply (kernel, stride, padding, 4-alignment) exact. */
+export function convTuningKey(g: ConvGeometry): TuningKey {
+  return {
+    n: anchor(g.n),
+    h: anchor(g.h),
+    w: anchor(g.w),
+    cin: anchor(g.cin),
+    cout: anchor(g.cout),
+    kh: g.kh,
+    kw: g.kw,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    padTop: g.padTop,
+    padBottom: g.padBottom,
+    padLeft: g.padLeft,
+    padRight: g.padRight,
+    cin4: g.cin % 4 === 0,
+    cout4: g.cout % 4 === 0,
+  };
+}

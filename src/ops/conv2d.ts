@@ -15,9 +15,9 @@ import conv2dWgsl from '../../kernels/conv2d.wgsl';
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { anchor, kernelChecksum, tuningKeyString, type TunableSet } from '../runtime/tuning-key.js';
+import { kernelChecksum, tuningKeyString, type TunableSet } from '../runtime/tuning-key.js';
 import { asymmetricAxis, CONV2D_ASYM_TABLE } from './conv2d-asym.js';
-import { convGeometry, convGeometryUniforms, convMacs, type Conv2dVariantRecord, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import { convGeometry, convGeometryUniforms, convMacs, convTuningKey, type Conv2dVariantRecord, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { defaultMatmulVariant, matmul, MATMUL_TABLE, type MatmulVariant, type MatmulVariantRecord } from './matmul.js';
 import { checkOutput, resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
@@ -233,26 +233,7 @@ export const conv2dTunables: TunableSet<Conv2dProblem, Conv2dTuningShape> = {
   op: 'conv2d',
   checksum: kernelChecksum([...CONV2D_TABLE.map((v) => v.kernel), ...MATMUL_TABLE.map((v) => v.kernel)]),
   variants: CONV2D_TABLE,
-  key: ({ g, epilogue, statistics, outAligned }) => ({
-    n: anchor(g.n),
-    h: anchor(g.h),
-    w: anchor(g.w),
-    cin: anchor(g.cin),
-    cout: anchor(g.cout),
-    kh: g.kh,
-    kw: g.kw,
-    strideH: g.strideH,
-    strideW: g.strideW,
-    padTop: g.padTop,
-    padBottom: g.padBottom,
-    padLeft: g.padLeft,
-    padRight: g.padRight,
-    cin4: g.cin % 4 === 0,
-    cout4: g.cout % 4 === 0,
-    epilogue,
-    statistics,
-    outAligned,
-  }),
+  key: ({ g, epilogue, statistics, outAligned }) => ({ ...convTuningKey(g), epilogue, statistics, outAligned }),
   makeInputs: ({ engine, g, parts, statistics }) => {
     // Seeded: every variant sees the same data.
     const x = engine.randomNormal([g.n, g.h, g.w, g.cin], { seed: 1 });

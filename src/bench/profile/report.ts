@@ -43,7 +43,7 @@ function passLine(r: ProfileResult): string {
   return r.passes.map((p) => `${p.pass} ${f1(p.ms)} ms (${p.dispatches})`).join(', ');
 }
 
-/** Kernels as their families when there are several ('conv2d, batchnorm, batchnorm_backward'). */
+/** Kernels as their families when there are several ('conv2d, batchnorm, batchnorm-backward'). */
 function families(kernels: readonly string[]): string {
   if (kernels.length <= 2) return kernels.join(', ');
   return [...new Set(kernels.map(kernelFamily))].join(', ');

@@ -169,7 +169,7 @@ export interface ProfileResult {
 
 const rate = (amount: number, ms: number) => (ms > 0 ? amount / ms / 1e6 : 0);
 
-/** 'conv2d-asym.wgsl:tile8x8' → 'conv2d_asym'. */
+/** 'conv2d-asym.wgsl:tile8x8' → 'conv2d-asym'. */
 export function kernelFamily(kernel: string): string {
   return kernel.split(':')[0]!.replace(/\.wgsl$/, '');
 }
