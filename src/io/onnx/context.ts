@@ -3,20 +3,13 @@
  * each with its IR value, layout and shape), the IR nodes and weights written, and per node the
  * input lookups, emitters and error helpers that name the node in every message.
  */
-import { GraphError, type GraphNode, type GraphWeight } from '../../graph/ir.js';
+import type { GraphNode, GraphWeight } from '../../graph/ir.js';
+import { OnnxImportError } from './errors.js';
 import { Attributes } from './attributes.js';
 import { decodeTensor, fmt, type DecodedTensor } from './tensor.js';
 import type { NodeProto, TensorProto } from './schema.js';
 
-/** An ONNX file the importer cannot read or does not support; the message says which node and why. */
-export class OnnxImportError extends GraphError {
-  constructor(
-    readonly source: string,
-    readonly problem: string,
-  ) {
-    super(`${source}: ${problem}`);
-  }
-}
+export { OnnxImportError };
 
 /**
  * How an activation looks on both sides. 'nchw': ONNX [N, C, H, W], IR [H, W, C]. 'nc11':

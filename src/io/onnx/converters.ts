@@ -3,6 +3,7 @@
  * The ops after Identity and Constant are accepted only inside the patterns of patterns.ts.
  */
 import type { Converter } from './context.js';
+import { ONNX_IMPORT_OPS, type OnnxImportOp } from './op-names.js';
 import { add, constant, dropout, identity, relu, softmax } from './ops/basic.js';
 import { batchNormalization, conv } from './ops/conv.js';
 import { gemm } from './ops/dense.js';
@@ -10,7 +11,8 @@ import { globalAveragePool, pool } from './ops/pool.js';
 import { concat, flatten, reshape } from './ops/shape.js';
 import { PATTERN_ONLY_CONVERTERS } from './patterns.js';
 
-export const ONNX_CONVERTERS = {
+/** Every op of ONNX_IMPORT_OPS has its converter (the Record type refuses a missing or an extra one). */
+export const ONNX_CONVERTERS: Readonly<Record<OnnxImportOp, Converter>> = {
   Conv: conv,
   BatchNormalization: batchNormalization,
   Relu: relu,
@@ -35,12 +37,9 @@ export const ONNX_CONVERTERS = {
   Div: PATTERN_ONLY_CONVERTERS.Div,
   // Only as the NHWC → NCHW transpose of the graph input (tf2onnx's converted Keras models).
   Transpose: PATTERN_ONLY_CONVERTERS.Transpose,
-} as const satisfies Record<string, Converter>;
+};
 
-export type OnnxImportOp = keyof typeof ONNX_CONVERTERS;
-
-/** The op types the importer converts: the table's keys, so the list and the table cannot disagree. */
-export const ONNX_IMPORT_OPS = Object.keys(ONNX_CONVERTERS) as readonly OnnxImportOp[];
+export { ONNX_IMPORT_OPS, type OnnxImportOp };
 
 export function converterFor(opType: string): Converter | undefined {
   return Object.hasOwn(ONNX_CONVERTERS, opType) ? ONNX_CONVERTERS[opType as OnnxImportOp] : undefined;

@@ -18,13 +18,14 @@
  */
 import { GraphError, inferShapes, weightValueProblem, type Graph, type GraphNode, type GraphWeight } from '../../graph/ir.js';
 import { NodeContext, nodeLabel, OnnxImportError, type Activation, type ImportState, type Value } from './context.js';
-import { converterFor, ONNX_IMPORT_OPS } from './converters.js';
+import { converterFor } from './converters.js';
+import { ONNX_IMPORT_OPS } from './op-names.js';
 import { detectNhwcInput, findPatterns } from './patterns.js';
 import { DataType, DATA_TYPE_NAMES, decodeModelProto, int64ToNumber, type ModelProto, type TensorProto, type ValueInfoProto } from './schema.js';
 import { fmt } from './tensor.js';
 
-export { OnnxImportError } from './context.js';
-export { ONNX_IMPORT_OPS } from './converters.js';
+export { OnnxImportError } from './errors.js';
+export { ONNX_IMPORT_OPS } from './op-names.js';
 
 /** The opsets of the default domain whose semantics the importer implements. */
 export const ONNX_MIN_OPSET = 7;
