@@ -3,6 +3,7 @@
 // x is [rows, C] contiguous; y's rows hold outStride channels, this input's at outOffset.
 
 // #include "common/grid-index.wgsl"
+// #include "common/channel-view.wgsl"
 
 struct CopyParams {
   n: u32,          // elements of x
@@ -21,9 +22,7 @@ override WORKGROUP_SIZE: u32 = 256;
 fn copy_into_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
-    let row = i / params.channels;
-    let c = i % params.channels;
-    y[row * params.outStride + params.outOffset + c] = x[i];
+    y[channel_view_index(i)] = x[i];
   }
 }
 
@@ -37,8 +36,6 @@ fn copy_into_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 fn copy_from_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups, WORKGROUP_SIZE);
   if (i < params.n) {
-    let row = i / params.channels;
-    let c = i % params.channels;
-    narrow[i] = wide[row * params.outStride + params.outOffset + c];
+    narrow[i] = wide[channel_view_index(i)];
   }
 }

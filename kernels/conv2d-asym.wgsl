@@ -353,6 +353,22 @@ fn tap_weights(t: u32, ci: u32, c: u32) -> vec4f {
   return w4[(t * params.Cin + ci) * (params.Cout / 4u) + c];
 }
 
+// The accumulators: quad g of the 16 outputs × channel groups c0 (a), c1 (b).
+struct LineAcc {
+  a0: mat4x4f, b0: mat4x4f, a1: mat4x4f, b1: mat4x4f,
+  a2: mat4x4f, b2: mat4x4f, a3: mat4x4f, b3: mat4x4f,
+}
+
+// Tap t at input channel ci: output quad g sees the window slice s_g. Through the pointer the
+// accumulators are updated in place, as fast on lavapipe as plain variables in the entry
+// (measured); a struct of matrices passed by value and returned was 3× slower.
+fn line_tap(acc: ptr<function, LineAcc>, t: u32, ci: u32, c0: u32, c1: u32, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f) {
+  let q0 = tap_weights(t, ci, c0);
+  let q1 = tap_weights(t, ci, c1);
+  (*acc).a0 += outer4(q0, s0); (*acc).b0 += outer4(q1, s0); (*acc).a1 += outer4(q0, s1); (*acc).b1 += outer4(q1, s1);
+  (*acc).a2 += outer4(q0, s2); (*acc).b2 += outer4(q1, s2); (*acc).a3 += outer4(q0, s3); (*acc).b3 += outer4(q1, s3);
+}
+
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup_line16x8(
   @builtin(global_invocation_id) gid: vec3u,
@@ -369,10 +385,7 @@ fn subgroup_line16x8(
   let win = line_window(n, i32(p0) - i32(params.padBefore));
   let lanes = min(subgroupSize, SUBGROUP_WG_X);
   let Cin = params.Cin;
-  // Accumulators as plain variables updated in place (a struct of matrices passed through
-  // functions was 3× slower on lavapipe): quad g of the 16 outputs × channel groups c0 (a), c1 (b).
-  var a0 = mat4x4f(); var b0 = mat4x4f(); var a1 = mat4x4f(); var b1 = mat4x4f();
-  var a2 = mat4x4f(); var b2 = mat4x4f(); var a3 = mat4x4f(); var b3 = mat4x4f();
+  var acc: LineAcc;
   for (var k0 = 0u; k0 < Cin; k0 += lanes) {
     let mine = line_values(win, min(k0 + lane, Cin - 1u));
     let kn = min(lanes, Cin - k0);
@@ -386,51 +399,18 @@ fn subgroup_line16x8(
       var v5 = vec4f(0.0);
       if (TAPS > 5u) { v5 = subgroupShuffle(mine.v5, kk); }
       // Tap t: output quad g sees window values 4g + t .. 4g + t + 3, a constant swizzle.
-      {
-        let q0 = tap_weights(0u, ci, c0); let q1 = tap_weights(0u, ci, c1);
-        a0 += outer4(q0, v0); b0 += outer4(q1, v0); a1 += outer4(q0, v1); b1 += outer4(q1, v1);
-        a2 += outer4(q0, v2); b2 += outer4(q1, v2); a3 += outer4(q0, v3); b3 += outer4(q1, v3);
-      }
-      if (TAPS > 1u) {
-        let q0 = tap_weights(1u, ci, c0); let q1 = tap_weights(1u, ci, c1);
-        let s0 = shift1(v0, v1); let s1 = shift1(v1, v2); let s2 = shift1(v2, v3); let s3 = shift1(v3, v4);
-        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
-        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
-      }
-      if (TAPS > 2u) {
-        let q0 = tap_weights(2u, ci, c0); let q1 = tap_weights(2u, ci, c1);
-        let s0 = shift2(v0, v1); let s1 = shift2(v1, v2); let s2 = shift2(v2, v3); let s3 = shift2(v3, v4);
-        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
-        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
-      }
-      if (TAPS > 3u) {
-        let q0 = tap_weights(3u, ci, c0); let q1 = tap_weights(3u, ci, c1);
-        let s0 = shift3(v0, v1); let s1 = shift3(v1, v2); let s2 = shift3(v2, v3); let s3 = shift3(v3, v4);
-        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
-        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
-      }
-      if (TAPS > 4u) {
-        let q0 = tap_weights(4u, ci, c0); let q1 = tap_weights(4u, ci, c1);
-        a0 += outer4(q0, v1); b0 += outer4(q1, v1); a1 += outer4(q0, v2); b1 += outer4(q1, v2);
-        a2 += outer4(q0, v3); b2 += outer4(q1, v3); a3 += outer4(q0, v4); b3 += outer4(q1, v4);
-      }
-      if (TAPS > 5u) {
-        let q0 = tap_weights(5u, ci, c0); let q1 = tap_weights(5u, ci, c1);
-        let s0 = shift1(v1, v2); let s1 = shift1(v2, v3); let s2 = shift1(v3, v4); let s3 = shift1(v4, v5);
-        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
-        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
-      }
-      if (TAPS > 6u) {
-        let q0 = tap_weights(6u, ci, c0); let q1 = tap_weights(6u, ci, c1);
-        let s0 = shift2(v1, v2); let s1 = shift2(v2, v3); let s2 = shift2(v3, v4); let s3 = shift2(v4, v5);
-        a0 += outer4(q0, s0); b0 += outer4(q1, s0); a1 += outer4(q0, s1); b1 += outer4(q1, s1);
-        a2 += outer4(q0, s2); b2 += outer4(q1, s2); a3 += outer4(q0, s3); b3 += outer4(q1, s3);
-      }
+      line_tap(&acc, 0u, ci, c0, c1, v0, v1, v2, v3);
+      if (TAPS > 1u) { line_tap(&acc, 1u, ci, c0, c1, shift1(v0, v1), shift1(v1, v2), shift1(v2, v3), shift1(v3, v4)); }
+      if (TAPS > 2u) { line_tap(&acc, 2u, ci, c0, c1, shift2(v0, v1), shift2(v1, v2), shift2(v2, v3), shift2(v3, v4)); }
+      if (TAPS > 3u) { line_tap(&acc, 3u, ci, c0, c1, shift3(v0, v1), shift3(v1, v2), shift3(v2, v3), shift3(v3, v4)); }
+      if (TAPS > 4u) { line_tap(&acc, 4u, ci, c0, c1, v1, v2, v3, v4); }
+      if (TAPS > 5u) { line_tap(&acc, 5u, ci, c0, c1, shift1(v1, v2), shift1(v2, v3), shift1(v3, v4), shift1(v4, v5)); }
+      if (TAPS > 6u) { line_tap(&acc, 6u, ci, c0, c1, shift2(v1, v2), shift2(v2, v3), shift2(v3, v4), shift2(v4, v5)); }
     }
   }
-  store_line4(n, p0, col0, a0); store_line4(n, p0, col0 + 1u, b0);
-  store_line4(n, p0 + 4u, col0, a1); store_line4(n, p0 + 4u, col0 + 1u, b1);
-  store_line4(n, p0 + 8u, col0, a2); store_line4(n, p0 + 8u, col0 + 1u, b2);
-  store_line4(n, p0 + 12u, col0, a3); store_line4(n, p0 + 12u, col0 + 1u, b3);
+  store_line4(n, p0, col0, acc.a0); store_line4(n, p0, col0 + 1u, acc.b0);
+  store_line4(n, p0 + 4u, col0, acc.a1); store_line4(n, p0 + 4u, col0 + 1u, acc.b1);
+  store_line4(n, p0 + 8u, col0, acc.a2); store_line4(n, p0 + 8u, col0 + 1u, acc.b2);
+  store_line4(n, p0 + 12u, col0, acc.a3); store_line4(n, p0 + 12u, col0 + 1u, acc.b3);
 }
 

@@ -16,6 +16,8 @@
 //   input_tile8x8 (Cin % 4 == 0) reads the weights transposed to [KH, KW, Cout, Cin]
 //   (transpose_weights, a small pass over w) so a weight load is a vec4 over Cin and dx is
 //   stored as vec4s; input_tile8x8_scalar reads w as it is (stride Cout) and stores scalars.
+//   Both are one body, common/conv-input-tile.wgsl, included once per form with the weight
+//   loads and the dx stores as hooks, so a change to the tiling reaches both.
 //
 // dw, a reduction over the N·OH·OW output pixels: for one tap (kh, kw), dw[kh, kw] is the
 //   Cin×Cout matrix Xᵀ·dY (X: the input pixels the tap reads, dY: the output gradients). An
@@ -23,7 +25,8 @@
 //   pixels and writes their partial sums; sum_chunks adds the chunks in order (deterministic,
 //   no atomics). The pixel loop walks output rows, clipped to the columns whose tap lands
 //   inside the image, so padding costs no multiply-add. weight_tile8x8 (Cin and Cout % 4 == 0,
-//   dy's view 4-aligned) loads vec4s; weight_tile8x8_scalar takes any channel counts.
+//   dy's view 4-aligned) loads vec4s; weight_tile8x8_scalar takes any channel counts. Both
+//   are one body, common/conv-weight-tile.wgsl, with the loads and stores as hooks.
 //
 // Invocations are numbered on a 1-D grid (folded into 2-D past 65535 workgroups, as
 // engine.grid1d does), channel tile innermost, so neighbouring lanes share pixels (and
@@ -47,22 +50,15 @@
 
 const WG = 64u;
 
+// Channels c..c+3, each clamped to last (the scalar tiles' channels past the tensor's last).
+fn clamped4(c: u32, last: u32) -> vec4u {
+  return vec4u(min(c, last), min(c + 1u, last), min(c + 2u, last), min(c + 3u, last));
+}
+
 // ================================================================ dx
 
 struct InputParams {
-  N: u32,
-  H: u32,
-  W: u32,
-  Cin: u32,
-  OH: u32,
-  OW: u32,
-  Cout: u32,
-  KH: u32,
-  KW: u32,
-  strideH: u32,
-  strideW: u32,
-  padTop: u32,
-  padLeft: u32,
+  // #include "common/conv-geometry.wgsl"
   dyOffset: u32,
   dyStride: u32,
   // Blocks of 8 pixels in the largest phase; every phase gets that many (the rest idle).
@@ -157,115 +153,72 @@ fn input_work(gid: vec3u, groups: vec3u) -> InputWork {
   return InputWork(p, j0, tile, id < ip.invocations && j0 < p.pixels);
 }
 
+// The dx tile's two forms: common/conv-input-tile.wgsl is the body, these are its hooks.
+
 @group(0) @binding(1) var<storage, read> wT4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> dx4: array<vec4f>;
 
-// Rows of the tile: channel groups g0, g1 (4 channels each, b side); columns: the 8 pixels
-// (a00: pixels 0..3 × group g0, a01: pixels 0..3 × g1, a10 / a11: pixels 4..7).
-fn input_tile8x8_compute(p: Phase, j0: u32, g0: u32) -> Tile8x8 {
+// input_tile8x8: the tile's channels as vec4 groups g0 = 2·tile and g1 (clamped below Cin / 4)
+// of the transposed weights; at a tap, row is the tap's first row (tap · Cout) of Cin4 vec4s.
+struct WeightGroups { g0: u32, g1: u32, Cin4: u32, row: u32 }
+
+fn weight_groups(tile: u32) -> WeightGroups {
   let Cin4 = ip.Cin / 4u;
-  let g1 = min(g0 + 1u, Cin4 - 1u);
-  var px: array<vec4u, 8>;
-  for (var i = 0u; i < 8u; i++) {
-    px[i] = phase_pixel(p, j0 + i);
-  }
-  var acc00 = mat4x4f(); var acc01 = mat4x4f();
-  var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  let zero = vec4f(0.0);
-  for (var kh = first_tap(p.ph, ip.padTop, ip.strideH); kh < ip.KH; kh += ip.strideH) {
-    let dh = tap_offset(p.ph, ip.padTop, kh, ip.strideH);
-    for (var kw = first_tap(p.pw, ip.padLeft, ip.strideW); kw < ip.KW; kw += ip.strideW) {
-      let t = tap_rows(&px, j0, p.pixels, dh, tap_offset(p.pw, ip.padLeft, kw, ip.strideW));
-      if (!any(t.live0) && !any(t.live1)) {
-        continue;
-      }
-      let b = t.base;
-      let wRow = (kh * ip.KW + kw) * ip.Cout;
-      for (var co = 0u; co < ip.Cout; co++) {
-        let wk = (wRow + co) * Cin4;
-        let b0 = wT4[wk + g0];
-        let b1 = wT4[wk + g1];
-        let a0 = select(zero, vec4f(dy[b[0] + co], dy[b[1] + co], dy[b[2] + co], dy[b[3] + co]), t.live0);
-        let a1 = select(zero, vec4f(dy[b[4] + co], dy[b[5] + co], dy[b[6] + co], dy[b[7] + co]), t.live1);
-        acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
-        acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
-      }
-    }
-  }
-  return Tile8x8(acc00, acc01, acc10, acc11);
+  let g0 = tile * 2u;
+  return WeightGroups(g0, min(g0 + 1u, Cin4 - 1u), Cin4, 0u);
 }
 
-fn store_dx4(px: vec4u, valid: bool, g: u32, v: vec4f) {
+fn weight_groups_at(ws: WeightGroups, kh: u32, kw: u32) -> WeightGroups {
+  return WeightGroups(ws.g0, ws.g1, ws.Cin4, (kh * ip.KW + kw) * ip.Cout);
+}
+
+fn load_weight_groups(ws: WeightGroups, co: u32) -> mat2x4f {
+  let wk = (ws.row + co) * ws.Cin4;
+  return mat2x4f(wT4[wk + ws.g0], wT4[wk + ws.g1]);
+}
+
+// Channel group 2·tile + quad of pixel px (if below Cin / 4).
+fn store_dx4(px: vec4u, valid: bool, tile: u32, quad: u32, v: vec4f) {
+  let g = tile * 2u + quad;
   if (valid && g < ip.Cin / 4u) {
     dx4[px.x * (ip.Cin / 4u) + g] = v;
   }
 }
 
-@compute @workgroup_size(WG)
-fn input_tile8x8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let work = input_work(gid, groups);
-  if (!work.busy) {
-    return;
-  }
-  let p = work.phase;
-  let g0 = work.tile * 2u;
-  let t = input_tile8x8_compute(p, work.j0, g0);
-  for (var i = 0u; i < 4u; i++) {
-    let q0 = phase_pixel(p, work.j0 + i);
-    let q1 = phase_pixel(p, work.j0 + 4u + i);
-    let v0 = work.j0 + i < p.pixels;
-    let v1 = work.j0 + 4u + i < p.pixels;
-    store_dx4(q0, v0, g0, t.a00[i]);
-    store_dx4(q0, v0, g0 + 1u, t.a01[i]);
-    store_dx4(q1, v1, g0, t.a10[i]);
-    store_dx4(q1, v1, g0 + 1u, t.a11[i]);
-  }
-}
+// #include "common/conv-input-tile.wgsl" { input_tile: input_tile8x8, input_tile_compute: input_tile8x8_compute, input_weights: weight_groups, input_weights_at: weight_groups_at, load_input_weights: load_weight_groups, store_input: store_dx4 }
 
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 
-// As input_tile8x8_compute, channels c0..c0+7 (clamped below Cin) read from w in HWIO order.
-fn input_tile8x8_scalar_compute(p: Phase, j0: u32, c0: u32) -> Tile8x8 {
+// input_tile8x8_scalar: w read as it is (HWIO, stride Cout between input channels), so the
+// tile's channels (clamped below Cin) are 8 rows, r0 / r1 their offsets, at a tap from its
+// first element (tap · Cin · Cout).
+struct WeightRows { r0: vec4u, r1: vec4u }
+
+fn weight_rows(tile: u32) -> WeightRows {
+  let c0 = tile * 8u;
   let last = ip.Cin - 1u;
-  let rows0 = vec4u(min(c0, last), min(c0 + 1u, last), min(c0 + 2u, last), min(c0 + 3u, last)) * ip.Cout;
-  let rows1 = vec4u(min(c0 + 4u, last), min(c0 + 5u, last), min(c0 + 6u, last), min(c0 + 7u, last)) * ip.Cout;
-  var px: array<vec4u, 8>;
-  for (var i = 0u; i < 8u; i++) {
-    px[i] = phase_pixel(p, j0 + i);
-  }
-  var acc00 = mat4x4f(); var acc01 = mat4x4f();
-  var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  let zero = vec4f(0.0);
-  for (var kh = first_tap(p.ph, ip.padTop, ip.strideH); kh < ip.KH; kh += ip.strideH) {
-    let dh = tap_offset(p.ph, ip.padTop, kh, ip.strideH);
-    for (var kw = first_tap(p.pw, ip.padLeft, ip.strideW); kw < ip.KW; kw += ip.strideW) {
-      let t = tap_rows(&px, j0, p.pixels, dh, tap_offset(p.pw, ip.padLeft, kw, ip.strideW));
-      if (!any(t.live0) && !any(t.live1)) {
-        continue;
-      }
-      let b = t.base;
-      let tap0 = (kh * ip.KW + kw) * ip.Cin * ip.Cout;
-      let r0 = rows0 + tap0;
-      let r1 = rows1 + tap0;
-      for (var co = 0u; co < ip.Cout; co++) {
-        let b0 = vec4f(w[r0.x + co], w[r0.y + co], w[r0.z + co], w[r0.w + co]);
-        let b1 = vec4f(w[r1.x + co], w[r1.y + co], w[r1.z + co], w[r1.w + co]);
-        let a0 = select(zero, vec4f(dy[b[0] + co], dy[b[1] + co], dy[b[2] + co], dy[b[3] + co]), t.live0);
-        let a1 = select(zero, vec4f(dy[b[4] + co], dy[b[5] + co], dy[b[6] + co], dy[b[7] + co]), t.live1);
-        acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
-        acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
-      }
-    }
-  }
-  return Tile8x8(acc00, acc01, acc10, acc11);
+  return WeightRows(clamped4(c0, last) * ip.Cout, clamped4(c0 + 4u, last) * ip.Cout);
 }
 
-// Channels c..c+3 of pixel px (those below Cin).
-fn store_dx(px: vec4u, valid: bool, c: u32, v: vec4f) {
+fn weight_rows_at(ws: WeightRows, kh: u32, kw: u32) -> WeightRows {
+  let tap0 = (kh * ip.KW + kw) * ip.Cin * ip.Cout;
+  return WeightRows(ws.r0 + tap0, ws.r1 + tap0);
+}
+
+fn load_weight_rows(ws: WeightRows, co: u32) -> mat2x4f {
+  let r0 = ws.r0;
+  let r1 = ws.r1;
+  return mat2x4f(vec4f(w[r0.x + co], w[r0.y + co], w[r0.z + co], w[r0.w + co]),
+                 vec4f(w[r1.x + co], w[r1.y + co], w[r1.z + co], w[r1.w + co]));
+}
+
+// Channels 8·tile + 4·quad .. + 3 of pixel px (those below Cin).
+fn store_dx(px: vec4u, valid: bool, tile: u32, quad: u32, v: vec4f) {
   if (!valid) {
     return;
   }
+  let c = tile * 8u + quad * 4u;
   let at = px.x * ip.Cin + c;
   if (c < ip.Cin) { dx[at] = v.x; }
   if (c + 1u < ip.Cin) { dx[at + 1u] = v.y; }
@@ -273,26 +226,7 @@ fn store_dx(px: vec4u, valid: bool, c: u32, v: vec4f) {
   if (c + 3u < ip.Cin) { dx[at + 3u] = v.w; }
 }
 
-@compute @workgroup_size(WG)
-fn input_tile8x8_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let work = input_work(gid, groups);
-  if (!work.busy) {
-    return;
-  }
-  let p = work.phase;
-  let c0 = work.tile * 8u;
-  let t = input_tile8x8_scalar_compute(p, work.j0, c0);
-  for (var i = 0u; i < 4u; i++) {
-    let q0 = phase_pixel(p, work.j0 + i);
-    let q1 = phase_pixel(p, work.j0 + 4u + i);
-    let v0 = work.j0 + i < p.pixels;
-    let v1 = work.j0 + 4u + i < p.pixels;
-    store_dx(q0, v0, c0, t.a00[i]);
-    store_dx(q0, v0, c0 + 4u, t.a01[i]);
-    store_dx(q1, v1, c0, t.a10[i]);
-    store_dx(q1, v1, c0 + 4u, t.a11[i]);
-  }
-}
+// #include "common/conv-input-tile.wgsl" { input_tile: input_tile8x8_scalar, input_tile_compute: input_tile8x8_scalar_compute, input_weights: weight_rows, input_weights_at: weight_rows_at, load_input_weights: load_weight_rows, store_input: store_dx }
 
 // ---------------------------------------------------------------- weights, transposed for dx
 
@@ -323,19 +257,7 @@ fn transpose_weights(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
 // ================================================================ dw
 
 struct WeightParams {
-  N: u32,
-  H: u32,
-  W: u32,
-  Cin: u32,
-  OH: u32,
-  OW: u32,
-  Cout: u32,
-  KH: u32,
-  KW: u32,
-  strideH: u32,
-  strideW: u32,
-  padTop: u32,
-  padLeft: u32,
+  // #include "common/conv-geometry.wgsl"
   dyOffset: u32,
   dyStride: u32,
   // Groups of 8 output channels, and (input groups) × (output groups).
@@ -407,113 +329,71 @@ fn row_run(p: u32, p1: u32, kh: u32, kw: u32, cols: vec2u) -> array<u32, 4> {
   return array<u32, 4>(select(0u, xAt, count > 0u), dyAt, count, rowEnd);
 }
 
+// The dw tile's two forms: common/conv-weight-tile.wgsl is the body, these are its hooks.
+
 @group(0) @binding(5) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(0) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> part4: array<vec4f>;
 
-// Rows: output channel groups (b side); columns: input channels (a00: ci0..ci0+3 × co group
-// 0, a01: ci0..ci0+3 × co group 1, a10 / a11: ci0+4..ci0+7), which is dw's layout: row ci of
-// a tap is Cout contiguous values.
-fn weight_tile8x8_compute(work: WeightWork) -> Tile8x8 {
+// weight_tile8x8: the tile's input channels as vec4 groups a0, a1 of x, its output channels
+// as groups b0, b1 of dy (the second ones clamped below Cin / 4, Cout / 4), indexed in vec4s.
+struct ChannelGroups { a0: u32, a1: u32, b0: u32, b1: u32, unit: u32, xStep: u32, dyStep: u32 }
+
+fn channel_groups(work: WeightWork) -> ChannelGroups {
   let Cin4 = wp.Cin / 4u;
   let Cout4 = wp.Cout / 4u;
-  let a0g = work.ci0 / 4u;
-  let a1g = min(a0g + 1u, Cin4 - 1u);
-  let b0g = work.co0 / 4u;
-  let b1g = min(b0g + 1u, Cout4 - 1u);
-  let cols = column_range(work.kw);
-  let p1 = min(wp.pixels, (work.chunk + 1u) * wp.chunkPixels);
-  let xStep = wp.strideW * Cin4;
-  let dyStep = wp.dyStride / 4u;
-  var acc00 = mat4x4f(); var acc01 = mat4x4f();
-  var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var p = work.chunk * wp.chunkPixels;
-  while (p < p1) {
-    let run = row_run(p, p1, work.kh, work.kw, cols);
-    var xAt = run[0] / 4u;
-    var dyAt = run[1] / 4u;
-    for (var k = 0u; k < run[2]; k++) {
-      let a0 = x4[xAt + a0g];
-      let a1 = x4[xAt + a1g];
-      let b0 = dy4[dyAt + b0g];
-      let b1 = dy4[dyAt + b1g];
-      acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
-      acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
-      xAt += xStep;
-      dyAt += dyStep;
-    }
-    p = run[3];
-  }
-  return Tile8x8(acc00, acc01, acc10, acc11);
+  let a0 = work.ci0 / 4u;
+  let b0 = work.co0 / 4u;
+  return ChannelGroups(a0, min(a0 + 1u, Cin4 - 1u), b0, min(b0 + 1u, Cout4 - 1u), 4u, wp.strideW * Cin4, wp.dyStride / 4u);
 }
 
-// Row ci of dw's tap `tap` in chunk `chunk` of the partial sums, output channel group g.
-fn store_part4(work: WeightWork, ci: u32, g: u32, v: vec4f) {
+fn load_channel_groups(cs: ChannelGroups, xAt: u32, dyAt: u32) -> mat4x4f {
+  return mat4x4f(x4[xAt + cs.a0], x4[xAt + cs.a1], dy4[dyAt + cs.b0], dy4[dyAt + cs.b1]);
+}
+
+// Row ci of dw's tap in this chunk of the partial sums, output channel group co0 / 4 + quad.
+fn store_part4(work: WeightWork, ci: u32, quad: u32, v: vec4f) {
   let Cout4 = wp.Cout / 4u;
+  let g = work.co0 / 4u + quad;
   if (ci < wp.Cin && g < Cout4) {
     part4[((work.chunk * wp.KH * wp.KW + work.tap) * wp.Cin + ci) * Cout4 + g] = v;
   }
 }
 
-@compute @workgroup_size(WG)
-fn weight_tile8x8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let work = weight_work(gid, groups);
-  if (!work.busy) {
-    return;
-  }
-  let t = weight_tile8x8_compute(work);
-  let g = work.co0 / 4u;
-  for (var i = 0u; i < 4u; i++) {
-    store_part4(work, work.ci0 + i, g, t.a00[i]);
-    store_part4(work, work.ci0 + i, g + 1u, t.a01[i]);
-    store_part4(work, work.ci0 + 4u + i, g, t.a10[i]);
-    store_part4(work, work.ci0 + 4u + i, g + 1u, t.a11[i]);
-  }
-}
+// #include "common/conv-weight-tile.wgsl" { weight_tile: weight_tile8x8, weight_tile_compute: weight_tile8x8_compute, tile_channels: channel_groups, load_tile_channels: load_channel_groups, store_weight: store_part4 }
 
 @group(0) @binding(5) var<storage, read> x: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part: array<f32>;
 
-fn clamped4(c: u32, last: u32) -> vec4u {
-  return vec4u(min(c, last), min(c + 1u, last), min(c + 2u, last), min(c + 3u, last));
+// weight_tile8x8_scalar: the tile's channels one by one, clamped below Cin and Cout, indexed
+// in elements.
+struct ChannelLanes { a0: vec4u, a1: vec4u, b0: vec4u, b1: vec4u, unit: u32, xStep: u32, dyStep: u32 }
+
+fn channel_lanes(work: WeightWork) -> ChannelLanes {
+  let a0 = clamped4(work.ci0, wp.Cin - 1u);
+  let a1 = clamped4(work.ci0 + 4u, wp.Cin - 1u);
+  let b0 = clamped4(work.co0, wp.Cout - 1u);
+  let b1 = clamped4(work.co0 + 4u, wp.Cout - 1u);
+  return ChannelLanes(a0, a1, b0, b1, 1u, wp.strideW * wp.Cin, wp.dyStride);
 }
 
-// As weight_tile8x8_compute, channels clamped below Cin and Cout, loaded one by one.
-fn weight_tile8x8_scalar_compute(work: WeightWork) -> Tile8x8 {
-  let a0c = clamped4(work.ci0, wp.Cin - 1u);
-  let a1c = clamped4(work.ci0 + 4u, wp.Cin - 1u);
-  let b0c = clamped4(work.co0, wp.Cout - 1u);
-  let b1c = clamped4(work.co0 + 4u, wp.Cout - 1u);
-  let cols = column_range(work.kw);
-  let p1 = min(wp.pixels, (work.chunk + 1u) * wp.chunkPixels);
-  let xStep = wp.strideW * wp.Cin;
-  var acc00 = mat4x4f(); var acc01 = mat4x4f();
-  var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var p = work.chunk * wp.chunkPixels;
-  while (p < p1) {
-    let run = row_run(p, p1, work.kh, work.kw, cols);
-    var xAt = run[0];
-    var dyAt = run[1];
-    for (var k = 0u; k < run[2]; k++) {
-      let a0 = vec4f(x[xAt + a0c.x], x[xAt + a0c.y], x[xAt + a0c.z], x[xAt + a0c.w]);
-      let a1 = vec4f(x[xAt + a1c.x], x[xAt + a1c.y], x[xAt + a1c.z], x[xAt + a1c.w]);
-      let b0 = vec4f(dy[dyAt + b0c.x], dy[dyAt + b0c.y], dy[dyAt + b0c.z], dy[dyAt + b0c.w]);
-      let b1 = vec4f(dy[dyAt + b1c.x], dy[dyAt + b1c.y], dy[dyAt + b1c.z], dy[dyAt + b1c.w]);
-      acc00 += outer4(b0, a0); acc01 += outer4(b1, a0);
-      acc10 += outer4(b0, a1); acc11 += outer4(b1, a1);
-      xAt += xStep;
-      dyAt += wp.dyStride;
-    }
-    p = run[3];
-  }
-  return Tile8x8(acc00, acc01, acc10, acc11);
+fn load_channel_lanes(cs: ChannelLanes, xAt: u32, dyAt: u32) -> mat4x4f {
+  let a0 = cs.a0;
+  let a1 = cs.a1;
+  let b0 = cs.b0;
+  let b1 = cs.b1;
+  return mat4x4f(vec4f(x[xAt + a0.x], x[xAt + a0.y], x[xAt + a0.z], x[xAt + a0.w]),
+                 vec4f(x[xAt + a1.x], x[xAt + a1.y], x[xAt + a1.z], x[xAt + a1.w]),
+                 vec4f(dy[dyAt + b0.x], dy[dyAt + b0.y], dy[dyAt + b0.z], dy[dyAt + b0.w]),
+                 vec4f(dy[dyAt + b1.x], dy[dyAt + b1.y], dy[dyAt + b1.z], dy[dyAt + b1.w]));
 }
 
-// Output channels co..co+3 (those below Cout) of row ci.
-fn store_part(work: WeightWork, ci: u32, co: u32, v: vec4f) {
+// Output channels co0 + 4·quad .. + 3 (those below Cout) of row ci.
+fn store_part(work: WeightWork, ci: u32, quad: u32, v: vec4f) {
   if (ci >= wp.Cin) {
     return;
   }
+  let co = work.co0 + quad * 4u;
   let at = ((work.chunk * wp.KH * wp.KW + work.tap) * wp.Cin + ci) * wp.Cout + co;
   if (co < wp.Cout) { part[at] = v.x; }
   if (co + 1u < wp.Cout) { part[at + 1u] = v.y; }
@@ -521,20 +401,7 @@ fn store_part(work: WeightWork, ci: u32, co: u32, v: vec4f) {
   if (co + 3u < wp.Cout) { part[at + 3u] = v.w; }
 }
 
-@compute @workgroup_size(WG)
-fn weight_tile8x8_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let work = weight_work(gid, groups);
-  if (!work.busy) {
-    return;
-  }
-  let t = weight_tile8x8_scalar_compute(work);
-  for (var i = 0u; i < 4u; i++) {
-    store_part(work, work.ci0 + i, work.co0, t.a00[i]);
-    store_part(work, work.ci0 + i, work.co0 + 4u, t.a01[i]);
-    store_part(work, work.ci0 + 4u + i, work.co0, t.a10[i]);
-    store_part(work, work.ci0 + 4u + i, work.co0 + 4u, t.a11[i]);
-  }
-}
+// #include "common/conv-weight-tile.wgsl" { weight_tile: weight_tile8x8_scalar, weight_tile_compute: weight_tile8x8_scalar_compute, tile_channels: channel_lanes, load_tile_channels: load_channel_lanes, store_weight: store_part }
 
 // ---------------------------------------------------------------- chunk sums
 

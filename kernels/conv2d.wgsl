@@ -17,6 +17,8 @@
 //                 Needs Cout % 4 == 0 and `subgroups`.
 //   subgroup32x8  likewise, blocks of four k shared by constant-lane broadcasts (suits 4-lane
 //                 subgroups, as on SwiftShader). Same needs.
+// shared64's and subgroup16x8's bodies are matmul.wgsl's, in kernels/common/gemm-*.wgsl; this
+// file defines the operand loads they call (hooks: the gather, the tap walk, w's reads).
 // Measured (GFLOP/s, batch 1, GPU timestamps, scratch runs on a loaded 2-core Zen 5 machine,
 // so ±50% between runs; the tuner measures on the machine at hand instead of trusting these):
 //                                    subgroup16x8  subgroup32x8  tile8x8  shared64
@@ -35,19 +37,7 @@
 // #include "common/tile8x8.wgsl"
 
 struct ConvParams {
-  N: u32,
-  H: u32,
-  W: u32,
-  Cin: u32,
-  OH: u32,
-  OW: u32,
-  Cout: u32,
-  KH: u32,
-  KW: u32,
-  strideH: u32,
-  strideW: u32,
-  padTop: u32,
-  padLeft: u32,
+  // #include "common/conv-geometry.wgsl"
   M: u32,
   K: u32,
   // Where y's channels sit in each output pixel's row (a channel view of a concat buffer, or
@@ -160,6 +150,16 @@ fn gather(o: vec4i, tap: vec3i) -> f32 {
   return select(0.0, x[at], inside);
 }
 
+// The origins of pixels m..m+3.
+struct Origins4 {
+  p0: vec4i, p1: vec4i, p2: vec4i, p3: vec4i,
+}
+
+// Pixels m..m+3 at tap, as a vector (component i is pixel m+i).
+fn gather4(o: Origins4, tap: vec3i) -> vec4f {
+  return vec4f(gather(o.p0, tap), gather(o.p1, tap), gather(o.p2, tap), gather(o.p3, tap));
+}
+
 // ---------------------------------------------------------------- epilogue and stores
 
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -178,67 +178,35 @@ fn store_pixel(m: u32, c0: u32, v: vec4f) {
 }
 
 // ---------------------------------------------------------------- BatchNorm statistics
-// The *_stats entries also write, per block of output pixels and per channel, the partial
-// statistics that BatchNorm's training pass merges (kernels/batchnorm.wgsl, merge_stats), so
-// the statistics cost no second read of y: (shift = the block's first value, mean of the
-// values minus shift, M2 of them, count), at stats[block · Cout + channel]. The values are
-// the raw conv output (the host refuses an epilogue with statistics: BatchNorm follows).
-@group(0) @binding(6) var<storage, read_write> stats: array<vec4f>;
-
-// Welford's running mean and M2 of values shifted by the first one, four channels at once.
-struct Welford4 {
-  shift: vec4f,
-  mean: vec4f,
-  m2: vec4f,
-  count: f32,
-}
-
-fn welford_add(s: ptr<function, Welford4>, v: vec4f, valid: bool) {
-  if (!valid) {
-    return;
-  }
-  if ((*s).count == 0.0) {
-    (*s).shift = v;
-  }
-  let d = v - (*s).shift;
-  (*s).count += 1.0;
-  let delta = d - (*s).mean;
-  (*s).mean += delta / (*s).count;
-  (*s).m2 = fma(delta, d - (*s).mean, (*s).m2);
-}
-
-// The four pixels m..m+3 of a tile (column i is pixel m+i), those that exist.
-fn welford_tile(s: ptr<function, Welford4>, m: u32, t: mat4x4f) {
-  welford_add(s, t[0], m < params.M);
-  welford_add(s, t[1], m + 1u < params.M);
-  welford_add(s, t[2], m + 2u < params.M);
-  welford_add(s, t[3], m + 3u < params.M);
-}
-
-// Channels 4·c4 .. 4·c4 + 3 of a block's statistics (those below Cout).
-// (`block` is a name wgsl_reflect cannot parse, hence `chunk`.)
-fn store_stats(chunk: u32, c4: u32, s: Welford4) {
-  let c = 4u * c4;
-  let at = chunk * params.Cout + c;
-  if (c < params.Cout) { stats[at] = vec4f(s.shift.x, s.mean.x, s.m2.x, s.count); }
-  if (c + 1u < params.Cout) { stats[at + 1u] = vec4f(s.shift.y, s.mean.y, s.m2.y, s.count); }
-  if (c + 2u < params.Cout) { stats[at + 2u] = vec4f(s.shift.z, s.mean.z, s.m2.z, s.count); }
-  if (c + 3u < params.Cout) { stats[at + 3u] = vec4f(s.shift.w, s.mean.w, s.m2.w, s.count); }
-}
+// #include "common/conv-statistics.wgsl"
 
 // ---------------------------------------------------------------- shared64
 
-const TILE = 64u;
-const DEPTH = 16u;
+// #include "common/gemm-shared64.wgsl"
 
 @group(0) @binding(1) var<storage, read> w: array<f32>;
-
-var<workgroup> tileA: array<array<vec4f, 16>, 16>; // [k][pixel / 4]
-var<workgroup> tileB: array<array<vec4f, 16>, 16>; // [k][channel / 4]
 
 fn w_or_zero(k: u32, c: u32) -> f32 {
   let inside = k < params.K && c < params.Cout;
   return select(0.0, w[min(k, params.K - 1u) * params.Cout + min(c, params.Cout - 1u)], inside);
+}
+
+// shared64's operands (common/gemm-shared64.wgsl): pixels m..m+3 gathered through their
+// origins, and channels c..c+3 of w. There is one matrix (matrixIndex 0).
+fn shared64_left(matrixIndex: u32, m: u32) -> Origins4 {
+  return Origins4(pixel_origin(m), pixel_origin(m + 1u), pixel_origin(m + 2u), pixel_origin(m + 3u));
+}
+
+fn shared64_left_at(o: Origins4, k: u32) -> vec4f {
+  return gather4(o, tap_of(k));
+}
+
+fn shared64_right(matrixIndex: u32, c: u32) -> u32 {
+  return c;
+}
+
+fn shared64_right_at(c: u32, k: u32) -> vec4f {
+  return vec4f(w_or_zero(k, c), w_or_zero(k, c + 1u), w_or_zero(k, c + 2u), w_or_zero(k, c + 3u));
 }
 
 @compute @workgroup_size(16, 16)
@@ -250,42 +218,13 @@ fn shared64(
 ) {
   let pixelBase = row_block(wid, nwg) * TILE;
   let colBase = wid.x * TILE;
-  // Staging: invocation li gathers pixels 4·(li/16).. at k li%16, and fetches channels
-  // 4·(li%16).. of weight row li/16.
-  let ak = li % DEPTH;
-  let ap = pixelBase + (li / DEPTH) * 4u;
-  let o0 = pixel_origin(ap);
-  let o1 = pixel_origin(ap + 1u);
-  let o2 = pixel_origin(ap + 2u);
-  let o3 = pixel_origin(ap + 3u);
-  let bk = li / DEPTH;
-  let bc = colBase + (li % DEPTH) * 4u;
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  for (var k0 = 0u; k0 < params.K; k0 += DEPTH) {
-    let tap = tap_of(k0 + ak);
-    tileA[ak][li / DEPTH] = vec4f(gather(o0, tap), gather(o1, tap), gather(o2, tap), gather(o3, tap));
-    let kb = k0 + bk;
-    tileB[bk][li % DEPTH] = vec4f(w_or_zero(kb, bc), w_or_zero(kb, bc + 1u), w_or_zero(kb, bc + 2u), w_or_zero(kb, bc + 3u));
-    workgroupBarrier();
-    for (var k = 0u; k < DEPTH; k++) {
-      let av = tileA[k][lid.y];
-      let bv = tileB[k][lid.x];
-      acc0 = fma(vec4f(av.x), bv, acc0);
-      acc1 = fma(vec4f(av.y), bv, acc1);
-      acc2 = fma(vec4f(av.z), bv, acc2);
-      acc3 = fma(vec4f(av.w), bv, acc3);
-    }
-    workgroupBarrier();
-  }
+  let t = shared64_tile(0u, pixelBase, colBase, lid, li);
   let m = pixelBase + lid.y * 4u;
   let c = colBase + lid.x * 4u;
-  store_pixel(m, c, acc0);
-  store_pixel(m + 1u, c, acc1);
-  store_pixel(m + 2u, c, acc2);
-  store_pixel(m + 3u, c, acc3);
+  store_pixel(m, c, t[0]);
+  store_pixel(m + 1u, c, t[1]);
+  store_pixel(m + 2u, c, t[2]);
+  store_pixel(m + 3u, c, t[3]);
 }
 
 // ---------------------------------------------------------------- vec4 channel kernels
@@ -411,16 +350,6 @@ fn tile8x8_stats(
 
 // #include "common/subgroups.wgsl"
 
-// The origins of pixels m..m+3.
-struct Origins4 {
-  p0: vec4i, p1: vec4i, p2: vec4i, p3: vec4i,
-}
-
-// Pixels m..m+3 at tap, as a vector (component i is pixel m+i).
-fn gather4(o: Origins4, tap: vec3i) -> vec4f {
-  return vec4f(gather(o.p0, tap), gather(o.p1, tap), gather(o.p2, tap), gather(o.p3, tap));
-}
-
 // The next four pixels of a walk.
 fn origins4(walk: ptr<function, PixelWalk>) -> Origins4 {
   let p0 = walk_origin(walk);
@@ -454,20 +383,29 @@ fn block16x8(wx: u32, wy: u32, li: u32, subgroupSize: u32) -> vec2u {
   return vec2u(m0, col0);
 }
 
-// 16 pixels (m0..m0+15) × 8 channels (groups col0, col0+1); ag0 and ag1 hold pixels
-// m0+4g..m0+4g+3 of the two channel groups.
-struct Tile16x8 {
-  a00: mat4x4f, a01: mat4x4f,
-  a10: mat4x4f, a11: mat4x4f,
-  a20: mat4x4f, a21: mat4x4f,
-  a30: mat4x4f, a31: mat4x4f,
+// subgroup16x8's operands (common/gemm-subgroup16x8.wgsl): 16 pixels gathered through their
+// origins, the lanes walking k as taps (tap_start, tap_advance: no division in the loop); w as
+// vec4s. The tile's rows are pixels m0..m0+15, its columns channel groups col0 and col0+1.
+// #include "common/gemm-subgroup16x8.wgsl" { left_k_start: tap_start, left_k_advance: tap_advance }
+
+alias Subgroup16x8Left = array<Origins4, 4>;
+
+fn subgroup16x8_left_at(org: ptr<function, array<Origins4, 4>>, walk: vec3u) -> array<vec4f, 4> {
+  let tap = tap_signed(walk);
+  // A rolled loop: with the sixteen gathers written out in a row SwiftShader never finished
+  // (compiling or running) even a 5×5 problem.
+  var gathered: array<vec4f, 4>;
+  for (var g = 0u; g < 4u; g++) {
+    gathered[g] = gather4((*org)[g], tap);
+  }
+  return gathered;
+}
+
+fn right_vec4(at: u32) -> vec4f {
+  return w4[at];
 }
 
 fn subgroup16x8_compute(m0: u32, col0: u32, lane: u32, subgroupSize: u32) -> Tile16x8 {
-  let C4 = params.Cout / 4u;
-  let K = params.K;
-  let c0 = min(col0, C4 - 1u);
-  let c1 = min(col0 + 1u, C4 - 1u);
   var org: array<Origins4, 4>;
   var pixels = pixel_walk(m0);
   for (var g = 0u; g < 4u; g++) {
@@ -476,42 +414,7 @@ fn subgroup16x8_compute(m0: u32, col0: u32, lane: u32, subgroupSize: u32) -> Til
   // The lanes sharing this invocation's 16 pixels: the whole subgroup, or a group of
   // LANE_GROUP lanes when Cout is too narrow to give every lane of the subgroup channels.
   let lanes = lane_group(subgroupSize);
-  let first = lane - lane % lanes;
-  var acc00 = mat4x4f(); var acc01 = mat4x4f();
-  var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var acc20 = mat4x4f(); var acc21 = mat4x4f();
-  var acc30 = mat4x4f(); var acc31 = mat4x4f();
-  var walk = tap_start(lane - first);
-  for (var k0 = 0u; k0 < K; k0 += lanes) {
-    // Each lane gathers one k of the 16 pixels; the inner loop hands them round by shuffles.
-    let tap = tap_signed(walk);
-    walk = tap_advance(walk, lanes);
-    // A rolled loop: with the sixteen gathers written out in a row SwiftShader never finished
-    // (compiling or running) even a 5×5 problem.
-    var gathered: array<vec4f, 4>;
-    for (var g = 0u; g < 4u; g++) {
-      gathered[g] = gather4(org[g], tap);
-    }
-    let a0 = gathered[0];
-    let a1 = gathered[1];
-    let a2 = gathered[2];
-    let a3 = gathered[3];
-    let kn = min(lanes, K - k0);
-    for (var kk = 0u; kk < kn; kk++) {
-      let bk = (k0 + kk) * C4;
-      let b0 = w4[bk + c0];
-      let b1 = w4[bk + c1];
-      let s0 = subgroupShuffle(a0, first + kk);
-      let s1 = subgroupShuffle(a1, first + kk);
-      let s2 = subgroupShuffle(a2, first + kk);
-      let s3 = subgroupShuffle(a3, first + kk);
-      acc00 += outer4(b0, s0); acc01 += outer4(b1, s0);
-      acc10 += outer4(b0, s1); acc11 += outer4(b1, s1);
-      acc20 += outer4(b0, s2); acc21 += outer4(b1, s2);
-      acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
-    }
-  }
-  return Tile16x8(acc00, acc01, acc10, acc11, acc20, acc21, acc30, acc31);
+  return subgroup16x8_tile(&org, lane, lane - lane % lanes, lanes, 0u, params.Cout / 4u, col0);
 }
 
 fn store_tile16x8(m0: u32, col0: u32, t: Tile16x8) {
@@ -564,13 +467,8 @@ fn subgroup16x8_stats(
   store_stats(m0 / 16u, col0 + 1u, s1);
 }
 
-// Weight rows k0..k0+3 at channel group c4, as a matrix whose column s is row k0+s (rows
-// past K clamped; the gathered side is zero there).
-fn weight_panel(k0: u32, c4: u32) -> mat4x4f {
-  let C4 = params.Cout / 4u;
-  let last = params.K - 1u;
-  return mat4x4f(w4[min(k0, last) * C4 + c4], w4[min(k0 + 1u, last) * C4 + c4], w4[min(k0 + 2u, last) * C4 + c4], w4[min(k0 + 3u, last) * C4 + c4]);
-}
+// Weight rows k0..k0+3 at a channel group: right_panel, reading w4 through right_vec4 (above).
+// #include "common/gemm-subgroup32x8.wgsl"
 
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup32x8(
@@ -597,8 +495,8 @@ fn subgroup32x8(
     // Lanes 0..3 gather k0..k0+3 (every subgroup has at least four lanes).
     let tap = tap_signed(walk);
     walk = tap_advance(walk, 4u);
-    let q0 = weight_panel(k0, c0);
-    let q1 = weight_panel(k0, c1);
+    let q0 = right_panel(0u, C4, k0, c0);
+    let q1 = right_panel(0u, C4, k0, c1);
     for (var g = 0u; g < 8u; g++) {
       let p = broadcast_panel(gather4(org[g], tap));
       acc0[g] += q0 * p;

@@ -12,6 +12,7 @@
 
 // #include "common/grid-index.wgsl"
 // #include "common/philox.wgsl"
+// #include "common/channel-view.wgsl"
 
 struct DropoutParams {
   n: u32,
@@ -49,7 +50,7 @@ fn write_element(i: u32, word: u32) {
   if (i >= params.n) {
     return;
   }
-  let at = (i / params.channels) * params.outStride + params.outOffset + i % params.channels;
+  let at = channel_view_index(i);
   if (!APPLY_MASK) {
     y[at] = x[i];
     return;

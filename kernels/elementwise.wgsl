@@ -3,6 +3,7 @@
 // and a same-shape operand has period == n.
 
 // #include "common/grid-index.wgsl"
+// #include "common/channel-view.wgsl"
 
 struct ElementwiseParams {
   n: u32,
@@ -31,8 +32,7 @@ fn out_index(i: u32) -> u32 {
   if (!OUT_VIEW) {
     return i;
   }
-  let row = i / params.channels;
-  return row * params.outStride + params.outOffset + (i - row * params.channels);
+  return channel_view_index(i);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

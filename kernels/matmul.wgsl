@@ -14,7 +14,9 @@
 //                 16-deep slices as vec4s; each of 256 invocations owns 4×4. The classic GPU
 //                 kernel and the GPU default (not measured on a GPU here; last on both CPUs).
 // Out-of-range rows and columns are clamped or zeroed on load (no branch in the inner loops)
-// and masked on store.
+// and masked on store. shared64's and subgroup16x8's bodies live in kernels/common/gemm-*.wgsl,
+// shared with conv2d.wgsl, which gathers its left operand where this file loads A: each kernel
+// defines the operand loads those bodies call (hooks, named in the common files).
 //
 // Why the CPU drivers want these shapes (Node + Dawn, 2 Zen 5 cores):
 // - lavapipe (llvmpipe, 8-lane SIMD) runs every storage-buffer load whose address is not a
@@ -207,13 +209,7 @@ fn tile4x4_vec4(
 
 // ---------------------------------------------------------------- shared64
 
-const TILE = 64u;
-const DEPTH = 16u;
-
-// Four rows (tileA) or four columns (tileB) per vec4, so the inner loop reads two vec4s from
-// workgroup memory per k instead of eight scalars.
-var<workgroup> tileA: array<array<vec4f, 16>, 16>; // [k][row / 4]
-var<workgroup> tileB: array<array<vec4f, 16>, 16>; // [k][col / 4]
+// #include "common/gemm-shared64.wgsl"
 
 // A[row][k] and B[k][col], or 0 outside the matrix.
 fn a_or_zero(base: u32, row: u32, k: u32) -> f32 {
@@ -226,6 +222,44 @@ fn b_or_zero(base: u32, k: u32, col: u32) -> f32 {
   return select(0.0, b[base + min(k, params.K - 1u) * params.N + min(col, params.N - 1u)], inside);
 }
 
+// shared64's operands (common/gemm-shared64.wgsl): rows row..row+3 of A and columns
+// col..col+3 of B, in matrix matrixIndex.
+struct Shared64Left {
+  base: u32,
+  row: u32,
+}
+
+fn shared64_left(matrixIndex: u32, row: u32) -> Shared64Left {
+  return Shared64Left(matrixIndex * params.M * params.K, row);
+}
+
+fn shared64_left_at(rows: Shared64Left, k: u32) -> vec4f {
+  return vec4f(
+    a_or_zero(rows.base, rows.row, k),
+    a_or_zero(rows.base, rows.row + 1u, k),
+    a_or_zero(rows.base, rows.row + 2u, k),
+    a_or_zero(rows.base, rows.row + 3u, k),
+  );
+}
+
+struct Shared64Right {
+  base: u32,
+  col: u32,
+}
+
+fn shared64_right(matrixIndex: u32, col: u32) -> Shared64Right {
+  return Shared64Right(matrixIndex * params.K * params.N, col);
+}
+
+fn shared64_right_at(cols: Shared64Right, k: u32) -> vec4f {
+  return vec4f(
+    b_or_zero(cols.base, k, cols.col),
+    b_or_zero(cols.base, k, cols.col + 1u),
+    b_or_zero(cols.base, k, cols.col + 2u),
+    b_or_zero(cols.base, k, cols.col + 3u),
+  );
+}
+
 @compute @workgroup_size(16, 16)
 fn shared64(
   @builtin(workgroup_id) wid: vec3u,
@@ -233,57 +267,17 @@ fn shared64(
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let M = params.M;
-  let N = params.N;
-  let K = params.K;
   let rowBase = grid_row_block(wid, nwg) * TILE;
   let colBase = wid.x * TILE;
   let matrixIndex = grid_matrix(wid);
-  let aBase = matrixIndex * M * K;
-  let bBase = matrixIndex * K * N;
-  // Staging: invocation li fetches rows 4·(li/16).. of A at k li%16 (neighbours read
-  // neighbouring k, so the loads coalesce), and columns 4·(li%16).. of B at k li/16.
-  let ak = li % DEPTH;
-  let ar = rowBase + (li / DEPTH) * 4u;
-  let bk = li / DEPTH;
-  let bc = colBase + (li % DEPTH) * 4u;
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  for (var k0 = 0u; k0 < K; k0 += DEPTH) {
-    let ka = k0 + ak;
-    tileA[ak][li / DEPTH] = vec4f(
-      a_or_zero(aBase, ar, ka),
-      a_or_zero(aBase, ar + 1u, ka),
-      a_or_zero(aBase, ar + 2u, ka),
-      a_or_zero(aBase, ar + 3u, ka),
-    );
-    let kb = k0 + bk;
-    tileB[bk][li % DEPTH] = vec4f(
-      b_or_zero(bBase, kb, bc),
-      b_or_zero(bBase, kb, bc + 1u),
-      b_or_zero(bBase, kb, bc + 2u),
-      b_or_zero(bBase, kb, bc + 3u),
-    );
-    workgroupBarrier();
-    for (var k = 0u; k < DEPTH; k++) {
-      let av = tileA[k][lid.y];
-      let bv = tileB[k][lid.x];
-      acc0 = fma(vec4f(av.x), bv, acc0);
-      acc1 = fma(vec4f(av.y), bv, acc1);
-      acc2 = fma(vec4f(av.z), bv, acc2);
-      acc3 = fma(vec4f(av.w), bv, acc3);
-    }
-    workgroupBarrier();
-  }
-  let cBase = matrixIndex * M * params.ldc;
+  let t = shared64_tile(matrixIndex, rowBase, colBase, lid, li);
+  let cBase = matrixIndex * params.M * params.ldc;
   let row = rowBase + lid.y * 4u;
   let col = colBase + lid.x * 4u;
-  store_row(cBase, row, col, acc0);
-  store_row(cBase, row + 1u, col, acc1);
-  store_row(cBase, row + 2u, col, acc2);
-  store_row(cBase, row + 3u, col, acc3);
+  store_row(cBase, row, col, t[0]);
+  store_row(cBase, row + 1u, col, t[1]);
+  store_row(cBase, row + 2u, col, t[2]);
+  store_row(cBase, row + 3u, col, t[3]);
 }
 
 // ================================================================ subgroup variants
@@ -324,6 +318,40 @@ fn store_rows4(cBase: u32, row: u32, col4: u32, acc: mat4x4f) {
   }
 }
 
+// #include "common/gemm-subgroup16x8.wgsl"
+
+// subgroup16x8's operands (common/gemm-subgroup16x8.wgsl): 16 rows of A from `row` on, walked
+// along k by plain index; B as vec4s.
+struct Subgroup16x8Left {
+  base: u32,
+  row: u32,
+}
+
+fn left_k_start(k: u32) -> u32 {
+  return k;
+}
+
+fn left_k_advance(k: u32, step: u32) -> u32 {
+  return k + step;
+}
+
+// k past K reads row K - 1 (those lanes are never shuffled from).
+fn subgroup16x8_left_at(rows: ptr<function, Subgroup16x8Left>, k: u32) -> array<vec4f, 4> {
+  let base = (*rows).base;
+  let row = (*rows).row;
+  let ka = min(k, params.K - 1u);
+  return array<vec4f, 4>(
+    load_a_rows4(base, row, ka),
+    load_a_rows4(base, row + 4u, ka),
+    load_a_rows4(base, row + 8u, ka),
+    load_a_rows4(base, row + 12u, ka),
+  );
+}
+
+fn right_vec4(at: u32) -> vec4f {
+  return b4[at];
+}
+
 // SUBGROUP_WG_X (common/subgroups.wgsl): matmul.ts picks it. Rows come from workgroup_id, so
 // all lanes of a subgroup share them and one lane's fetch of A serves all.
 
@@ -335,51 +363,18 @@ fn subgroup16x8(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) subgroupSize: u32,
 ) {
-  let M = params.M;
   let N4 = params.N / 4u;
-  let K = params.K;
   let row0 = grid_row_block(wid, nwg) * 16u;
   let col0 = gid.x * 2u;
-  // Lanes past N read a valid column and never store.
-  let c0 = min(col0, N4 - 1u);
-  let c1 = min(col0 + 1u, N4 - 1u);
   let matrixIndex = grid_matrix(wid);
-  let aBase = matrixIndex * M * K;
-  let bBase = matrixIndex * K * N4;
+  var rows = Subgroup16x8Left(matrixIndex * params.M * params.K, row0);
   let lanes = min(subgroupSize, SUBGROUP_WG_X);
-  var acc00 = mat4x4f(); var acc01 = mat4x4f();
-  var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var acc20 = mat4x4f(); var acc21 = mat4x4f();
-  var acc30 = mat4x4f(); var acc31 = mat4x4f();
-  for (var k0 = 0u; k0 < K; k0 += lanes) {
-    // Each lane fetches one k of the 16 rows; the inner loop hands them round by shuffles.
-    let ka = min(k0 + lane, K - 1u);
-    let a0 = load_a_rows4(aBase, row0, ka);
-    let a1 = load_a_rows4(aBase, row0 + 4u, ka);
-    let a2 = load_a_rows4(aBase, row0 + 8u, ka);
-    let a3 = load_a_rows4(aBase, row0 + 12u, ka);
-    let kn = min(lanes, K - k0);
-    // A rolled loop with two loads in its body: lavapipe's per-lane load sequences get much
-    // slower when many sit in one block (unrolled by the subgroup size this ran 2-3× slower).
-    for (var kk = 0u; kk < kn; kk++) {
-      let bk = bBase + (k0 + kk) * N4;
-      let b0 = b4[bk + c0];
-      let b1 = b4[bk + c1];
-      let s0 = subgroupShuffle(a0, kk);
-      let s1 = subgroupShuffle(a1, kk);
-      let s2 = subgroupShuffle(a2, kk);
-      let s3 = subgroupShuffle(a3, kk);
-      acc00 += outer4(b0, s0); acc01 += outer4(b1, s0);
-      acc10 += outer4(b0, s1); acc11 += outer4(b1, s1);
-      acc20 += outer4(b0, s2); acc21 += outer4(b1, s2);
-      acc30 += outer4(b0, s3); acc31 += outer4(b1, s3);
-    }
-  }
-  let cBase = matrixIndex * M * (params.ldc / 4u);
-  store_rows4(cBase, row0, col0, acc00); store_rows4(cBase, row0, col0 + 1u, acc01);
-  store_rows4(cBase, row0 + 4u, col0, acc10); store_rows4(cBase, row0 + 4u, col0 + 1u, acc11);
-  store_rows4(cBase, row0 + 8u, col0, acc20); store_rows4(cBase, row0 + 8u, col0 + 1u, acc21);
-  store_rows4(cBase, row0 + 12u, col0, acc30); store_rows4(cBase, row0 + 12u, col0 + 1u, acc31);
+  let t = subgroup16x8_tile(&rows, lane, 0u, lanes, matrixIndex * params.K * N4, N4, col0);
+  let cBase = matrixIndex * params.M * (params.ldc / 4u);
+  store_rows4(cBase, row0, col0, t.a00); store_rows4(cBase, row0, col0 + 1u, t.a01);
+  store_rows4(cBase, row0 + 4u, col0, t.a10); store_rows4(cBase, row0 + 4u, col0 + 1u, t.a11);
+  store_rows4(cBase, row0 + 8u, col0, t.a20); store_rows4(cBase, row0 + 8u, col0 + 1u, t.a21);
+  store_rows4(cBase, row0 + 12u, col0, t.a30); store_rows4(cBase, row0 + 12u, col0 + 1u, t.a31);
 }
 
 // A[rows row..row+3][k0 + lane], zero where k0 + lane is past K.
@@ -388,17 +383,8 @@ fn load_a_block(aBase: u32, row: u32, k0: u32, lane: u32) -> vec4f {
   return select(vec4f(0.0), load_a_rows4(aBase, row, min(k, params.K - 1u)), k < params.K);
 }
 
-// B[k0..k0+3][col4] as a matrix whose column s is row k0+s (rows past K clamped; A is zero there).
-fn b_panel(bBase: u32, k0: u32, col4: u32) -> mat4x4f {
-  let N4 = params.N / 4u;
-  let last = params.K - 1u;
-  return mat4x4f(
-    b4[bBase + min(k0, last) * N4 + col4],
-    b4[bBase + min(k0 + 1u, last) * N4 + col4],
-    b4[bBase + min(k0 + 2u, last) * N4 + col4],
-    b4[bBase + min(k0 + 3u, last) * N4 + col4],
-  );
-}
+// B[k0..k0+3][col4] is right_panel, reading b4 through right_vec4 (above).
+// #include "common/gemm-subgroup32x8.wgsl"
 
 @compute @workgroup_size(SUBGROUP_WG_X)
 fn subgroup32x8(
@@ -436,8 +422,8 @@ fn subgroup32x8(
     let p5 = broadcast_panel(load_a_block(aBase, row0 + 20u, k0, lane));
     let p6 = broadcast_panel(load_a_block(aBase, row0 + 24u, k0, lane));
     let p7 = broadcast_panel(load_a_block(aBase, row0 + 28u, k0, lane));
-    let q0 = b_panel(bBase, k0, c0);
-    let q1 = b_panel(bBase, k0, c1);
+    let q0 = right_panel(bBase, N4, k0, c0);
+    let q1 = right_panel(bBase, N4, k0, c1);
     acc00 += q0 * p0; acc01 += q1 * p0;
     acc10 += q0 * p1; acc11 += q1 * p1;
     acc20 += q0 * p2; acc21 += q1 * p2;

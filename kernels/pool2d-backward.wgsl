@@ -5,20 +5,11 @@
 
 // #include "common/grid-index.wgsl"
 // #include "common/pool-window.wgsl"
+// #include "common/pool-gather.wgsl" { gather: gather_max, window_share: max_share }
+// #include "common/pool-gather.wgsl" { gather: gather_avg, window_share: avg_share }
 
 struct PoolParams {
-  N: u32,
-  H: u32,
-  W: u32,
-  C: u32,
-  OH: u32,
-  OW: u32,
-  KH: u32,
-  KW: u32,
-  strideH: u32,
-  strideW: u32,
-  padTop: u32,
-  padLeft: u32,
+  // #include "common/pool-geometry.wgsl"
   inputs: u32,      // N·H·W·C
   // dy may be a channel view (the forward wrote its output into a concat's slice, so its
   // gradient is that slice of the concat's gradient): output pixel p, channel c is at
@@ -65,49 +56,34 @@ fn dy_at(pixel: u32, c: u32) -> f32 {
   return dy[pixel * params.dyStride + params.dyOffset + c];
 }
 
+// Max: all of dy where the forward picked input element i as the window's maximum.
+fn max_share(i: u32, at: Position, pixel: u32, oh: i32, ow: i32) -> f32 {
+  if (indices[pixel * params.C + at.c] == i32(i)) {
+    return dy_at(pixel, at.c);
+  }
+  return 0.0;
+}
+
+// Average: dy over the divisor the forward used for output (oh, ow), which is never negative here.
+fn avg_share(i: u32, at: Position, pixel: u32, oh: i32, ow: i32) -> f32 {
+  let corner = window_corner(u32(oh), u32(ow));
+  return dy_at(pixel, at.c) / avg_divisor(window_rows(corner.x), window_cols(corner.y));
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn max_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups, WORKGROUP_SIZE);
-  if (i >= params.inputs) {
-    return;
+  if (i < params.inputs) {
+    dx[i] = gather_max(i);
   }
-  let at = position(i);
-  let rows = covering(at.ih, params.padTop, params.KH, params.strideH, params.OH);
-  let cols = covering(at.iw, params.padLeft, params.KW, params.strideW, params.OW);
-  var total = 0.0;
-  for (var oh = rows.x; oh <= rows.y; oh++) {
-    for (var ow = cols.x; ow <= cols.y; ow++) {
-      let pixel = out_pixel(at, oh, ow);
-      if (indices[pixel * params.C + at.c] == i32(i)) {
-        total += dy_at(pixel, at.c);
-      }
-    }
-  }
-  dx[i] = total;
-}
-
-// The divisor the forward used for output (oh, ow), which is never negative here.
-fn divisor(oh: i32, ow: i32) -> f32 {
-  let corner = window_corner(u32(oh), u32(ow));
-  return avg_divisor(window_rows(corner.x), window_cols(corner.y));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn avg_pool_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = flat_index(gid, groups, WORKGROUP_SIZE);
-  if (i >= params.inputs) {
-    return;
+  if (i < params.inputs) {
+    dx[i] = gather_avg(i);
   }
-  let at = position(i);
-  let rows = covering(at.ih, params.padTop, params.KH, params.strideH, params.OH);
-  let cols = covering(at.iw, params.padLeft, params.KW, params.strideW, params.OW);
-  var total = 0.0;
-  for (var oh = rows.x; oh <= rows.y; oh++) {
-    for (var ow = cols.x; ow <= cols.y; ow++) {
-      total += dy_at(out_pixel(at, oh, ow), at.c) / divisor(oh, ow);
-    }
-  }
-  dx[i] = total;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -8,20 +8,11 @@
 
 // #include "common/grid-index.wgsl"
 // #include "common/pool-window.wgsl"
+// #include "common/pool-average.wgsl"
+// #include "common/pool-average.wgsl" { window_average: window_average4, x_at: x4_at, f32: vec4f }
 
 struct PoolParams {
-  N: u32,
-  H: u32,
-  W: u32,
-  C: u32,
-  OH: u32,
-  OW: u32,
-  KH: u32,
-  KW: u32,
-  strideH: u32,
-  strideW: u32,
-  padTop: u32,
-  padLeft: u32,
+  // #include "common/pool-geometry.wgsl"
   outputs: u32,     // N·OH·OW·C
   outOffset: u32,
   outStride: u32,
@@ -58,6 +49,11 @@ fn window_of(i: u32, channels: u32) -> Window {
 
 fn x_index(win: Window, ih: u32, iw: u32, channels: u32) -> u32 {
   return ((win.n * params.H + ih) * params.W + iw) * channels + win.c;
+}
+
+// The loads of window_average (common/pool-average.wgsl) and of its vec4 form, x4_at.
+fn x_at(win: Window, ih: u32, iw: u32, channels: u32) -> f32 {
+  return x[x_index(win, ih, iw, channels)];
 }
 
 // Max over the window's real elements (padding never wins); the first maximum wins ties.
@@ -110,15 +106,7 @@ fn avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     return;
   }
   let win = window_of(i, params.C);
-  let rows = window_rows(win.top);
-  let cols = window_cols(win.left);
-  var total = 0.0;
-  for (var ih = rows.x; ih < rows.y; ih++) {
-    for (var iw = cols.x; iw < cols.y; iw++) {
-      total += x[x_index(win, ih, iw, params.C)];
-    }
-  }
-  y[win.pixel * params.outStride + params.outOffset + win.c] = total / avg_divisor(rows, cols);
+  y[win.pixel * params.outStride + params.outOffset + win.c] = window_average(win, params.C);
 }
 
 // One invocation per (image, channel): the mean over H·W (8×8 and 17×17 in Inception-v3), so
@@ -144,6 +132,10 @@ fn global_avg_pool(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @group(0) @binding(4) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> y4: array<vec4f>;
 
+fn x4_at(win: Window, ih: u32, iw: u32, channels: u32) -> vec4f {
+  return x4[x_index(win, ih, iw, channels)];
+}
+
 fn y4_index(win: Window) -> u32 {
   return win.pixel * (params.outStride / 4u) + params.outOffset / 4u + win.c;
 }
@@ -157,10 +149,10 @@ fn max_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let win = window_of(i, params.C / 4u);
   let rows = window_rows(win.top);
   let cols = window_cols(win.left);
-  var best = x4[x_index(win, rows.x, cols.x, params.C / 4u)];
+  var best = x4_at(win, rows.x, cols.x, params.C / 4u);
   for (var ih = rows.x; ih < rows.y; ih++) {
     for (var iw = cols.x; iw < cols.y; iw++) {
-      let v = x4[x_index(win, ih, iw, params.C / 4u)];
+      let v = x4_at(win, ih, iw, params.C / 4u);
       // As in the scalar kernel: larger, or NaN, which then stays.
       best = select(best, v, !(v <= best) & (best == best));
     }
@@ -175,13 +167,5 @@ fn avg_pool4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     return;
   }
   let win = window_of(i, params.C / 4u);
-  let rows = window_rows(win.top);
-  let cols = window_cols(win.left);
-  var total = vec4f(0.0);
-  for (var ih = rows.x; ih < rows.y; ih++) {
-    for (var iw = cols.x; iw < cols.y; iw++) {
-      total += x4[x_index(win, ih, iw, params.C / 4u)];
-    }
-  }
-  y4[y4_index(win)] = total / avg_divisor(rows, cols);
+  y4[y4_index(win)] = window_average4(win, params.C / 4u);
 }

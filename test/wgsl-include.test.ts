@@ -61,6 +61,61 @@ describe('expandWgslIncludes', () => {
     expect(() => expandWgslIncludes(join(dir, 'self.wgsl'))).toThrow(/self\.wgsl:1: include cycle/);
   });
 
+  it('renames whole words of the included file, once per renaming, leaving its own includes alone', () => {
+    write('common/helper.wgsl', 'fn load_w() -> f32 { return 1.0; }\n');
+    write('common/body.wgsl', '// #include "helper.wgsl"\n// body of body_tile\nfn body_tile() -> f32 { return load_w() + load_wide(); }\n');
+    write(
+      'k.wgsl',
+      [
+        '// #include "common/body.wgsl" { body_tile: tile_vec4, load_w: load_w4 }',
+        '// #include "common/body.wgsl" {body_tile:tile_scalar,load_w:load_w1}',
+        '// #include "common/body.wgsl" { body_tile: tile_vec4, load_w: load_w4 }',
+        '// #include "common/body.wgsl"',
+        '',
+      ].join('\n'),
+    );
+    const { code, files } = expandWgsl(join(dir, 'k.wgsl'));
+    expect(code).toBe(
+      [
+        'fn load_w() -> f32 { return 1.0; }',
+        '// body of tile_vec4',
+        'fn tile_vec4() -> f32 { return load_w4() + load_wide(); }',
+        '// body of tile_scalar',
+        'fn tile_scalar() -> f32 { return load_w1() + load_wide(); }',
+        '// body of body_tile',
+        'fn body_tile() -> f32 { return load_w() + load_wide(); }',
+        '',
+      ].join('\n'),
+    );
+    expect(files).toEqual([join(dir, 'k.wgsl'), join(dir, 'common/body.wgsl'), join(dir, 'common/helper.wgsl')]);
+  });
+
+  it('expands a fragment at every directive that names it, without its marker', () => {
+    write('common/fields.wgsl', '// shared members\n// #fragment\n  a: u32,\n');
+    write('k.wgsl', 'struct P {\n  // #include "common/fields.wgsl"\n  b: u32,\n}\nstruct Q {\n  // #include "common/fields.wgsl"\n}\n');
+    expect(expandWgslIncludes(join(dir, 'k.wgsl'))).toBe(
+      'struct P {\n// shared members\n  a: u32,\n  b: u32,\n}\nstruct Q {\n// shared members\n  a: u32,\n}\n',
+    );
+  });
+
+  it('swaps names renamed into each other, and leaves numbers and longer words alone', () => {
+    write('body.wgsl', 'let a = b + 0x1au + ab + a_1;\n');
+    write('k.wgsl', '// #include "body.wgsl" { a: b, b: a, x1au: nope }\n');
+    expect(expandWgslIncludes(join(dir, 'k.wgsl'))).toBe('let b = a + 0x1au + ab + a_1;\n');
+  });
+
+  it('refuses renames it cannot parse, naming the line', () => {
+    write('body.wgsl', 'fn f() {}\n');
+    write('k.wgsl', 'fn a() {}\n// #include "body.wgsl" { f }\n');
+    expect(() => expandWgslIncludes(join(dir, 'k.wgsl'))).toThrow(/k\.wgsl:2: malformed renames in '\/\/ #include "body\.wgsl" \{ f \}'/);
+    write('k2.wgsl', '// #include "body.wgsl" { f: 2g }\n');
+    expect(() => expandWgslIncludes(join(dir, 'k2.wgsl'))).toThrow(/k2\.wgsl:1: malformed renames/);
+    write('k3.wgsl', '// #include "body.wgsl" { f: g, f: h }\n');
+    expect(() => expandWgslIncludes(join(dir, 'k3.wgsl'))).toThrow(/k3\.wgsl:1: 'f' is renamed twice/);
+    write('k4.wgsl', '// #include "body.wgsl" {}\n');
+    expect(() => expandWgslIncludes(join(dir, 'k4.wgsl'))).toThrow(/k4\.wgsl:1: malformed renames/);
+  });
+
   it('refuses a directive it cannot parse rather than dropping it', () => {
     write('k.wgsl', 'fn a() {}\n// #include common/a.wgsl\n');
     expect(() => expandWgslIncludes(join(dir, 'k.wgsl'))).toThrow(/k\.wgsl:2: malformed include directive '\/\/ #include common\/a\.wgsl'/);
