@@ -260,6 +260,16 @@ describe('conv2d argument errors name the argument and what was expected', () =>
       () => conv2d(engine.zeros([1, 5, 5, 3]), engine.zeros([3, 3, 3, 8]), { bias: engine.zeros([8]), epilogue: { shift: engine.zeros([8]) } }),
       /not both/,
     ],
+    [
+      'conv2dCandidates given tensors instead of a geometry and an engine',
+      () => conv2dCandidates(engine as unknown as ConvGeometry, engine.zeros([1, 5, 5, 3]) as unknown as Engine),
+      /conv2dCandidates: g must be a convolution geometry \(convGeometry\(op, xShape, wShape, stride, padding\)\), got a \w+/,
+    ],
+    [
+      'defaultConv2dVariant given a geometry and no engine',
+      () => defaultConv2dVariant(convGeometry('test', [1, 5, 5, 3], [3, 3, 3, 8], 1, 'same'), undefined as unknown as Engine),
+      /defaultConv2dVariant: engine must be an Engine \(from createEngine\), got undefined/,
+    ],
   ];
   for (const [name, run, message] of cases) {
     it(name, () => {

@@ -31,6 +31,29 @@ export interface ConvGeometry {
   ow: number;
 }
 
+const GEOMETRY_FIELDS = ['n', 'h', 'w', 'cin', 'kh', 'kw', 'cout', 'strideH', 'strideW', 'padTop', 'padBottom', 'padLeft', 'padRight', 'oh', 'ow'] as const;
+
+function described(value: unknown): string {
+  if (value === null || typeof value !== 'object') return typeof value === 'string' ? `'${value}'` : String(value);
+  const name = (value as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : `an object with keys ${Object.keys(value).slice(0, 6).join(', ') || '(none)'}`;
+}
+
+/**
+ * For the exported helpers that take a geometry and an engine (conv2dCandidates,
+ * defaultConv2dVariant): a clear error when a caller passes something else, say tensors or the
+ * arguments swapped, where the variant tables would otherwise answer for a geometry of NaNs.
+ */
+export function expectGeometryAndEngine(op: string, g: unknown, engine: unknown): void {
+  const geometry = g as Record<string, unknown> | null;
+  if (typeof g !== 'object' || geometry === null || GEOMETRY_FIELDS.some((f) => !Number.isInteger(geometry[f]))) {
+    throw new InvalidArgumentError(`${op}: g must be a convolution geometry (convGeometry(op, xShape, wShape, stride, padding)), got ${described(g)}`);
+  }
+  if (typeof engine !== 'object' || engine === null || typeof (engine as { dispatch?: unknown }).dispatch !== 'function') {
+    throw new InvalidArgumentError(`${op}: engine must be an Engine (from createEngine), got ${described(engine)}`);
+  }
+}
+
 function samePadding(size: number, kernel: number, stride: number): [number, number] {
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + kernel - size, 0);

@@ -17,7 +17,16 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { kernelChecksum, tuningKeyString, type TunableSet } from '../runtime/tuning-key.js';
 import { asymmetricAxis, CONV2D_ASYM_TABLE } from './conv2d-asym.js';
-import { convGeometry, convGeometryUniforms, convMacs, convTuningKey, type Conv2dVariantRecord, type ConvGeometry, type Padding } from './conv2d-geometry.js';
+import {
+  convGeometry,
+  convGeometryUniforms,
+  convMacs,
+  convTuningKey,
+  expectGeometryAndEngine,
+  type Conv2dVariantRecord,
+  type ConvGeometry,
+  type Padding,
+} from './conv2d-geometry.js';
 import { epilogueBindings, epilogueFlops, type Epilogue } from './epilogue.js';
 import { defaultMatmulVariant, matmul, MATMUL_TABLE, type MatmulVariant, type MatmulVariantRecord } from './matmul.js';
 import { checkOutput, resolveOutput, vec4OutputRefusal, type OutputOption } from './output.js';
@@ -189,6 +198,7 @@ export function conv2dVariantRefusal(variant: Conv2dVariant, g: ConvGeometry, en
 
 /** Every variant that can run this problem on this engine (writing into `out`, if given). */
 export function conv2dCandidates(g: ConvGeometry, engine: Engine, out?: Tensor): Conv2dVariant[] {
+  expectGeometryAndEngine('conv2dCandidates', g, engine);
   return CONV2D_VARIANTS.filter((v) => conv2dVariantRefusal(v, g, engine, out) === undefined);
 }
 
@@ -201,6 +211,7 @@ export function conv2dCandidates(g: ConvGeometry, engine: Engine, out?: Tensor):
  * those, shared64 for the rest; not measured on a GPU yet).
  */
 export function defaultConv2dVariant(g: ConvGeometry, engine: Engine): Conv2dVariant {
+  expectGeometryAndEngine('defaultConv2dVariant', g, engine);
   if (isPointwise(g)) return `pointwise:${defaultMatmulVariant(engine, g.n * g.h * g.w, g.cout, g.cin)}`;
   const asym = asymmetricAxis(g) !== undefined;
   if (!engine.isSoftwareAdapter) {
