@@ -235,8 +235,24 @@ for (const model of ['models/cifar10-w0125.onnx', 'models/cifar10-w0125.safetens
   const classified = photos.filter((p) => new RegExp(`^${p.split('/').pop().replace(/\./g, '\\.')}: \\w`, 'm').test(out));
   if (out && classified.length !== photos.length) fail(`classify ${model} printed results for ${classified.length} of ${photos.length} images`);
 }
+// The input convention: the file's default (CIFAR-10 variant: imagenet), then chosen.
+for (const [convention, expected] of [
+  [undefined, 'imagenet'],
+  ['inception', 'inception'],
+]) {
+  const args = ['build/pretrained.js', 'models/cifar10-w0125.safetensors', photos.at(-1), ...(convention ? [convention] : [])];
+  const out = runExample(`pretrained ${convention ?? '(default convention)'}`, args, project);
+  if (out && !new RegExp(`^input convention: ${expected} `, 'm').test(out))
+    fail(`pretrained ${convention ?? ''} did not print 'input convention: ${expected}'`);
+  if (out && !/^\S+: \w+ \d/m.test(out)) fail(`pretrained ${convention ?? ''} printed no classes`);
+}
 const graphOut = runExample('onnx-graph', ['build/onnx-graph.js'], project);
 if (graphOut && !/largest relative difference from the plain-JavaScript forward/.test(graphOut)) fail('onnx-graph printed no comparison');
+const shareOut = runExample('share-device', ['build/share-device.js'], project);
+if (shareOut && !/^share-device: PASS$/m.test(shareOut)) fail('share-device printed no PASS line');
+const customOut = runExample('custom-kernel', ['build/custom-kernel.js'], project);
+if (customOut && !/^PASS: depthwise 3×3 matches the float64 reference/m.test(customOut)) fail('custom-kernel printed no PASS line');
+if (customOut && !/built-in conv2d on the dense weight .*: \d+\.\d+ ms/.test(customOut)) fail('custom-kernel printed no timing against conv2d');
 const factorizationOut = runExample('factorization', ['build/factorization.js'], project);
 if (factorizationOut && !/Mixed_6b 7×7 \(c7=128\): factorized \/ full = \d/.test(factorizationOut)) fail('factorization printed no measured ratio');
 // Its HTML report inlines Chart.js, which the package reads from node_modules at run time.

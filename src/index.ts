@@ -3,8 +3,20 @@
  */
 export { Engine, createEngine, type EngineOptions, type DispatchSpec, type UniformValues } from './runtime/engine.js';
 export { Tensor, type DType, type Shape, type ChannelSlice, shapeSize } from './runtime/tensor.js';
-export { KernelFamily, type EntryInfo, type BindingInfo } from './runtime/kernel.js';
+export { type TensorLike, type NestedArray, type TypedArrayLike } from './runtime/tensor-like.js';
+export { KernelFamily, type EntryInfo, type BindingInfo, type OverrideInfo } from './runtime/kernel.js';
+export {
+  defineKernel,
+  defineVariants,
+  CustomKernel,
+  KernelVariants,
+  type KernelDefinition,
+  type KernelDispatch,
+  type VariantsDefinition,
+} from './runtime/custom-kernel.js';
+export { anchor, type TuningKey } from './runtime/tuning-key.js';
 export { requestGpuDevice, selectAdapter, isSoftwareAdapter, type DeviceOptions, type AdapterSelection } from './runtime/device.js';
+export { deviceDescriptorFor, missingRequirements, REQUIRED_LIMITS, DeviceRequirementsError, type AcquiredDevice } from './runtime/device.js';
 export { Profiler, type DispatchRecord, type KernelSummary, type LayerSummary } from './runtime/profiler.js';
 export type { MemoryStats } from './runtime/pool.js';
 export * from './runtime/errors.js';
@@ -94,6 +106,7 @@ export { writeCheckpoint, readCheckpoint, checkpointPaths, type Checkpoint, type
 export {
   decodeImage,
   readImageFile,
+  decodeImageAsync,
   detectImageFormat,
   imageHeaderSize,
   DEFAULT_MAX_MEGAPIXELS,
@@ -102,6 +115,7 @@ export {
   type ImageHeaderSize,
   type DecodedImage,
   type DecodeImageOptions,
+  type ImageDecoderName,
 } from './io/image.js';
 export {
   resizeRgb,
@@ -111,6 +125,7 @@ export {
   MAX_IMAGE_SIDE,
   DEFAULT_MAX_CHUNK_BYTES,
   type ResizeOptions,
+  type ResizeFilter,
   type ImageSize,
   type Rect,
 } from './ops/resize.js';
@@ -122,8 +137,12 @@ export {
   TORCHVISION_PRESET,
   KERAS_PRESET,
   TF_SLIM_PRESET,
+  TIMM_PRESET,
   IMAGENET_MEAN,
   IMAGENET_STD,
+  INPUT_CONVENTIONS,
+  inputConventionOf,
+  type InputConvention,
   type PreprocessPreset,
   type PreprocessSteps,
   type PreprocessOptions,

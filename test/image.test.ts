@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_MEGAPIXELS,
   decodeImage,
+  decodeImageAsync,
   detectImageFormat,
   ImageDecodeError,
   imageHeaderSize,
@@ -333,6 +334,11 @@ const colorPattern = (x: number, y: number) => [30 + 14 * x, 200 - 12 * y, 90 + 
 const fromBase64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 
 /** Largest and mean absolute difference from an expected RGB image. */
+/** How far libjpeg-turbo's decoding and jpeg-js's lie apart on the noise JPEGs below, in levels:
+ * measured at most 3 (mean under 0.7) over many images. */
+const JPEG_JS_MAX = 5;
+const JPEG_JS_MEAN = 1;
+
 function difference(got: Uint8Array, ref: Uint8Array): { max: number; mean: number } {
   let max = 0;
   let sum = 0;
@@ -347,7 +353,7 @@ function difference(got: Uint8Array, ref: Uint8Array): { max: number; mean: numb
 describe('JPEG', () => {
   const seed = freshSeed();
 
-  it(`random pixels encoded by jpeg-js decode to jpeg-js's own pixels, within the quality's error of the original (seed ${seed})`, () => {
+  it(`random pixels encoded by jpeg-js decode (libjpeg-turbo's decoder) close to jpeg-js's own decoding, within the quality's error of the original (seed ${seed})`, () => {
     const rng = makeRng(seed);
     // Measured over many images: quality 100 stays within 4 levels (mean 0.6); quality 90 has
     // a mean error near 6 on pure noise.
@@ -365,8 +371,15 @@ describe('JPEG', () => {
         const bytes = new Uint8Array(jpeg.encode({ width: w, height: h, data: rgba }, quality).data);
         const got = decodeImage(bytes, 'noise.jpg');
         expect(got.format).toBe('jpeg');
+        expect(got.decoder).toBe('mozjpeg');
+        expect([got.width, got.height]).toEqual([w, h]);
+        // jpeg-js (an independent decoder; its encoder writes 4:4:4) rounds its IDCT and colour
+        // conversion differently: a few levels apart at most (test/preprocess-torchvision.test.ts
+        // checks libjpeg-turbo's output against PIL's exactly).
         const direct = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-        expectImage(got, w, h, direct.data, `q${quality} ${w}×${h} vs jpeg-js`);
+        const apart = difference(got.data, direct.data);
+        expect(apart.max, `q${quality} ${w}×${h} vs jpeg-js, worst`).toBeLessThanOrEqual(JPEG_JS_MAX);
+        expect(apart.mean, `q${quality} ${w}×${h} vs jpeg-js, mean`).toBeLessThanOrEqual(JPEG_JS_MEAN);
         const d = difference(
           got.data,
           rgbOf(w * h, (i) => [...rgba.subarray(4 * i, 4 * i + 3)]),
@@ -387,12 +400,15 @@ describe('JPEG', () => {
     for (let i = 0; i < n; i++) expect(gray.data[3 * i]).toBe(gray.data[3 * i + 2]);
     const colorRef = rgbOf(n, (i) => colorPattern(...at(i)));
     const cmyk = decodeImage(fromBase64(CMYK_JPEG), 'cmyk.jpg');
+    // libjpeg does not convert YCCK to RGB: jpeg-js does.
+    expect(cmyk.decoder).toBe('jpeg-js');
+    expect(gray.decoder).toBe('mozjpeg');
     expect([cmyk.width, cmyk.height]).toEqual([FIXTURE_W, FIXTURE_H]);
     expect(difference(cmyk.data, colorRef).max).toBeLessThanOrEqual(4);
-    // jpeg-js replicates subsampled chroma: libjpeg-turbo's djpeg -nosmooth, which does the
-    // same, is 14 levels off at worst and 4.3 on average here (with its default triangle
-    // upsampling, 9 and 1.9).
+    // libjpeg-turbo's triangle ("fancy") chroma upsampling is 9 levels off the pattern at worst
+    // and 1.9 on average here (replicating the chroma, as jpeg-js does, 14 and 4.3).
     const progressive = decodeImage(fromBase64(PROGRESSIVE_420_JPEG), 'progressive.jpg');
+    expect(progressive.decoder).toBe('mozjpeg');
     const d = difference(progressive.data, colorRef);
     expect(d.max).toBeLessThanOrEqual(20);
     expect(d.mean).toBeLessThanOrEqual(5);
@@ -584,14 +600,17 @@ describe('pixel budget: sizes are read from the header and checked before any pi
     const plan = randomMosaic(makeRng(seed + 2), 8000, 6000);
     const image = decodeImage(encodeMosaicJpeg(plan), 'photo48.jpg');
     expect([image.width, image.height, image.data.length]).toEqual([8000, 6000, 8000 * 6000 * 3]);
+    expect(image.decoder).toBe('mozjpeg');
     const rng = makeRng(seed + 3);
     for (let k = 0; k < 2000; k++) {
-      const x = randomInt(rng, 0, 7999);
-      const y = randomInt(rng, 0, 5999);
+      // Away from the edges of the 16 × 16 chroma blocks, where libjpeg's triangle upsampling
+      // blends in the neighbouring block's chroma (a quarter of it).
+      const x = 16 * randomInt(rng, 0, 499) + randomInt(rng, 1, 14);
+      const y = 16 * randomInt(rng, 0, 374) + randomInt(rng, 1, 14);
       const want = mosaicRgbAt(plan, x, y);
       for (let c = 0; c < 3; c++) {
         const got = image.data[(y * 8000 + x) * 3 + c]!;
-        // jpeg-js truncates the converted value to 8 bits; its IDCT may be one level off.
+        // Rounded to 8 bits once by the IDCT and once by the colour conversion.
         if (Math.abs(got - Math.min(255, Math.max(0, want[c]!))) > 2) throw new Error(`pixel (${x}, ${y}) channel ${c}: ${got}, made as ${want[c]}`);
       }
     }
@@ -617,6 +636,26 @@ describe('readImageFile and the browser bundle', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  const asyncSeed = freshSeed();
+  it(`decodeImageAsync in Node is decodeImage (the platform decoder is a browser's), for bytes and Blobs (seed ${asyncSeed})`, async () => {
+    const rng = makeRng(asyncSeed);
+    const rgba = randomBytes(rng, 9 * 7 * 4);
+    const jpg = new Uint8Array(jpeg.encode({ width: 9, height: 7, data: rgba }, 90).data);
+    const png = encodePng({ width: 9, height: 7, data: rgba, channels: 4, depth: 8 });
+    for (const [bytes, name, decoder] of [
+      [jpg, 'a.jpg', 'mozjpeg'],
+      [png, 'a.png', 'fast-png'],
+    ] as const) {
+      const sync = decodeImage(bytes, name);
+      for (const input of [bytes, new Blob([bytes as Uint8Array<ArrayBuffer>])]) {
+        const got = await decodeImageAsync(input, name);
+        expect(got.decoder).toBe(decoder);
+        expectImage(got, 9, 7, sync.data, `${name} async`);
+      }
+    }
+    await expect(decodeImageAsync(jpg.subarray(0, 40), 'cut.jpg')).rejects.toThrow(/^cut\.jpg: truncated or corrupt JPEG/);
   });
 
   it('bundles for the browser (esbuild, platform browser) and decodes there without Node globals', async () => {
@@ -658,7 +697,10 @@ describe('readImageFile and the browser bundle', () => {
         g.Buffer = saved;
       }
       expect(Array.from(fromPng.data)).toEqual(Array.from(decodeImage(png, 'b.png').data));
-      expect(Array.from(fromJpeg.data)).toEqual(Array.from(decodeImage(jpg, 'b.jpg').data));
+      // Away from Node's module resolution (the bundle sits in a temporary folder, as in a
+      // browser), JPEGs go to jpeg-js.
+      expect(fromJpeg.decoder).toBe('jpeg-js');
+      expect(Array.from(fromJpeg.data)).toEqual(Array.from(jpeg.decode(jpg, { useTArray: true, formatAsRGBA: false }).data));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

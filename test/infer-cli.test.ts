@@ -22,6 +22,7 @@ import { loadClassifier } from '../src/api/classifier.js';
 import { exportInceptionV3Onnx } from '../src/io/onnx/index.js';
 import type { InferImageResult, InferReport } from '../src/cli/infer.js';
 import { testEngine } from './support/engine.js';
+import { compare } from './support/compare.js';
 import { encodeMosaicJpeg, randomMosaic } from './support/jpeg-mosaic.js';
 import { freshSeed, makeRng } from './support/random.js';
 import { HANG_GUARD_MS } from './support/hang-guard.js';
@@ -90,6 +91,8 @@ describe(`incept infer ${replay}`, () => {
     const { stdout, stderr } = await incept(['infer', TABBY, ORANGE, '--weights', FULL]);
     expect(stdout).toMatch(/^Model {4}Inception-v3, torchvision layout \(torchvision format, .*inception_v3\.safetensors\)$/m);
     expect(stdout).toMatch(/1000 classes, 299×299×3 input, 23\.\d\dM parameters, preprocessing 'torchvision'/);
+    // A state dict does not say its input convention: the report names the one used and the other.
+    expect(stdout).toMatch(/^Input {4}'inception' convention, \(x\/255 − 0\.5\) \/ 0\.5: the default for ImageNet .*; --input-convention imagenet for /m);
     expect(stdout).toMatch(/^Labels {3}.*imagenet-simple-labels\.json$/m);
     for (const name of ['n02123045_tabby.JPEG', 'n07747607_orange.JPEG'])
       expect(stdout).toMatch(new RegExp(`^${name.replace('.', '\\.')} \\(\\d+×\\d+\\)$`, 'm'));
@@ -104,6 +107,8 @@ describe(`incept infer ${replay}`, () => {
     const { stdout } = await incept(['infer', TABBY, '--weights', SMALL, '--json', '--topk', '10', '--batch', '1']);
     const report = JSON.parse(stdout) as InferReport;
     expect(report.model).toMatchObject({ format: 'torchvision', classes: 10, inputShape: [32, 32, 3], preset: 'torchvision', outputIsProbabilities: false });
+    expect(report.model.inputConvention).toBe('imagenet');
+    expect(report.model.inputConventionReason).toMatch(/CIFAR-10 variant/);
     expect(report.labels).toMatch(/^CIFAR-10 class names/);
     expect(report.adapter.length).toBeGreaterThan(0);
     expect(report.images).toHaveLength(1);
@@ -136,6 +141,32 @@ describe(`incept infer ${replay}`, () => {
     classified(a, 0).top.forEach((t, i) => expect(t.probability).toBeCloseTo(classified(b, 0).top[i]!.probability, 4));
   });
 
+  it("--input-convention picks the normalisation: the report names it, and the results are loadClassifier's with it", async () => {
+    const [human, json] = await Promise.all([
+      incept(['infer', TABBY, '--weights', SMALL, '--input-convention', 'inception']),
+      incept(['infer', TABBY, '--weights', SMALL, '--input-convention', 'inception', '--json', '--topk', '10']),
+    ]);
+    expect(human.stdout).toMatch(/^Input {4}'inception' convention, \(x\/255 − 0\.5\) \/ 0\.5: given as inputConvention; --input-convention imagenet for /m);
+    const report = JSON.parse(json.stdout) as InferReport;
+    expect(report.model).toMatchObject({ inputConvention: 'inception', inputConventionReason: 'given as inputConvention' });
+    const top = classified(report, 0).top;
+    const c = await loadClassifier(engine, { weights: SMALL, inputConvention: 'inception' });
+    const d = await loadClassifier(engine, { weights: SMALL });
+    try {
+      const image = await readImageFile(TABBY);
+      const mine = await c.classify(image, { topk: 10, scores: true });
+      expect(top.map((t) => t.index)).toEqual(mine.top.map((t) => t.index));
+      top.forEach((t, i) => expect(t.probability).toBeCloseTo(mine.top[i]!.probability, 6));
+      // The default (imagenet for the CIFAR-10 variant) gives other logits (the probabilities of
+      // this random network may saturate): the convention reaches the network.
+      const other = await d.classify(image, { topk: 10, scores: true });
+      expect(compare(other.outputs!, mine.outputs!).relErr).toBeGreaterThan(1e-3);
+    } finally {
+      c.dispose();
+      d.dispose();
+    }
+  });
+
   it('--labels FILE names the classes; one of another length is an error', async () => {
     const names = Array.from({ length: 10 }, (_, i) => `thing-${i}`);
     const labels = join(dir, 'ten.json');
@@ -162,6 +193,7 @@ describe(`incept infer ${replay}`, () => {
       [['infer', TABBY, '--weights', SMALL, '--topk', '0'], /^incept: --topk needs an integer from 1 to 32, got '0'/m],
       [['infer', TABBY, '--weights', SMALL, '--topk', '11'], /^incept: --topk 11: the model has only 10 classes/m],
       [['infer', TABBY, '--weights', SMALL, '--format', 'caffe'], /argument 'caffe' is invalid\. Allowed choices are torchvision, onnx, tfjs/],
+      [['infer', TABBY, '--weights', SMALL, '--input-convention', 'caffe'], /argument 'caffe' is invalid\. Allowed choices are inception, imagenet/],
       [['infer', TABBY], /required option '--weights <file>' not specified/],
     ];
     for (const [args, message] of cases) {

@@ -288,8 +288,12 @@ describe('presets', () => {
     keras: (im: ImageRef, size: number) => kerasRef(im, size),
     'tf-slim': (im: ImageRef, size: number) => tfSlimRef(im, size),
   } as const;
-  // Normalised outputs: the resize tolerance times the largest |scale|.
-  const tolFor = (preset: keyof typeof presetRefs) => ABS_TOL * Math.max(...resolvePreprocess(preset).scale.map(Math.abs)) + 1e-6;
+  // Normalised outputs: the resize tolerance times the largest |scale|. torchvision's resize is
+  // PIL's 8-bit arithmetic (pilRounding): each of its two passes rounds to 8 bits, so it lies
+  // within one level of the exact filter (half a level per pass; the bilinear weights are
+  // positive and sum to 1). test/preprocess-torchvision.test.ts checks it against PIL itself.
+  const tolFor = (preset: keyof typeof presetRefs) =>
+    (preset === 'torchvision' ? 1 + ABS_TOL : ABS_TOL) * Math.max(...resolvePreprocess(preset).scale.map(Math.abs)) + 1e-6;
 
   for (const preset of ['torchvision', 'keras', 'tf-slim'] as const) {
     it(`${preset}: [B, 299, 299, 3], each image in its slot, matches the reference composition of its steps (seed ${seed})`, async () => {
@@ -308,6 +312,21 @@ describe('presets', () => {
       });
     });
   }
+
+  it(`torchvision with pilRounding: false is the exact filter in f32, within 1e-5 of 0–255 (seed ${seed})`, async () => {
+    const rng = makeRng(seed + 41);
+    const images = [randomImage(rng, 375, 500), randomImage(rng, 61, 44)];
+    const got = await engine.scope(() => preprocess(engine, images, { preset: 'torchvision', pilRounding: false }).read());
+    const slot = 299 * 299 * 3;
+    images.forEach((im, b) =>
+      expectWithin(
+        got.subarray(b * slot, (b + 1) * slot),
+        torchvisionRef(im, 299, 342).data,
+        ABS_TOL * Math.max(...TORCHVISION_PRESET.scale) + 1e-6,
+        `torchvision f32, image ${b}`,
+      ),
+    );
+  });
 
   it(`size 224 and a non-square output; options change a preset step by step (seed ${seed})`, async () => {
     const rng = makeRng(seed + 40);
@@ -347,7 +366,8 @@ describe('images larger than one storage binding: uploaded in row chunks', () =>
   const seed = freshSeed();
 
   // Normalised outputs: the resize tolerance times the largest |scale|.
-  const tolFor = (preset: PresetRef) => ABS_TOL * Math.max(...resolvePreprocess(preset).scale.map(Math.abs)) + 1e-6;
+  // torchvision's resize is PIL's 8-bit arithmetic: within one level of the exact filter (above).
+  const tolFor = (preset: PresetRef) => (preset === 'torchvision' ? 1 + ABS_TOL : ABS_TOL) * Math.max(...resolvePreprocess(preset).scale.map(Math.abs)) + 1e-6;
 
   /** Runs `f` and returns what it returned with the sizes, in u32 words, of the packed image
    * pieces uploaded meanwhile. */
@@ -554,6 +574,26 @@ describe('argument checks', () => {
       expect(() => preprocess(engine, [image], { std: [1, 0, 1] })).toThrow(/preprocess: std must be three finite numbers > 0/);
       expect(() => preprocess(engine, [image], { centralFraction: 0 })).toThrow(/preprocess: centralFraction must be a number in \(0, 1\]/);
       expect(() => preprocess(engine, [image], { preset: 'torchvision', halfPixelCenters: false })).toThrow(InvalidArgumentError);
+      // PIL's arithmetic and its bicubic filter: antialiased, and on the host only.
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, pilRounding: true })).toThrow(
+        /resizeImage: pilRounding applies to the antialiased filters/,
+      );
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, antialias: true, filter: 'bicubic' })).toThrow(
+        /resizeImage: filter 'bicubic' is PIL's, computed on the host: set antialias: true and pilRounding: true/,
+      );
+      expect(() => resizeImage(engine, image, { height: 2, width: 2, antialias: true, pilRounding: true, filter: 'lanczos' as never })).toThrow(
+        /resizeImage: filter must be 'bilinear' or 'bicubic', got "lanczos"/,
+      );
+      expect(() => resizeRgb(words, image, { height: 2, width: 2, antialias: true, pilRounding: true })).toThrow(
+        /resizeRgb: pilRounding runs on the host, which does not hold these words/,
+      );
+      expect(() => preprocess(engine, [image], { preset: 'keras', filter: 'bicubic' })).toThrow(
+        /preprocess: filter 'bicubic' is antialiased \(PIL's\); set antialias: true/,
+      );
+      expect(() => preprocess(engine, [image], { filter: 'bicubic', pilRounding: false })).toThrow(
+        /preprocess: filter 'bicubic' is computed as PIL computes it/,
+      );
+      expect(() => preprocess(engine, [image], { pilRounding: 1 as never })).toThrow(/preprocess: pilRounding must be a boolean, got 1/);
     });
   });
 });

@@ -7,7 +7,7 @@ import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { LayerSummary } from '../runtime/profiler.js';
 import type { DecodedImage } from '../io/image.js';
-import type { PreprocessOptions, PreprocessPreset } from '../io/preprocess.js';
+import type { InputConvention, PreprocessOptions, PreprocessPreset } from '../io/preprocess.js';
 import type { InceptionV3Options } from '../models/inception-v3-spec.js';
 import type { ModelFormat } from './format.js';
 
@@ -38,6 +38,17 @@ export interface LoadClassifierOptions {
   /** The preprocessing pipeline, or options starting from one (the size is the model's input
    * unless given). Default 'torchvision' for torchvision and ONNX files, 'keras' for TF.js. */
   preset?: PreprocessPreset | PreprocessOptions;
+  /**
+   * How pixel values are normalised (see InputConvention), over the preset's own normalisation:
+   * 'inception', (x/255 − 0.5)/0.5, for torchvision's pretrained Inception-v3 (transform_input=
+   * True) and timm's tv_in1k / tf_in1k / tf_adv_in1k weights; 'imagenet', ImageNet's mean/std,
+   * for a torchvision model built with transform_input=False and timm's gluon_in1k. A state dict
+   * cannot tell them apart. Default for torchvision-format files: the metadata's
+   * `incept.inputConvention`, else 'inception' for the ImageNet architecture and 'imagenet' for
+   * the CIFAR-10 variant; for ONNX and TF.js, the preset's. Not together with a `preset` that
+   * sets mean, std, scale, bias or convention.
+   */
+  inputConvention?: InputConvention;
   /** One name per class (1000 names also fit a 1001-class TF-slim model: class 0 is 'background'). */
   labels?: readonly string[];
   /** The class count the caller expects; a file with another count is an error. */
@@ -98,6 +109,11 @@ export interface Classifier {
   readonly description: string;
   readonly preprocessing: PreprocessPreset | PreprocessOptions;
   readonly presetName: PreprocessPreset;
+  /** The normalisation images get: a named convention, or 'custom' for a preset given with its
+   * own mean/std or scale/bias. A preprocessed tensor passed to classify must be in it too. */
+  readonly inputConvention: InputConvention | 'custom';
+  /** Why that convention: given by the caller, the file's metadata, or the format's default. */
+  readonly inputConventionReason: string;
   /** [H, W, C] of one input image. */
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;

@@ -21,7 +21,10 @@
  * - 'tfjs': a TensorFlow.js layers model: model.json and the weight shards it lists.
  *
  * Images are preprocessed on the GPU with the format's usual pipeline ('torchvision' for
- * safetensors and ONNX, 'keras' for TF.js; `preset` overrides) at the model's input size.
+ * safetensors and ONNX, 'keras' for TF.js; `preset` overrides) at the model's input size, with
+ * the input convention (`inputConvention`: the normalisation, which a state dict does not
+ * record) of torchvision's pretrained weights for an ImageNet torchvision-layout file; the
+ * classifier's `inputConvention` and `inputConventionReason` say which one it used and why.
  * Probabilities are the model's softmax, unless the model already ends in one.
  *
  * Everything wrong with a file (truncated, a missing or misshapen tensor, NaN or infinite
@@ -32,8 +35,15 @@
  * infinite at classify time are a ClassifierError naming the image, never a made-up class.
  */
 import type { Engine } from '../runtime/engine.js';
-import { InvalidArgumentError } from '../runtime/errors.js';
-import { PREPROCESS_PRESETS } from '../io/preprocess.js';
+import { InceptError, InvalidArgumentError } from '../runtime/errors.js';
+import {
+  INPUT_CONVENTIONS,
+  inputConventionOf,
+  PREPROCESS_PRESETS,
+  resolvePreprocess,
+  type PreprocessOptions,
+  type PreprocessPreset,
+} from '../io/preprocess.js';
 import type { Backend } from './backend.js';
 import type { Classifier, LoadClassifierOptions } from './classifier-types.js';
 import { ClassifierError, detectModelFormat, MODEL_FORMATS } from './format.js';
@@ -57,6 +67,31 @@ export type {
   WeightsSource,
 } from './classifier-types.js';
 
+/** The preprocessing a classifier runs: the caller's preset and convention over the format's and
+ * the file's defaults, and why the convention is what it is. */
+function choosePreprocessing(
+  options: LoadClassifierOptions,
+  formatPreset: PreprocessPreset,
+  backend: Backend,
+): { preprocessing: PreprocessPreset | PreprocessOptions; reason: string } {
+  const given = options.preset;
+  if (options.inputConvention !== undefined) {
+    const base: PreprocessOptions = given === undefined ? { preset: formatPreset } : typeof given === 'string' ? { preset: given } : given;
+    return { preprocessing: { ...base, convention: options.inputConvention }, reason: 'given as inputConvention' };
+  }
+  if (typeof given === 'string') return { preprocessing: given, reason: `the '${given}' preset's own normalisation, the preset given` };
+  if (given !== undefined && hasNormalisation(given)) return { preprocessing: given, reason: 'the normalisation of the preset options given' };
+  const fileDefault = backend.defaultInputConvention;
+  if (fileDefault) {
+    const base: PreprocessOptions = given ?? { preset: formatPreset };
+    return { preprocessing: { ...base, convention: fileDefault.convention }, reason: fileDefault.reason };
+  }
+  return { preprocessing: given ?? formatPreset, reason: `the '${formatPreset}' preset's normalisation, this format's default` };
+}
+
+const hasNormalisation = (p: PreprocessOptions): boolean =>
+  p.convention !== undefined || p.mean !== undefined || p.std !== undefined || p.scale !== undefined || p.bias !== undefined;
+
 /**
  * Loads a classifier from a model file (see the module comment for the formats). Rejects with
  * an error naming the file and the fault when the file is not a usable model, when its class
@@ -69,10 +104,21 @@ export async function loadClassifier(engine: Engine, options: LoadClassifierOpti
   if (options.format !== undefined && !MODEL_FORMATS.includes(options.format)) {
     throw new ClassifierError(`loadClassifier: unknown format ${JSON.stringify(options.format)}; the formats are ${MODEL_FORMATS.join(', ')}`);
   }
-  if (options.preset !== undefined && typeof options.preset === 'string' && !(options.preset in PREPROCESS_PRESETS)) {
+  if (options.preset !== undefined && typeof options.preset === 'string' && !Object.hasOwn(PREPROCESS_PRESETS, options.preset)) {
     throw new ClassifierError(
       `loadClassifier: unknown preset ${JSON.stringify(options.preset)}; the presets are ${Object.keys(PREPROCESS_PRESETS).join(', ')}`,
     );
+  }
+  if (options.inputConvention !== undefined && !Object.hasOwn(INPUT_CONVENTIONS, options.inputConvention)) {
+    throw new ClassifierError(
+      `loadClassifier: unknown inputConvention ${JSON.stringify(options.inputConvention)}; the conventions are ${Object.keys(INPUT_CONVENTIONS).join(', ')}`,
+    );
+  }
+  if (options.inputConvention !== undefined && typeof options.preset === 'object' && options.preset !== null) {
+    if (hasNormalisation(options.preset))
+      throw new ClassifierError(
+        'loadClassifier: inputConvention and a preset with its own normalisation (convention, mean, std, scale or bias) were both given; give one',
+      );
   }
   const src = await resolveSource(options.weights, options.source);
   const format = options.format ?? (src.tfjs || src.files ? 'tfjs' : detectModelFormat(src.bytes!, src.name));
@@ -92,8 +138,18 @@ export async function loadClassifier(engine: Engine, options: LoadClassifierOpti
       throw new ClassifierError(`${src.name}: the model has ${backend.numClasses} classes, ${options.numClasses} were expected`);
     }
     const labels = options.labels === undefined ? undefined : labelsForClasses(options.labels, backend.numClasses, `labels for ${src.name}`);
-    const preset = options.preset ?? (format === 'tfjs' ? 'keras' : 'torchvision');
-    return new LoadedClassifier(engine, format, src.name, preset, backend, labels);
+    const { preprocessing, reason } = choosePreprocessing(options, format === 'tfjs' ? 'keras' : 'torchvision', backend);
+    let convention;
+    try {
+      // Resolved at the model's input size, as images will be: bad preset options fail here.
+      const base: PreprocessOptions = typeof preprocessing === 'string' ? { preset: preprocessing } : preprocessing;
+      const [h, w] = backend.inputShape;
+      convention = inputConventionOf(resolvePreprocess({ ...base, size: base.size ?? [h, w] }));
+    } catch (e) {
+      if (e instanceof InceptError) throw new ClassifierError(`loadClassifier: preset: ${e.message}`);
+      throw e;
+    }
+    return new LoadedClassifier(engine, format, src.name, preprocessing, backend, labels, { convention, reason });
   } catch (e) {
     backend.dispose();
     throw e;

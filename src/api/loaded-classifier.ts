@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../runtime/errors.js';
 import { Tensor } from '../runtime/tensor.js';
 import type { DispatchRecord } from '../runtime/profiler.js';
 import type { DecodedImage } from '../io/image.js';
-import { preprocess as preprocessImages, type PreprocessOptions, type PreprocessPreset } from '../io/preprocess.js';
+import { preprocess as preprocessImages, type InputConvention, type PreprocessOptions, type PreprocessPreset } from '../io/preprocess.js';
 import { firstNonFinite } from '../io/weight-values.js';
 import { softmax, topK, MAX_TOP_K } from '../ops/softmax.js';
 import type { Backend } from './backend.js';
@@ -31,6 +31,8 @@ function checkImage(v: unknown, i: number): DecodedImage {
 
 export class LoadedClassifier implements Classifier {
   readonly labels: readonly string[] | undefined;
+  readonly inputConvention: InputConvention | 'custom';
+  readonly inputConventionReason: string;
   private disposed = false;
 
   constructor(
@@ -40,8 +42,11 @@ export class LoadedClassifier implements Classifier {
     readonly preprocessing: PreprocessPreset | PreprocessOptions,
     private readonly backend: Backend,
     labels: readonly string[] | undefined,
+    convention: { convention: InputConvention | 'custom'; reason: string },
   ) {
     this.labels = labels;
+    this.inputConvention = convention.convention;
+    this.inputConventionReason = convention.reason;
   }
 
   get description(): string {

@@ -2,6 +2,14 @@
  * The 'torchvision' format: a torchvision or timm Inception-v3 state dict (or an `incept train`
  * checkpoint) in safetensors, run on the native InceptionV3 with the architecture read from the
  * file's tensor shapes and metadata.
+ *
+ * The input convention (io/preprocess.ts InputConvention) is not in a state dict: torchvision's
+ * pretrained weights and one trained from scratch have the same keys and shapes. The default is
+ * the metadata's `incept.inputConvention` when the file has one; otherwise 'inception' for the
+ * ImageNet architecture (the one torchvision's and timm's pretrained weights have: transform_input
+ * =True, or timm's mean = std = 0.5) and 'imagenet' for the CIFAR-10 variant (no pretrained
+ * weights exist for it; torchvision's transform_input=False and this engine's training take
+ * mean/std-normalised input).
  */
 import type { Engine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
@@ -9,6 +17,7 @@ import { decodeSafetensors, type SafetensorsTensor } from '../io/safetensors.js'
 import { InceptionV3 } from '../models/inception-v3.js';
 import { loadTorchvisionWeights } from '../models/inception-v3-weights.js';
 import { inceptionV3Spec, type InceptionV3Options } from '../models/inception-v3-spec.js';
+import { INPUT_CONVENTIONS, type InputConvention } from '../io/preprocess.js';
 import type { Backend } from './backend.js';
 import type { LoadClassifierOptions } from './classifier-types.js';
 import { ClassifierError } from './format.js';
@@ -83,6 +92,27 @@ function torchvisionArchitecture(
   return arch;
 }
 
+/** The safetensors metadata key that records a file's input convention. */
+export const INPUT_CONVENTION_METADATA_KEY = 'incept.inputConvention';
+
+/** The convention a file is read with when the caller names none (see the module comment). */
+function defaultConvention(metadata: Record<string, string>, arch: InceptionV3Options, source: string): { convention: InputConvention; reason: string } {
+  const meta = metadata[INPUT_CONVENTION_METADATA_KEY];
+  if (meta !== undefined) {
+    if (!Object.hasOwn(INPUT_CONVENTIONS, meta))
+      throw new ClassifierError(
+        `${source}: metadata ${INPUT_CONVENTION_METADATA_KEY} = ${JSON.stringify(meta)}; expected ${Object.keys(INPUT_CONVENTIONS).join(' or ')}`,
+      );
+    return { convention: meta as InputConvention, reason: `the file's metadata ${INPUT_CONVENTION_METADATA_KEY}` };
+  }
+  if (arch.variant === 'cifar10')
+    return { convention: 'imagenet', reason: 'the default for the CIFAR-10 variant, which is trained from scratch on mean/std-normalised input' };
+  return {
+    convention: 'inception',
+    reason: "the default for ImageNet Inception-v3 state dicts, as torchvision's pretrained weights (transform_input=True) and timm's tv/tf weights take",
+  };
+}
+
 /** The model of a torchvision-layout safetensors file, weights loaded and checked. */
 export async function loadTorchvision(engine: Engine, bytes: Uint8Array, source: string, options: LoadClassifierOptions): Promise<Backend> {
   const decoded = decodeSafetensors(bytes, source);
@@ -97,6 +127,7 @@ export async function loadTorchvision(engine: Engine, bytes: Uint8Array, source:
   if (fc.shape.length !== 2)
     throw new ClassifierError(`${source}: fc.weight has shape ${shapeText(fc.shape)}; torchvision's classifier weight is [classes, features]`);
   const arch = torchvisionArchitecture(tensors, decoded.metadata, options.architecture, trainCheckpoint, source);
+  const defaultInputConvention = defaultConvention(decoded.metadata, arch, source);
   let model: InceptionV3;
   try {
     model = new InceptionV3(engine, arch);
@@ -118,6 +149,7 @@ export async function loadTorchvision(engine: Engine, bytes: Uint8Array, source:
     numClasses: fc.shape[0]!,
     outputIsProbabilities: false,
     parameterCount,
+    defaultInputConvention,
     forward: (x) => model.forward(x),
     dispose: () => model.dispose(),
   };

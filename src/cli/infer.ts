@@ -2,7 +2,9 @@
  * `incept infer IMAGE… --weights FILE`: classifies images with a model file (torchvision
  * safetensors, ONNX, or a TF.js model.json with its shards beside it) and prints the top classes
  * of each with their probabilities and where the time went (load, decode, preprocess,
- * forward). `--json` prints one JSON document for tools.
+ * forward). `--json` prints one JSON document for tools. The report names the input convention
+ * the images were normalised with (`--input-convention`; a state dict does not record it), why
+ * that one, and how to choose the other.
  *
  * Every flag is checked before the images are read and the engine starts. An image that cannot
  * be read, decoded (including one over the pixel budget, `--max-megapixels`) or classified gets
@@ -18,7 +20,7 @@ import { createEngine } from '../runtime/engine.js';
 import { InceptError } from '../runtime/errors.js';
 import { DRIVER_CHOICES, type DriverChoice } from '../runtime/gpu-node.js';
 import { DEFAULT_MAX_MEGAPIXELS, ImageDecodeError, readImageFile, type DecodedImage } from '../io/image.js';
-import { PREPROCESS_PRESETS, type PreprocessPreset } from '../io/preprocess.js';
+import { INPUT_CONVENTIONS, PREPROCESS_PRESETS, type InputConvention, type PreprocessPreset } from '../io/preprocess.js';
 import { MAX_TOP_K } from '../ops/softmax.js';
 import { loadClassifier, type Classification, type Classifier } from '../api/classifier.js';
 import { MODEL_FORMATS, type ModelFormat } from '../api/format.js';
@@ -35,6 +37,8 @@ export interface InferOptions {
   weights: string;
   format?: ModelFormat;
   preset?: PreprocessPreset;
+  /** The normalisation: 'inception' or 'imagenet' (default: the file's, see loadClassifier). */
+  inputConvention?: InputConvention;
   /** Classes per image (default 5). Commander passes flags as text; numbers work too. */
   topk?: number | string;
   json?: boolean;
@@ -71,6 +75,9 @@ export interface InferReport {
     classes: number;
     inputShape: readonly number[];
     preset: PreprocessPreset;
+    /** The normalisation the images got ('custom': a preset's own), and why. */
+    inputConvention: InputConvention | 'custom';
+    inputConventionReason: string;
     outputIsProbabilities: boolean;
     parameters: number;
   };
@@ -153,6 +160,22 @@ export function modelDatasetHints(classifier: Classifier, path: string): ModelDa
   return hints;
 }
 
+/** What each convention does to a pixel value x in [0, 255], and what it is for. */
+const CONVENTION_TEXT: Record<InputConvention, { formula: string; for: string }> = {
+  inception: {
+    formula: '(x/255 − 0.5) / 0.5',
+    for: "torchvision's pretrained Inception-v3 (transform_input=True) and timm's tv_in1k/tf_in1k weights",
+  },
+  imagenet: { formula: '(x/255 − ImageNet mean) / std', for: "a torchvision model built with transform_input=False and timm's gluon_in1k weights" },
+};
+
+/** The report's input line: the convention used, why, and how to choose the other. */
+export function conventionLine(convention: InputConvention | 'custom', reason: string): string {
+  if (convention === 'custom') return `custom normalisation: ${reason}; --input-convention inception or imagenet replaces it`;
+  const other: InputConvention = convention === 'inception' ? 'imagenet' : 'inception';
+  return `'${convention}' convention, ${CONVENTION_TEXT[convention].formula}: ${reason}; --input-convention ${other} for ${CONVENTION_TEXT[other].for}`;
+}
+
 const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`);
 const percent = (p: number): string => `${(100 * p).toFixed(2)}%`;
 
@@ -161,6 +184,7 @@ function formatReport(r: InferReport): string {
   const lines = [
     `Model    ${m.description} (${m.format} format, ${m.source})`,
     `         ${m.classes} classes, ${m.inputShape.join('×')} input, ${(m.parameters / 1e6).toFixed(2)}M parameters, preprocessing '${m.preset}'${m.outputIsProbabilities ? ', outputs probabilities' : ''}`,
+    `Input    ${conventionLine(m.inputConvention, m.inputConventionReason)}`,
     `Labels   ${r.labels ?? 'none (class indices; --labels FILE names them)'}`,
     `Adapter  ${r.adapter}`,
   ];
@@ -238,8 +262,10 @@ export async function runInfer(images: string[], options: InferOptions): Promise
   if (images.length === 0) throw new InceptError('infer: give at least one image (JPEG or PNG)');
   if (options.format !== undefined && !MODEL_FORMATS.includes(options.format))
     throw new InceptError(`--format must be one of ${MODEL_FORMATS.join(', ')}, got '${options.format}'`);
-  if (options.preset !== undefined && !(options.preset in PREPROCESS_PRESETS))
+  if (options.preset !== undefined && !Object.hasOwn(PREPROCESS_PRESETS, options.preset))
     throw new InceptError(`--preset must be one of ${Object.keys(PREPROCESS_PRESETS).join(', ')}, got '${options.preset}'`);
+  if (options.inputConvention !== undefined && !Object.hasOwn(INPUT_CONVENTIONS, options.inputConvention))
+    throw new InceptError(`--input-convention must be one of ${Object.keys(INPUT_CONVENTIONS).join(', ')}, got '${options.inputConvention}'`);
   const topk = intFlag('--topk', options.topk, 5, MAX_TOP_K);
   const batch = intFlag('--batch', options.batch, 8, MAX_INFER_BATCH);
   const maxMegapixels = megapixelsFlag('--max-megapixels', options.maxMegapixels);
@@ -261,6 +287,7 @@ export async function runInfer(images: string[], options: InferOptions): Promise
       weights: options.weights,
       ...(options.format ? { format: options.format } : {}),
       ...(options.preset ? { preset: options.preset } : {}),
+      ...(options.inputConvention ? { inputConvention: options.inputConvention } : {}),
       ...(explicitLabels ? { labels: explicitLabels } : {}),
     });
     const loadMs = performance.now() - tLoad;
@@ -330,6 +357,8 @@ export async function runInfer(images: string[], options: InferOptions): Promise
         classes: classifier.numClasses,
         inputShape: classifier.inputShape,
         preset: classifier.presetName,
+        inputConvention: classifier.inputConvention,
+        inputConventionReason: classifier.inputConventionReason,
         outputIsProbabilities: classifier.outputIsProbabilities,
         parameters: classifier.parameterCount,
       },
@@ -364,7 +393,16 @@ export function registerInferCommand(program: Command): Command {
     .requiredOption('--weights <file>', 'the model: an Inception-v3 state dict as safetensors (torchvision/timm names), an .onnx file, or a TF.js model.json')
     .addOption(new Option('--format <format>', 'the file format (default: told from the file)').choices([...MODEL_FORMATS]))
     .addOption(
-      new Option('--preset <name>', 'preprocessing (default: torchvision for safetensors and ONNX, keras for TF.js)').choices(Object.keys(PREPROCESS_PRESETS)),
+      new Option(
+        '--preset <name>',
+        'preprocessing: resize, crop and its own normalisation (default: torchvision for safetensors and ONNX, keras for TF.js)',
+      ).choices(Object.keys(PREPROCESS_PRESETS)),
+    )
+    .addOption(
+      new Option(
+        '--input-convention <name>',
+        "normalisation, over the preset's: inception = (x/255 − 0.5)/0.5 (torchvision's pretrained weights, transform_input=True; timm's tv_in1k/tf_in1k), imagenet = ImageNet mean/std (transform_input=False; timm's gluon_in1k). Default for safetensors: the file's metadata incept.inputConvention, else inception for ImageNet Inception-v3 and imagenet for the CIFAR-10 variant",
+      ).choices(Object.keys(INPUT_CONVENTIONS)),
     )
     .option('--topk <k>', `classes shown per image, 1 to ${MAX_TOP_K} (default 5)`)
     .option(

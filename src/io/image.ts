@@ -2,9 +2,18 @@
  * Image decoding for inference: JPEG and PNG bytes to 8-bit RGB, in Node and in the browser.
  *
  * The format is told by the file's first bytes (JPEG: FF D8 FF; PNG: 89 50 4E 47 0D 0A 1A 0A),
- * never by its name. Decoding is done by two pure-JavaScript libraries that bundle for the
- * browser as they are: `jpeg-js` (baseline and progressive JPEG; 1, 3 or 4 components) and
- * `fast-png` (every PNG colour type and bit depth, Adam7 interlacing at 8 and 16 bits).
+ * never by its name. Decoders (`DecodedImage.decoder` says which one ran):
+ * - JPEG in Node: libjpeg-turbo's decoder (mozjpeg 4, built to WebAssembly by `@jsquash/jpeg`,
+ *   166 KB, loaded from that package on first use): integer IDCT and "fancy" (triangle) chroma
+ *   upsampling, byte for byte what PIL (torchvision's loader) and TensorFlow decode. CMYK and
+ *   YCCK JPEGs, which it does not convert to RGB, and files it finds truncated go to `jpeg-js`.
+ * - JPEG where that WebAssembly is not at hand (browser bundles): `jpeg-js` (baseline and
+ *   progressive; 1, 3 or 4 components), pure JavaScript. It upsamples chroma by replication, so
+ *   4:2:0 and 4:2:2 photos differ from libjpeg's by a few levels on average and by tens at sharp
+ *   colour edges; even 4:4:4 ones by up to 3 or 4 levels (IDCT and colour conversion rounding).
+ *   `decodeImageAsync` decodes JPEGs with the browser's own decoder instead (see there).
+ * - PNG: `fast-png` (every colour type and bit depth, Adam7 interlacing at 8 and 16 bits);
+ *   lossless, so exact everywhere.
  *
  * What comes out is always `{ width, height, data }` with `data` a Uint8Array of H × W × 3 bytes,
  * row-major, R G B interleaved:
@@ -26,9 +35,6 @@
  *   out = round((c · a + bg · (max − a)) / max) in the sample's own range, then to 8 bits.
  *
  * Not applied: EXIF orientation (as in torchvision and Keras), colour profiles, gamma (gAMA).
- * jpeg-js upsamples subsampled chroma by replication, not libjpeg's "fancy" (triangle)
- * upsampling, so JPEG pixels can differ from libjpeg-turbo's (PIL's, TensorFlow's) by a few
- * levels at colour edges; luminance is the same up to IDCT rounding.
  *
  * Decompression bombs: a few kilobytes of PNG or JPEG can claim tens of thousands of pixels a
  * side. The width and height are read from the header (PNG's IHDR, JPEG's frame header) before
@@ -48,8 +54,15 @@ import jpeg from 'jpeg-js';
 import { decode as decodePngBytes, type DecodedPng } from 'fast-png';
 import { InceptError, InvalidArgumentError } from '../runtime/errors.js';
 import { nodeFs } from './safetensors.js';
+import { endsWithEoi, jpegFrameSize, jpegOrientation } from './jpeg-markers.js';
+import { decodeJpegWasm } from './jpeg-wasm.js';
+import { decodeWithPlatform, platformCanDecode } from './image-platform.js';
 
 export type ImageFormat = 'jpeg' | 'png';
+
+/** The decoder that made a DecodedImage: libjpeg-turbo's (mozjpeg, WebAssembly), jpeg-js,
+ * fast-png, or the browser's own (`decodeImageAsync`). */
+export type ImageDecoderName = 'mozjpeg' | 'jpeg-js' | 'fast-png' | 'platform';
 
 /** An 8-bit RGB image: `data` holds height × width × 3 bytes, row-major, R G B interleaved. */
 export interface DecodedImage {
@@ -58,6 +71,8 @@ export interface DecodedImage {
   data: Uint8Array;
   /** The format it was decoded from (absent for images made by hand). */
   format?: ImageFormat;
+  /** The decoder that decoded it (absent for images made by hand). */
+  decoder?: ImageDecoderName;
 }
 
 export interface DecodeImageOptions {
@@ -119,39 +134,7 @@ export function imageHeaderSize(bytes: Uint8Array): ImageHeaderSize | undefined 
   }
   if (format === 'jpeg') {
     const frame = jpegFrameSize(bytes);
-    return frame && { format, ...frame };
-  }
-  return undefined;
-}
-
-/** Markers that carry no length: TEM, RST0–7, SOI, EOI. */
-const isStandaloneMarker = (m: number) => m === 0x01 || (m >= 0xd0 && m <= 0xd9);
-/** SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
-const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
-
-/** Walks a JPEG's marker segments up to the frame header and reads its size. */
-function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
-  let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return undefined;
-    const marker = bytes[at + 1]!;
-    if (marker === 0xff) {
-      at++; // fill byte
-      continue;
-    }
-    if (isStandaloneMarker(marker)) {
-      at += 2;
-      continue;
-    }
-    // Entropy-coded data before any frame header: not a file we can size.
-    if (marker === 0xda) return undefined;
-    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    if (isFrameMarker(marker)) {
-      if (at + 9 > bytes.length) return undefined;
-      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
-    }
-    if (length < 2) return undefined;
-    at += 2 + length;
+    return frame && { format, width: frame.width, height: frame.height };
   }
   return undefined;
 }
@@ -217,6 +200,23 @@ function asBytes(input: Uint8Array | ArrayBuffer, source: string): Uint8Array {
  */
 export function decodeImage(input: Uint8Array | ArrayBuffer, source = 'image', options: DecodeImageOptions = {}): DecodedImage {
   const bytes = asBytes(input, source);
+  const { composite, maxMegapixels } = checkDecodeOptions(options);
+  if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input (0 bytes): not an image');
+  const format = detectImageFormat(bytes);
+  if (format === 'png') return { ...decodePng(bytes, source, composite, maxMegapixels), format, decoder: 'fast-png' };
+  if (format === 'jpeg') return { ...decodeJpeg(bytes, source, maxMegapixels), format };
+  if (isPrefixOf(bytes, PNG_SIGNATURE)) throw new ImageDecodeError(source, `truncated PNG: only ${bytes.length} byte(s), a part of the 8-byte signature`);
+  if (isPrefixOf(bytes, JPEG_SIGNATURE)) throw new ImageDecodeError(source, `truncated JPEG: only ${bytes.length} byte(s)`);
+  const other = otherFormat(bytes);
+  throw new ImageDecodeError(
+    source,
+    `not a JPEG or PNG image: the first bytes are ${hexBytes(bytes)}${other ? `, which looks like ${other}` : ''}. ` +
+      'Supported: JPEG (starts FF D8 FF) and PNG (starts 89 50 4E 47 0D 0A 1A 0A)',
+  );
+}
+
+/** Checks decodeImage's options; the composite background (when compositing) and the budget. */
+function checkDecodeOptions(options: DecodeImageOptions): { composite: readonly [number, number, number] | undefined; maxMegapixels: number } {
   const alpha = options.alpha ?? 'drop';
   if (alpha !== 'drop' && alpha !== 'composite')
     throw new InvalidArgumentError(`decodeImage: alpha must be 'drop' or 'composite', got ${JSON.stringify(options.alpha)}`);
@@ -227,20 +227,7 @@ export function decodeImage(input: Uint8Array | ArrayBuffer, source = 'image', o
   const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
   if (!(typeof maxMegapixels === 'number' && maxMegapixels > 0 && maxMegapixels < Infinity))
     throw new InvalidArgumentError(`decodeImage: maxMegapixels must be a number > 0, got ${String(options.maxMegapixels)}`);
-  const composite = alpha === 'composite' ? (background as readonly [number, number, number]) : undefined;
-
-  if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input (0 bytes): not an image');
-  const format = detectImageFormat(bytes);
-  if (format === 'png') return { ...decodePng(bytes, source, composite, maxMegapixels), format };
-  if (format === 'jpeg') return { ...decodeJpeg(bytes, source, maxMegapixels), format };
-  if (isPrefixOf(bytes, PNG_SIGNATURE)) throw new ImageDecodeError(source, `truncated PNG: only ${bytes.length} byte(s), a part of the 8-byte signature`);
-  if (isPrefixOf(bytes, JPEG_SIGNATURE)) throw new ImageDecodeError(source, `truncated JPEG: only ${bytes.length} byte(s)`);
-  const other = otherFormat(bytes);
-  throw new ImageDecodeError(
-    source,
-    `not a JPEG or PNG image: the first bytes are ${hexBytes(bytes)}${other ? `, which looks like ${other}` : ''}. ` +
-      'Supported: JPEG (starts FF D8 FF) and PNG (starts 89 50 4E 47 0D 0A 1A 0A)',
-  );
+  return { composite: alpha === 'composite' ? (background as readonly [number, number, number]) : undefined, maxMegapixels };
 }
 
 /**
@@ -259,12 +246,44 @@ export async function readImageFile(path: string, options: DecodeImageOptions = 
   return decodeImage(bytes, path, options);
 }
 
+/**
+ * Decodes a JPEG or PNG like `decodeImage`, except that in a browser (where `createImageBitmap`
+ * and `OffscreenCanvas` exist) JPEGs are decoded by the browser's own decoder, natively and off
+ * the JavaScript decoder's slow path; Chromium's and Firefox's are libjpeg-turbo, as PIL's is.
+ * The platform decodes with colour management off (`colorSpaceConversion: 'none'`: ICC profiles
+ * ignored, as here and in PIL). Everything else goes to `decodeImage`: Node (which has
+ * libjpeg-turbo in WebAssembly), PNGs (lossless, exact in JavaScript, and their alpha would come
+ * back premultiplied from a canvas), CMYK JPEGs, JPEGs with an EXIF orientation other than 1
+ * (browsers apply it; torchvision does not), files without an end-of-image marker, and any file
+ * the platform fails on (so errors read as decodeImage's). `DecodedImage.decoder` says which
+ * decoder ran ('platform' for the browser's).
+ */
+export async function decodeImageAsync(input: Uint8Array | ArrayBuffer | Blob, source = 'image', options: DecodeImageOptions = {}): Promise<DecodedImage> {
+  const bytes = typeof Blob !== 'undefined' && input instanceof Blob ? new Uint8Array(await input.arrayBuffer()) : asBytes(input as Uint8Array, source);
+  const { maxMegapixels } = checkDecodeOptions(options);
+  const frame = platformCanDecode() && detectImageFormat(bytes) === 'jpeg' ? jpegFrameSize(bytes) : undefined;
+  if (frame && (frame.components === 1 || frame.components === 3) && jpegOrientation(bytes) === 1 && endsWithEoi(bytes)) {
+    checkPixelBudget(source, 'jpeg', frame.width, frame.height, maxMegapixels);
+    if (frame.width > 0 && frame.height > 0) {
+      const data = await decodeWithPlatform(bytes, frame.width, frame.height);
+      if (data) return { width: frame.width, height: frame.height, data, format: 'jpeg', decoder: 'platform' };
+    }
+  }
+  return decodeImage(bytes, source, options);
+}
+
 // ------------------------------------------------------------------------------------------ JPEG
 
 function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number): DecodedImage {
   const frame = jpegFrameSize(bytes);
   // Without a readable frame header jpeg-js says what is wrong (and applies the same budget).
   if (frame) checkPixelBudget(source, 'jpeg', frame.width, frame.height, maxMegapixels);
+  if (frame) {
+    const wasm = decodeJpegWasm(bytes);
+    if (wasm) return { ...wasm, decoder: 'mozjpeg' };
+  }
+  // jpeg-js: where the WebAssembly decoder is not at hand, for the CMYK and YCCK files it does
+  // not convert, and to say what is wrong with a file it refused.
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, {
@@ -286,7 +305,7 @@ function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number): D
   if (!(width > 0 && height > 0) || data.length !== width * height * 3) {
     throw new ImageDecodeError(source, `corrupt JPEG: decoded to ${width}×${height} with ${data.length} bytes`);
   }
-  return { width, height, data };
+  return { width, height, data, decoder: 'jpeg-js' };
 }
 
 /** Why a JPEG failed, in words: truncation (no end-of-image marker), a colour mode jpeg-js

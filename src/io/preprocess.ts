@@ -4,26 +4,48 @@
  * straight into its slot of the batch (one dispatch, or one per piece of rows for an image
  * larger than a storage binding: see src/ops/resize.ts).
  *
- * Three presets reproduce the evaluation pipelines Inception-v3 was released with (each
+ * Four presets reproduce the evaluation pipelines Inception-v3 was released with (each
  * preset's doc comment lists its steps exactly); `size` and the other fields of
  * `PreprocessOptions` adjust them (size 224 for other ImageNet models, for instance).
- * Differences from the originals, all below one 8-bit level: the resize is computed in f32
- * without rounding to 8 bits afterwards (PIL and torchvision on uint8 round), and PIL's
- * fixed-point filter weights are exact here.
+ * Antialiased resizes (torchvision's and timm's, PIL's filters) are computed as PIL computes
+ * them on 8-bit images, on the host, byte for byte (src/ops/resize-pil.ts; `pilRounding: false`
+ * gives the exact f32 filter on the GPU instead). The plain bilinear resizes (Keras, TF-slim)
+ * run on the GPU in f32 without TensorFlow's final rounding, so they differ from it by under
+ * one 8-bit level.
  */
 import type { Engine } from '../runtime/engine.js';
 import { InvalidArgumentError } from '../runtime/errors.js';
 import { releaseOnThrow } from '../runtime/op-guard.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkBindable, checkImage, MAX_RESIZE_SIDE, resizeDecodedImage, type ChannelTriple, type Rect } from '../ops/resize.js';
+import { checkBindable, checkImage, MAX_RESIZE_SIDE, resizeDecodedImage, type ChannelTriple, type Rect, type ResizeFilter } from '../ops/resize.js';
 import type { DecodedImage } from './image.js';
 
-export type PreprocessPreset = 'torchvision' | 'keras' | 'tf-slim';
+export type PreprocessPreset = 'torchvision' | 'keras' | 'tf-slim' | 'timm';
 
 /** ImageNet's per-channel mean of x / 255 (R, G, B), as torchvision normalises. */
 export const IMAGENET_MEAN: ChannelTriple = [0.485, 0.456, 0.406];
 /** ImageNet's per-channel standard deviation of x / 255 (R, G, B). */
 export const IMAGENET_STD: ChannelTriple = [0.229, 0.224, 0.225];
+
+/**
+ * How a model expects its input's values: the part of preprocessing that a state dict cannot
+ * record, and that real weights get badly wrong when it is missed.
+ * - 'inception': (x / 255 − 0.5) / 0.5, into [−1, 1]. torchvision's pretrained Inception-v3
+ *   (`IMAGENET1K_V1`, built with `transform_input=True`, which maps its ImageNet-normalised input
+ *   to exactly this before the first conv), timm's `inception_v3.tv_in1k`, `tf_in1k` and
+ *   `tf_adv_in1k`, Keras and TF-slim.
+ * - 'imagenet': (x / 255 − mean_c) / std_c with ImageNet's mean and std: a torchvision
+ *   Inception-v3 built with `transform_input=False` (what `inception_v3(weights=None)` builds, so
+ *   one trained from scratch), timm's `inception_v3.gluon_in1k`, and an ONNX export of
+ *   torchvision's model (the transform_input step, if any, is in the graph).
+ */
+export type InputConvention = 'inception' | 'imagenet';
+
+/** Each convention's mean and std of x / 255. */
+export const INPUT_CONVENTIONS: Readonly<Record<InputConvention, { readonly mean: ChannelTriple; readonly std: ChannelTriple }>> = {
+  inception: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  imagenet: { mean: IMAGENET_MEAN, std: IMAGENET_STD },
+};
 
 /** Every step of a pipeline, resolved: what `preprocess` runs. */
 export interface PreprocessSteps {
@@ -40,6 +62,11 @@ export interface PreprocessSteps {
   /** For 'shorter-side': the shorter side's length after resizing. */
   resizeSize: number;
   antialias: boolean;
+  /** Antialiased only: the filter, 'bilinear' (default) or 'bicubic' (PIL's BICUBIC, timm's). */
+  filter?: ResizeFilter;
+  /** Antialiased only: PIL's 8-bit arithmetic, its output byte for byte (see ResizeOptions;
+   * default true: the antialiased pipelines are PIL's). False: the exact f32 filter. */
+  pilRounding?: boolean;
   /** Plain bilinear only: half-pixel centres (true) or TensorFlow 1's corner-aligned
    * positions (false). */
   halfPixelCenters: boolean;
@@ -112,11 +139,39 @@ export const TF_SLIM_PRESET: PreprocessSteps = {
   bias: [-1, -1, -1],
 };
 
+/**
+ * timm's evaluation transform for its Inception-v3 weights (`resolve_data_config` +
+ * `create_transform`: input 299, crop_pct 0.875, bicubic, mean = std = 0.5):
+ * 1. Resize(⌊299 / 0.875⌋ = 341) of the shorter side, as torchvision's Resize(int), with PIL's
+ *    bicubic filter (antialiased: widened by the downscale factor);
+ * 2. CenterCrop(299), as torchvision's;
+ * 3. (x / 255 − 0.5) / 0.5 (convention 'inception'; timm's `gluon_in1k` weights take 'imagenet').
+ * With `size` s: resize to ⌊s / 0.875⌋.
+ */
+export const TIMM_PRESET: PreprocessSteps = {
+  ...TORCHVISION_PRESET,
+  resizeSize: 341,
+  filter: 'bicubic',
+  scale: [2 / 255, 2 / 255, 2 / 255],
+  bias: [-1, -1, -1],
+};
+
 export const PREPROCESS_PRESETS: Readonly<Record<PreprocessPreset, PreprocessSteps>> = {
   torchvision: TORCHVISION_PRESET,
   keras: KERAS_PRESET,
   'tf-slim': TF_SLIM_PRESET,
+  timm: TIMM_PRESET,
 };
+
+/** The convention a pipeline's normalisation is, or 'custom' for any other. */
+export function inputConventionOf(steps: Pick<PreprocessSteps, 'scale' | 'bias'>): InputConvention | 'custom' {
+  const near = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+  for (const name of Object.keys(INPUT_CONVENTIONS) as InputConvention[]) {
+    const { mean, std } = INPUT_CONVENTIONS[name];
+    if ([0, 1, 2].every((c) => near(steps.scale[c]!, 1 / (255 * std[c]!)) && near(steps.bias[c]!, -mean[c]! / std[c]!))) return name;
+  }
+  return 'custom';
+}
 
 /** A preset with changes. Normalisation is given by mean and std (of x / 255) or by scale and
  * bias (of x in [0, 255]), not both. */
@@ -132,6 +187,14 @@ export interface PreprocessOptions {
   centralFraction?: number;
   antialias?: boolean;
   halfPixelCenters?: boolean;
+  /** The antialiased filter: 'bilinear' or 'bicubic' (PIL's). */
+  filter?: ResizeFilter;
+  /** Antialiased resizes as PIL computes them on 8-bit images (default true), or the exact
+   * f32 filter (false). */
+  pilRounding?: boolean;
+  /** The normalisation by name (see InputConvention), in place of the preset's; not with
+   * mean, std, scale or bias. */
+  convention?: InputConvention;
   mean?: ChannelTriple;
   std?: ChannelTriple;
   scale?: ChannelTriple;
@@ -157,7 +220,7 @@ export function resolvePreprocess(spec: PreprocessPreset | PreprocessOptions): P
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`${op}: expected a preset name (${Object.keys(PREPROCESS_PRESETS).join(', ')}) or options, got ${String(spec)}`);
   const name = options.preset ?? 'torchvision';
-  const base = PREPROCESS_PRESETS[name];
+  const base = Object.hasOwn(PREPROCESS_PRESETS, name) ? PREPROCESS_PRESETS[name] : undefined;
   if (!base) throw new InvalidArgumentError(`${op}: unknown preset ${JSON.stringify(name)}; the presets are ${Object.keys(PREPROCESS_PRESETS).join(', ')}`);
   const steps: PreprocessSteps = { ...base };
   if (options.size !== undefined) {
@@ -165,7 +228,8 @@ export function resolvePreprocess(spec: PreprocessPreset | PreprocessOptions): P
       typeof options.size === 'number' ? [options.size, options.size] : Array.isArray(options.size) && options.size.length === 2 ? options.size : [NaN, NaN];
     steps.height = checkInt(op, 'size', h, 1, MAX_RESIZE_SIDE);
     steps.width = checkInt(op, 'size', w, 1, MAX_RESIZE_SIDE);
-    if (steps.resize === 'shorter-side') steps.resizeSize = Math.round(Math.max(steps.height, steps.width) / 0.875);
+    // torchvision's presets round size / 0.875 (299 → 342), timm's floors it (299 → 341).
+    if (steps.resize === 'shorter-side') steps.resizeSize = (name === 'timm' ? Math.floor : Math.round)(Math.max(steps.height, steps.width) / 0.875);
   }
   if (options.resizeSize !== undefined) {
     steps.resize = 'shorter-side';
@@ -193,8 +257,32 @@ export function resolvePreprocess(spec: PreprocessPreset | PreprocessOptions): P
       throw new InvalidArgumentError(`${op}: halfPixelCenters: false applies to plain bilinear resizing only (set antialias: false)`);
     steps.halfPixelCenters = options.halfPixelCenters;
   }
+  if (options.filter !== undefined) {
+    if (options.filter !== 'bilinear' && options.filter !== 'bicubic')
+      throw new InvalidArgumentError(`${op}: filter must be 'bilinear' or 'bicubic', got ${JSON.stringify(options.filter)}`);
+    steps.filter = options.filter;
+  }
+  if (options.pilRounding !== undefined) {
+    if (typeof options.pilRounding !== 'boolean') throw new InvalidArgumentError(`${op}: pilRounding must be a boolean, got ${String(options.pilRounding)}`);
+    steps.pilRounding = options.pilRounding;
+  }
+  if (!steps.antialias && (steps.filter ?? 'bilinear') !== 'bilinear')
+    throw new InvalidArgumentError(`${op}: filter '${steps.filter}' is antialiased (PIL's); set antialias: true`);
+  if (steps.antialias && steps.filter === 'bicubic' && steps.pilRounding === false)
+    throw new InvalidArgumentError(`${op}: filter 'bicubic' is computed as PIL computes it (pilRounding: true)`);
   const byStats = options.mean !== undefined || options.std !== undefined;
   const byAffine = options.scale !== undefined || options.bias !== undefined;
+  if (options.convention !== undefined) {
+    const convention = INPUT_CONVENTIONS[options.convention];
+    if (!Object.hasOwn(INPUT_CONVENTIONS, options.convention) || !convention)
+      throw new InvalidArgumentError(
+        `${op}: unknown convention ${JSON.stringify(options.convention)}; the conventions are ${Object.keys(INPUT_CONVENTIONS).join(', ')}`,
+      );
+    if (byStats || byAffine) throw new InvalidArgumentError(`${op}: give a convention or mean and std or scale and bias, not more than one of them`);
+    const { mean, std } = convention;
+    steps.scale = [1 / (255 * std[0]), 1 / (255 * std[1]), 1 / (255 * std[2])];
+    steps.bias = [-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]];
+  }
   if (byStats && byAffine) throw new InvalidArgumentError(`${op}: give mean and std (of x / 255) or scale and bias (of x in [0, 255]), not both`);
   if (byStats) {
     const mean = checkTriple(op, 'mean', options.mean ?? [0, 0, 0]);
@@ -268,7 +356,7 @@ export interface UploadOptions {
  * Preprocesses a batch of decoded images on the GPU: f32 [B, height, width, 3] (NHWC), image b
  * in slot b. Each image is uploaded (packed, 3 bytes a pixel; in pieces of whole rows when it is
  * larger than `maxChunkBytes`) and resized, cropped and normalised into its slot. `spec`: a
- * preset name ('torchvision', 'keras', 'tf-slim') or options that start from one.
+ * preset name ('torchvision', 'keras', 'tf-slim', 'timm') or options that start from one.
  */
 export function preprocess(
   engine: Engine,
@@ -295,6 +383,7 @@ function recordPreprocess(engine: Engine, images: readonly DecodedImage[], spec:
         width: g.resized.width,
         antialias: steps.antialias,
         halfPixelCenters: steps.halfPixelCenters,
+        ...(steps.antialias ? { pilRounding: steps.pilRounding ?? true, filter: steps.filter ?? 'bilinear' } : {}),
         source: g.source,
         crop: g.crop,
         scale: steps.scale,

@@ -154,7 +154,7 @@ export function packImageBytes(bytes: Uint8Array): Uint32Array {
  * `packImageBytes`. Returns f32[B, 32, 32, 3] (NHWC), (x / 255 − mean_c) / std_c of the
  * cropped and flipped image in training, of the image itself in evaluation.
  */
-export const augmentImages = guardOp(function augmentImages(words: Tensor, options: AugmentOptions): Tensor<'f32'> {
+export const augmentImages = guardOp('augmentImages', function augmentImages(words: Tensor, options: AugmentOptions): Tensor<'f32'> {
   const op = 'augmentImages';
   const engine = engineOf(op, words);
   expectDType(op, 'words', words, 'u32');
@@ -195,7 +195,7 @@ function drawParams(count: number, d: ResolvedDraws) {
 
 /** The kernel's own draws for `count` images: u32[count, 3], rows (dx, dy, flip). For checking
  * `augmentDraws` against the GPU. */
-export const augmentDrawsGpu = guardOp(function augmentDrawsGpu(engine: Engine, count: number, options: AugmentDrawOptions): Tensor<'u32'> {
+export const augmentDrawsGpu = guardOp('augmentDrawsGpu', function augmentDrawsGpu(engine: Engine, count: number, options: AugmentDrawOptions): Tensor<'u32'> {
   const op = 'augmentDrawsGpu';
   checkInteger(op, 'count', count, 2 ** 32);
   const d = resolveDraws(op, count, options);
@@ -222,27 +222,25 @@ export interface AugmentBatchResult {
  * Host bytes to a GPU batch: uploads the images (packed, 3 KB per image) and runs
  * `augmentImages`; uploads `labels` (one byte per image) as i32 when given.
  */
-export const augmentBatch = guardOp(function augmentBatch(
-  engine: Engine,
-  images: Uint8Array,
-  labels: Uint8Array | Int32Array | undefined,
-  options: AugmentOptions,
-): AugmentBatchResult {
-  const op = 'augmentBatch';
-  if (!(images instanceof Uint8Array) || images.length % IMAGE_BYTES !== 0) {
-    throw new InvalidArgumentError(
-      `${op}: images must be a Uint8Array of whole 3×32×32 images (a multiple of ${IMAGE_BYTES} bytes), got ${images instanceof Uint8Array ? `${images.length} bytes` : String(images)}`,
-    );
-  }
-  const count = images.length / IMAGE_BYTES;
-  if (labels !== undefined && labels.length !== count)
-    throw new InvalidArgumentError(`${op}: labels must hold one label per image (${count}), got ${labels.length}`);
-  const words = engine.tensor(packImageBytes(images), [count, IMAGE_WORDS], 'u32');
-  try {
-    const out = augmentImages(words, options);
-    if (labels === undefined) return { images: out };
-    return { images: out, labels: engine.tensor(Int32Array.from(labels), [count], 'i32') as Tensor<'i32'> };
-  } finally {
-    words.dispose();
-  }
-});
+export const augmentBatch = guardOp(
+  'augmentBatch',
+  function augmentBatch(engine: Engine, images: Uint8Array, labels: Uint8Array | Int32Array | undefined, options: AugmentOptions): AugmentBatchResult {
+    const op = 'augmentBatch';
+    if (!(images instanceof Uint8Array) || images.length % IMAGE_BYTES !== 0) {
+      throw new InvalidArgumentError(
+        `${op}: images must be a Uint8Array of whole 3×32×32 images (a multiple of ${IMAGE_BYTES} bytes), got ${images instanceof Uint8Array ? `${images.length} bytes` : String(images)}`,
+      );
+    }
+    const count = images.length / IMAGE_BYTES;
+    if (labels !== undefined && labels.length !== count)
+      throw new InvalidArgumentError(`${op}: labels must hold one label per image (${count}), got ${labels.length}`);
+    const words = engine.tensor(packImageBytes(images), [count, IMAGE_WORDS], 'u32');
+    try {
+      const out = augmentImages(words, options);
+      if (labels === undefined) return { images: out };
+      return { images: out, labels: engine.tensor(Int32Array.from(labels), [count], 'i32') as Tensor<'i32'> };
+    } finally {
+      words.dispose();
+    }
+  },
+);

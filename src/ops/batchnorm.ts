@@ -145,7 +145,7 @@ function checkOut(engine: Engine, op: string, x: Tensor, out: Tensor | undefined
 
 /** The per-channel mean and biased (population) variance over every position of x's leading
  * dimensions. */
-export const batchNormStatistics = guardOp(function batchNormStatistics(x: Tensor): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
+export const batchNormStatistics = guardOp('batchNormStatistics', function batchNormStatistics(x: Tensor): { mean: Tensor<'f32'>; variance: Tensor<'f32'> } {
   const op = 'batchNormStatistics';
   const engine = engineOf(op, x);
   const { rows, channels } = checkX(op, x);
@@ -162,7 +162,7 @@ function checkPartials(op: string, p: PartialStatistics, channels: number): void
 }
 
 /** Partial statistics of x by the standalone pass (partial_stats), for merging later. */
-export const batchNormPartialStatistics = guardOp(function batchNormPartialStatistics(x: Tensor): PartialStatistics {
+export const batchNormPartialStatistics = guardOp('batchNormPartialStatistics', function batchNormPartialStatistics(x: Tensor): PartialStatistics {
   const op = 'batchNormPartialStatistics';
   const engine = engineOf(op, x);
   const { rows, channels } = checkX(op, x);
@@ -313,63 +313,61 @@ function runningWeights(op: string, options: BatchNormTrainOptions): { keep: num
  * Dispatches: statistics (2), per-channel scale (1), running update (1, when asked) and one
  * normalising pass over x.
  */
-export const batchNormTrain = guardOp(function batchNormTrain(
-  x: Tensor,
-  gamma: Tensor | null,
-  beta: Tensor | null,
-  options: BatchNormTrainOptions = {},
-): BatchNormTrainResult {
-  const op = 'batchNormTrain';
-  const { runningMean, runningVar } = options;
-  const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
-  const engine = engineOf(op, ...tensors);
-  const { rows, channels } = checkX(op, x);
-  if (gamma) checkChannelVector(op, 'gamma', gamma, channels);
-  if (beta) checkChannelVector(op, 'beta', beta, channels);
-  const eps = checkEps(op, options.eps ?? DEFAULT_BATCHNORM_EPS);
-  const relu = checkRelu(op, options.relu);
-  const weights = runningWeights(op, options);
-  if ((runningMean === undefined) !== (runningVar === undefined)) {
-    throw new InvalidArgumentError(`${op}: give runningMean and runningVar together (got only ${runningMean ? 'runningMean' : 'runningVar'})`);
-  }
-  if (runningMean && runningVar) {
-    checkChannelVector(op, 'runningMean', runningMean, channels);
-    checkChannelVector(op, 'runningVar', runningVar, channels);
-    if (runningMean.buffer === runningVar.buffer)
-      throw new InvalidArgumentError(`${op}: runningMean and runningVar share one buffer; they must be separate tensors`);
-    if (weights.estimator === 'unbiased' && rows < 2) {
-      throw new InvalidArgumentError(`${op}: the unbiased running variance needs at least 2 values per channel, x ${x.describe()} has ${rows}`);
+export const batchNormTrain = guardOp(
+  'batchNormTrain',
+  function batchNormTrain(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: BatchNormTrainOptions = {}): BatchNormTrainResult {
+    const op = 'batchNormTrain';
+    const { runningMean, runningVar } = options;
+    const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
+    const engine = engineOf(op, ...tensors);
+    const { rows, channels } = checkX(op, x);
+    if (gamma) checkChannelVector(op, 'gamma', gamma, channels);
+    if (beta) checkChannelVector(op, 'beta', beta, channels);
+    const eps = checkEps(op, options.eps ?? DEFAULT_BATCHNORM_EPS);
+    const relu = checkRelu(op, options.relu);
+    const weights = runningWeights(op, options);
+    if ((runningMean === undefined) !== (runningVar === undefined)) {
+      throw new InvalidArgumentError(`${op}: give runningMean and runningVar together (got only ${runningMean ? 'runningMean' : 'runningVar'})`);
     }
-  }
-  checkOut(engine, op, x, options.out);
-
-  if (options.partials) checkPartials(op, options.partials, channels);
-  const { mean, variance } = statistics(engine, op, x, rows, channels, options.partials);
-  const { invStd, scale } = affineParams(engine, op, variance, gamma, eps, channels);
-  try {
     if (runningMean && runningVar) {
-      engine.dispatch({
-        op,
-        kernel: batchnormKernel,
-        entry: 'update_running',
-        bindings: {
-          mean,
-          variance,
-          runningMean,
-          runningVar,
-          runningParams: { channels, keep: weights.keep, take: weights.take, varianceFactor: weights.estimator === 'unbiased' ? rows / (rows - 1) : 1 },
-        },
-        workgroups: engine.grid1d(channels, WORKGROUP_SIZE),
-        cost: { flops: 7 * channels, bytes: 24 * channels },
-      });
+      checkChannelVector(op, 'runningMean', runningMean, channels);
+      checkChannelVector(op, 'runningVar', runningVar, channels);
+      if (runningMean.buffer === runningVar.buffer)
+        throw new InvalidArgumentError(`${op}: runningMean and runningVar share one buffer; they must be separate tensors`);
+      if (weights.estimator === 'unbiased' && rows < 2) {
+        throw new InvalidArgumentError(`${op}: the unbiased running variance needs at least 2 values per channel, x ${x.describe()} has ${rows}`);
+      }
     }
-    const y = normalize(engine, op, x, mean, scale, beta, relu, options.out, rows, channels);
-    return { y, mean, invStd };
-  } finally {
-    variance.dispose();
-    scale.dispose();
-  }
-});
+    checkOut(engine, op, x, options.out);
+
+    if (options.partials) checkPartials(op, options.partials, channels);
+    const { mean, variance } = statistics(engine, op, x, rows, channels, options.partials);
+    const { invStd, scale } = affineParams(engine, op, variance, gamma, eps, channels);
+    try {
+      if (runningMean && runningVar) {
+        engine.dispatch({
+          op,
+          kernel: batchnormKernel,
+          entry: 'update_running',
+          bindings: {
+            mean,
+            variance,
+            runningMean,
+            runningVar,
+            runningParams: { channels, keep: weights.keep, take: weights.take, varianceFactor: weights.estimator === 'unbiased' ? rows / (rows - 1) : 1 },
+          },
+          workgroups: engine.grid1d(channels, WORKGROUP_SIZE),
+          cost: { flops: 7 * channels, bytes: 24 * channels },
+        });
+      }
+      const y = normalize(engine, op, x, mean, scale, beta, relu, options.out, rows, channels);
+      return { y, mean, invStd };
+    } finally {
+      variance.dispose();
+      scale.dispose();
+    }
+  },
+);
 
 /**
  * Inference-mode BatchNorm from running statistics: y = γ·(x − mean)/√(var + eps) + β (then
@@ -378,37 +376,40 @@ export const batchNormTrain = guardOp(function batchNormTrain(
  * would cancel when |mean| is large against the spread; where BatchNorm follows a conv, fold it
  * into the conv's epilogue instead (foldBatchNorm) and skip this pass.
  */
-export const batchNormInference = guardOp(function batchNormInference(
-  x: Tensor,
-  gamma: Tensor | null,
-  beta: Tensor | null,
-  runningMean: Tensor,
-  runningVar: Tensor,
-  options: BatchNormInferenceOptions = {},
-): Tensor<'f32'> {
-  const op = 'batchNormInference';
-  const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
-  const engine = engineOf(op, ...tensors);
-  expectDType(op, 'x', x, 'f32');
-  if (x.rank < 1) throw new InvalidArgumentError(`${op}: x must have at least one dimension (channels innermost), got ${x.describe()}`);
-  const channels = x.channels;
-  const rows = channels === 0 ? 0 : x.size / channels;
-  if (gamma) checkChannelVector(op, 'gamma', gamma, channels);
-  if (beta) checkChannelVector(op, 'beta', beta, channels);
-  checkChannelVector(op, 'runningMean', runningMean, channels);
-  checkChannelVector(op, 'runningVar', runningVar, channels);
-  const eps = checkEps(op, options.eps ?? DEFAULT_BATCHNORM_EPS);
-  const relu = checkRelu(op, options.relu);
-  checkOut(engine, op, x, options.out);
+export const batchNormInference = guardOp(
+  'batchNormInference',
+  function batchNormInference(
+    x: Tensor,
+    gamma: Tensor | null,
+    beta: Tensor | null,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    options: BatchNormInferenceOptions = {},
+  ): Tensor<'f32'> {
+    const op = 'batchNormInference';
+    const tensors = [x, gamma, beta, runningMean, runningVar, options.out].filter((t): t is Tensor => t != null);
+    const engine = engineOf(op, ...tensors);
+    expectDType(op, 'x', x, 'f32');
+    if (x.rank < 1) throw new InvalidArgumentError(`${op}: x must have at least one dimension (channels innermost), got ${x.describe()}`);
+    const channels = x.channels;
+    const rows = channels === 0 ? 0 : x.size / channels;
+    if (gamma) checkChannelVector(op, 'gamma', gamma, channels);
+    if (beta) checkChannelVector(op, 'beta', beta, channels);
+    checkChannelVector(op, 'runningMean', runningMean, channels);
+    checkChannelVector(op, 'runningVar', runningVar, channels);
+    const eps = checkEps(op, options.eps ?? DEFAULT_BATCHNORM_EPS);
+    const relu = checkRelu(op, options.relu);
+    checkOut(engine, op, x, options.out);
 
-  const { invStd, scale } = affineParams(engine, op, runningVar, gamma, eps, channels);
-  try {
-    return normalize(engine, op, x, runningMean, scale, beta, relu, options.out, rows, channels);
-  } finally {
-    invStd.dispose();
-    scale.dispose();
-  }
-});
+    const { invStd, scale } = affineParams(engine, op, runningVar, gamma, eps, channels);
+    try {
+      return normalize(engine, op, x, runningMean, scale, beta, relu, options.out, rows, channels);
+    } finally {
+      invStd.dispose();
+      scale.dispose();
+    }
+  },
+);
 
 /**
  * Inference BatchNorm folded into a per-channel scale and shift for a conv's epilogue

@@ -16,7 +16,7 @@ export const concatKernel = new KernelFamily('concat.wgsl', concatWgsl);
 const WORKGROUP_SIZE = 256;
 
 /** Channel views of `out` of the given widths, in order; they must add up to its channels. */
-export const channelSlices = guardOp(function channelSlices(out: Tensor, widths: readonly number[]): Tensor[] {
+export const channelSlices = guardOp('channelSlices', function channelSlices(out: Tensor, widths: readonly number[]): Tensor[] {
   const total = widths.reduce((a, b) => a + b, 0);
   if (total !== out.channels) {
     throw new InvalidArgumentError(`channelSlices: widths [${widths.join(', ')}] add up to ${total} but ${out.describe()} has ${out.channels} channels`);
@@ -30,7 +30,7 @@ export const channelSlices = guardOp(function channelSlices(out: Tensor, widths:
 });
 
 /** The inputs side by side along the last dimension (a copy). All leading dimensions must match. */
-export const concatChannels = guardOp(function concatChannels(inputs: readonly Tensor[], options: OutputOption = {}): Tensor<'f32'> {
+export const concatChannels = guardOp('concatChannels', function concatChannels(inputs: readonly Tensor[], options: OutputOption = {}): Tensor<'f32'> {
   const op = 'concatChannels';
   if (inputs.length === 0) throw new InvalidArgumentError(`${op}: needs at least one input`);
   const engine = engineOf(op, ...inputs);
@@ -66,7 +66,7 @@ export const concatChannels = guardOp(function concatChannels(inputs: readonly T
 
 /** Channels offset..offset+count−1 of x's rows as a contiguous tensor (a copy): the backward
  * of a concat gives each branch its slice of the gradient this way. */
-export const sliceChannels = guardOp(function sliceChannels(x: Tensor, offset: number, count: number): Tensor<'f32'> {
+export const sliceChannels = guardOp('sliceChannels', function sliceChannels(x: Tensor, offset: number, count: number): Tensor<'f32'> {
   const op = 'sliceChannels';
   const engine = engineOf(op, x);
   expectDType(op, 'x', x, 'f32');

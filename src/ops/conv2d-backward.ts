@@ -213,40 +213,38 @@ export const conv2dBackwardInputTunables: TunableSet<InputProblem, { g: ConvGeom
  * dx = ∂L/∂x, shaped xShape [N, H, W, Cin], of y = conv2d(x, w, options) given dy = ∂L/∂y
  * [N, OH, OW, Cout] and the weights w [KH, KW, Cin, Cout].
  */
-export const conv2dBackwardInput = guardOp(function conv2dBackwardInput(
-  dy: Tensor,
-  w: Tensor,
-  xShape: readonly number[],
-  options: Conv2dBackwardOptions = {},
-): Tensor<'f32'> {
-  const op = 'conv2dBackwardInput';
-  const engine = engineOf(op, dy, w);
-  expectDType(op, 'dy', dy, 'f32');
-  expectDType(op, 'weights', w, 'f32');
-  expectPlain(op, 'weights', w);
-  const g = convGeometry(op, expectShape(op, 'xShape', xShape), w.shape, options.stride, options.padding ?? 'valid');
-  expectDy(op, dy, g);
-  const v = chooseBackward<ConvGeometry, InputProblem, { g: ConvGeometry }, InputVariantRecord>(
-    engine,
-    op,
-    CONV2D_BACKWARD_INPUT_TABLE,
-    options.variant,
-    g,
-    dy,
-    {
-      set: conv2dBackwardInputTunables,
-      problem: () => ({ engine, g }),
-    },
-  );
-  const dx = engine.empty([g.n, g.h, g.w, g.cin], 'f32', op);
-  try {
-    recordInput(engine, op, v, g, dy, w, dx);
-  } catch (e) {
-    dx.dispose();
-    throw e;
-  }
-  return dx;
-});
+export const conv2dBackwardInput = guardOp(
+  'conv2dBackwardInput',
+  function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: Conv2dBackwardOptions = {}): Tensor<'f32'> {
+    const op = 'conv2dBackwardInput';
+    const engine = engineOf(op, dy, w);
+    expectDType(op, 'dy', dy, 'f32');
+    expectDType(op, 'weights', w, 'f32');
+    expectPlain(op, 'weights', w);
+    const g = convGeometry(op, expectShape(op, 'xShape', xShape), w.shape, options.stride, options.padding ?? 'valid');
+    expectDy(op, dy, g);
+    const v = chooseBackward<ConvGeometry, InputProblem, { g: ConvGeometry }, InputVariantRecord>(
+      engine,
+      op,
+      CONV2D_BACKWARD_INPUT_TABLE,
+      options.variant,
+      g,
+      dy,
+      {
+        set: conv2dBackwardInputTunables,
+        problem: () => ({ engine, g }),
+      },
+    );
+    const dx = engine.empty([g.n, g.h, g.w, g.cin], 'f32', op);
+    try {
+      recordInput(engine, op, v, g, dy, w, dx);
+    } catch (e) {
+      dx.dispose();
+      throw e;
+    }
+    return dx;
+  },
+);
 
 function recordInput(engine: Engine, op: string, v: InputVariantRecord, g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor): void {
   const params = { ...geometryParams(g, dy), ...inputWork(g) };
@@ -325,42 +323,40 @@ export const conv2dBackwardWeightsTunables: TunableSet<WeightProblem, Omit<Weigh
  * dw = ∂L/∂w, shaped wShape [KH, KW, Cin, Cout], of y = conv2d(x, w, options) given the
  * forward's input x [N, H, W, Cin] and dy = ∂L/∂y [N, OH, OW, Cout].
  */
-export const conv2dBackwardWeights = guardOp(function conv2dBackwardWeights(
-  x: Tensor,
-  dy: Tensor,
-  wShape: readonly number[],
-  options: Conv2dBackwardWeightsOptions = {},
-): Tensor<'f32'> {
-  const op = 'conv2dBackwardWeights';
-  const engine = engineOf(op, x, dy);
-  expectDType(op, 'x', x, 'f32');
-  expectDType(op, 'dy', dy, 'f32');
-  expectPlain(op, 'x', x);
-  const g = convGeometry(op, x.shape, expectShape(op, 'wShape', wShape), options.stride, options.padding ?? 'valid');
-  expectDy(op, dy, g);
-  const pixels = g.n * g.oh * g.ow;
-  let split = weightChunks(g);
-  const wg: WeightGeometry = { ...g, ...split };
-  const v = chooseBackward<WeightGeometry, WeightProblem, Omit<WeightProblem, 'engine'>, WeightVariantRecord>(
-    engine,
-    op,
-    CONV2D_BACKWARD_WEIGHT_TABLE,
-    options.variant,
-    wg,
-    dy,
-    {
-      set: conv2dBackwardWeightsTunables,
-      problem: () => ({ engine, g: wg, dyAligned: dy.channelLayout.offset % 4 === 0 && dy.channelLayout.stride % 4 === 0 }),
-    },
-  );
-  if (options.chunks !== undefined) {
-    if (!Number.isInteger(options.chunks) || options.chunks < 1 || options.chunks > pixels) {
-      throw new InvalidArgumentError(`${op}: chunks must be an integer from 1 to the ${pixels} output pixels, got ${String(options.chunks)}`);
+export const conv2dBackwardWeights = guardOp(
+  'conv2dBackwardWeights',
+  function conv2dBackwardWeights(x: Tensor, dy: Tensor, wShape: readonly number[], options: Conv2dBackwardWeightsOptions = {}): Tensor<'f32'> {
+    const op = 'conv2dBackwardWeights';
+    const engine = engineOf(op, x, dy);
+    expectDType(op, 'x', x, 'f32');
+    expectDType(op, 'dy', dy, 'f32');
+    expectPlain(op, 'x', x);
+    const g = convGeometry(op, x.shape, expectShape(op, 'wShape', wShape), options.stride, options.padding ?? 'valid');
+    expectDy(op, dy, g);
+    const pixels = g.n * g.oh * g.ow;
+    let split = weightChunks(g);
+    const wg: WeightGeometry = { ...g, ...split };
+    const v = chooseBackward<WeightGeometry, WeightProblem, Omit<WeightProblem, 'engine'>, WeightVariantRecord>(
+      engine,
+      op,
+      CONV2D_BACKWARD_WEIGHT_TABLE,
+      options.variant,
+      wg,
+      dy,
+      {
+        set: conv2dBackwardWeightsTunables,
+        problem: () => ({ engine, g: wg, dyAligned: dy.channelLayout.offset % 4 === 0 && dy.channelLayout.stride % 4 === 0 }),
+      },
+    );
+    if (options.chunks !== undefined) {
+      if (!Number.isInteger(options.chunks) || options.chunks < 1 || options.chunks > pixels) {
+        throw new InvalidArgumentError(`${op}: chunks must be an integer from 1 to the ${pixels} output pixels, got ${String(options.chunks)}`);
+      }
+      split = chunking(pixels, options.chunks);
     }
-    split = chunking(pixels, options.chunks);
-  }
-  return recordWeights(engine, op, v, { ...g, ...split }, x, dy);
-});
+    return recordWeights(engine, op, v, { ...g, ...split }, x, dy);
+  },
+);
 
 function recordWeights(engine: Engine, op: string, v: WeightVariantRecord, g: WeightGeometry, x: Tensor, dy: Tensor): Tensor<'f32'> {
   const { chunks, chunkPixels } = g;
@@ -396,7 +392,7 @@ function recordWeights(engine: Engine, op: string, v: WeightVariantRecord, g: We
 
 /** ∂L/∂bias [Cout]: dy [N, OH, OW, Cout] summed over its pixels (a plain tensor; sumChannels
  * refuses channel views). */
-export const conv2dBackwardBias = guardOp(function conv2dBackwardBias(dy: Tensor): Tensor<'f32'> {
+export const conv2dBackwardBias = guardOp('conv2dBackwardBias', function conv2dBackwardBias(dy: Tensor): Tensor<'f32'> {
   const op = 'conv2dBackwardBias';
   engineOf(op, dy);
   expectDType(op, 'dy', dy, 'f32');
@@ -415,23 +411,21 @@ export interface Conv2dGradients {
  * `input: false` (a first layer's image needs none), dw, and db when `bias: true`. Saved from
  * the forward: x and w (and its options).
  */
-export const conv2dBackward = guardOp(function conv2dBackward(
-  dy: Tensor,
-  x: Tensor,
-  w: Tensor,
-  options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {},
-): Conv2dGradients {
-  const { input = true, bias = false } = options;
-  const geometry = {
-    ...(options.stride !== undefined ? { stride: options.stride } : {}),
-    ...(options.padding !== undefined ? { padding: options.padding } : {}),
-  };
-  const dw = conv2dBackwardWeights(x, dy, w.shape, geometry);
-  const grads: Conv2dGradients = { dw };
-  if (input) grads.dx = conv2dBackwardInput(dy, w, x.shape, geometry);
-  if (bias) grads.db = conv2dBackwardBias(dy);
-  return grads;
-});
+export const conv2dBackward = guardOp(
+  'conv2dBackward',
+  function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options: Conv2dBackwardOptions & { input?: boolean; bias?: boolean } = {}): Conv2dGradients {
+    const { input = true, bias = false } = options;
+    const geometry = {
+      ...(options.stride !== undefined ? { stride: options.stride } : {}),
+      ...(options.padding !== undefined ? { padding: options.padding } : {}),
+    };
+    const dw = conv2dBackwardWeights(x, dy, w.shape, geometry);
+    const grads: Conv2dGradients = { dw };
+    if (input) grads.dx = conv2dBackwardInput(dy, w, x.shape, geometry);
+    if (bias) grads.db = conv2dBackwardBias(dy);
+    return grads;
+  },
+);
 
 /** Which kernels run by default, before any tuning (for tests and benchmarks). */
 export function conv2dBackwardVariants(g: ConvGeometry): { input: Conv2dBackwardVariant; weights: Conv2dBackwardVariant; chunks: number } {

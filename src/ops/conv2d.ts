@@ -297,7 +297,7 @@ function chooseConv2dVariant(
 }
 
 /** y = conv2d(x, w) with the optional epilogue; x NHWC [N,H,W,Cin], w HWIO [KH,KW,Cin,Cout]. */
-export const conv2d = guardOp(function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+export const conv2d = guardOp('conv2d', function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
   const engine = engineOf(op, x, w);
   expectDType(op, 'x', x, 'f32');
@@ -325,34 +325,33 @@ export const conv2d = guardOp(function conv2d(x: Tensor, w: Tensor, options: Con
  * the conv runs as usual and the standalone statistics pass follows. No epilogue or bias:
  * BatchNorm's β takes that role.
  */
-export const conv2dWithStatistics = guardOp(function conv2dWithStatistics(
-  x: Tensor,
-  w: Tensor,
-  options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {},
-): { y: Tensor; statistics: PartialStatistics } {
-  const op = 'conv2dWithStatistics';
-  const engine = engineOf(op, x, w);
-  if ((options as Conv2dOptions).epilogue || (options as Conv2dOptions).bias) {
-    throw new InvalidArgumentError(`${op}: no epilogue or bias (the statistics are of the raw conv output, and BatchNorm's β replaces a bias)`);
-  }
-  expectDType(op, 'x', x, 'f32');
-  expectDType(op, 'weights', w, 'f32');
-  const g = convGeometry(op, x.shape, w.shape, options.stride, options.padding ?? 'valid');
-  if (options.out) checkOutput(engine, op, [g.n, g.oh, g.ow, g.cout], options.out);
-  let variant = options.variant;
-  if (variant !== undefined) {
-    const why = conv2dVariantRefusal(variant, g, engine, options.out);
-    if (why) throw new InvalidArgumentError(`${op}: ${why}`);
-  } else {
-    variant = chooseConv2dVariant(engine, g, undefined, options.out, true);
-  }
-  const v = variant === undefined ? undefined : conv2dRecord(variant);
-  if (!v?.statistics) {
-    const y = conv2d(x, w, { ...options, ...(variant ? { variant } : {}) });
-    return { y, statistics: batchNormPartialStatistics(y) };
-  }
-  return recordConv2d(engine, x, w, g, undefined, v, options.out, true);
-});
+export const conv2dWithStatistics = guardOp(
+  'conv2dWithStatistics',
+  function conv2dWithStatistics(x: Tensor, w: Tensor, options: Omit<Conv2dOptions, 'epilogue' | 'bias'> = {}): { y: Tensor; statistics: PartialStatistics } {
+    const op = 'conv2dWithStatistics';
+    const engine = engineOf(op, x, w);
+    if ((options as Conv2dOptions).epilogue || (options as Conv2dOptions).bias) {
+      throw new InvalidArgumentError(`${op}: no epilogue or bias (the statistics are of the raw conv output, and BatchNorm's β replaces a bias)`);
+    }
+    expectDType(op, 'x', x, 'f32');
+    expectDType(op, 'weights', w, 'f32');
+    const g = convGeometry(op, x.shape, w.shape, options.stride, options.padding ?? 'valid');
+    if (options.out) checkOutput(engine, op, [g.n, g.oh, g.ow, g.cout], options.out);
+    let variant = options.variant;
+    if (variant !== undefined) {
+      const why = conv2dVariantRefusal(variant, g, engine, options.out);
+      if (why) throw new InvalidArgumentError(`${op}: ${why}`);
+    } else {
+      variant = chooseConv2dVariant(engine, g, undefined, options.out, true);
+    }
+    const v = variant === undefined ? undefined : conv2dRecord(variant);
+    if (!v?.statistics) {
+      const y = conv2d(x, w, { ...options, ...(variant ? { variant } : {}) });
+      return { y, statistics: batchNormPartialStatistics(y) };
+    }
+    return recordConv2d(engine, x, w, g, undefined, v, options.out, true);
+  },
+);
 
 function recordConv2d(
   engine: Engine,

@@ -16,7 +16,7 @@ export interface DropoutBackwardOptions {
 }
 
 /** dx = dy · mask / (1 − rate) with the mask regenerated from the forward pass's seed and offset. */
-export const dropoutBackward = guardOp(function dropoutBackward(dy: Tensor, options: DropoutBackwardOptions): Tensor<'f32'> {
+export const dropoutBackward = guardOp('dropoutBackward', function dropoutBackward(dy: Tensor, options: DropoutBackwardOptions): Tensor<'f32'> {
   const op = 'dropoutBackward';
   const engine = engineOf(op, dy);
   expectDType(op, 'dy', dy, 'f32');

@@ -49,7 +49,7 @@ export function checkRate(op: string, rate: unknown): number {
  * copy of x (always a new tensor, or `out`, never x itself, so the caller owns what it gets
  * either way). Honours `out`, including channel views (x itself must be a plain tensor).
  */
-export const dropout = guardOp(function dropout(x: Tensor, options: DropoutOptions): Tensor<'f32'> {
+export const dropout = guardOp('dropout', function dropout(x: Tensor, options: DropoutOptions): Tensor<'f32'> {
   const op = 'dropout';
   const engine = engineOf(op, x);
   expectDType(op, 'x', x, 'f32');

@@ -10,7 +10,7 @@ import { ELEMENTWISE_WORKGROUP_SIZE, elementwiseKernel, elementwiseOutput } from
 import { guardOp } from '../runtime/op-guard.js';
 
 /** ReLU's backward: dy where y (ReLU's output, or its input) is positive, else 0. */
-export const reluBackward = guardOp(function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
+export const reluBackward = guardOp('reluBackward', function reluBackward(dy: Tensor, y: Tensor): Tensor<'f32'> {
   const op = 'reluBackward';
   const engine = engineOf(op, dy, y);
   expectDType(op, 'dy', dy, 'f32');

@@ -49,12 +49,12 @@ function binary(op: 'add' | 'mul', a: Tensor, b: Tensor, out?: Tensor): Tensor<'
 }
 
 /** a + b, b broadcast over a's leading dimensions. */
-export const add = guardOp(function add(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const add = guardOp('add', function add(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   return binary('add', a, b, options.out);
 });
 
 /** a · b elementwise, b broadcast over a's leading dimensions. */
-export const mul = guardOp(function mul(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const mul = guardOp('mul', function mul(a: Tensor, b: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   return binary('mul', a, b, options.out);
 });
 
@@ -62,35 +62,38 @@ export const mul = guardOp(function mul(a: Tensor, b: Tensor, options: OutputOpt
  * x · scale[c] + shift[c] with c the innermost (channel) index, then max(·, 0) if `relu`.
  * BatchNorm folded for inference is exactly this.
  */
-export const scaleShift = guardOp(function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } & OutputOption = {}): Tensor<'f32'> {
-  const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
-  const engine = engineOf(op, x, scale, shift);
-  for (const [name, t] of [
-    ['x', x],
-    ['scale', scale],
-    ['shift', shift],
-  ] as const)
-    expectDType(op, name, t, 'f32');
-  const channels = x.shape[x.shape.length - 1] ?? 1;
-  if (scale.size !== channels || shift.size !== channels) {
-    throw new InvalidArgumentError(`${op}: scale and shift need ${channels} elements (x's last dimension), got ${describeShapes(scale, shift)}`);
-  }
-  const o = elementwiseOutput(engine, op, x, options.out);
-  engine.dispatch({
-    op,
-    kernel: elementwiseKernel,
-    entry: 'scale_shift',
-    overrides: { APPLY_RELU: options.relu ? 1 : 0, ...o.overrides },
-    bindings: { a: x, scale, shift, out: o.y, params: { n: x.size, period: Math.max(1, channels), ...o.view } },
-    workgroups: engine.grid1d(x.size, ELEMENTWISE_WORKGROUP_SIZE),
-    cost: { flops: (options.relu ? 3 : 2) * x.size, bytes: 4 * (2 * x.size + 2 * channels) },
-    views: ['out'],
-  });
-  return o.y;
-});
+export const scaleShift = guardOp(
+  'scaleShift',
+  function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, options: { relu?: boolean } & OutputOption = {}): Tensor<'f32'> {
+    const op = options.relu ? 'scaleShiftRelu' : 'scaleShift';
+    const engine = engineOf(op, x, scale, shift);
+    for (const [name, t] of [
+      ['x', x],
+      ['scale', scale],
+      ['shift', shift],
+    ] as const)
+      expectDType(op, name, t, 'f32');
+    const channels = x.shape[x.shape.length - 1] ?? 1;
+    if (scale.size !== channels || shift.size !== channels) {
+      throw new InvalidArgumentError(`${op}: scale and shift need ${channels} elements (x's last dimension), got ${describeShapes(scale, shift)}`);
+    }
+    const o = elementwiseOutput(engine, op, x, options.out);
+    engine.dispatch({
+      op,
+      kernel: elementwiseKernel,
+      entry: 'scale_shift',
+      overrides: { APPLY_RELU: options.relu ? 1 : 0, ...o.overrides },
+      bindings: { a: x, scale, shift, out: o.y, params: { n: x.size, period: Math.max(1, channels), ...o.view } },
+      workgroups: engine.grid1d(x.size, ELEMENTWISE_WORKGROUP_SIZE),
+      cost: { flops: (options.relu ? 3 : 2) * x.size, bytes: 4 * (2 * x.size + 2 * channels) },
+      views: ['out'],
+    });
+    return o.y;
+  },
+);
 
 /** max(x, 0). */
-export const relu = guardOp(function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const relu = guardOp('relu', function relu(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   const engine = engineOf('relu', x);
   expectDType('relu', 'x', x, 'f32');
   const o = elementwiseOutput(engine, 'relu', x, options.out);

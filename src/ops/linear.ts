@@ -17,7 +17,7 @@ export interface LinearOptions extends OutputOption {
 }
 
 /** x·W (+ bias) (then ReLU), [B, out]; `out` may be a channel view of a wider [B, C] tensor. */
-export const linear = guardOp(function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: LinearOptions = {}): Tensor {
+export const linear = guardOp('linear', function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: LinearOptions = {}): Tensor {
   const op = 'linear';
   const engine = engineOf(op, x, weight, ...(bias ? [bias] : []));
   expectDType(op, 'x', x, 'f32');

@@ -171,7 +171,7 @@ export const matmulTunables: TunableSet<MatmulProblem, MatmulTuningShape> = {
   },
 };
 
-export const matmul = guardOp(function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+export const matmul = guardOp('matmul', function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const engine = engineOf('matmul', a, b);
   expectDType('matmul', 'a', a, 'f32');
   expectDType('matmul', 'b', b, 'f32');

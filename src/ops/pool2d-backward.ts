@@ -81,39 +81,40 @@ function dispatch(
  * output's shape, flat indices into x), x's shape and the forward's options (window, stride,
  * padding: they say which windows can contain each input element).
  */
-export const maxPool2dBackward = guardOp(function maxPool2dBackward(
-  dy: Tensor,
-  indices: Tensor,
-  xShape: readonly number[],
-  options: Pool2dOptions,
-): Tensor<'f32'> {
-  const op = 'maxPool2dBackward';
-  const engine = engineOf(op, dy, indices);
-  const g = resolvePoolGeometry(op, xShape, options);
-  checkDy(op, dy, g);
-  expectDType(op, 'indices', indices, 'i32');
-  if (indices.slice || indices.rank !== 4 || indices.shape.some((d, i) => d !== dy.shape[i])) {
-    throw new InvalidArgumentError(
-      `${op}: indices must be a plain i32 tensor of dy's shape [${dy.shape.join(', ')}] (maxPool2d's returnIndices), got ${indices.describe()}`,
-    );
-  }
-  return dispatch(engine, op, 'max_pool_backward', g, dy, indices);
-});
+export const maxPool2dBackward = guardOp(
+  'maxPool2dBackward',
+  function maxPool2dBackward(dy: Tensor, indices: Tensor, xShape: readonly number[], options: Pool2dOptions): Tensor<'f32'> {
+    const op = 'maxPool2dBackward';
+    const engine = engineOf(op, dy, indices);
+    const g = resolvePoolGeometry(op, xShape, options);
+    checkDy(op, dy, g);
+    expectDType(op, 'indices', indices, 'i32');
+    if (indices.slice || indices.rank !== 4 || indices.shape.some((d, i) => d !== dy.shape[i])) {
+      throw new InvalidArgumentError(
+        `${op}: indices must be a plain i32 tensor of dy's shape [${dy.shape.join(', ')}] (maxPool2d's returnIndices), got ${indices.describe()}`,
+      );
+    }
+    return dispatch(engine, op, 'max_pool_backward', g, dy, indices);
+  },
+);
 
 /** dx of avgPool2d: each output's dy shared over its window's input elements, divided as the
  * forward divided. Needs only x's shape and the forward's options (countIncludePad included). */
-export const avgPool2dBackward = guardOp(function avgPool2dBackward(dy: Tensor, xShape: readonly number[], options: AvgPool2dOptions): Tensor<'f32'> {
-  const op = 'avgPool2dBackward';
-  const engine = engineOf(op, dy);
-  const g = resolvePoolGeometry(op, xShape, options);
-  const include = options.countIncludePad ?? true;
-  if (typeof include !== 'boolean') throw new InvalidArgumentError(`${op}: countIncludePad must be a boolean, got ${String(include)}`);
-  checkDy(op, dy, g);
-  return dispatch(engine, op, 'avg_pool_backward', g, dy, null, { COUNT_INCLUDE_PAD: include ? 1 : 0 });
-});
+export const avgPool2dBackward = guardOp(
+  'avgPool2dBackward',
+  function avgPool2dBackward(dy: Tensor, xShape: readonly number[], options: AvgPool2dOptions): Tensor<'f32'> {
+    const op = 'avgPool2dBackward';
+    const engine = engineOf(op, dy);
+    const g = resolvePoolGeometry(op, xShape, options);
+    const include = options.countIncludePad ?? true;
+    if (typeof include !== 'boolean') throw new InvalidArgumentError(`${op}: countIncludePad must be a boolean, got ${String(include)}`);
+    checkDy(op, dy, g);
+    return dispatch(engine, op, 'avg_pool_backward', g, dy, null, { COUNT_INCLUDE_PAD: include ? 1 : 0 });
+  },
+);
 
 /** dx of globalAvgPool: dy [N, 1, 1, C] spread evenly, dy/(H·W), over each image. Needs x's shape. */
-export const globalAvgPoolBackward = guardOp(function globalAvgPoolBackward(dy: Tensor, xShape: readonly number[]): Tensor<'f32'> {
+export const globalAvgPoolBackward = guardOp('globalAvgPoolBackward', function globalAvgPoolBackward(dy: Tensor, xShape: readonly number[]): Tensor<'f32'> {
   const op = 'globalAvgPoolBackward';
   const engine = engineOf(op, dy);
   if (xShape.length !== 4 || !xShape.every((d) => Number.isInteger(d) && d >= 0)) {

@@ -16,7 +16,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { resolvePadding, resolveStride, type ConvGeometry, type Padding } from './conv2d-geometry.js';
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
-import { guardOp, releaseOnThrow } from '../runtime/op-guard.js';
+import { guardOp } from '../runtime/op-guard.js';
 
 export const pool2dKernel = new KernelFamily('pool2d.wgsl', pool2dWgsl);
 const WORKGROUP_SIZE = 256;
@@ -139,10 +139,11 @@ function dispatchPool(
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions & { returnIndices: true }): { y: Tensor<'f32'>; indices: Tensor<'i32'> };
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> };
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
-  return releaseOnThrow(() => recordMaxPool2d(x, options));
+  return guardedMaxPool2d(x, options);
 }
 
-function recordMaxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
+// Overloads cannot be declared on a const, so the guard wraps the implementation.
+const guardedMaxPool2d = guardOp('maxPool2d', function recordMaxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
   const op = 'maxPool2d';
   const engine = engineOf(op, x, ...(options?.out ? [options.out] : []));
   const g = poolGeometry(op, x, options);
@@ -151,10 +152,10 @@ function recordMaxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32
   const indices = engine.empty([g.n, g.oh, g.ow, g.c], 'i32', `${op} indices`);
   const y = dispatchPool(engine, op, 'max_pool_with_indices', x, g, options.out, { indices });
   return { y, indices };
-}
+});
 
 /** Average pooling; see the module comment for `countIncludePad`. */
-export const avgPool2d = guardOp(function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'f32'> {
+export const avgPool2d = guardOp('avgPool2d', function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor<'f32'> {
   const op = 'avgPool2d';
   const engine = engineOf(op, x, ...(options?.out ? [options.out] : []));
   const g = poolGeometry(op, x, options);
@@ -164,7 +165,7 @@ export const avgPool2d = guardOp(function avgPool2d(x: Tensor, options: AvgPool2
 });
 
 /** The mean over H and W of each image and channel: [N, H, W, C] → [N, 1, 1, C]. */
-export const globalAvgPool = guardOp(function globalAvgPool(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
+export const globalAvgPool = guardOp('globalAvgPool', function globalAvgPool(x: Tensor, options: OutputOption = {}): Tensor<'f32'> {
   const op = 'globalAvgPool';
   const engine = engineOf(op, x, ...(options.out ? [options.out] : []));
   expectDType(op, 'x', x, 'f32');

@@ -96,14 +96,14 @@ function reduceAll(engine: Engine, op: string, tensors: readonly Tensor[], squar
 }
 
 /** Σ x over all elements, as a [1] tensor (0 for an empty tensor). */
-export const sum = guardOp(function sum(x: Tensor): Tensor<'f32'> {
+export const sum = guardOp('sum', function sum(x: Tensor): Tensor<'f32'> {
   const engine = engineOf('sum', x);
   expectFloatInput('sum', 'x', x);
   return reduceAll(engine, 'sum', [x], false, 1, false);
 });
 
 /** The mean of all elements, as a [1] tensor. */
-export const mean = guardOp(function mean(x: Tensor): Tensor<'f32'> {
+export const mean = guardOp('mean', function mean(x: Tensor): Tensor<'f32'> {
   const engine = engineOf('mean', x);
   expectFloatInput('mean', 'x', x);
   if (x.size === 0) throw new InvalidArgumentError(`mean: x (${x.describe()}) is empty; its mean is undefined`);
@@ -114,7 +114,7 @@ export const mean = guardOp(function mean(x: Tensor): Tensor<'f32'> {
  * sqrt(Σ over tensors of Σ x²), as a [1] tensor: the global gradient norm for clipping, in one
  * pass over the data (see reduceAll for the dispatch count).
  */
-export const globalNorm = guardOp(function globalNorm(tensors: readonly Tensor[]): Tensor<'f32'> {
+export const globalNorm = guardOp('globalNorm', function globalNorm(tensors: readonly Tensor[]): Tensor<'f32'> {
   const op = 'globalNorm';
   if (!Array.isArray(tensors) || tensors.length === 0)
     throw new InvalidArgumentError(
@@ -130,7 +130,7 @@ export const globalNorm = guardOp(function globalNorm(tensors: readonly Tensor[]
  * from an NHWC output gradient). Rows are summed 64 at a time, level after level
  * (⌈log64(rows)⌉ dispatches), so no float32 running sum exceeds 64 terms.
  */
-export const sumChannels = guardOp(function sumChannels(x: Tensor): Tensor<'f32'> {
+export const sumChannels = guardOp('sumChannels', function sumChannels(x: Tensor): Tensor<'f32'> {
   const op = 'sumChannels';
   const engine = engineOf(op, x);
   expectFloatInput(op, 'x', x);
@@ -181,7 +181,7 @@ function checkAxpy(op: string, y: Tensor, x: Tensor, alpha: number): Engine {
 }
 
 /** y + α·x as a new tensor (one fused multiply-add per element). */
-export const scaledAdd = guardOp(function scaledAdd(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
+export const scaledAdd = guardOp('scaledAdd', function scaledAdd(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
   const op = 'scaledAdd';
   const engine = checkAxpy(op, y, x, alpha);
   const out = engine.empty(y.shape, 'f32', op);
@@ -197,7 +197,7 @@ export const scaledAdd = guardOp(function scaledAdd(y: Tensor, x: Tensor, alpha:
 });
 
 /** y ← y + α·x in y's own buffer (optimizer updates); returns y. x must not share y's buffer. */
-export const scaledAddInPlace = guardOp(function scaledAddInPlace(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
+export const scaledAddInPlace = guardOp('scaledAddInPlace', function scaledAddInPlace(y: Tensor, x: Tensor, alpha: number): Tensor<'f32'> {
   const op = 'scaledAddInPlace';
   const engine = checkAxpy(op, y, x, alpha);
   if (x.buffer === y.buffer) {

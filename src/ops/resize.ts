@@ -14,6 +14,12 @@
  *   separable. Computed in f32 without PIL's fixed-point weights or its rounding of the
  *   intermediate and final images to 8 bits, so it is the exact filter to f32 precision (PIL's
  *   8-bit result differs from it by up to about one level).
+ * - `antialias: true, pilRounding: true` (`resizeImage` and `preprocess` only): PIL's own
+ *   arithmetic for 8-bit images, byte for byte (src/ops/resize-pil.ts): fixed-point weights, a
+ *   horizontal then a vertical pass, each rounded to 8 bits; with `filter: 'bicubic'`, PIL's
+ *   BICUBIC (timm's and torchvision's bicubic on PIL images). It runs on the host (a 500 × 375
+ *   photo to 342 and cropped to 299 in about 20 ms) and only the crop's pixels go up,
+ *   where the kernel normalises them.
  * Downscaling without antialiasing reads only the two nearest samples per axis (aliasing, as
  * in PyTorch and TensorFlow); with it, a pixel costs (2·scale + 1)² taps for a downscale of
  * `scale` (a 4000 × 3000 photo to 342 on its shorter side: about 19 × 19 taps per pixel).
@@ -35,18 +41,15 @@ import type { Tensor } from '../runtime/tensor.js';
 import type { ChannelTriple } from './augment.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp, releaseOnThrow } from '../runtime/op-guard.js';
+import { pilResize, type Rect, type ResizeFilter } from './resize-pil.js';
+
+export type { Rect } from './resize-pil.js';
+
+export type { ResizeFilter };
 
 export const resizeKernel = new KernelFamily('resize.wgsl', resizeWgsl);
 
 export type { ChannelTriple };
-
-/** A rectangle of pixels: rows top .. top + height − 1, columns left .. left + width − 1. */
-export interface Rect {
-  top: number;
-  left: number;
-  height: number;
-  width: number;
-}
 
 /** The largest side of the resized grid and of the output: the kernel's exact integer sample
  * positions need 2·side·(2·side + 1) < 2^32. */
@@ -70,6 +73,14 @@ export interface ResizeOptions {
   /** Plain bilinear only: half-pixel centres (default true; PyTorch `align_corners=False`) or
    * TensorFlow 1's src = dst · in / out (false). */
   halfPixelCenters?: boolean;
+  /** With `antialias`: compute as PIL resizes 8-bit images (fixed-point weights, the horizontal
+   * then the vertical pass each rounded to 8 bits), on the host, giving PIL's bytes exactly
+   * (torchvision's Resize of a PIL image). Default false (the f32 filter on the GPU).
+   * `resizeImage` and `preprocess` only. */
+  pilRounding?: boolean;
+  /** The antialiased filter: 'bilinear' (default; PIL's BILINEAR) or 'bicubic' (PIL's BICUBIC,
+   * a = −0.5; needs `pilRounding`). */
+  filter?: ResizeFilter;
   /** The part of the image that is resized (a crop before resizing); default the whole image. */
   source?: Rect;
   /** The part of the resized grid that is written (a crop after resizing): output pixel (y, x)
@@ -161,6 +172,8 @@ interface ResizePlan {
   resized: ImageSize;
   crop: Rect;
   mode: Mode;
+  /** PIL's 8-bit arithmetic on the host, with this filter (antialiased only). */
+  pil: ResizeFilter | undefined;
   scale: ChannelTriple;
   bias: ChannelTriple;
   /** The caller's output tensor; when none was given, one is allocated at the first dispatch. */
@@ -187,6 +200,14 @@ function planResize(op: string, engine: Engine, size: unknown, options: ResizeOp
   if (antialias && !halfPixelCenters) {
     throw new InvalidArgumentError(`${op}: halfPixelCenters: false is TensorFlow 1's plain bilinear resize; the antialiased filter always uses pixel centres`);
   }
+  const pilRounding = options.pilRounding ?? false;
+  if (typeof pilRounding !== 'boolean') throw new InvalidArgumentError(`${op}: pilRounding must be a boolean, got ${String(options.pilRounding)}`);
+  if (pilRounding && !antialias) throw new InvalidArgumentError(`${op}: pilRounding applies to the antialiased filters (PIL's); set antialias: true`);
+  const filter = options.filter ?? 'bilinear';
+  if (filter !== 'bilinear' && filter !== 'bicubic')
+    throw new InvalidArgumentError(`${op}: filter must be 'bilinear' or 'bicubic', got ${JSON.stringify(options.filter)}`);
+  if (filter === 'bicubic' && !pilRounding)
+    throw new InvalidArgumentError(`${op}: filter 'bicubic' is PIL's, computed on the host: set antialias: true and pilRounding: true`);
   const source = options.source === undefined ? { top: 0, left: 0, ...image } : checkRect(op, 'source', options.source, image, 'image', MAX_IMAGE_SIDE);
   const crop = options.crop === undefined ? { top: 0, left: 0, ...resized } : checkRect(op, 'crop', options.crop, resized, 'resized grid', MAX_RESIZE_SIDE);
   const scale = checkChannels(op, 'scale', options.scale, [1, 1, 1]);
@@ -209,7 +230,7 @@ function planResize(op: string, engine: Engine, size: unknown, options: ResizeOp
       throw new InvalidArgumentError(`${op}: index must be an integer in [0, ${out.shape[0]! - 1}] (a slot of out), got ${String(options.index)}`);
     }
   }
-  return { op, engine, image, source, resized, crop, mode, scale, bias, out, index };
+  return { op, engine, image, source, resized, crop, mode, pil: pilRounding ? filter : undefined, scale, bias, out, index };
 }
 
 /** Refuses an output the kernel could not bind, before anything is allocated. @internal */
@@ -302,7 +323,7 @@ function dispatchResize(plan: ResizePlan, words: Tensor, layout: WordsLayout, he
  * image's height and width. Returns f32 [1, outH, outW, 3] (outH × outW the crop, default the
  * resized grid), or `out` with slot `index` written.
  */
-export const resizeRgb = guardOp(function resizeRgb(words: Tensor, size: ImageSize, options: ResizeOptions): Tensor<'f32'> {
+export const resizeRgb = guardOp('resizeRgb', function resizeRgb(words: Tensor, size: ImageSize, options: ResizeOptions): Tensor<'f32'> {
   const op = 'resizeRgb';
   const engine = engineOf(op, words);
   expectDType(op, 'words', words, 'u32');
@@ -312,6 +333,11 @@ export const resizeRgb = guardOp(function resizeRgb(words: Tensor, size: ImageSi
     );
   }
   const plan = planResize(op, engine, size, options);
+  if (plan.pil) {
+    throw new InvalidArgumentError(
+      `${op}: pilRounding runs on the host, which does not hold these words; resizeImage and preprocess take the decoded image and apply it`,
+    );
+  }
   const { image, source, crop } = plan;
   const needed = packedWords(image.height * image.width * 3);
   if (words.slice || words.size < needed) {
@@ -391,6 +417,14 @@ export function resizeDecodedImage(
 ): Tensor<'f32'> {
   checkImage(op, 'image', image);
   const plan = planResize(op, engine, image, options);
+  if (plan.pil) {
+    // PIL's resize on the host; only the crop goes up, where an identity resize (in = out: every
+    // sample read with weight exactly 1) normalises it into place.
+    const { crop } = plan;
+    const data = pilResize(image, plan.source, plan.resized.height, plan.resized.width, crop, plan.pil);
+    const { source: _s, crop: _c, antialias: _a, pilRounding: _p, filter: _f, ...rest } = options;
+    return resizeDecodedImage(op, engine, { width: crop.width, height: crop.height, data }, { ...rest, height: crop.height, width: crop.width });
+  }
   const maxBytes = chunkBytes(op, engine, options.maxChunkBytes);
   const { source, crop } = plan;
   const rowBytes = source.width * 3;

@@ -27,7 +27,7 @@ function rowsOf(op: string, name: string, t: Tensor): [number, number] {
 }
 
 /** Probabilities per row: exp(l − max) / Σ exp(l − max). */
-export const softmax = guardOp(function softmax(logits: Tensor): Tensor<'f32'> {
+export const softmax = guardOp('softmax', function softmax(logits: Tensor): Tensor<'f32'> {
   const op = 'softmax';
   const engine = engineOf(op, logits);
   const [rows, classes] = rowsOf(op, 'logits', logits);
@@ -64,64 +64,68 @@ export interface SoftmaxCrossEntropyResult {
  * the GPU cannot be checked before the run: an out-of-range one makes that example's loss
  * (and so the mean) NaN.
  */
-export const softmaxCrossEntropy = guardOp(function softmaxCrossEntropy(
-  logits: Tensor,
-  targets: Tensor | Int32Array | readonly number[],
-  options: SoftmaxCrossEntropyOptions = {},
-): SoftmaxCrossEntropyResult {
-  const op = 'softmaxCrossEntropy';
-  const engine = engineOf(op, logits, ...(isTensor(targets) ? [targets] : []));
-  const [rows, classes] = rowsOf(op, 'logits', logits);
-  const eps = options.labelSmoothing ?? 0;
-  if (typeof eps !== 'number' || !(eps >= 0 && eps < 1)) throw new InvalidArgumentError(`${op}: labelSmoothing must be a number in [0, 1), got ${String(eps)}`);
-  return engine.scope(() => {
-    let labels: Tensor | undefined;
-    let soft: Tensor | undefined;
-    if (isTensor(targets)) {
-      if (targets.dtype === 'i32') {
-        if (targets.rank !== 1 || targets.size !== rows)
-          throw new InvalidArgumentError(`${op}: labels must be i32 [${rows}] (one per row of logits), got ${targets.describe()}`);
-        labels = targets;
-      } else if (targets.dtype === 'f32') {
-        const [b, k] = rowsOf(op, 'targets', targets);
-        if (b !== rows || k !== classes)
-          throw new InvalidArgumentError(`${op}: soft targets must be f32 [${rows}, ${classes}] like the logits, got ${targets.describe()}`);
-        soft = targets;
+export const softmaxCrossEntropy = guardOp(
+  'softmaxCrossEntropy',
+  function softmaxCrossEntropy(
+    logits: Tensor,
+    targets: Tensor | Int32Array | readonly number[],
+    options: SoftmaxCrossEntropyOptions = {},
+  ): SoftmaxCrossEntropyResult {
+    const op = 'softmaxCrossEntropy';
+    const engine = engineOf(op, logits, ...(isTensor(targets) ? [targets] : []));
+    const [rows, classes] = rowsOf(op, 'logits', logits);
+    const eps = options.labelSmoothing ?? 0;
+    if (typeof eps !== 'number' || !(eps >= 0 && eps < 1))
+      throw new InvalidArgumentError(`${op}: labelSmoothing must be a number in [0, 1), got ${String(eps)}`);
+    return engine.scope(() => {
+      let labels: Tensor | undefined;
+      let soft: Tensor | undefined;
+      if (isTensor(targets)) {
+        if (targets.dtype === 'i32') {
+          if (targets.rank !== 1 || targets.size !== rows)
+            throw new InvalidArgumentError(`${op}: labels must be i32 [${rows}] (one per row of logits), got ${targets.describe()}`);
+          labels = targets;
+        } else if (targets.dtype === 'f32') {
+          const [b, k] = rowsOf(op, 'targets', targets);
+          if (b !== rows || k !== classes)
+            throw new InvalidArgumentError(`${op}: soft targets must be f32 [${rows}, ${classes}] like the logits, got ${targets.describe()}`);
+          soft = targets;
+        } else {
+          throw new InvalidArgumentError(`${op}: targets must be i32 labels [B] or f32 soft targets [B, K], got ${targets.describe()}`);
+        }
       } else {
-        throw new InvalidArgumentError(`${op}: targets must be i32 labels [B] or f32 soft targets [B, K], got ${targets.describe()}`);
+        labels = engine.tensor(checkedLabels(op, targets, rows, classes), [rows], 'i32');
       }
-    } else {
-      labels = engine.tensor(checkedLabels(op, targets, rows, classes), [rows], 'i32');
-    }
-    const losses = engine.empty([rows], 'f32', `${op} losses`);
-    const probabilities = engine.empty([rows, classes], 'f32', `${op} probabilities`);
-    const meanLoss = engine.empty([1], 'f32', `${op} mean`);
-    const params = { rows, classes, smoothing: eps, k: 0, zero: 0 };
-    engine.dispatch({
-      op,
-      kernel: softmaxKernel,
-      entry: 'cross_entropy',
-      overrides: { HARD_LABELS: labels ? 1 : 0 },
-      // Without soft targets the kernel never reads `targets` (and with them never `labels`):
-      // the logits fill the unused slot (a read-only binding of the right element type is all
-      // it needs), an i32 view of them for labels.
-      bindings: labels
-        ? { logits, params, probabilities, losses, labels, targets: logits }
-        : { logits, params, probabilities, losses, labels: logits.bitcast('i32'), targets: soft! },
-      workgroups: engine.grid1d(rows, WORKGROUP_SIZE),
-      cost: { flops: 8 * rows * classes, bytes: 4 * ((soft ? 3 : 2) * rows * classes + 2 * rows) },
+      const losses = engine.empty([rows], 'f32', `${op} losses`);
+      const probabilities = engine.empty([rows, classes], 'f32', `${op} probabilities`);
+      const meanLoss = engine.empty([1], 'f32', `${op} mean`);
+      const params = { rows, classes, smoothing: eps, k: 0, zero: 0 };
+      engine.dispatch({
+        op,
+        kernel: softmaxKernel,
+        entry: 'cross_entropy',
+        overrides: { HARD_LABELS: labels ? 1 : 0 },
+        // Without soft targets the kernel never reads `targets` (and with them never `labels`):
+        // the logits fill the unused slot (a read-only binding of the right element type is all
+        // it needs), an i32 view of them for labels.
+        bindings: labels
+          ? { logits, params, probabilities, losses, labels, targets: logits }
+          : { logits, params, probabilities, losses, labels: logits.bitcast('i32'), targets: soft! },
+        workgroups: engine.grid1d(rows, WORKGROUP_SIZE),
+        cost: { flops: 8 * rows * classes, bytes: 4 * ((soft ? 3 : 2) * rows * classes + 2 * rows) },
+      });
+      engine.dispatch({
+        op,
+        kernel: softmaxKernel,
+        entry: 'mean_loss',
+        bindings: { params, rowLosses: losses, meanLoss },
+        workgroups: [1],
+        cost: { flops: rows, bytes: 4 * (rows + 1) },
+      });
+      return { losses, meanLoss, probabilities };
     });
-    engine.dispatch({
-      op,
-      kernel: softmaxKernel,
-      entry: 'mean_loss',
-      bindings: { params, rowLosses: losses, meanLoss },
-      workgroups: [1],
-      cost: { flops: rows, bytes: 4 * (rows + 1) },
-    });
-    return { losses, meanLoss, probabilities };
-  });
-});
+  },
+);
 
 function isTensor(t: unknown): t is Tensor {
   return t instanceof Tensor;
@@ -138,7 +142,7 @@ function checkedLabels(op: string, labels: Int32Array | readonly number[], rows:
 }
 
 /** The k largest values of each row (descending, ties to the lower index) and their indices. */
-export const topK = guardOp(function topK(values: Tensor, k: number): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
+export const topK = guardOp('topK', function topK(values: Tensor, k: number): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
   const op = 'topK';
   const engine = engineOf(op, values);
   const [rows, classes] = rowsOf(op, 'values', values);

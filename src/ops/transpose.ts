@@ -8,7 +8,7 @@ import { guardOp } from '../runtime/op-guard.js';
 
 export const transposeKernel = new KernelFamily('transpose.wgsl', transposeWgsl);
 
-export const transpose = guardOp(function transpose(x: Tensor): Tensor<'f32'> {
+export const transpose = guardOp('transpose', function transpose(x: Tensor): Tensor<'f32'> {
   const op = 'transpose';
   const engine = engineOf(op, x);
   expectDType(op, 'x', x, 'f32');

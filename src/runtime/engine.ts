@@ -13,7 +13,7 @@ import { BatchRecorder } from './batch-recorder.js';
 import { openEncoder, type TimedDispatch } from './batch.js';
 import { bindDispatch, checkWorkgroups } from './binding-check.js';
 import { align4 } from './byte-size.js';
-import { isSoftwareAdapter, requestGpuDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
+import { borrowGpuDevice, isSoftwareAdapter, requestGpuDevice, type AcquiredDevice, type BorrowedDevice, type DeviceOptions } from './device.js';
 import type { DispatchSpec } from './dispatch-spec.js';
 import { DeviceLostError, GpuError, InvalidArgumentError, type DispatchContext } from './errors.js';
 import { fillBits, fillRandom, POISON_F32, POISON_INT } from './fill-kernels.js';
@@ -25,6 +25,7 @@ import { Readback } from './readback.js';
 import type { ScopeStack } from './scope-stack.js';
 import { TensorScopes } from './tensor-scopes.js';
 import { checkShape, formatShape, shapeSize, Tensor, type DType, type Shape, type TensorOwner } from './tensor.js';
+import { describeValue, dtypeOf, flattenTensorLike, isTensorLike, type TensorLike } from './tensor-like.js';
 import { MemoryTuningStore, Tuner, type TuningMode, type TuningStore } from './tuner.js';
 import { adapterKey, defaultTuningStore, tuningModeFromEnv } from './tuning-defaults.js';
 
@@ -45,6 +46,18 @@ export interface EngineOptions extends DeviceOptions {
   tuningStore?: TuningStore;
   /** Wall-time budget of one `tuner.tune()` call, ms (default 60 s). */
   tuningBudgetMs?: number;
+  /**
+   * Run on this device instead of requesting one: share a GPUDevice with TensorFlow.js, ONNX
+   * Runtime Web or a renderer. The engine checks it meets the kernels' limits (else a
+   * DeviceRequirementsError lists what is missing; create it with deviceDescriptorFor(adapter)),
+   * uses the optional features it has, and never destroys it nor replaces its error handler:
+   * `engine.destroy()` frees only the engine's own buffers; destroy the engine before the device.
+   * In Node, keep the GPU object that made the device referenced (Dawn stops delivering the
+   * device's events once it is collected).
+   */
+  device?: GPUDevice;
+  /** With `device`: its adapter's info, where the device lacks `adapterInfo` (older browsers). */
+  adapterInfo?: GPUAdapterInfo;
 }
 
 let dispatchSeq = 0;
@@ -61,6 +74,8 @@ export class Engine implements TensorOwner {
   /** How the adapter was found: driver name and the reason, for `incept device`. */
   readonly driver: string;
   readonly driverReason: string;
+  /** True when the device came from `createEngine({ device })`: its owner destroys it. */
+  readonly sharedDevice: boolean;
   readonly profiler: Profiler;
   /** Measured kernel-variant choices for this adapter (see tuner.ts). */
   readonly tuner: Tuner;
@@ -80,21 +95,25 @@ export class Engine implements TensorOwner {
     // Checked before a device exists, so a bad INCEPT_TUNING leaks nothing.
     const tuning = options.tuning ?? tuningModeFromEnv() ?? 'auto';
     const store = options.tuningStore ?? (await defaultTuningStore());
-    const acquired = await requestGpuDevice(options);
+    const acquired = options.device ? borrowGpuDevice(options.device, options) : await requestGpuDevice(options);
     return new Engine(acquired, { ...options, tuning, tuningStore: store });
   }
 
   /** Held so it is not garbage-collected: Dawn's Node binding stops processing the device's
    * events (popErrorScope, mapAsync, onSubmittedWorkDone) once its GPU object is collected. */
-  private readonly gpu: GPU;
+  private readonly gpu?: GPU;
+  private readonly onUncapturedError: (ev: Event) => void;
 
-  constructor(acquired: AcquiredDevice, options: EngineOptions = {}) {
-    this.gpu = acquired.gpu;
+  constructor(acquired: AcquiredDevice | BorrowedDevice, options: EngineOptions = {}) {
+    const borrowed = 'borrowed' in acquired;
+    this.sharedDevice = borrowed;
+    this.gpu = borrowed ? undefined : acquired.gpu;
     this.device = acquired.device;
     this.adapterInfo = acquired.info;
     this.features = acquired.features;
-    this.adapterFeatures = new Set(acquired.adapter.features as unknown as Iterable<string>);
-    this.adapterLimits = acquired.adapter.limits;
+    // A shared device comes without its adapter: what the device has is all that is known.
+    this.adapterFeatures = new Set((borrowed ? acquired.device : acquired.adapter).features as unknown as Iterable<string>);
+    this.adapterLimits = borrowed ? acquired.device.limits : acquired.adapter.limits;
     this.limits = acquired.device.limits;
     this.driver = acquired.driver;
     this.driverReason = acquired.reason;
@@ -111,13 +130,20 @@ export class Engine implements TensorOwner {
     );
     this.pipelines = new PipelineCache(this.device);
     this.pool = new BufferPool((size) => this.createStorageBuffer(size));
-    this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
-      this.recorder.uncaptured.push(new GpuError(errorKind(ev.error), undefined, ev.error.message));
+    // A listener, not onuncapturederror, so the device's owner keeps its own handler. On a shared
+    // device other libraries' errors arrive here too; the engine reports only those naming one
+    // of its objects (every engine label starts with 'incept' or names an incept kernel; the
+    // device's own label, which WebGPU puts in every message, does not count).
+    this.onUncapturedError = (ev: Event) => {
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      if (borrowed && !/incept|kernels\/|\.wgsl/i.test(error.message.replace(/\[Device "[^"]*"\]/g, ''))) return;
+      this.recorder.uncaptured.push(new GpuError(errorKind(error), undefined, error.message));
     };
+    this.device.addEventListener('uncapturederror', this.onUncapturedError);
     void this.device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.lost = new DeviceLostError(`the GPU device was lost (${info.reason}): ${info.message}`);
     });
-    this.tuner = new Tuner(this, adapterKey(acquired), options.tuningStore ?? new MemoryTuningStore(), {
+    this.tuner = new Tuner(this, adapterKey(acquired as AcquiredDevice), options.tuningStore ?? new MemoryTuningStore(), {
       mode: options.tuning ?? tuningModeFromEnv() ?? 'auto',
       budgetMs: options.tuningBudgetMs,
     });
@@ -135,16 +161,25 @@ export class Engine implements TensorOwner {
 
   // ---------------------------------------------------------------- tensors and memory
 
-  /** A tensor from data. `dtype` defaults to the typed array's, else f32. */
-  tensor(data: ArrayLike<number> | Float32Array | Int32Array | Uint32Array, shape?: Shape, dtype?: DType): Tensor {
-    const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
-    const shp = shape ?? [data.length];
+  /**
+   * A tensor from data: a flat array or TypedArray (shape defaults to [length]), or nested
+   * arrays as TF.js's `tf.tensor` takes them (shape inferred; a given shape must hold as many
+   * elements). `dtype` defaults to the typed array's (Int32Array → i32, Uint32Array → u32), else f32.
+   */
+  tensor(data: ArrayLike<number> | TensorLike, shape?: Shape, dtype?: DType): Tensor {
+    if (!isTensorLike(data) && !(typeof data === 'object' && data !== null && typeof (data as ArrayLike<number>).length === 'number'))
+      throw new InvalidArgumentError(`tensor: data must be an array of numbers, nested arrays or a TypedArray, got ${describeValue(data)}`);
+    const flat = isTensorLike(data) ? flattenTensorLike(data, 'tensor: data') : undefined;
+    if (flat) data = flat.values;
+    const values = data as ArrayLike<number>;
+    const dt: DType = dtype ?? dtypeOf(data);
+    const shp = shape ?? flat?.shape ?? [values.length];
     checkShape(shp, 'tensor');
-    if (shapeSize(shp) !== data.length) {
-      throw new InvalidArgumentError(`tensor: data has ${data.length} elements but shape ${formatShape(shp)} holds ${shapeSize(shp)}`);
+    if (shapeSize(shp) !== values.length) {
+      throw new InvalidArgumentError(`tensor: data has ${values.length} elements but shape ${formatShape(shp)} holds ${shapeSize(shp)}`);
     }
     const Ctor = dt === 'f32' ? Float32Array : dt === 'i32' ? Int32Array : Uint32Array;
-    const typed = data instanceof Ctor ? data : Ctor.from(data as ArrayLike<number>);
+    const typed = values instanceof Ctor ? values : Ctor.from(values);
     const t = this.allocate(shp, dt, 'tensor');
     this.recorder.upload(t.pooled, typed);
     return t;
@@ -156,10 +191,42 @@ export class Engine implements TensorOwner {
    */
   write(t: Tensor, data: ArrayLike<number>): void {
     if (t.owner !== this) throw new InvalidArgumentError(`write: ${t.describe()} belongs to another engine`);
+    if (t.isExternal && !(t.buffer.usage & GPUBufferUsage.COPY_DST))
+      throw new InvalidArgumentError(`write: ${t.describe()} wraps a GPUBuffer without GPUBufferUsage.COPY_DST; the engine cannot write into it`);
     if (t.slice) throw new InvalidArgumentError(`write: ${t.describe()} is a channel view; write the whole tensor`);
     if (data.length !== t.size) throw new InvalidArgumentError(`write: ${t.describe()} holds ${t.size} elements, got ${data.length} values`);
     const Ctor = t.dtype === 'f32' ? Float32Array : t.dtype === 'i32' ? Int32Array : Uint32Array;
     this.recorder.upload(t.pooled, data instanceof Ctor ? data : Ctor.from(data));
+  }
+
+  /**
+   * A tensor on a GPUBuffer made elsewhere on this engine's device (TF.js's
+   * `t.dataToGPU().buffer`, a renderer's buffer), without a copy. The buffer needs
+   * GPUBufferUsage.STORAGE (COPY_SRC too for read(), COPY_DST for write()) and at least
+   * shapeSize(shape) × 4 bytes, elements row-major from offset 0. It stays its owner's: disposing
+   * the tensor or destroying the engine neither pools nor destroys it, and it must outlive the
+   * tensor. Commands that filled it must be submitted to the queue before the engine's next
+   * flush (or read) — TF.js's dataToGPU() submits its own.
+   */
+  wrapGpuBuffer<D extends DType = 'f32'>(buffer: GPUBuffer, shape: Shape, dtype: D = 'f32' as D, label?: string): Tensor<D> {
+    if (this.destroyed) throw this.destroyedError('wrapGpuBuffer');
+    const b = buffer as Partial<GPUBuffer> | null;
+    if (typeof b !== 'object' || b === null || typeof b.usage !== 'number' || typeof b.size !== 'number' || typeof b.destroy !== 'function')
+      throw new InvalidArgumentError(
+        `wrapGpuBuffer: expected a GPUBuffer, got ${b === null ? 'null' : typeof b === 'object' ? 'an object that is not one' : typeof b}`,
+      );
+    checkShape(shape, 'wrapGpuBuffer');
+    if (dtype !== 'f32' && dtype !== 'i32' && dtype !== 'u32')
+      throw new InvalidArgumentError(`wrapGpuBuffer: dtype must be f32, i32 or u32, got ${String(dtype)}`);
+    const what = `wrapGpuBuffer of ${buffer.label ? `'${buffer.label}'` : 'a GPUBuffer'} (${buffer.size} bytes)`;
+    if (!(buffer.usage & GPUBufferUsage.STORAGE))
+      throw new InvalidArgumentError(`${what}: its usage lacks GPUBufferUsage.STORAGE, which every kernel binding needs; create it with STORAGE | COPY_SRC`);
+    const bytes = shapeSize(shape) * 4;
+    if (buffer.size < bytes) throw new InvalidArgumentError(`${what}: a ${dtype}${formatShape(shape)} tensor needs ${bytes} bytes`);
+    if (buffer.mapState !== undefined && buffer.mapState !== 'unmapped')
+      throw new InvalidArgumentError(`${what}: it is ${buffer.mapState}; unmap it before the engine uses it`);
+    const pb: PooledBuffer = { buffer, capacity: buffer.size, lastBatch: -1, external: true };
+    return Tensor.create(this, pb, [...shape], dtype, label);
   }
 
   zeros<D extends DType = 'f32'>(shape: Shape, dtype: D = 'f32' as D): Tensor<D> {
@@ -393,10 +460,17 @@ export class Engine implements TensorOwner {
 
   /** @internal (TensorOwner) Copies a tensor to a mappable buffer, submits, maps, copies out. */
   readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    if (t.isExternal && !(t.buffer.usage & GPUBufferUsage.COPY_SRC))
+      return Promise.reject(
+        new InvalidArgumentError(
+          `read: ${t.describe()} wraps a GPUBuffer without GPUBufferUsage.COPY_SRC, so it cannot be copied back; run an op on it and read the result`,
+        ),
+      );
     return this.readback.read(t);
   }
 
-  /** Frees the device and everything on it. Tensors of this engine are dead afterwards: using
+  /** Frees the device and everything on it (on a shared device, only the engine's own buffers;
+   * wrapped external buffers stay with their owner). Tensors of this engine are dead afterwards: using
    * one throws an error naming it; disposing one does nothing. Calling destroy again does nothing. */
   destroy(): void {
     if (this.destroyed) return;
@@ -406,7 +480,8 @@ export class Engine implements TensorOwner {
     this.recorder.destroy();
     this.scopes.clear();
     this.pipelines.clear();
-    this.device.destroy();
+    this.device.removeEventListener('uncapturederror', this.onUncapturedError);
+    if (!this.sharedDevice) this.device.destroy();
   }
 
   /** True once destroy() was called. */

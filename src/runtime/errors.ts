@@ -65,3 +65,45 @@ export class DeviceLostError extends InceptError {}
 
 /** No WebGPU adapter could be found; the message names the cause and the fix. */
 export class NoAdapterError extends InceptError {}
+
+/** One message of the WGSL compiler (or of pipeline creation) about a custom kernel. */
+export interface KernelCompileMessage {
+  type: 'error' | 'warning' | 'info';
+  /** 1-based line and column in the kernel's source; 0 when the message names no place. */
+  line: number;
+  column: number;
+  /** Characters the message points at (at least 1 where there is a place). */
+  length: number;
+  message: string;
+  /** The entry point whose pipeline failed, for pipeline-creation errors. */
+  entry?: string;
+}
+
+/** A custom kernel (defineKernel) that does not compile, thrown when it is defined. The message
+ * lists each compiler error with its line and column, the source line and a caret under the
+ * place; `messages` holds them as data. */
+export class KernelCompileError extends InceptError {
+  constructor(
+    readonly kernel: string,
+    readonly messages: readonly KernelCompileMessage[],
+    source: string,
+  ) {
+    super(formatCompileMessages(kernel, messages, source));
+  }
+}
+
+function formatCompileMessages(kernel: string, messages: readonly KernelCompileMessage[], source: string): string {
+  const lines = source.split('\n');
+  const errors = messages.filter((m) => m.type === 'error').length;
+  const parts = messages.map((m) => {
+    const where = m.line > 0 ? `${kernel}:${m.line}:${m.column}` : m.entry ? `${kernel} (entry ${m.entry})` : kernel;
+    const head = `${where}: ${m.type}: ${m.message}`;
+    const text = m.line > 0 ? lines[m.line - 1] : undefined;
+    if (text === undefined) return head;
+    const gutter = String(m.line).length;
+    const width = Math.max(1, Math.min(m.length, text.length - m.column + 1));
+    const caret = `${' '.repeat(Math.max(0, m.column - 1))}${'^'.repeat(width)}`;
+    return `${head}\n  ${m.line} | ${text.replace(/\s+$/, '')}\n  ${' '.repeat(gutter)} | ${caret}`;
+  });
+  return `kernel '${kernel}' does not compile (${errors} error${errors === 1 ? '' : 's'}):\n${parts.join('\n')}`;
+}

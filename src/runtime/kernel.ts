@@ -91,14 +91,42 @@ function typeText(t: ReflType): string {
   return t.name;
 }
 
+export interface KernelFamilyOptions {
+  /** How messages name the kernel's source (default `kernels/<file>`); custom kernels
+   * (defineKernel) have no file and are named by their given name. */
+  describedAs?: string;
+}
+
+/** Pipelines compiled ahead of the first dispatch (defineKernel compiles at definition), for
+ * the engine's pipeline cache to adopt instead of compiling again. Keyed by pipelineKey. */
+export interface PrecompiledKernel {
+  module: GPUShaderModule;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+
+/** The key of one pipeline of a kernel: its entry and override values, in name order. */
+export function pipelineKey(entry: string, overrides: Record<string, number>): string {
+  return `${entry}:${Object.entries(overrides)
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
+}
+
 export class KernelFamily {
   private reflected?: { entries: Map<string, EntryInfo>; overrides: OverrideInfo[] };
+  /** How messages name this kernel's source, e.g. `kernels/elementwise.wgsl`. */
+  readonly source: string;
+  /** @internal Compiled objects per device, made before any dispatch (see PrecompiledKernel). */
+  readonly precompiled = new WeakMap<GPUDevice, PrecompiledKernel>();
 
   /** @param file the file name under kernels/, e.g. `elementwise.wgsl` */
   constructor(
     readonly file: string,
     readonly code: string,
-  ) {}
+    options: KernelFamilyOptions = {},
+  ) {
+    this.source = options.describedAs ?? `kernels/${file}`;
+  }
 
   get name(): string {
     return this.file.replace(/\.wgsl$/, '');
@@ -108,17 +136,17 @@ export class KernelFamily {
     if (this.reflected) return this.reflected;
     // The builds and vitest expand `// #include` lines (scripts/wgsl-include.mjs); a bundler set
     // up with a plain text loader would hand over the kernel without its shared parts.
-    const directive = /^\s*\/\/\s*#include\b.*$/m.exec(this.code);
+    const directive = this.source.startsWith('kernels/') ? /^\s*\/\/\s*#include\b.*$/m.exec(this.code) : null;
     if (directive) {
       throw new InceptError(
-        `kernels/${this.file} still holds the include directive '${directive[0].trim()}': it was bundled as plain text; load .wgsl files through the wgslIncludes plugin of esbuild.config.mjs (scripts/wgsl-include.mjs)`,
+        `${this.source} still holds the include directive '${directive[0].trim()}': it was bundled as plain text; load .wgsl files through the wgslIncludes plugin of esbuild.config.mjs (scripts/wgsl-include.mjs)`,
       );
     }
     let r: WgslReflect;
     try {
       r = new WgslReflect(this.code);
     } catch (e) {
-      throw new InceptError(`kernels/${this.file}: wgsl_reflect could not parse it: ${(e as Error).message}`);
+      throw new InceptError(`${this.source}: wgsl_reflect could not parse it: ${(e as Error).message}`);
     }
     const byName = new Map<string, BindingInfo>();
     for (const v of r.storage as unknown as ReflVar[]) byName.set(v.name, this.storageBinding(v));
@@ -163,9 +191,7 @@ export class KernelFamily {
       const elem = isArray ? m.type.format! : m.type;
       const sc = scalarAndComponents(elem);
       if (!sc) {
-        throw new InceptError(
-          `kernels/${this.file}: uniform ${v.name}.${m.name} has type ${typeText(m.type)}; uniforms hold scalars, vectors and arrays of them`,
-        );
+        throw new InceptError(`${this.source}: uniform ${v.name}.${m.name} has type ${typeText(m.type)}; uniforms hold scalars, vectors and arrays of them`);
       }
       members.push({
         name: m.name,
@@ -190,7 +216,7 @@ export class KernelFamily {
   entry(name: string): EntryInfo {
     const e = this.reflect().entries.get(name);
     if (!e) {
-      throw new InceptError(`kernels/${this.file} has no compute entry point '${name}'; it has: ${[...this.reflect().entries.keys()].join(', ')}`);
+      throw new InceptError(`${this.source} has no compute entry point '${name}'; it has: ${[...this.reflect().entries.keys()].join(', ')}`);
     }
     return e;
   }
@@ -217,7 +243,7 @@ export class KernelFamily {
       return `  ${where} ${b.name}: storage, ${b.access}, ${b.typeText}  (pass a tensor of ${b.scalar ?? 'any dtype'})`;
     });
     const ov = this.overrides.length ? `\n  overrides: ${this.overrides.map((o) => `${o.name}: ${o.type}`).join(', ')}` : '';
-    return `kernels/${this.file} entry '${entry}' expects:\n${lines.join('\n')}${ov}`;
+    return `${this.source} entry '${entry}' expects:\n${lines.join('\n')}${ov}`;
   }
 }
 

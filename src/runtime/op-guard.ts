@@ -1,49 +1,37 @@
 /**
- * An op that throws releases what it allocated. Ops allocate their outputs (and temporaries)
- * before the dispatch that can still refuse them (a binding over a device limit, a workgroup
- * count too large); called outside any `engine.scope`, nothing else holds those tensors, so
- * every failing call would leak its output's GPU memory. Every public op is wrapped by `guardOp`:
- * while it runs, each tensor created is noted, and if it throws they are all disposed.
- *
- * Ops record work synchronously, so one stack of frames serves every engine.
+ * `guardOp` wraps every public op: what it allocated is released when it throws (op-frames.ts
+ * says why), and data where it expects tensors is converted or refused (tensor-like.ts).
  */
+import type { Tensor } from './tensor.js';
+import { convertTensorArguments, refuseForeignTensors, resultHolds, TENSOR_PARAMETERS } from './tensor-like.js';
+import { releaseOnThrow } from './op-frames.js';
 
-/** A tensor as this module sees it (tensor.ts calls noteCreated, so this does not import it). */
-interface Disposable {
-  dispose(): void;
-}
+export { releaseOnThrow } from './op-frames.js';
 
-const frames: Disposable[][] = [];
+/** Marks a function made by guardOp (tests check every such op is in TENSOR_PARAMETERS). */
+export const GUARDED_OP = Symbol.for('incept-gpu.guardedOp');
 
-/** @internal Called for every tensor created (tensor.ts). */
-export function noteCreated(t: Disposable): void {
-  frames[frames.length - 1]?.push(t);
-}
-
-/** Runs `fn`; if it throws, disposes every tensor created while it ran. An op nested in another
- * hands its tensors to the outer frame, so the outer op's failure releases them too. */
-export function releaseOnThrow<T>(fn: () => T): T {
-  const frame: Disposable[] = [];
-  frames.push(frame);
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    frames.pop();
-    for (const t of frame) t.dispose();
-    throw e;
-  }
-  frames.pop();
-  const outer = frames[frames.length - 1];
-  if (outer) for (const t of frame) outer.push(t);
-  return result;
-}
-
-/** The op `fn`, releasing what it allocated when it throws (see the module comment). */
-export function guardOp<F extends (...args: never[]) => unknown>(fn: F): F {
+/**
+ * The op `fn`, releasing what it allocated when it throws (see the module comment). Arguments
+ * where the op expects a tensor may also be nested arrays, TypedArrays or numbers (as TF.js
+ * accepts): they become tensors on the engine of the op's tensor arguments for the call, and
+ * anything else is refused naming the op and argument (tensor-like.ts).
+ */
+export function guardOp<F extends (...args: never[]) => unknown>(name: string, fn: F): F {
+  // The op's name is passed as a string: a user's minifier renames functions, not strings.
+  const params = TENSOR_PARAMETERS[name];
   const guarded = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
-    return releaseOnThrow(() => fn.apply(this, args) as ReturnType<F>);
+    return releaseOnThrow(() => {
+      let made: Tensor[] = [];
+      if (params) made = convertTensorArguments(name, params, args as unknown[]);
+      else refuseForeignTensors(name, args);
+      const result = fn.apply(this, args) as ReturnType<F>;
+      // Tensors made from data live for this call only, unless the op hands one back.
+      for (const t of made) if (!resultHolds(result, t)) t.dispose();
+      return result;
+    });
   };
-  Object.defineProperty(guarded, 'name', { value: fn.name });
+  Object.defineProperty(guarded, 'name', { value: name });
+  Object.defineProperty(guarded, GUARDED_OP, { value: true });
   return guarded as unknown as F;
 }

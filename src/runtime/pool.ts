@@ -24,6 +24,8 @@ export interface PooledBuffer {
   readonly capacity: number;
   /** The batch (submission) that last used this buffer; uploads check it to avoid races. */
   lastBatch: number;
+  /** A buffer someone else owns (engine.wrapGpuBuffer): never pooled, never destroyed here. */
+  readonly external?: boolean;
 }
 
 const MIN_CLASS = 256;
@@ -64,6 +66,7 @@ export class BufferPool {
   }
 
   release(pb: PooledBuffer): void {
+    if (pb.external) return; // its owner keeps it; it was never counted here
     this.stats.liveBytes -= pb.capacity;
     this.stats.liveBuffers--;
     if (this.stats.pooledBytes + pb.capacity > this.maxPooledBytes) {

@@ -3,8 +3,9 @@
  * counted); the buffer returns to the pool when the last tensor on it is disposed.
  */
 import { InvalidArgumentError } from './errors.js';
-import { noteCreated } from './op-guard.js';
+import { noteCreated } from './op-frames.js';
 import type { PooledBuffer } from './pool.js';
+import { nestArray, type NestedArray } from './nested-array.js';
 
 export type DType = 'f32' | 'i32' | 'u32';
 export type Shape = readonly number[];
@@ -38,6 +39,8 @@ export interface TensorOwner {
   /** True once the engine was destroyed: its tensors can no longer be used. */
   readonly isDestroyed: boolean;
   readTensor(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array>;
+  /** Submits all recorded work to the device's queue. */
+  flush(): Promise<void>;
   releaseStorage(pb: PooledBuffer): void;
   track(t: Tensor): void;
   untrack(t: Tensor): void;
@@ -126,8 +129,38 @@ export class Tensor<D extends DType = DType> {
     return this.storage.pb;
   }
 
+  /**
+   * The GPUBuffer holding this tensor's elements, at offset 0 (row-major, 4 bytes each; the
+   * buffer may be larger than byteLength: pooled buffers come in size classes). Work the engine
+   * recorded on it may not be submitted yet: to use it in another library, take it from
+   * `await gpuBuffer()`, which submits first.
+   */
   get buffer(): GPUBuffer {
     return this.pooled.buffer;
+  }
+
+  /** True when the buffer was wrapped with engine.wrapGpuBuffer: its owner keeps and frees it. */
+  get isExternal(): boolean {
+    return this.storage.pb.external === true;
+  }
+
+  /**
+   * The GPUBuffer, for zero-copy use by other WebGPU code on the same device (TF.js's
+   * `tf.tensor({ buffer }, shape)`, a renderer's bind group). Resolves after the engine has
+   * submitted every piece of work recorded so far (so another library's commands, submitted
+   * later to the same queue, see the results). Valid until this tensor and every tensor sharing
+   * its buffer (reshape, bitcast, views) is disposed; after that the engine reuses the buffer.
+   * The elements are the first byteLength bytes. A channel view has no buffer of its own
+   * (its channels interleave with others): copy it with sliceChannels first.
+   */
+  async gpuBuffer(): Promise<GPUBuffer> {
+    if (this.slice)
+      throw new InvalidArgumentError(
+        `gpuBuffer of ${this.describe()}: a channel view's elements interleave with other channels in the buffer; copy it with sliceChannels first`,
+      );
+    const buffer = this.buffer; // throws if disposed
+    await this.owner.flush();
+    return buffer;
   }
 
   describe(): string {
@@ -200,6 +233,17 @@ export class Tensor<D extends DType = DType> {
   /** Reads the data as a plain array. */
   async toArray(): Promise<number[]> {
     return Array.from(await this.read());
+  }
+
+  /** The same as read(), under TensorFlow.js's name: the elements as a flat TypedArray. */
+  data(): Promise<TypedArrayFor<D>> {
+    return this.read();
+  }
+
+  /** The elements as nested arrays of this tensor's shape (a number for a scalar), like
+   * TensorFlow.js's `array()`. */
+  async array(): Promise<NestedArray> {
+    return nestArray(await this.read(), this.shape);
   }
 
   dispose(): void {

@@ -269,6 +269,31 @@ export class Tuner {
     return { tuned, skipped: this.pending.size, ms, budgetMs, budgetSpent: budgetSpent && this.pending.size > 0, runs };
   }
 
+  /**
+   * Measures `candidates` now, on the caller's own work (`run(variant)` records one run), and
+   * stores and persists the fastest under (op, shapeClass) like tune() does. Custom kernel
+   * variants (defineVariants) decide this way: their caller can await, where a built-in op
+   * cannot. Rounds as in tune(): one warm-up round (compiles), then `repeats` timed rounds,
+   * candidates taking turns. No budget: the caller asked for exactly this measurement.
+   */
+  async measureNow(op: string, shapeClass: string, candidates: readonly string[], run: (variant: string) => unknown, repeats = 3): Promise<TuningRecord> {
+    const times = new Map<string, number[]>(candidates.map((v) => [v, []]));
+    for (let round = 0; round <= Math.max(1, repeats); round++) {
+      for (const v of candidates) {
+        const ms = await this.measure(`tuning ${op}: ${v}`, () => run(v));
+        if (round > 0) times.get(v)!.push(ms);
+      }
+    }
+    const ms: Record<string, number> = Object.fromEntries([...times].map(([v, t]) => [v, median(t)]));
+    const variant = Object.entries(ms).reduce((best, e) => (e[1] < best[1] ? e : best))[0];
+    const rec: TuningRecord = { op, shapeClass, variant, ms, measuredAt: new Date().toISOString() };
+    const key = this.key(op, shapeClass);
+    this.records[key] = rec;
+    this.measured[key] = rec;
+    this.persist();
+    return rec;
+  }
+
   /** Forgets every stored choice for this adapter, here and in the store (other adapters' stay). */
   clear(): void {
     const prefix = `${this.adapterKey}|`;

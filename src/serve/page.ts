@@ -59,7 +59,7 @@ const STYLE = String.raw`
 
 /** The page's own script (a module importing the browser bundle). Plain JavaScript. */
 const SCRIPT = String.raw`
-import { createEngine, loadClassifier, decodeImage, parseLabels, labelsForClasses, InceptionV3, torchvisionStateDict, encodeSafetensors } from '/incept.js';
+import { createEngine, loadClassifier, decodeImageAsync, parseLabels, labelsForClasses, InceptionV3, torchvisionStateDict, encodeSafetensors } from '/incept.js';
 
 var $ = function (id) { return document.getElementById(id); };
 var imagenetLabels = JSON.parse($('imagenet-labels').textContent || 'null');
@@ -214,7 +214,7 @@ async function run() {
   $('error').hidden = true;
   state.error = undefined;
   try {
-    var image = decodeImage(await bytesOf(files.image), files.image.name);
+    var image = await decodeImageAsync(await bytesOf(files.image), files.image.name);
     $('preview').src = URL.createObjectURL(files.image);
     $('preview').hidden = false;
     setState('loading');

@@ -9,6 +9,9 @@ import { kernelCases } from '../cases/kernel-cases.js';
 import { freshSeed } from '../support/random.js';
 import { DEFAULT_PAGE_TIMEOUT_MS, runBrowserPage, type HarnessOutcome } from './harness.js';
 import type { ErrorCheckName, PageResult, PageResults } from './page.js';
+import { CUSTOM_KERNEL_CHECKS } from './custom-kernel-checks.js';
+import { SHARED_DEVICE_CHECKS } from './shared-device-checks.js';
+import { IMAGE_DECODE_CHECKS } from './image-decode-checks.js';
 
 /** Computed in Node at collection time: the page must report every one of these by name. */
 const ALL_CASE_NAMES = kernelCases().map((c) => c.name);
@@ -77,7 +80,7 @@ describe('browser (Chromium WebGPU)', () => {
 
   it('the page reported every kernel case and error check, and nothing else', () => {
     const reported = pageResults().results.map((r) => r.name);
-    const expected = [...ALL_CASE_NAMES, ...ERROR_CHECKS];
+    const expected = [...ALL_CASE_NAMES, ...ERROR_CHECKS, ...CUSTOM_KERNEL_CHECKS, ...SHARED_DEVICE_CHECKS, ...IMAGE_DECODE_CHECKS];
     expect([...reported].sort()).toEqual([...expected].sort());
   });
 
@@ -89,6 +92,27 @@ describe('browser (Chromium WebGPU)', () => {
         if (r.refused === undefined) expect(r.relErr).toBeTypeOf('number');
         else expect(r.refused).toMatch(/needs the '[a-z-]+' feature/);
       }
+    });
+  });
+
+  describe('custom kernels (defineKernel, defineVariants) in the page', () => {
+    it.each(CUSTOM_KERNEL_CHECKS)('%s', (name) => {
+      const [r] = resultsFor(name, 1);
+      expect(r!.ok, `${r!.error} ${replay}`).toBe(true);
+    });
+  });
+
+  describe("image decoding in the page: JPEGs by the browser's decoder", () => {
+    it.each(IMAGE_DECODE_CHECKS)('%s', (name) => {
+      const [r] = resultsFor(name, 1);
+      expect(r!.ok, `${r!.error} ${replay}`).toBe(true);
+    });
+  });
+
+  describe('a GPUDevice shared with TensorFlow.js in the page', () => {
+    it.each(SHARED_DEVICE_CHECKS)('%s', (name) => {
+      const [r] = resultsFor(name, 1);
+      expect(r!.ok, `${r!.error} ${replay}`).toBe(true);
     });
   });
 

@@ -10,6 +10,9 @@ import { KernelFamily } from '../../src/runtime/kernel.js';
 import { conv2d } from '../../src/ops/conv2d.js';
 import { kernelCases } from '../cases/kernel-cases.js';
 import { freshSeed, makeRng } from '../support/random.js';
+import { runCustomKernelChecks } from './custom-kernel-checks.js';
+import { runSharedDeviceChecks } from './shared-device-checks.js';
+import { runImageDecodeChecks } from './image-decode-checks.js';
 
 export interface PageResult {
   name: string;
@@ -150,6 +153,9 @@ async function main(out: PageResults): Promise<void> {
         out.results.push({ name: c.name, ok: false, error: message(e) });
       }
     }
+    out.results.push(...(await runCustomKernelChecks(engine, rng)));
+    out.results.push(...(await runSharedDeviceChecks(rng)));
+    out.results.push(...(await runImageDecodeChecks()));
     // After the kernel cases, so a batch left failed by these cannot affect them.
     const checks: [ErrorCheckName, (e: Engine) => Promise<void>][] = [
       ['tuning: a conv2d choice is measured and kept in localStorage for the next engine', checkTuningInLocalStorage],

@@ -18,6 +18,17 @@ python3-safetensors package.
                                  flag on); to DATA_OUT random "pixels" in [0, 1] (NCHW), and for
                                  those pixels ImageNet-normalised, "logits" of the first model and
                                  "logits_transform_input" of the second (and each in float64, _f64)
+  photo MODEL MODEL_TI IMAGE OUT   a photo through each library's published evaluation transform, into
+                                 the models `make` wrote: torchvision's (Inception_V3_Weights.
+                                 IMAGENET1K_V1.transforms(): Resize(342, bilinear, antialias),
+                                 CenterCrop(299), ImageNet mean/std) into MODEL_TI with
+                                 transform_input=True ("logits_tv", as torchvision's pretrained
+                                 model) and into MODEL with transform_input=False ("logits_plain");
+                                 timm's for inception_v3.tv_in1k (Resize(int(299 / 0.875) = 341,
+                                 bicubic), CenterCrop(299), mean = std = 0.5) into MODEL_TI as timm's
+                                 InceptionV3 runs it, without transform_input ("logits_timm"); each
+                                 in float64 too (_f64), and the 299x299 8-bit crops each transform
+                                 normalised ("crop_tv", "crop_timm", HWC uint8)
 """
 import copy
 import json
@@ -129,6 +140,33 @@ def make(seed, model_path, model_ti_path, data_path):
     write_safetensors(data_path, data)
 
 
+def photo(model_path, model_ti_path, image_path, out_path):
+    from PIL import Image
+    from torchvision import transforms as T
+    from torchvision.models import Inception_V3_Weights
+
+    image = Image.open(image_path).convert("RGB")
+    plain = model_for(read_safetensors(model_path), transform_input=False)
+    state_ti = read_safetensors(model_ti_path)
+    tv_transform = Inception_V3_Weights.IMAGENET1K_V1.transforms()
+    x_tv = tv_transform(image).unsqueeze(0)
+    # timm's create_transform(**resolve_data_config(model=inception_v3.tv_in1k)), eval: crop_pct
+    # 0.875, bicubic, IMAGENET_INCEPTION_MEAN/STD (0.5), the same steps through torchvision.
+    size = int(INPUT / 0.875)
+    timm_geometry = T.Compose([T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(INPUT)])
+    timm_transform = T.Compose([timm_geometry, T.ToTensor(), T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    x_timm = timm_transform(image).unsqueeze(0)
+    tv_geometry = T.Compose([T.Resize(342, interpolation=T.InterpolationMode.BILINEAR, antialias=True), T.CenterCrop(INPUT)])
+    out = {
+        "crop_tv": torch.from_numpy(np.asarray(tv_geometry(image), dtype=np.uint8).copy()),
+        "crop_timm": torch.from_numpy(np.asarray(timm_geometry(image), dtype=np.uint8).copy()),
+    }
+    out.update(logits(model_for(state_ti, transform_input=True), x_tv, "logits_tv"))
+    out.update(logits(plain, x_tv, "logits_plain"))
+    out.update(logits(model_for(state_ti, transform_input=False), x_timm, "logits_timm"))
+    write_safetensors(out_path, out)
+
+
 def main(argv):
     if argv[:1] == ["check"]:
         print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__}))
@@ -136,8 +174,10 @@ def main(argv):
         run(*argv[1:])
     elif argv[:1] == ["make"] and len(argv) == 5:
         make(int(argv[1]), *argv[2:])
+    elif argv[:1] == ["photo"] and len(argv) == 5:
+        photo(*argv[1:])
     else:
-        sys.exit("usage: torchvision_oracle.py check | run MODEL INPUTS OUT | make SEED MODEL_OUT MODEL_TI_OUT DATA_OUT")
+        sys.exit("usage: torchvision_oracle.py check | run MODEL INPUTS OUT | make SEED MODEL_OUT MODEL_TI_OUT DATA_OUT | photo MODEL MODEL_TI IMAGE OUT")
 
 
 if __name__ == "__main__":
