@@ -33,7 +33,8 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>): void {
   for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!) / Math.max(1, Math.abs(want[i]!))).toBeLessThan(TOL);
 }
 
-// Untyped calls: what a JavaScript caller coming from TF.js writes.
+// Untyped calls, for what TypeScript refuses (ragged data, strings, objects): what a JavaScript
+// caller coming from TF.js may write. Valid data is passed typed: the op signatures accept it.
 const anyOp = <F>(f: F): ((...args: unknown[]) => Tensor) => f as unknown as (...args: unknown[]) => Tensor;
 
 describe(`tensor-like arguments (seed ${seed})`, () => {
@@ -46,8 +47,8 @@ describe(`tensor-like arguments (seed ${seed})`, () => {
       const pooled = engine.memory().liveBuffers;
       const x = engine.tensor(a, shape);
       const flat = x.reshape([size]);
-      const sum = anyOp(add)(x, nested(b, shape));
-      const prod = anyOp(mul)(Float32Array.from(b), flat);
+      const sum = add(x, nested(b, shape));
+      const prod = mul(Float32Array.from(b), flat);
       expect(sum.shape).toEqual(shape);
       expectClose(
         await sum.read(),
@@ -72,9 +73,9 @@ describe(`tensor-like arguments (seed ${seed})`, () => {
     const ref = new Float64Array(m * n);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) ref[i * n + j]! += a[i * k + p]! * w[p * n + j]!;
     const x = engine.tensor(a, [m, k]);
-    const y = anyOp(matmul)(x, nested(w, [k, n]));
+    const y = matmul(x, nested(w, [k, n]));
     expectClose(await y.read(), ref);
-    const z = anyOp(linear)(x, nested(w, [k, n]), Array.from(bias));
+    const z = linear(x, nested(w, [k, n]), Array.from(bias));
     expectClose(
       await z.read(),
       Array.from(ref, (v, i) => v + bias[i % n]!),
@@ -86,12 +87,12 @@ describe(`tensor-like arguments (seed ${seed})`, () => {
     const x = engine.tensor(randomArray(rng, 6), [2, 3]);
     const extra = nested(randomArray(rng, 4), [2, 2]);
     const list = [x, extra];
-    const y = anyOp(concatChannels)(list);
+    const y = concatChannels(list);
     expect(y.shape).toEqual([2, 5]);
     expect(list[1]).toBe(extra);
     const want = [...((await x.array()) as number[][]).map((row, i) => [...row, ...(extra as number[][])[i]!])].flat();
     expectClose(await y.read(), want);
-    const norm = anyOp(globalNorm)([x, [3, 4]]);
+    const norm = globalNorm([x, [3, 4]]);
     const xs = await x.read();
     expectClose(await norm.read(), [Math.sqrt(Array.from(xs).reduce((s, v) => s + v * v, 0) + 25)]);
     for (const t of [x, y, norm]) t.dispose();
@@ -99,7 +100,7 @@ describe(`tensor-like arguments (seed ${seed})`, () => {
 
   it('an op that returns its input keeps the tensor made from data alive', async () => {
     const x = engine.tensor([1, 2, 3]);
-    const y = anyOp(scaledAddInPlace)([10, 20, 30], x, 2);
+    const y = scaledAddInPlace([10, 20, 30], x, 2);
     await expect(y.read()).resolves.toEqual(new Float32Array([12, 24, 36]));
     y.dispose();
     x.dispose();

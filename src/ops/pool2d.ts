@@ -17,6 +17,7 @@ import { resolvePadding, resolveStride, type ConvGeometry, type Padding } from '
 import { resolveOutput, type OutputOption } from './output.js';
 import { engineOf, expectDType } from './util.js';
 import { guardOp } from '../runtime/op-guard.js';
+import type { TensorLike } from '../runtime/nested-array.js';
 
 export const pool2dKernel = new KernelFamily('pool2d.wgsl', pool2dWgsl);
 const WORKGROUP_SIZE = 256;
@@ -136,9 +137,9 @@ function dispatchPool(
 
 /** Max pooling; padding never wins. With `returnIndices`, also the argmax of each output
  * element as a flat index into x (i32, shape of y). */
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions & { returnIndices: true }): { y: Tensor<'f32'>; indices: Tensor<'i32'> };
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> };
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
+export function maxPool2d(x: Tensor | TensorLike, options: MaxPool2dOptions & { returnIndices: true }): { y: Tensor<'f32'>; indices: Tensor<'i32'> };
+export function maxPool2d(x: Tensor | TensorLike, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> };
+export function maxPool2d(x: Tensor | TensorLike, options: MaxPool2dOptions): { y: Tensor<'f32'>; indices?: Tensor<'i32'> } {
   return guardedMaxPool2d(x, options);
 }
 
